@@ -1,0 +1,3 @@
+from mycli.main import main
+
+main()

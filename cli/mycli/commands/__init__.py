@@ -1,0 +1,1 @@
+"""The subcommands of `mycli`, one module per area."""

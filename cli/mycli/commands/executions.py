@@ -1,0 +1,87 @@
+"""`mycli status | logs | list | cancel`: looking at and stopping executions."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mycli.commands.common import EXECUTION_COLUMNS, EXECUTION_FIELDS, pass_app
+from mycli.follow import TERMINAL, LogFollower
+from mycli.main import AppContext
+from mycli.output import emit_fields, emit_json, emit_table, output_option
+
+STATUSES = ["PENDING", "STARTING", "RUNNING", "CANCELLING", *sorted(TERMINAL)]
+
+
+@click.command()
+@click.argument("execution_id")
+@output_option
+@pass_app
+def status(app: AppContext, execution_id: str, output: str) -> None:
+    """Show one execution: status, exit code, reason, who ran what and when."""
+    execution = app.client().get(f"/executions/{execution_id}")
+    if output == "json":
+        emit_json(execution)
+    else:
+        emit_fields(execution, EXECUTION_FIELDS)
+
+
+@click.command()
+@click.argument("execution_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until it finishes.")
+@click.option("--timestamps", "-t", is_flag=True, help="Prefix each line with its timestamp.")
+@output_option
+@pass_app
+def logs(app: AppContext, execution_id: str, follow: bool, timestamps: bool, output: str) -> None:
+    """Print an execution's output (json: one event object per line)."""
+
+    def show(event: dict[str, str]) -> None:
+        if output == "json":
+            click.echo(json.dumps(event))
+        elif timestamps:
+            click.echo(f"{event['timestamp']} {event['message']}")
+        else:
+            click.echo(event["message"])
+
+    LogFollower(app.client(), execution_id, show).run(follow=follow)
+
+
+@click.command("list")
+@click.option("--status", "status_filter", type=click.Choice(STATUSES), help="Only this status.")
+@click.option("--user", metavar="EMAIL", help="Admins: only this user's executions.")
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--cursor", metavar="CURSOR", help="Continue a previous listing.")
+@output_option
+@pass_app
+def list_executions(
+    app: AppContext,
+    status_filter: str | None,
+    user: str | None,
+    limit: int,
+    cursor: str | None,
+    output: str,
+) -> None:
+    """List executions, newest first (admins see everyone's)."""
+    page = app.client().get(
+        "/executions", status=status_filter, user=user, limit=limit, cursor=cursor
+    )
+    if output == "json":
+        emit_json(page)
+        return
+    emit_table(page["items"], EXECUTION_COLUMNS)
+    if page.get("next_cursor"):
+        click.echo(f"more: mycli list --cursor {page['next_cursor']}", err=True)
+
+
+@click.command()
+@click.argument("execution_id")
+@output_option
+@pass_app
+def cancel(app: AppContext, execution_id: str, output: str) -> None:
+    """Cancel an execution (nothing happens to one that has finished)."""
+    execution = app.client().post(f"/executions/{execution_id}/cancel")
+    if output == "json":
+        emit_json(execution)
+    else:
+        click.echo(f"{execution['execution_id']} {execution['status']}")

@@ -1,0 +1,219 @@
+"""`mycli local up | down | status`: the whole platform on this machine (SQLite, child
+processes, log files), serving the same API as the AWS deployment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mycli.config import ConfigFile, default_data_dir
+from mycli.errors import CliError
+
+LOCAL_PROFILE = "local"
+DEFAULT_PORT = 8765
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+START_TIMEOUT_SECONDS = 20.0
+STOP_TIMEOUT_SECONDS = 20.0
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_data_dir,
+    show_default="$MYCLI_DATA_DIR or $XDG_DATA_HOME/mycli",
+    help="Where the database, logs and working directories live.",
+)
+
+
+@click.group()
+def local() -> None:
+    """Run the platform on this machine, no AWS needed."""
+
+
+@local.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="TCP port; 0 picks a free one.",
+)
+@click.option(
+    "--host",
+    default=None,
+    help="Bind address (default 127.0.0.1). Anything else exposes command execution on this "
+    "machine to the network.",
+)
+@data_dir_option
+@click.option("--background", "-b", is_flag=True, help="Start in the background and return.")
+@click.option(
+    "--kill-grace",
+    type=click.FloatRange(0, 600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between SIGTERM and SIGKILL when a command is cancelled or times out.",
+)
+@click.pass_context
+def up(
+    ctx: click.Context,
+    port: int,
+    host: str | None,
+    data_dir: Path,
+    background: bool,
+    kill_grace: float,
+) -> None:
+    """Start the local server and point the `local` profile at it.
+
+    The first start creates an admin API key, prints it once and saves it in the profile.
+    A restart marks what was still running FAILED ("server restarted") and frees its locks.
+    """
+    from orchestrator.local.platform import ensure_admin_key
+    from orchestrator.local.server import running_state
+
+    if host is None:
+        host = "127.0.0.1"
+    elif host not in LOOPBACK:
+        click.echo(
+            f"mycli: warning: binding {host}: anyone who can reach it with a key runs commands "
+            "on this machine",
+            err=True,
+        )
+    data_dir = data_dir.expanduser().resolve()
+    profile_name = ctx.obj.profile_name or LOCAL_PROFILE
+    state = running_state(data_dir)
+    if state is not None:
+        click.echo(f"mycli: already running at {state.get('url')} (data in {data_dir})", err=True)
+        return
+    config = ConfigFile.load()
+    new_key = ensure_admin_key(data_dir, config.profiles.get(profile_name, {}).get("api_key"))
+
+    def ready(url: str) -> None:
+        config.set_profile(profile_name, make_current=False, api_url=url)
+        if new_key:
+            config.profiles[profile_name]["api_key"] = new_key
+        path = config.save()
+        if new_key:
+            click.echo(f"Admin API key (shown once, saved in profile '{profile_name}'): {new_key}")
+        click.echo(
+            f"mycli: local platform at {url} "
+            f"(data in {data_dir}; profile '{profile_name}' in {path})",
+            err=True,
+        )
+
+    if background:
+        ready(_start_background(data_dir, host, port, kill_grace))
+        click.echo("mycli: stop it with `mycli local down`", err=True)
+        return
+    import logging
+
+    from orchestrator.local.platform import LocalSettings
+    from orchestrator.local.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    click.echo("mycli: serving in the foreground; Ctrl-C stops", err=True)
+    serve(LocalSettings(data_dir=data_dir, kill_grace_seconds=kill_grace), host, port, ready)
+
+
+@local.command()
+@data_dir_option
+def down(data_dir: Path) -> None:
+    """Stop the local server (running commands are stopped and recorded FAILED)."""
+    from orchestrator.local.server import running_state
+
+    data_dir = data_dir.expanduser().resolve()
+    state = running_state(data_dir)
+    if state is None:
+        click.echo(f"mycli: no local server is running for {data_dir}", err=True)
+        return
+    pid = state.get("pid")
+    if not isinstance(pid, int):
+        raise CliError(f"a server holds {data_dir} but its state file is unreadable")
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while running_state(data_dir) is not None:
+        if time.monotonic() > deadline:
+            _signal(pid, signal.SIGKILL)
+            click.echo("mycli: the server did not stop in time; killed it", err=True)
+            break
+        time.sleep(0.05)
+    click.echo(f"mycli: stopped the local server (pid {pid})", err=True)
+
+
+@local.command("status")
+@data_dir_option
+def local_status(data_dir: Path) -> None:
+    """Say whether a local server is running, and where."""
+    from orchestrator.local.server import running_state
+
+    state = running_state(data_dir.expanduser().resolve())
+    if state is None:
+        raise CliError("not running", exit_code=1)
+    click.echo(f"running at {state.get('url')} (pid {state.get('pid')})")
+
+
+def _start_background(data_dir: Path, host: str, port: int, kill_grace: float) -> str:
+    """Start `python -m orchestrator.local` detached; return its URL once it is serving."""
+    from orchestrator.local.server import state_path
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "orchestrator.local",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--kill-grace",
+        str(kill_grace),
+    ]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        state = _read_state(state_path(data_dir))
+        if state and state.get("pid") == process.pid:
+            return str(state["url"])
+        if process.poll() is not None:
+            raise CliError(f"the local server did not start: {_last_line(log_path)}")
+        time.sleep(0.05)
+    process.kill()
+    raise CliError(
+        f"the local server did not start within {START_TIMEOUT_SECONDS:g}s; see {log_path}"
+    )
+
+
+def _read_state(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state
+
+
+def _last_line(path: Path) -> str:
+    lines = path.read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else f"no output (see {path})"
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)

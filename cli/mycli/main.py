@@ -1,0 +1,108 @@
+"""The `mycli` command. Subcommands are imported on first use so `mycli --help` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from mycli import __version__, exitcodes
+from mycli.errors import CliError, ConfigError
+
+# name -> (module, attribute): imported only when the subcommand is needed.
+COMMANDS = {
+    "configure": ("mycli.commands.configure", "configure"),
+    "whoami": ("mycli.commands.whoami", "whoami"),
+    "exec": ("mycli.commands.exec_command", "exec_command"),
+    "status": ("mycli.commands.executions", "status"),
+    "logs": ("mycli.commands.executions", "logs"),
+    "list": ("mycli.commands.executions", "list_executions"),
+    "cancel": ("mycli.commands.executions", "cancel"),
+    "locks": ("mycli.commands.locks", "locks"),
+    "admin": ("mycli.commands.admin", "admin"),
+    "local": ("mycli.commands.local", "local"),
+}
+
+
+class AppContext:
+    """Shared by every subcommand: the chosen profile, and an API client made on demand."""
+
+    def __init__(self, profile: str | None) -> None:
+        self.profile_name = profile
+        self._client: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            from mycli.client import ApiClient
+            from mycli.config import resolve_profile
+
+            profile = resolve_profile(self.profile_name)
+            if not profile.api_url:
+                raise ConfigError(
+                    f"no API URL for profile '{profile.name}': run `mycli local up` or "
+                    "`mycli configure`, or set MYCLI_API_URL"
+                )
+            if not profile.api_key:
+                raise ConfigError(
+                    f"no API key for profile '{profile.name}': run `mycli configure` "
+                    "or set MYCLI_API_KEY"
+                )
+            self._client = ApiClient(profile.api_url, profile.api_key)
+        return self._client
+
+
+class LazyGroup(click.Group):
+    """Loads subcommands on demand and turns mycli errors into one line and an exit code."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy:
+            module, attribute = self._lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliError as error:
+            click.echo(f"mycli: error: {error.message}", err=True)
+            sys.exit(error.exit_code)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--profile",
+    "-p",
+    metavar="NAME",
+    help="Config profile to use (default: MYCLI_PROFILE, then the current profile).",
+)
+@click.version_option(__version__, prog_name="mycli")
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None) -> None:
+    """Run commands on a shared execution platform.
+
+    Every run is recorded (who, what, when, exit code, logs) and named locks stop two
+    people from working on the same resource at once. Start with `mycli local up`, which
+    runs the whole platform on this machine and configures the `local` profile.
+    """
+    ctx.obj = AppContext(profile)
+
+
+def main() -> None:
+    cli(prog_name="mycli")
+
+
+__all__ = ["AppContext", "cli", "exitcodes", "main"]

@@ -1,0 +1,1 @@
+"""Implementations of the ports: `local` (SQLite, processes, files) and `aws`."""

@@ -1,0 +1,1 @@
+"""Adapters for the embedded deployment: SQLite stores, a process runner, log files."""

@@ -1,0 +1,120 @@
+"""The SQLite file behind the local stores: WAL, busy timeout, versioned migrations,
+one connection per thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Append only: each entry upgrades the schema by one version (PRAGMA user_version).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE api_keys (
+        api_key_hash TEXT PRIMARY KEY,
+        user_email   TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        revoked      INTEGER NOT NULL DEFAULT 0,
+        revoked_at   TEXT,
+        last_used    TEXT
+    );
+    CREATE INDEX api_keys_user_email ON api_keys (user_email);
+
+    CREATE TABLE executions (
+        execution_id     TEXT PRIMARY KEY,
+        started_at       TEXT NOT NULL,
+        user_email       TEXT NOT NULL,
+        command          TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        timeout_seconds  INTEGER NOT NULL,
+        lock_name        TEXT,
+        upload_id        TEXT,
+        env_names        TEXT NOT NULL DEFAULT '[]',
+        exit_code        INTEGER,
+        reason           TEXT,
+        task_ref         TEXT,
+        log_stream_name  TEXT,
+        finished_at      TEXT,
+        updated_at       TEXT,
+        request_id       TEXT,
+        cancelled_by     TEXT,
+        lock_released_by TEXT
+    );
+    CREATE INDEX executions_by_start ON executions (started_at DESC, execution_id DESC);
+    CREATE INDEX executions_by_user ON executions (user_email, started_at DESC, execution_id DESC);
+    CREATE INDEX executions_by_status ON executions (status, started_at DESC, execution_id DESC);
+
+    CREATE TABLE locks (
+        lock_name    TEXT PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        user_email   TEXT NOT NULL,
+        acquired_at  TEXT NOT NULL,
+        expires_at   TEXT NOT NULL,
+        ttl          INTEGER NOT NULL
+    );
+    """,
+)
+
+
+class Database:
+    """Opens the file, applies pending migrations, hands each thread its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def immediate(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # WAL + NORMAL: a committed transaction survives the process being killed.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _migrate(self) -> None:
+        conn = self.connection()
+        conn.execute("PRAGMA journal_mode = WAL")
+        with self.immediate():
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}, newer than this mycli "
+                    f"({len(MIGRATIONS)}); upgrade mycli"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")

@@ -1,0 +1,216 @@
+"""Runs each execution as `sh -c COMMAND` in its own process group and working directory,
+with a minimal environment; merges stdout and stderr into the execution's log file; enforces
+the timeout and cancels by terminating the whole group, killing it after a grace period."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.adapters.local.logfiles import LogFileWriter, log_stream_name
+from orchestrator.domain.errors import LaunchFailed
+from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, utc_iso
+from orchestrator.ports import Clock, RunnerListener
+
+EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"
+MAX_EVENT_BYTES = 256 * 1024
+# A partial line (a prompt, a progress bar) is written out after this much silence.
+PARTIAL_LINE_FLUSH_SECONDS = 0.25
+
+
+@dataclass
+class _Running:
+    process: subprocess.Popen[bytes]
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+
+
+class LocalProcessRunner:
+    """The embedded runner. Reports RUNNING and the exit to its listener from a watcher thread."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        log_dir: Path,
+        clock: Clock,
+        *,
+        kill_grace_seconds: float = 5.0,
+        path_variable: str | None = None,
+    ) -> None:
+        self._work_dir = work_dir
+        self._log_dir = log_dir
+        self._clock = clock
+        self._kill_grace = kill_grace_seconds
+        self._path = path_variable or os.environ.get("PATH", "/usr/bin:/bin")
+        self._listener: RunnerListener | None = None
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+        work_dir.mkdir(parents=True, exist_ok=True)
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def subscribe(self, listener: RunnerListener) -> None:
+        self._listener = listener
+
+    def launch(self, spec: LaunchSpec) -> LaunchResult:
+        workdir = self._work_dir / spec.execution_id
+        stream = log_stream_name(spec.execution_id)
+        try:
+            workdir.mkdir(parents=True)
+            writer = LogFileWriter(self._log_dir / stream)
+        except OSError as exc:
+            raise LaunchFailed(f"cannot prepare the working directory: {exc.strerror}") from exc
+        try:
+            process = subprocess.Popen(
+                ["sh", "-c", spec.command],
+                cwd=workdir,
+                env=self._environment(spec, workdir),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            writer.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise LaunchFailed(exc.strerror or str(exc)) from exc
+        running = _Running(process)
+        with self._lock:
+            self._running[spec.execution_id] = running
+        threading.Thread(
+            target=self._watch,
+            args=(spec, running, writer, workdir),
+            name=f"watch-{spec.execution_id[:8]}",
+            daemon=True,
+        ).start()
+        return LaunchResult(task_ref=str(process.pid), log_stream_name=stream)
+
+    def cancel(self, execution: Execution, requested_by: str) -> None:
+        with self._lock:
+            running = self._running.get(execution.execution_id)
+        if running is not None:
+            self._stop(running)
+
+    def stop_all(self) -> None:
+        """Terminate every process group this runner started (server shutdown)."""
+        with self._lock:
+            running = list(self._running.values())
+        for item in running:
+            self._stop(item)
+
+    @property
+    def active_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _environment(self, spec: LaunchSpec, workdir: Path) -> dict[str, str]:
+        return {
+            "PATH": self._path,
+            "HOME": str(workdir),
+            "LANG": "C.UTF-8",
+            **spec.env,
+            EXECUTION_ID_VARIABLE: spec.execution_id,
+        }
+
+    def _watch(
+        self, spec: LaunchSpec, running: _Running, writer: LogFileWriter, workdir: Path
+    ) -> None:
+        process = running.process
+        if self._listener is not None:
+            self._listener.on_running(spec.execution_id)
+        assert process.stdout is not None
+        pump = threading.Thread(
+            target=self._pump, args=(process.stdout.fileno(), writer), daemon=True
+        )
+        pump.start()
+        timed_out = False
+        try:
+            process.wait(timeout=spec.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._stop(running)
+            process.wait()
+        # Children left in the background would keep the pipe open: end the whole group.
+        _signal_group(process.pid, signal.SIGKILL)
+        pump.join()
+        process.stdout.close()
+        writer.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        with self._lock:
+            self._running.pop(spec.execution_id, None)
+        code = process.returncode
+        exit_code = code if code >= 0 else 128 - code
+        if self._listener is not None:
+            self._listener.on_exit(spec.execution_id, exit_code, timed_out=timed_out)
+
+    def _pump(self, fd: int, writer: LogFileWriter) -> None:
+        pending = b""
+        while True:
+            ready, _, _ = select.select([fd], [], [], PARTIAL_LINE_FLUSH_SECONDS)
+            if not ready:
+                if pending:
+                    self._emit(writer, pending)
+                    pending = b""
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                self._emit(writer, line)
+            if len(pending) >= MAX_EVENT_BYTES:
+                self._emit(writer, pending)
+                pending = b""
+        if pending:
+            self._emit(writer, pending)
+
+    def _emit(self, writer: LogFileWriter, line: bytes) -> None:
+        timestamp = utc_iso(self._clock.now())
+        for start in range(0, max(len(line), 1), MAX_EVENT_BYTES):
+            writer.write(timestamp, line[start : start + MAX_EVENT_BYTES].rstrip(b"\r"))
+
+    def _stop(self, running: _Running) -> None:
+        """SIGTERM the group now, SIGKILL it if still alive after the grace period."""
+        if running.stop_requested.is_set():
+            return
+        running.stop_requested.set()
+        pid = running.process.pid
+        _signal_group(pid, signal.SIGTERM)
+
+        def kill_after_grace() -> None:
+            deadline = time.monotonic() + self._kill_grace
+            while time.monotonic() < deadline:
+                if running.process.returncode is not None:
+                    return
+                time.sleep(0.05)
+            _signal_group(pid, signal.SIGKILL)
+
+        threading.Thread(target=kill_after_grace, daemon=True).start()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def kill_orphaned_group(pid: int, execution_id: str) -> bool:
+    """Kill the process group a dead server left running for `execution_id`.
+
+    Checks the process's environment first, so a reused pid is never touched."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    if f"{EXECUTION_ID_VARIABLE}={execution_id}".encode() not in environ.split(b"\0"):
+        return False
+    _signal_group(pid, signal.SIGKILL)
+    return True

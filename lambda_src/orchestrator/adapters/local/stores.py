@@ -1,0 +1,264 @@
+"""SQLite implementations of the API key, execution and lock stores."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from orchestrator.adapters.local.database import Database
+from orchestrator.domain.cursors import decode_cursor, encode_cursor
+from orchestrator.domain.errors import Conflict
+from orchestrator.domain.models import (
+    ACTIVE_STATUSES,
+    ApiKeyRecord,
+    Execution,
+    ExecutionStatus,
+    Lock,
+    Page,
+    Role,
+)
+
+_EXECUTION_FIELDS = tuple(Execution.__dataclass_fields__)
+_SETTABLE_FIELDS = frozenset(_EXECUTION_FIELDS) - {"execution_id", "status", "started_at"}
+
+
+class SqliteApiKeyStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put(self, record: ApiKeyRecord) -> None:
+        self._db.connection().execute(
+            "INSERT INTO api_keys (api_key_hash, user_email, role, created_at, revoked,"
+            " revoked_at, last_used) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.api_key_hash,
+                record.user_email,
+                record.role.value,
+                record.created_at,
+                int(record.revoked),
+                record.revoked_at,
+                record.last_used,
+            ),
+        )
+
+    def get(self, api_key_hash: str) -> ApiKeyRecord | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT * FROM api_keys WHERE api_key_hash = ?", (api_key_hash,))
+            .fetchone()
+        )
+        return _api_key(row) if row else None
+
+    def list_by_email(self, email: str) -> list[ApiKeyRecord]:
+        rows = self._db.connection().execute(
+            "SELECT * FROM api_keys WHERE user_email = ? ORDER BY created_at", (email,)
+        )
+        return [_api_key(row) for row in rows]
+
+    def list_all(self) -> list[ApiKeyRecord]:
+        rows = self._db.connection().execute("SELECT * FROM api_keys ORDER BY created_at")
+        return [_api_key(row) for row in rows]
+
+    def revoke(self, api_key_hash: str, revoked_at: str) -> None:
+        self._db.connection().execute(
+            "UPDATE api_keys SET revoked = 1, revoked_at = ? WHERE api_key_hash = ?",
+            (revoked_at, api_key_hash),
+        )
+
+    def touch(self, api_key_hash: str, last_used: str) -> None:
+        self._db.connection().execute(
+            "UPDATE api_keys SET last_used = ? WHERE api_key_hash = ?"
+            " AND (last_used IS NULL OR last_used < ?)",
+            (last_used, api_key_hash, last_used),
+        )
+
+
+class SqliteExecutionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, execution: Execution) -> None:
+        row = _execution_row(execution)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        try:
+            self._db.connection().execute(
+                f"INSERT INTO executions ({columns}) VALUES ({marks})", tuple(row.values())
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"execution {execution.execution_id} already exists") from exc
+
+    def get(self, execution_id: str) -> Execution | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT * FROM executions WHERE execution_id = ?", (execution_id,))
+            .fetchone()
+        )
+        return _execution(row) if row else None
+
+    def advance(
+        self,
+        execution_id: str,
+        status: ExecutionStatus,
+        *,
+        updated_at: str,
+        **fields: object,
+    ) -> Execution | None:
+        sources = ExecutionStatus.sources_of(status)
+        values = {"status": status.value, "updated_at": updated_at, **_settable(fields)}
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        marks = ", ".join("?" for _ in sources)
+        row = (
+            self._db.connection()
+            .execute(
+                f"UPDATE executions SET {assignments} WHERE execution_id = ?"
+                f" AND status IN ({marks}) RETURNING *",
+                (*values.values(), execution_id, *(s.value for s in sources)),
+            )
+            .fetchone()
+        )
+        return _execution(row) if row else None
+
+    def annotate(self, execution_id: str, **fields: object) -> None:
+        values = _settable(fields)
+        if not values:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        self._db.connection().execute(
+            f"UPDATE executions SET {assignments} WHERE execution_id = ?",
+            (*values.values(), execution_id),
+        )
+
+    def list_page(
+        self,
+        *,
+        user_email: str | None,
+        status: ExecutionStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if user_email is not None:
+            conditions.append("user_email = ?")
+            params.append(user_email)
+        if status is not None:
+            conditions.append("status = ?")
+            params.append(status.value)
+        if cursor:
+            position = decode_cursor(cursor, ("started_at", "execution_id"))
+            conditions.append("(started_at, execution_id) < (?, ?)")
+            params += [position["started_at"], position["execution_id"]]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._db.connection().execute(
+            f"SELECT * FROM executions {where} ORDER BY started_at DESC, execution_id DESC LIMIT ?",
+            (*params, limit + 1),
+        )
+        items = [_execution(row) for row in rows]
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            next_cursor = encode_cursor(
+                {"started_at": last.started_at, "execution_id": last.execution_id}
+            )
+        return Page(items=items, next_cursor=next_cursor)
+
+    def list_active(self) -> list[Execution]:
+        marks = ", ".join("?" for _ in ACTIVE_STATUSES)
+        rows = self._db.connection().execute(
+            f"SELECT * FROM executions WHERE status IN ({marks}) ORDER BY started_at",
+            tuple(s.value for s in ACTIVE_STATUSES),
+        )
+        return [_execution(row) for row in rows]
+
+
+class SqliteLockStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def acquire(self, lock: Lock, now: datetime) -> Lock | None:
+        with self._db.immediate() as conn:
+            row = conn.execute(
+                "SELECT * FROM locks WHERE lock_name = ?", (lock.lock_name,)
+            ).fetchone()
+            if row is not None and row["ttl"] >= int(now.timestamp()):
+                return _lock(row)
+            conn.execute(
+                "INSERT OR REPLACE INTO locks (lock_name, execution_id, user_email, acquired_at,"
+                " expires_at, ttl) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    lock.lock_name,
+                    lock.execution_id,
+                    lock.user_email,
+                    lock.acquired_at,
+                    lock.expires_at,
+                    lock.ttl,
+                ),
+            )
+        return None
+
+    def release(self, lock_name: str, execution_id: str) -> bool:
+        cursor = self._db.connection().execute(
+            "DELETE FROM locks WHERE lock_name = ? AND execution_id = ?", (lock_name, execution_id)
+        )
+        return cursor.rowcount > 0
+
+    def get(self, lock_name: str) -> Lock | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT * FROM locks WHERE lock_name = ?", (lock_name,))
+            .fetchone()
+        )
+        return _lock(row) if row else None
+
+    def list_active(self, now: datetime) -> list[Lock]:
+        rows = self._db.connection().execute(
+            "SELECT * FROM locks WHERE ttl >= ? ORDER BY lock_name", (int(now.timestamp()),)
+        )
+        return [_lock(row) for row in rows]
+
+
+def _settable(fields: dict[str, object]) -> dict[str, object]:
+    unknown = set(fields) - _SETTABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not settable on an execution: {sorted(unknown)}")
+    return fields
+
+
+def _execution_row(execution: Execution) -> dict[str, object]:
+    row = {name: getattr(execution, name) for name in _EXECUTION_FIELDS}
+    row["status"] = execution.status.value
+    row["env_names"] = json.dumps(list(execution.env_names))
+    return row
+
+
+def _execution(row: sqlite3.Row) -> Execution:
+    data = {name: row[name] for name in _EXECUTION_FIELDS}
+    data["status"] = ExecutionStatus(row["status"])
+    data["env_names"] = tuple(json.loads(row["env_names"]))
+    return Execution(**data)
+
+
+def _api_key(row: sqlite3.Row) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        api_key_hash=row["api_key_hash"],
+        user_email=row["user_email"],
+        role=Role(row["role"]),
+        created_at=row["created_at"],
+        revoked=bool(row["revoked"]),
+        revoked_at=row["revoked_at"],
+        last_used=row["last_used"],
+    )
+
+
+def _lock(row: sqlite3.Row) -> Lock:
+    return Lock(
+        lock_name=row["lock_name"],
+        execution_id=row["execution_id"],
+        user_email=row["user_email"],
+        acquired_at=row["acquired_at"],
+        expires_at=row["expires_at"],
+    )

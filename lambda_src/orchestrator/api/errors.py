@@ -1,0 +1,90 @@
+"""The one place where errors become HTTP responses: {"error": {code, message, details}}."""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from orchestrator.domain import errors
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[errors.MycliError], HTTPStatus] = {
+    errors.ValidationFailed: HTTPStatus.BAD_REQUEST,
+    errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
+    errors.Forbidden: HTTPStatus.FORBIDDEN,
+    errors.NotFound: HTTPStatus.NOT_FOUND,
+    errors.Conflict: HTTPStatus.CONFLICT,
+    errors.TooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.Throttled: HTTPStatus.TOO_MANY_REQUESTS,
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> str:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=error_body(code, message, details),
+    )
+
+
+def http_status_of(error: errors.MycliError) -> HTTPStatus:
+    for error_type in type(error).__mro__:
+        if error_type in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[error_type]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def register_error_handlers(app: ApiGatewayResolver) -> None:
+    @app.exception_handler(errors.MycliError)
+    def domain_error(error: errors.MycliError) -> Response[str]:
+        return error_response(http_status_of(error), error.code, error.message, error.details)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        problems = [_describe(problem) for problem in error.errors()]
+        message = "invalid request: " + "; ".join(problems) if problems else "invalid request"
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "validation_error", message, {"errors": problems}
+        )
+
+    @app.not_found
+    def unknown_route(error: NotFoundError) -> Response[str]:
+        event = app.current_event
+        return error_response(
+            HTTPStatus.NOT_FOUND,
+            "not_found",
+            f"no route for {event.http_method} {event.path}",
+        )
+
+    @app.exception_handler(Exception)
+    def fault(error: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error; see server logs"
+        )
+
+
+def _describe(problem: Any) -> str:
+    location = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+    kind = problem.get("type", "")
+    text = {
+        "extra_forbidden": "unknown field",
+        "missing": "required",
+        "json_invalid": "body is not valid JSON",
+    }.get(kind, problem.get("msg", kind))
+    return f"{location}: {text}" if location else text

@@ -1,0 +1,167 @@
+"""Request and response shapes: validated by Powertools, and the source of docs/openapi.json."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.domain.models import (
+    EMAIL_PATTERN,
+    ENV_NAME_PATTERN,
+    LOCK_NAME_PATTERN,
+    MAX_COMMAND_LENGTH,
+    MAX_ENV_ENTRIES,
+    MAX_ENV_VALUE_LENGTH,
+    MAX_TIMEOUT_SECONDS,
+    ExecutionStatus,
+    Role,
+)
+
+_STRICT = ConfigDict(extra="forbid")
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
+
+
+class CreateExecution(BaseModel):
+    """POST /executions."""
+
+    model_config = _STRICT
+
+    command: str = Field(min_length=1, max_length=MAX_COMMAND_LENGTH, description="shell string")
+    lock: str | None = Field(default=None, pattern=LOCK_NAME_PATTERN)
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_ENV_ENTRIES,
+        description=f"names match {ENV_NAME_PATTERN}; values are never stored",
+    )
+    timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    upload_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @field_validator("command")
+    @classmethod
+    def command_not_blank(cls, command: str) -> str:
+        if not command.strip():
+            raise ValueError("must not be blank")
+        return command
+
+    @field_validator("env")
+    @classmethod
+    def env_names_and_sizes(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"invalid variable name {name!r}")
+            if len(value) > MAX_ENV_VALUE_LENGTH:
+                raise ValueError(f"value of {name} is longer than {MAX_ENV_VALUE_LENGTH}")
+        return env
+
+
+class CreateUser(BaseModel):
+    """POST /users."""
+
+    model_config = _STRICT
+
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
+    role: Role = Role.USER
+
+
+class ExecutionOut(BaseModel):
+    execution_id: str
+    user_email: str
+    command: str
+    status: ExecutionStatus
+    started_at: str
+    timeout_seconds: int
+    lock_name: str | None
+    upload_id: str | None
+    env_names: list[str]
+    exit_code: int | None
+    reason: str | None
+    task_ref: str | None
+    log_stream_name: str | None
+    finished_at: str | None
+    updated_at: str | None
+    request_id: str | None
+    cancelled_by: str | None
+    lock_released_by: str | None
+
+
+class ExecutionPageOut(BaseModel):
+    items: list[ExecutionOut]
+    next_cursor: str | None
+
+
+class LogEventOut(BaseModel):
+    timestamp: str
+    message: str
+
+
+class LogPageOut(BaseModel):
+    events: list[LogEventOut]
+    next_cursor: str
+    status: ExecutionStatus
+
+
+class LockOut(BaseModel):
+    lock_name: str
+    execution_id: str
+    user_email: str
+    acquired_at: str
+    expires_at: str
+
+
+class LockListOut(BaseModel):
+    items: list[LockOut]
+
+
+class UserOut(BaseModel):
+    email: str
+    role: Role
+    created_at: str
+    revoked: bool
+    last_used: str | None
+    active_keys: int
+
+
+class UserListOut(BaseModel):
+    items: list[UserOut]
+
+
+class NewUserOut(BaseModel):
+    email: str
+    role: Role
+    created_at: str
+    api_key: str = Field(description="shown once; only its SHA-256 hash is stored")
+
+
+class MeOut(BaseModel):
+    email: str
+    role: Role
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    backend: Literal["local", "aws"]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, object]
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+def documented(model: type[BaseModel], description: str) -> OpenAPIResponse:
+    """An OpenAPI response entry for `model`, for a route's `responses=`."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+ERRORS: dict[int, OpenAPIResponse] = {
+    400: documented(ErrorOut, "invalid request"),
+    401: documented(ErrorOut, "missing, unknown or revoked API key"),
+}

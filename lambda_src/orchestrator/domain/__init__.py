@@ -1,0 +1,1 @@
+"""Plain-Python domain: models, lifecycle rules, errors and services (no I/O of its own)."""

@@ -1,0 +1,291 @@
+"""Execution lifecycle: create (lock, record, launch), read, list, logs, cancel, and the
+terminal transitions reported by a runner or by task events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from orchestrator.domain.errors import (
+    Forbidden,
+    LaunchFailed,
+    LockHeld,
+    NotFound,
+    ValidationFailed,
+)
+from orchestrator.domain.models import (
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_PAGE_SIZE,
+    MAX_TIMEOUT_SECONDS,
+    Caller,
+    Execution,
+    ExecutionRequest,
+    ExecutionStatus,
+    LaunchSpec,
+    Lock,
+    LogPage,
+    Page,
+    utc_iso,
+)
+from orchestrator.ports import Clock, ExecutionStore, LockStore, LogReader, Runner
+
+Status = ExecutionStatus
+
+
+@dataclass(frozen=True)
+class ExecutionPolicy:
+    """Tunables: timeouts, and how long past its timeout a lock outlives a silent holder."""
+
+    default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
+    lock_grace_seconds: int = 300
+
+
+def new_execution_id() -> str:
+    return uuid.uuid4().hex
+
+
+def outcome_of_exit(
+    execution: Execution, exit_code: int, *, timed_out: bool
+) -> tuple[ExecutionStatus, str | None]:
+    """The terminal status and reason for a process or task that ended with `exit_code`."""
+    if timed_out:
+        return Status.TIMED_OUT, f"timed out after {execution.timeout_seconds}s"
+    if execution.status is Status.CANCELLING:
+        return Status.CANCELLED, f"cancelled by {execution.cancelled_by or 'an administrator'}"
+    if exit_code == 0:
+        return Status.SUCCEEDED, None
+    return Status.FAILED, f"exited with code {exit_code}"
+
+
+class ExecutionService:
+    """Everything that happens to an execution, whoever hosts it."""
+
+    def __init__(
+        self,
+        executions: ExecutionStore,
+        locks: LockStore,
+        runner: Runner,
+        log_reader: LogReader,
+        clock: Clock,
+        policy: ExecutionPolicy | None = None,
+        new_id: Callable[[], str] = new_execution_id,
+    ) -> None:
+        self._executions = executions
+        self._locks = locks
+        self._runner = runner
+        self._log_reader = log_reader
+        self._clock = clock
+        self._policy = policy or ExecutionPolicy()
+        self._new_id = new_id
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def start(
+        self, caller: Caller, request: ExecutionRequest, request_id: str | None = None
+    ) -> Execution:
+        """Validate, take the lock, record PENDING, launch, record STARTING.
+
+        A launch failure records FAILED with the reason and frees the lock; the failed
+        execution is returned rather than raised, so the caller sees why."""
+        timeout = self._timeout_for(request.timeout_seconds)
+        now = self._clock.now()
+        execution = Execution(
+            execution_id=self._new_id(),
+            user_email=caller.email,
+            command=request.command,
+            status=Status.PENDING,
+            started_at=utc_iso(now),
+            updated_at=utc_iso(now),
+            timeout_seconds=timeout,
+            lock_name=request.lock,
+            upload_id=request.upload_id,
+            env_names=tuple(sorted(request.env)),
+            request_id=request_id,
+        )
+        if request.lock:
+            self._acquire_lock(request.lock, execution)
+        try:
+            self._executions.create(execution)
+        except BaseException:
+            if request.lock:
+                self._locks.release(request.lock, execution.execution_id)
+            raise
+        return self._launch(execution, request)
+
+    def cancel(self, caller: Caller, execution_id: str) -> Execution:
+        """Ask a running execution to stop; a finished one is returned as it is."""
+        execution = self.get(caller, execution_id)
+        if execution.status.is_terminal or execution.status is Status.CANCELLING:
+            return execution
+        cancelling = self._executions.advance(
+            execution_id,
+            Status.CANCELLING,
+            updated_at=self._now(),
+            cancelled_by=caller.email,
+        )
+        if cancelling is None:
+            return self._require(execution_id)
+        if cancelling.task_ref:
+            self._runner.cancel(cancelling, caller.email)
+        return cancelling
+
+    def on_running(self, execution_id: str) -> None:
+        self._executions.advance(execution_id, Status.RUNNING, updated_at=self._now())
+
+    def on_exit(self, execution_id: str, exit_code: int, *, timed_out: bool) -> None:
+        execution = self._executions.get(execution_id)
+        if execution is None:
+            return
+        status, reason = outcome_of_exit(execution, exit_code, timed_out=timed_out)
+        self.finish(execution_id, status, exit_code=exit_code, reason=reason)
+
+    def finish(
+        self,
+        execution_id: str,
+        status: ExecutionStatus,
+        *,
+        exit_code: int | None = None,
+        reason: str | None = None,
+    ) -> Execution | None:
+        """Record a terminal status (only if still running) and release the execution's lock.
+
+        Safe to repeat: a replayed finish changes nothing but still makes sure the lock is free."""
+        now = self._now()
+        updated = self._executions.advance(
+            execution_id,
+            status,
+            updated_at=now,
+            finished_at=now,
+            exit_code=exit_code,
+            reason=reason,
+        )
+        current = updated or self._executions.get(execution_id)
+        if current is not None and current.lock_name and current.status.is_terminal:
+            self._locks.release(current.lock_name, execution_id)
+        return current
+
+    def fail_unfinished(self, reason: str) -> list[Execution]:
+        """Mark every non-terminal execution FAILED (the host that ran them is gone)."""
+        failed = []
+        for execution in self._executions.list_active():
+            finished = self.finish(execution.execution_id, Status.FAILED, reason=reason)
+            if finished is not None:
+                failed.append(finished)
+        return failed
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get(self, caller: Caller, execution_id: str) -> Execution:
+        """The execution, if the caller owns it or is an admin; otherwise it does not exist."""
+        execution = self._executions.get(execution_id)
+        if execution is None or not (caller.is_admin or execution.user_email == caller.email):
+            raise NotFound(f"execution {execution_id} not found")
+        return execution
+
+    def list_page(
+        self,
+        caller: Caller,
+        *,
+        user: str | None = None,
+        status: ExecutionStatus | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page:
+        """Newest first: a user's own executions, or for an admin everyone's (or `user`'s)."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if not caller.is_admin and user not in (None, caller.email):
+            raise Forbidden("only admins can list other users' executions")
+        user_email = user if caller.is_admin else caller.email
+        return self._executions.list_page(
+            user_email=user_email, status=status, limit=limit, cursor=cursor
+        )
+
+    def logs(
+        self, caller: Caller, execution_id: str, cursor: str | None, limit: int
+    ) -> tuple[Execution, LogPage]:
+        """The execution (read first, so a terminal status means the page saw every line)
+        and its log events after `cursor`."""
+        execution = self.get(caller, execution_id)
+        if not execution.log_stream_name:
+            return execution, LogPage(events=[], next_cursor=cursor or "")
+        return execution, self._log_reader.read(execution, cursor, limit)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _timeout_for(self, requested: int | None) -> int:
+        timeout = self._policy.default_timeout_seconds if requested is None else requested
+        if not 1 <= timeout <= self._policy.max_timeout_seconds:
+            raise ValidationFailed(
+                f"timeout_seconds must be between 1 and {self._policy.max_timeout_seconds}",
+                {"timeout_seconds": timeout},
+            )
+        return timeout
+
+    def _acquire_lock(self, lock_name: str, execution: Execution) -> None:
+        now = self._clock.now()
+        expires = now + timedelta(
+            seconds=execution.timeout_seconds + self._policy.lock_grace_seconds
+        )
+        lock = Lock(
+            lock_name=lock_name,
+            execution_id=execution.execution_id,
+            user_email=execution.user_email,
+            acquired_at=utc_iso(now),
+            expires_at=utc_iso(expires),
+        )
+        holder = self._locks.acquire(lock, now)
+        if holder is not None:
+            raise LockHeld(
+                f"lock '{lock_name}' is held by {holder.user_email} "
+                f"(execution {holder.execution_id}) until {holder.expires_at}",
+                {
+                    "lock_name": lock_name,
+                    "holder": holder.user_email,
+                    "execution_id": holder.execution_id,
+                    "expires_at": holder.expires_at,
+                },
+            )
+
+    def _launch(self, execution: Execution, request: ExecutionRequest) -> Execution:
+        spec = LaunchSpec(
+            execution_id=execution.execution_id,
+            command=execution.command,
+            env=dict(request.env),
+            timeout_seconds=execution.timeout_seconds,
+            upload_id=execution.upload_id,
+        )
+        try:
+            result = self._runner.launch(spec)
+        except LaunchFailed as exc:
+            failed = self.finish(
+                execution.execution_id, Status.FAILED, reason=f"failed to start: {exc}"
+            )
+            return failed or execution
+        self._executions.annotate(
+            execution.execution_id,
+            task_ref=result.task_ref,
+            log_stream_name=result.log_stream_name,
+        )
+        starting = self._executions.advance(
+            execution.execution_id, Status.STARTING, updated_at=self._now()
+        )
+        if starting is not None:
+            return starting
+        # The runner already reported progress, or a cancel arrived while launching.
+        current = self._require(execution.execution_id)
+        if current.status is Status.CANCELLING:
+            self._runner.cancel(current, current.cancelled_by or "")
+        return current
+
+    def _require(self, execution_id: str) -> Execution:
+        execution = self._executions.get(execution_id)
+        if execution is None:
+            raise NotFound(f"execution {execution_id} not found")
+        return execution
+
+    def _now(self) -> str:
+        return utc_iso(self._clock.now())

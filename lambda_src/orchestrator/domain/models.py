@@ -1,0 +1,229 @@
+"""Entities and value objects: executions and their lifecycle, locks, users and API keys."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+LOCK_NAME_PATTERN = r"^[A-Za-z0-9._/-]{1,128}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+DEFAULT_TIMEOUT_SECONDS = 1800
+MAX_TIMEOUT_SECONDS = 86400
+MAX_COMMAND_LENGTH = 16384
+MAX_ENV_ENTRIES = 100
+MAX_ENV_VALUE_LENGTH = 8192
+MAX_PAGE_SIZE = 100
+
+_LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
+
+
+def is_valid_lock_name(name: str) -> bool:
+    return bool(_LOCK_NAME.match(name))
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+class ExecutionStatus(StrEnum):
+    PENDING = "PENDING"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    CANCELLING = "CANCELLING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def can_move_to(self, target: ExecutionStatus) -> bool:
+        """Transitions only move forward, and a terminal status is final."""
+        return not self.is_terminal and target.rank > self.rank
+
+    @staticmethod
+    def sources_of(target: ExecutionStatus) -> tuple[ExecutionStatus, ...]:
+        """Every status from which `target` may be reached (for conditional updates)."""
+        return tuple(s for s in ExecutionStatus if s.can_move_to(target))
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.TIMED_OUT,
+    }
+)
+ACTIVE_STATUSES = tuple(s for s in ExecutionStatus if s not in TERMINAL_STATUSES)
+_RANK = {
+    ExecutionStatus.PENDING: 0,
+    ExecutionStatus.STARTING: 1,
+    ExecutionStatus.RUNNING: 2,
+    ExecutionStatus.CANCELLING: 3,
+    **{s: 4 for s in TERMINAL_STATUSES},
+}
+
+
+def utc_iso(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a Z, so timestamps sort as strings."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user behind a request."""
+
+    email: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A stored API key: only its SHA-256 hash, never the key itself."""
+
+    api_key_hash: str
+    user_email: str
+    role: Role
+    created_at: str
+    revoked: bool = False
+    revoked_at: str | None = None
+    last_used: str | None = None
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """A user as admins see it, folded over that user's keys."""
+
+    email: str
+    role: Role
+    created_at: str
+    revoked: bool
+    last_used: str | None
+    active_keys: int
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """What a caller asked to run (already shape-checked by the API layer)."""
+
+    command: str
+    lock: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: int | None = None
+    upload_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One recorded run. `env_names` keeps the names of the env entries, never their values."""
+
+    execution_id: str
+    user_email: str
+    command: str
+    status: ExecutionStatus
+    started_at: str
+    timeout_seconds: int
+    lock_name: str | None = None
+    upload_id: str | None = None
+    env_names: tuple[str, ...] = ()
+    exit_code: int | None = None
+    reason: str | None = None
+    task_ref: str | None = None
+    log_stream_name: str | None = None
+    finished_at: str | None = None
+    updated_at: str | None = None
+    request_id: str | None = None
+    cancelled_by: str | None = None
+    lock_released_by: str | None = None
+
+    @property
+    def deadline(self) -> datetime:
+        return parse_iso(self.started_at) + timedelta(seconds=self.timeout_seconds)
+
+    def to_dict(self) -> dict[str, object]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["status"] = self.status.value
+        data["env_names"] = list(self.env_names)
+        return data
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A named lock held by one execution until it ends or `expires_at` passes."""
+
+    lock_name: str
+    execution_id: str
+    user_email: str
+    acquired_at: str
+    expires_at: str
+
+    @property
+    def ttl(self) -> int:
+        """Expiry in epoch seconds (DynamoDB's TTL attribute)."""
+        return int(parse_iso(self.expires_at).timestamp())
+
+    def is_active(self, now: datetime) -> bool:
+        return self.ttl >= int(now.timestamp())
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing; `next_cursor` is opaque and None on the last page."""
+
+    items: list[Execution]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    timestamp: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    events: list[LogEvent]
+    next_cursor: str
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """What a runner needs to start one execution."""
+
+    execution_id: str
+    command: str
+    env: dict[str, str]
+    timeout_seconds: int
+    upload_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    """Where the runner put it: a pid or task ARN, and the log stream it writes."""
+
+    task_ref: str
+    log_stream_name: str

@@ -1,0 +1,17 @@
+"""The services one request may need, built once per host (Lambda container or local server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.domain.executions import ExecutionService
+from orchestrator.domain.locks import LockService
+from orchestrator.domain.users import UserService
+
+
+@dataclass(frozen=True)
+class Services:
+    executions: ExecutionService
+    locks: LockService
+    users: UserService
+    backend: str

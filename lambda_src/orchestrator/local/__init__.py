@@ -1,0 +1,1 @@
+"""The embedded deployment: everything on one machine, served over loopback HTTP."""

@@ -1,0 +1,29 @@
+"""`python -m orchestrator.local`: the server process behind `mycli local up`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from orchestrator.local.platform import LocalSettings
+from orchestrator.local.server import serve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m orchestrator.local")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--kill-grace", type=float, default=5.0)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    settings = LocalSettings(data_dir=args.data_dir.resolve(), kill_grace_seconds=args.kill_grace)
+    serve(settings, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Composition root of the embedded deployment: SQLite stores, the process runner and log
+files behind the same services the Lambda functions use."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.adapters.clock import SystemClock
+from orchestrator.adapters.local.database import Database
+from orchestrator.adapters.local.logfiles import LogFileReader
+from orchestrator.adapters.local.runner import LocalProcessRunner, kill_orphaned_group
+from orchestrator.adapters.local.stores import (
+    SqliteApiKeyStore,
+    SqliteExecutionStore,
+    SqliteLockStore,
+)
+from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
+from orchestrator.domain.locks import LockService
+from orchestrator.domain.models import Role
+from orchestrator.domain.services import Services
+from orchestrator.domain.users import UserService
+from orchestrator.ports import Clock
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ADMIN_EMAIL = "admin@localhost"
+DATABASE_FILE = "mycli.db"
+RESTART_REASON = "server restarted"
+STOP_REASON = "server stopped"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    data_dir: Path
+    kill_grace_seconds: float = 5.0
+    policy: ExecutionPolicy = field(default_factory=ExecutionPolicy)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / DATABASE_FILE
+
+
+def ensure_admin_key(data_dir: Path, known_key: str | None) -> str | None:
+    """A new admin key for `data_dir` unless `known_key` already is a working one.
+
+    Touches only the keys table, so `mycli local up` can run it before the server starts."""
+    users = UserService(SqliteApiKeyStore(Database(data_dir / DATABASE_FILE)), SystemClock())
+    if known_key and users.is_active_admin_key(known_key):
+        return None
+    return users.issue_key(DEFAULT_ADMIN_EMAIL, Role.ADMIN).api_key
+
+
+class LocalPlatform:
+    """Owns the database, the runner and the services of one data directory."""
+
+    def __init__(self, settings: LocalSettings, clock: Clock | None = None) -> None:
+        clock = clock or SystemClock()
+        self.settings = settings
+        self.database = Database(settings.database_path)
+        self.executions_store = SqliteExecutionStore(self.database)
+        self.locks_store = SqliteLockStore(self.database)
+        self.keys_store = SqliteApiKeyStore(self.database)
+        self.runner = LocalProcessRunner(
+            settings.data_dir / "work",
+            settings.data_dir / "logs",
+            clock,
+            kill_grace_seconds=settings.kill_grace_seconds,
+        )
+        executions = ExecutionService(
+            self.executions_store,
+            self.locks_store,
+            self.runner,
+            LogFileReader(settings.data_dir / "logs"),
+            clock,
+            settings.policy,
+        )
+        self.runner.subscribe(executions)
+        self.services = Services(
+            executions=executions,
+            locks=LockService(self.locks_store, self.executions_store, clock),
+            users=UserService(self.keys_store, clock),
+            backend="local",
+        )
+
+    def recover(self) -> int:
+        """What a dead server left behind: kill its orphaned process groups, then mark its
+        unfinished executions FAILED (which frees their locks)."""
+        for execution in self.executions_store.list_active():
+            if execution.task_ref and execution.task_ref.isdigit():
+                kill_orphaned_group(int(execution.task_ref), execution.execution_id)
+        failed = self.services.executions.fail_unfinished(RESTART_REASON)
+        if failed:
+            logger.warning(
+                "marked %d unfinished execution(s) FAILED: %s", len(failed), RESTART_REASON
+            )
+        return len(failed)
+
+    def shutdown(self) -> None:
+        """Stop cleanly: record running executions FAILED, then end their processes."""
+        self.services.executions.fail_unfinished(STOP_REASON)
+        self.runner.stop_all()

@@ -1,0 +1,118 @@
+"""The interfaces the services need. Local (SQLite, processes, files) and AWS adapters implement
+them, and both pass the same contract suite (tests/contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from orchestrator.domain.models import (
+    ApiKeyRecord,
+    Execution,
+    ExecutionStatus,
+    LaunchResult,
+    LaunchSpec,
+    Lock,
+    LogPage,
+    Page,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class ApiKeyStore(Protocol):
+    def put(self, record: ApiKeyRecord) -> None: ...
+
+    def get(self, api_key_hash: str) -> ApiKeyRecord | None: ...
+
+    def list_by_email(self, email: str) -> list[ApiKeyRecord]: ...
+
+    def list_all(self) -> list[ApiKeyRecord]: ...
+
+    def revoke(self, api_key_hash: str, revoked_at: str) -> None: ...
+
+    def touch(self, api_key_hash: str, last_used: str) -> None: ...
+
+
+class ExecutionStore(Protocol):
+    def create(self, execution: Execution) -> None:
+        """Record a new execution; raises Conflict if the id exists."""
+        ...
+
+    def get(self, execution_id: str) -> Execution | None: ...
+
+    def advance(
+        self,
+        execution_id: str,
+        status: ExecutionStatus,
+        *,
+        updated_at: str,
+        **fields: object,
+    ) -> Execution | None:
+        """Move to `status` and set `fields`, only if that moves forward.
+
+        Returns the updated execution, or None when the transition did not apply
+        (already past it, terminal, or unknown id)."""
+        ...
+
+    def annotate(self, execution_id: str, **fields: object) -> None:
+        """Set fields that do not change the status (launch details, lock release)."""
+        ...
+
+    def list_page(
+        self,
+        *,
+        user_email: str | None,
+        status: ExecutionStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Newest first. Cost depends on `limit`, not on how many executions exist."""
+        ...
+
+    def list_active(self) -> list[Execution]:
+        """Every execution that has not reached a terminal status."""
+        ...
+
+
+class LockStore(Protocol):
+    def acquire(self, lock: Lock, now: datetime) -> Lock | None:
+        """Take `lock` if it is free or expired. Returns None on success, else the holder."""
+        ...
+
+    def release(self, lock_name: str, execution_id: str) -> bool:
+        """Delete the lock only if `execution_id` holds it."""
+        ...
+
+    def get(self, lock_name: str) -> Lock | None: ...
+
+    def list_active(self, now: datetime) -> list[Lock]: ...
+
+
+class RunnerListener(Protocol):
+    """What a runner reports back (local runner: from its watcher threads)."""
+
+    def on_running(self, execution_id: str) -> None: ...
+
+    def on_exit(self, execution_id: str, exit_code: int, *, timed_out: bool) -> None: ...
+
+
+class Runner(Protocol):
+    def launch(self, spec: LaunchSpec) -> LaunchResult:
+        """Start the command; raises LaunchFailed with a reason when it cannot."""
+        ...
+
+    def cancel(self, execution: Execution, requested_by: str) -> None:
+        """Ask the execution's process or task to stop (terminate, then kill)."""
+        ...
+
+
+class LogReader(Protocol):
+    def read(self, execution: Execution, cursor: str | None, limit: int) -> LogPage:
+        """Events after `cursor` (from the start when None). A stream that does not exist
+        yet is an empty page; `next_cursor` continues where this page ended."""
+        ...

@@ -1,0 +1,194 @@
+"""In-memory implementations of the ports, for unit tests of the domain. They pass the same
+contract suite as the real adapters (tests/contract), so they cannot drift from them."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from orchestrator.domain.cursors import decode_cursor, encode_cursor
+from orchestrator.domain.errors import Conflict, LaunchFailed
+from orchestrator.domain.models import (
+    ApiKeyRecord,
+    Execution,
+    ExecutionStatus,
+    LaunchResult,
+    LaunchSpec,
+    Lock,
+    LogEvent,
+    LogPage,
+    Page,
+)
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class InMemoryApiKeyStore:
+    def __init__(self) -> None:
+        self.records: dict[str, ApiKeyRecord] = {}
+
+    def put(self, record: ApiKeyRecord) -> None:
+        self.records[record.api_key_hash] = record
+
+    def get(self, api_key_hash: str) -> ApiKeyRecord | None:
+        return self.records.get(api_key_hash)
+
+    def list_by_email(self, email: str) -> list[ApiKeyRecord]:
+        return sorted(
+            (r for r in self.records.values() if r.user_email == email), key=lambda r: r.created_at
+        )
+
+    def list_all(self) -> list[ApiKeyRecord]:
+        return sorted(self.records.values(), key=lambda r: r.created_at)
+
+    def revoke(self, api_key_hash: str, revoked_at: str) -> None:
+        record = self.records[api_key_hash]
+        self.records[api_key_hash] = replace(record, revoked=True, revoked_at=revoked_at)
+
+    def touch(self, api_key_hash: str, last_used: str) -> None:
+        record = self.records[api_key_hash]
+        if record.last_used is None or record.last_used < last_used:
+            self.records[api_key_hash] = replace(record, last_used=last_used)
+
+
+class InMemoryExecutionStore:
+    def __init__(self) -> None:
+        self.items: dict[str, Execution] = {}
+        self._lock = threading.Lock()
+
+    def create(self, execution: Execution) -> None:
+        with self._lock:
+            if execution.execution_id in self.items:
+                raise Conflict("exists")
+            self.items[execution.execution_id] = execution
+
+    def get(self, execution_id: str) -> Execution | None:
+        return self.items.get(execution_id)
+
+    def advance(
+        self, execution_id: str, status: ExecutionStatus, *, updated_at: str, **fields: object
+    ) -> Execution | None:
+        with self._lock:
+            current = self.items.get(execution_id)
+            if current is None or not current.status.can_move_to(status):
+                return None
+            updated = replace(current, status=status, updated_at=updated_at, **fields)  # type: ignore[arg-type]
+            self.items[execution_id] = updated
+            return updated
+
+    def annotate(self, execution_id: str, **fields: object) -> None:
+        with self._lock:
+            current = self.items.get(execution_id)
+            if current is not None:
+                self.items[execution_id] = replace(current, **fields)  # type: ignore[arg-type]
+
+    def list_page(
+        self,
+        *,
+        user_email: str | None,
+        status: ExecutionStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        rows = sorted(
+            (
+                e
+                for e in self.items.values()
+                if (user_email is None or e.user_email == user_email)
+                and (status is None or e.status is status)
+            ),
+            key=lambda e: (e.started_at, e.execution_id),
+            reverse=True,
+        )
+        if cursor:
+            position = decode_cursor(cursor, ("started_at", "execution_id"))
+            after = (position["started_at"], position["execution_id"])
+            rows = [e for e in rows if (e.started_at, e.execution_id) < after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        next_cursor = (
+            encode_cursor(
+                {"started_at": page[-1].started_at, "execution_id": page[-1].execution_id}
+            )
+            if more
+            else None
+        )
+        return Page(items=page, next_cursor=next_cursor)
+
+    def list_active(self) -> list[Execution]:
+        return sorted(
+            (e for e in self.items.values() if not e.status.is_terminal),
+            key=lambda e: e.started_at,
+        )
+
+
+class InMemoryLockStore:
+    def __init__(self) -> None:
+        self.locks: dict[str, Lock] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, lock: Lock, now: datetime) -> Lock | None:
+        with self._lock:
+            held = self.locks.get(lock.lock_name)
+            if held is not None and held.is_active(now):
+                return held
+            self.locks[lock.lock_name] = lock
+            return None
+
+    def release(self, lock_name: str, execution_id: str) -> bool:
+        with self._lock:
+            held = self.locks.get(lock_name)
+            if held is None or held.execution_id != execution_id:
+                return False
+            del self.locks[lock_name]
+            return True
+
+    def get(self, lock_name: str) -> Lock | None:
+        return self.locks.get(lock_name)
+
+    def list_active(self, now: datetime) -> list[Lock]:
+        return sorted(
+            (lock for lock in self.locks.values() if lock.is_active(now)),
+            key=lambda lock: lock.lock_name,
+        )
+
+
+class FakeRunner:
+    """Records launches and cancels; `fail_with` makes the next launches fail."""
+
+    def __init__(self) -> None:
+        self.launched: list[LaunchSpec] = []
+        self.cancelled: list[tuple[str, str]] = []
+        self.fail_with: str | None = None
+
+    def launch(self, spec: LaunchSpec) -> LaunchResult:
+        if self.fail_with:
+            raise LaunchFailed(self.fail_with)
+        self.launched.append(spec)
+        return LaunchResult(
+            task_ref=f"task-{len(self.launched)}", log_stream_name=spec.execution_id
+        )
+
+    def cancel(self, execution: Execution, requested_by: str) -> None:
+        self.cancelled.append((execution.execution_id, requested_by))
+
+
+class FakeLogReader:
+    def __init__(self) -> None:
+        self.events: dict[str, list[LogEvent]] = {}
+
+    def read(self, execution: Execution, cursor: str | None, limit: int) -> LogPage:
+        events = self.events.get(execution.log_stream_name or "", [])
+        start = int(cursor or 0)
+        page = events[start : start + limit]
+        return LogPage(events=page, next_cursor=str(start + len(page)))

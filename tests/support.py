@@ -1,0 +1,41 @@
+"""Shared test helpers: callers, and services wired to in-memory fakes."""
+
+from __future__ import annotations
+
+from fakes import (
+    FakeClock,
+    FakeLogReader,
+    FakeRunner,
+    InMemoryApiKeyStore,
+    InMemoryExecutionStore,
+    InMemoryLockStore,
+)
+from orchestrator.domain.executions import ExecutionService
+from orchestrator.domain.locks import LockService
+from orchestrator.domain.models import Caller, Role
+from orchestrator.domain.services import Services
+from orchestrator.domain.users import UserService
+
+ALICE = Caller("alice@example.com", Role.USER)
+BOB = Caller("bob@example.com", Role.USER)
+ADMIN = Caller("admin@example.com", Role.ADMIN)
+
+
+class FakeWorld:
+    """Services wired to in-memory fakes, with the fakes at hand for assertions."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.executions = InMemoryExecutionStore()
+        self.locks = InMemoryLockStore()
+        self.keys = InMemoryApiKeyStore()
+        self.runner = FakeRunner()
+        self.logs = FakeLogReader()
+        self.services = Services(
+            executions=ExecutionService(
+                self.executions, self.locks, self.runner, self.logs, self.clock
+            ),
+            locks=LockService(self.locks, self.executions, self.clock),
+            users=UserService(self.keys, self.clock),
+            backend="local",
+        )

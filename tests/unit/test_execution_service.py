@@ -1,0 +1,180 @@
+"""ExecutionService with in-memory fakes: locks, launch, completion, cancel, visibility."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.domain.errors import Forbidden, LockHeld, NotFound, ValidationFailed
+from orchestrator.domain.models import ExecutionRequest, ExecutionStatus, LogEvent
+from support import ADMIN, ALICE, BOB, FakeWorld
+
+S = ExecutionStatus
+
+
+def test_start_records_the_execution_and_launches_it(world: FakeWorld) -> None:
+    execution = world.services.executions.start(
+        ALICE, ExecutionRequest("echo hi", env={"TOKEN": "secret"}), request_id="r1"
+    )
+
+    assert execution.status is S.STARTING
+    assert execution.task_ref == "task-1"
+    assert execution.env_names == ("TOKEN",)
+    assert execution.request_id == "r1"
+    assert world.runner.launched[0].env == {"TOKEN": "secret"}
+    assert "secret" not in repr(world.executions.get(execution.execution_id))
+
+
+def test_a_held_lock_is_refused_naming_the_holder(world: FakeWorld) -> None:
+    first = world.services.executions.start(ALICE, ExecutionRequest("sleep 9", lock="prod"))
+
+    with pytest.raises(LockHeld) as refused:
+        world.services.executions.start(BOB, ExecutionRequest("true", lock="prod"))
+
+    assert refused.value.details["holder"] == ALICE.email
+    assert refused.value.details["execution_id"] == first.execution_id
+    assert "alice@example.com" in refused.value.message
+    assert len(world.runner.launched) == 1
+
+
+def test_an_expired_lock_is_taken_over(world: FakeWorld) -> None:
+    world.services.executions.start(ALICE, ExecutionRequest("x", lock="prod", timeout_seconds=10))
+    world.clock.advance(10 + 300 + 1)
+
+    taken = world.services.executions.start(BOB, ExecutionRequest("y", lock="prod"))
+
+    assert world.locks.get("prod").execution_id == taken.execution_id  # type: ignore[union-attr]
+
+
+def test_a_launch_failure_records_failed_and_frees_the_lock(world: FakeWorld) -> None:
+    world.runner.fail_with = "no capacity"
+
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x", lock="prod"))
+
+    assert execution.status is S.FAILED
+    assert execution.reason == "failed to start: no capacity"
+    assert world.locks.get("prod") is None
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "timed_out", "status"),
+    [(0, False, S.SUCCEEDED), (2, False, S.FAILED), (143, True, S.TIMED_OUT)],
+)
+def test_every_exit_releases_the_lock(
+    world: FakeWorld, exit_code: int, timed_out: bool, status: S
+) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x", lock="prod"))
+
+    world.services.executions.on_exit(execution.execution_id, exit_code, timed_out=timed_out)
+
+    finished = world.executions.get(execution.execution_id)
+    assert finished is not None
+    assert finished.status is status
+    assert finished.exit_code == exit_code
+    assert finished.finished_at is not None
+    assert world.locks.get("prod") is None
+
+
+def test_a_replayed_exit_changes_nothing(world: FakeWorld) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x"))
+    world.services.executions.on_exit(execution.execution_id, 0, timed_out=False)
+    first = world.executions.get(execution.execution_id)
+
+    world.services.executions.on_exit(execution.execution_id, 9, timed_out=False)
+    world.services.executions.on_running(execution.execution_id)
+
+    assert world.executions.get(execution.execution_id) == first
+
+
+def test_a_finish_replayed_later_still_frees_a_lock_left_behind(world: FakeWorld) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x", lock="prod"))
+    world.executions.advance(execution.execution_id, S.SUCCEEDED, updated_at="t")
+
+    world.services.executions.finish(execution.execution_id, S.SUCCEEDED)
+
+    assert world.locks.get("prod") is None
+
+
+def test_cancel_asks_the_runner_and_the_exit_becomes_cancelled(world: FakeWorld) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("sleep 9", lock="prod"))
+
+    cancelling = world.services.executions.cancel(ALICE, execution.execution_id)
+    world.services.executions.on_exit(execution.execution_id, 143, timed_out=False)
+
+    assert cancelling.status is S.CANCELLING
+    assert world.runner.cancelled == [(execution.execution_id, ALICE.email)]
+    finished = world.executions.get(execution.execution_id)
+    assert finished is not None
+    assert finished.status is S.CANCELLED
+    assert finished.reason == f"cancelled by {ALICE.email}"
+    assert world.locks.get("prod") is None
+
+
+def test_cancel_is_idempotent_on_a_finished_execution(world: FakeWorld) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("true"))
+    world.services.executions.on_exit(execution.execution_id, 0, timed_out=False)
+
+    again = world.services.executions.cancel(ALICE, execution.execution_id)
+
+    assert again.status is S.SUCCEEDED
+    assert world.runner.cancelled == []
+
+
+def test_another_users_execution_does_not_exist_for_them_but_does_for_an_admin(
+    world: FakeWorld,
+) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("true"))
+
+    with pytest.raises(NotFound):
+        world.services.executions.get(BOB, execution.execution_id)
+    with pytest.raises(NotFound):
+        world.services.executions.cancel(BOB, execution.execution_id)
+    assert world.services.executions.get(ADMIN, execution.execution_id) == execution
+
+
+def test_users_list_their_own_and_admins_list_everyones(world: FakeWorld) -> None:
+    mine = world.services.executions.start(ALICE, ExecutionRequest("a"))
+    world.clock.advance(1)
+    theirs = world.services.executions.start(BOB, ExecutionRequest("b"))
+
+    assert [e.execution_id for e in world.services.executions.list_page(ALICE).items] == [
+        mine.execution_id
+    ]
+    assert [e.execution_id for e in world.services.executions.list_page(ADMIN).items] == [
+        theirs.execution_id,
+        mine.execution_id,
+    ]
+    assert [
+        e.execution_id for e in world.services.executions.list_page(ADMIN, user=BOB.email).items
+    ] == [theirs.execution_id]
+    with pytest.raises(Forbidden):
+        world.services.executions.list_page(ALICE, user=BOB.email)
+
+
+@pytest.mark.parametrize("timeout", [0, 86401])
+def test_timeouts_outside_the_policy_are_refused(world: FakeWorld, timeout: int) -> None:
+    with pytest.raises(ValidationFailed):
+        world.services.executions.start(ALICE, ExecutionRequest("x", timeout_seconds=timeout))
+    assert world.executions.items == {}
+
+
+def test_logs_come_with_the_status(world: FakeWorld) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x"))
+    world.logs.events[execution.execution_id] = [LogEvent("t1", "one"), LogEvent("t2", "two")]
+
+    current, page = world.services.executions.logs(ALICE, execution.execution_id, "1", 10)
+
+    assert current.status is S.STARTING
+    assert [e.message for e in page.events] == ["two"]
+
+
+def test_fail_unfinished_fails_active_executions_and_frees_their_locks(world: FakeWorld) -> None:
+    running = world.services.executions.start(ALICE, ExecutionRequest("x", lock="prod"))
+    done = world.services.executions.start(BOB, ExecutionRequest("y"))
+    world.services.executions.on_exit(done.execution_id, 0, timed_out=False)
+
+    failed = world.services.executions.fail_unfinished("server restarted")
+
+    assert [e.execution_id for e in failed] == [running.execution_id]
+    assert failed[0].reason == "server restarted"
+    assert world.locks.get("prod") is None
+    assert world.executions.get(done.execution_id).status is S.SUCCEEDED  # type: ignore[union-attr]
