@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestrator import __version__
 from orchestrator.api.auth import API_KEY_HEADER, authenticate
-from orchestrator.api.errors import register_error_handlers
+from orchestrator.api.context import request_scope
+from orchestrator.api.errors import proxy_error, register_error_handlers
+from orchestrator.domain.errors import MycliError
+from orchestrator.domain.services import Services
 
 API_TITLE = "mycli"
 
@@ -21,13 +26,31 @@ def all_routers() -> list[Router]:
 
 
 def build_resolver(routers: Iterable[Router] | None = None) -> APIGatewayRestResolver:
-    """A resolver serving `routers` (all of them by default) behind the auth middleware."""
+    """A resolver serving `routers` (all of them by default), errors mapped in one place."""
     app = APIGatewayRestResolver(enable_validation=True)
     for router in routers if routers is not None else all_routers():
         app.include_router(router)
-    app.use(middlewares=[authenticate])
     register_error_handlers(app)
     return app
+
+
+class Api:
+    """Serves API Gateway REST proxy events: authenticate, then resolve. Both hosts (a Lambda
+    handler, the local server) call `handle`; one instance serves one request at a time."""
+
+    def __init__(self, routers: Iterable[Router] | None = None) -> None:
+        self.resolver = build_resolver(routers)
+
+    def handle(
+        self, event: dict[str, Any], context: LambdaContext, services: Services
+    ) -> dict[str, Any]:
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        with request_scope(services, request_id) as scope:
+            try:
+                authenticate(event, scope)
+            except MycliError as error:
+                return proxy_error(error)
+            return self.resolver.resolve(event, context)
 
 
 def openapi_json() -> str:

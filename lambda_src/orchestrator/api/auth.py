@@ -1,22 +1,23 @@
-"""Authentication middleware: X-API-Key → caller, for every route but the public ones."""
+"""Authentication: X-API-Key → caller, for every route but the public ones.
+
+It runs before the resolver (and so before body validation): a request without a valid key
+learns nothing about the API's shapes, only that it needs a key."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from typing import Any
 
-from orchestrator.api.context import current_scope
+from orchestrator.api.context import RequestScope
 
 API_KEY_HEADER = "X-API-Key"
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 
 
-def authenticate(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[object]:
-    if app.current_event.path not in PUBLIC_PATHS:
-        scope = current_scope()
-        api_key = app.current_event.headers.get(API_KEY_HEADER) or app.current_event.headers.get(
-            API_KEY_HEADER.lower()
-        )
-        scope.caller = scope.services.users.authenticate(api_key)
-    return next_middleware(app)
+def authenticate(event: dict[str, Any], scope: RequestScope) -> None:
+    """Set the scope's caller from the event's key; raises Unauthorized."""
+    if event.get("path") in PUBLIC_PATHS:
+        return
+    wanted = API_KEY_HEADER.lower()
+    headers = event.get("headers") or {}
+    api_key = next((value for name, value in headers.items() if name.lower() == wanted), None)
+    scope.caller = scope.services.users.authenticate(api_key)

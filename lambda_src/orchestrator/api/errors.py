@@ -42,6 +42,16 @@ def error_response(
     )
 
 
+def proxy_error(error: errors.MycliError) -> dict[str, Any]:
+    """`error` as an API Gateway proxy result, for errors raised before the resolver runs."""
+    return {
+        "statusCode": int(http_status_of(error)),
+        "headers": {"Content-Type": "application/json"},
+        "body": error_body(error.code, error.message, error.details),
+        "isBase64Encoded": False,
+    }
+
+
 def http_status_of(error: errors.MycliError) -> HTTPStatus:
     for error_type in type(error).__mro__:
         if error_type in STATUS_BY_ERROR:

@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.api.app import build_resolver, openapi_json
-from orchestrator.api.context import request_scope
+from orchestrator.api.app import Api, openapi_json
 from orchestrator.api.errors import error_body
 from orchestrator.domain.services import Services
 from orchestrator.local.platform import LocalPlatform, LocalSettings
@@ -48,20 +46,19 @@ class LambdaContextStub:
 
 
 class LocalApiServer:
-    """A threading HTTP server; each thread keeps its own resolver (Powertools resolvers hold
-    the current event, so one must never serve two requests at once)."""
+    """A threading HTTP server; each thread keeps its own Api (Powertools resolvers hold the
+    current event, so one must never serve two requests at once)."""
 
     def __init__(self, services: Services, host: str, port: int) -> None:
         self._services = services
-        self._resolvers = threading.local()
+        self._apis = threading.local()
         self._openapi: bytes | None = None
         server = self
 
         class Handler(_RequestHandler):
             api = server
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _HttpServer((host, port), Handler)
 
     @property
     def url(self) -> str:
@@ -75,18 +72,23 @@ class LocalApiServer:
         self.httpd.shutdown()
 
     def resolve(self, event: dict[str, Any]) -> dict[str, Any]:
-        resolver: APIGatewayRestResolver | None = getattr(self._resolvers, "app", None)
-        if resolver is None:
-            resolver = self._resolvers.app = build_resolver()
+        api: Api | None = getattr(self._apis, "api", None)
+        if api is None:
+            api = self._apis.api = Api()
         request_id = event["requestContext"]["requestId"]
-        with request_scope(self._services, request_id):
-            context = cast(LambdaContext, LambdaContextStub(aws_request_id=request_id))
-            return resolver.resolve(event, context)
+        context = cast(LambdaContext, LambdaContextStub(aws_request_id=request_id))
+        return api.handle(event, context, self._services)
 
     def openapi_document(self) -> bytes:
         if self._openapi is None:
             self._openapi = openapi_json().encode()
         return self._openapi
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 resets connections under a burst of clients.
+    request_queue_size = 128
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -1,0 +1,285 @@
+"""Every route through the resolver: status codes, the error body, authorization."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api_harness import ApiHarness
+from orchestrator.api.app import openapi_json
+
+
+def wait_finished(api: ApiHarness, key: str, execution_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        _, execution = api.call("GET", f"/executions/{execution_id}", key)
+        if execution["status"] in ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"):
+            return execution
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def assert_error(result: tuple[int, Any], status: int, code: str) -> dict[str, Any]:
+    got_status, body = result
+    assert got_status == status, body
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    return body["error"]
+
+
+def test_health_needs_no_key(api: ApiHarness) -> None:
+    assert api.call("GET", "/health") == (
+        200,
+        {"status": "ok", "version": "0.1.0", "backend": "local"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/me"),
+        ("GET", "/executions"),
+        ("POST", "/executions"),
+        ("GET", "/executions/x"),
+        ("GET", "/executions/x/logs"),
+        ("POST", "/executions/x/cancel"),
+        ("GET", "/locks"),
+        ("DELETE", "/locks/x"),
+        ("GET", "/users"),
+        ("POST", "/users"),
+        ("DELETE", "/users/a@b.c"),
+    ],
+)
+@pytest.mark.parametrize("key", [None, "mycli_not-a-key"])
+def test_every_other_route_needs_a_valid_key(
+    api: ApiHarness, method: str, path: str, key: str | None
+) -> None:
+    assert_error(api.call(method, path, key, body={}), 401, "unauthorized")
+
+
+def test_me_names_the_caller(api: ApiHarness) -> None:
+    assert api.call("GET", "/me", api.alice_key) == (
+        200,
+        {"email": "alice@example.com", "role": "user"},
+    )
+
+
+def test_create_run_and_read_an_execution(api: ApiHarness) -> None:
+    status, created = api.call(
+        "POST",
+        "/executions",
+        api.alice_key,
+        body={"command": "echo $GREETING; exit 4", "env": {"GREETING": "hello"}, "lock": "l1"},
+    )
+    assert status == 202
+    assert created["status"] in ("STARTING", "RUNNING", "FAILED")
+    assert created["env_names"] == ["GREETING"]
+
+    finished = wait_finished(api, api.alice_key, created["execution_id"])
+    _, logs = api.call("GET", f"/executions/{created['execution_id']}/logs", api.alice_key)
+
+    assert (finished["status"], finished["exit_code"]) == ("FAILED", 4)
+    assert [e["message"] for e in logs["events"]] == ["hello"]
+    assert logs["status"] == "FAILED"
+    assert "hello" not in json.dumps(finished)
+    assert api.call("GET", "/locks", api.alice_key) == (200, {"items": []})
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({}, "command: required"),
+        ({"command": "true", "colour": "red"}, "colour: unknown field"),
+        ({"command": ""}, "command"),
+        ({"command": "   "}, "command"),
+        ({"command": "true", "lock": "has space"}, "lock"),
+        ({"command": "true", "lock": "x" * 129}, "lock"),
+        ({"command": "true", "env": {"1BAD": "x"}}, "env"),
+        ({"command": "true", "env": {"OK": 5}}, "env"),
+        ({"command": "true", "timeout_seconds": 0}, "timeout_seconds"),
+        ({"command": "true", "timeout_seconds": 86401}, "timeout_seconds"),
+        ({"command": "x" * 20000}, "command"),
+    ],
+)
+def test_bad_execution_requests_are_400_and_store_nothing(
+    api: ApiHarness, body: dict[str, Any], problem: str
+) -> None:
+    error = assert_error(
+        api.call("POST", "/executions", api.alice_key, body=body), 400, "validation_error"
+    )
+    assert problem in error["message"]
+    assert api.call("GET", "/executions", api.alice_key)[1]["items"] == []
+
+
+def test_a_body_that_is_not_json_is_400(api: ApiHarness) -> None:
+    assert_error(
+        api.call("POST", "/executions", api.alice_key, raw_body="{not json"),
+        400,
+        "validation_error",
+    )
+
+
+def test_a_held_lock_is_409_naming_holder_execution_and_expiry(api: ApiHarness) -> None:
+    _, first = api.call(
+        "POST", "/executions", api.alice_key, body={"command": "sleep 5", "lock": "prod"}
+    )
+
+    error = assert_error(
+        api.call("POST", "/executions", api.bob_key, body={"command": "true", "lock": "prod"}),
+        409,
+        "lock_held",
+    )
+
+    assert error["details"]["holder"] == "alice@example.com"
+    assert error["details"]["execution_id"] == first["execution_id"]
+    assert error["details"]["expires_at"] > first["started_at"]
+    api.call("POST", f"/executions/{first['execution_id']}/cancel", api.alice_key)
+
+
+def test_another_users_execution_is_404_but_visible_to_an_admin(api: ApiHarness) -> None:
+    _, mine = api.call("POST", "/executions", api.alice_key, body={"command": "sleep 5"})
+    path = f"/executions/{mine['execution_id']}"
+
+    assert_error(api.call("GET", path, api.bob_key), 404, "not_found")
+    assert_error(api.call("GET", f"{path}/logs", api.bob_key), 404, "not_found")
+    assert_error(api.call("POST", f"{path}/cancel", api.bob_key), 404, "not_found")
+    assert api.call("GET", path, api.admin_key)[0] == 200
+    assert api.call("POST", f"{path}/cancel", api.admin_key)[0] == 202
+    assert (
+        wait_finished(api, api.alice_key, mine["execution_id"])["cancelled_by"]
+        == "admin@example.com"
+    )
+
+
+def test_cancel_is_idempotent_on_a_finished_execution(api: ApiHarness) -> None:
+    _, created = api.call("POST", "/executions", api.alice_key, body={"command": "true"})
+    wait_finished(api, api.alice_key, created["execution_id"])
+
+    status, again = api.call("POST", f"/executions/{created['execution_id']}/cancel", api.alice_key)
+
+    assert (status, again["status"]) == (202, "SUCCEEDED")
+
+
+def test_listing_pages_newest_first_and_respects_ownership(api: ApiHarness) -> None:
+    ids = [
+        api.call("POST", "/executions", api.alice_key, body={"command": f"echo {n}"})[1][
+            "execution_id"
+        ]
+        for n in range(3)
+    ]
+    api.call("POST", "/executions", api.bob_key, body={"command": "true"})
+
+    _, first = api.call("GET", "/executions", api.alice_key, query={"limit": "2"})
+    _, second = api.call(
+        "GET", "/executions", api.alice_key, query={"limit": "2", "cursor": first["next_cursor"]}
+    )
+    _, everyone = api.call("GET", "/executions", api.admin_key, query={"limit": "100"})
+    _, bobs = api.call("GET", "/executions", api.admin_key, query={"user": "bob@example.com"})
+
+    assert [e["execution_id"] for e in first["items"] + second["items"]] == ids[::-1]
+    assert second["next_cursor"] is None
+    assert len(everyone["items"]) == 4
+    assert {e["user_email"] for e in bobs["items"]} == {"bob@example.com"}
+    assert_error(
+        api.call("GET", "/executions", api.alice_key, query={"user": "bob@example.com"}),
+        403,
+        "forbidden",
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"status": "NOPE"}, {"cursor": "!!"}],
+)
+def test_bad_listing_parameters_are_400(api: ApiHarness, query: dict[str, str]) -> None:
+    assert_error(
+        api.call("GET", "/executions", api.alice_key, query=query), 400, "validation_error"
+    )
+
+
+def test_users_routes_are_admin_only(api: ApiHarness) -> None:
+    assert_error(api.call("GET", "/users", api.alice_key), 403, "forbidden")
+    assert_error(
+        api.call("POST", "/users", api.alice_key, body={"email": "x@y.z"}), 403, "forbidden"
+    )
+    assert_error(api.call("DELETE", "/users/bob@example.com", api.alice_key), 403, "forbidden")
+    assert_error(api.call("DELETE", "/locks/prod", api.alice_key), 403, "forbidden")
+
+
+def test_an_admin_adds_a_user_whose_key_works_until_revoked(api: ApiHarness) -> None:
+    status, created = api.call("POST", "/users", api.admin_key, body={"email": "carol@example.com"})
+    assert status == 201
+    key = created["api_key"]
+    assert api.call("GET", "/me", key)[1]["email"] == "carol@example.com"
+
+    assert api.call("DELETE", "/users/carol@example.com", api.admin_key)[0] == 200
+
+    assert_error(api.call("GET", "/me", key), 401, "unauthorized")
+    _, users = api.call("GET", "/users", api.admin_key)
+    carol = next(u for u in users["items"] if u["email"] == "carol@example.com")
+    assert carol["revoked"] is True
+    assert key not in json.dumps(users)
+    assert not any("hash" in field for user in users["items"] for field in user)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"email": "not-an-email"}, 400, "validation_error"),
+        ({"email": "x@y.z", "role": "root"}, 400, "validation_error"),
+        ({"email": "alice@example.com"}, 409, "conflict"),
+    ],
+)
+def test_bad_user_requests(api: ApiHarness, body: dict[str, Any], status: int, code: str) -> None:
+    assert_error(api.call("POST", "/users", api.admin_key, body=body), status, code)
+
+
+def test_an_admin_force_releases_a_lock(api: ApiHarness) -> None:
+    _, holder = api.call(
+        "POST", "/executions", api.alice_key, body={"command": "sleep 5", "lock": "prod"}
+    )
+
+    status, released = api.call("DELETE", "/locks/prod", api.admin_key)
+
+    assert (status, released["execution_id"]) == (200, holder["execution_id"])
+    assert api.call("GET", "/locks", api.alice_key)[1]["items"] == []
+    _, execution = api.call("GET", f"/executions/{holder['execution_id']}", api.alice_key)
+    assert execution["lock_released_by"] == "admin@example.com"
+    assert_error(api.call("DELETE", "/locks/prod", api.admin_key), 404, "not_found")
+    api.call("POST", f"/executions/{holder['execution_id']}/cancel", api.alice_key)
+
+
+def test_an_unknown_route_is_a_404_error_body(api: ApiHarness) -> None:
+    assert_error(api.call("GET", "/nope", api.alice_key), 404, "not_found")
+
+
+def test_the_committed_openapi_document_matches_the_routes() -> None:
+    committed = Path(__file__).parents[2] / "docs" / "openapi.json"
+    assert json.loads(committed.read_text()) == json.loads(openapi_json()), (
+        "docs/openapi.json is stale: python -m orchestrator.api.openapi > docs/openapi.json"
+    )
+
+
+def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
+    paths = json.loads(openapi_json())["paths"]
+    operations = {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert operations == {
+        ("GET", "/health"),
+        ("GET", "/me"),
+        ("POST", "/executions"),
+        ("GET", "/executions"),
+        ("GET", "/executions/{execution_id}"),
+        ("GET", "/executions/{execution_id}/logs"),
+        ("POST", "/executions/{execution_id}/cancel"),
+        ("GET", "/locks"),
+        ("DELETE", "/locks/{lock_name}"),
+        ("POST", "/users"),
+        ("GET", "/users"),
+        ("DELETE", "/users/{email}"),
+    }
