@@ -94,6 +94,9 @@ class _HttpServer(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mycli-local"
+    # Headers and body go out in two writes; with Nagle's algorithm on, the client's delayed
+    # ACK would hold the body back ~40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
     api: LocalApiServer
 
     def do_GET(self) -> None:
