@@ -4,6 +4,7 @@ contract suite as the real adapters (tests/contract), so they cannot drift from 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -164,11 +165,12 @@ class InMemoryLockStore:
 
 
 class FakeRunner:
-    """Records launches and cancels; `fail_with` makes the next launches fail."""
+    """Records launches and stops; `fail_with` makes launches fail; `gone` are lost tasks."""
 
     def __init__(self) -> None:
         self.launched: list[LaunchSpec] = []
-        self.cancelled: list[tuple[str, str]] = []
+        self.stopped: list[tuple[str, str]] = []
+        self.gone: set[str] = set()
         self.fail_with: str | None = None
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
@@ -179,8 +181,11 @@ class FakeRunner:
             task_ref=f"task-{len(self.launched)}", log_stream_name=spec.execution_id
         )
 
-    def cancel(self, execution: Execution, requested_by: str) -> None:
-        self.cancelled.append((execution.execution_id, requested_by))
+    def stop(self, execution: Execution, reason: str) -> None:
+        self.stopped.append((execution.execution_id, reason))
+
+    def lost(self, executions: Sequence[Execution]) -> set[str]:
+        return {e.execution_id for e in executions} & self.gone
 
 
 class FakeLogReader:

@@ -3,6 +3,7 @@ them, and both pass the same contract suite (tests/contract)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -106,9 +107,27 @@ class Runner(Protocol):
         """Start the command; raises LaunchFailed with a reason when it cannot."""
         ...
 
-    def cancel(self, execution: Execution, requested_by: str) -> None:
-        """Ask the execution's process or task to stop (terminate, then kill)."""
+    def stop(self, execution: Execution, reason: str) -> None:
+        """Ask the execution's process or task to stop (terminate, then kill); the end is
+        reported like any other (runner listener, task events)."""
         ...
+
+    def lost(self, executions: Sequence[Execution]) -> set[str]:
+        """The ids, among `executions`, whose process or task no longer exists."""
+        ...
+
+
+class Metrics(Protocol):
+    def count(self, name: str) -> None:
+        """Add one to the counter `name` (ExecutionsStarted, LockConflicts, FailedToStart)."""
+        ...
+
+
+class NoMetrics:
+    """For hosts that keep no metrics (the embedded server)."""
+
+    def count(self, name: str) -> None:
+        return None
 
 
 class LogReader(Protocol):

@@ -149,7 +149,7 @@ def test_cancel_terminates_then_kills_what_ignores_sigterm(
     _wait_for(ready.exists)
 
     started = time.monotonic()
-    local.runner.cancel(execution, "admin@x.io")
+    local.runner.stop(execution, "cancelled by admin@x.io")
     code, timed_out = local.listener.wait_exit("e1")
 
     assert (code, timed_out) == (128 + 9, False)

@@ -101,7 +101,7 @@ def test_cancel_asks_the_runner_and_the_exit_becomes_cancelled(world: FakeWorld)
     world.services.executions.on_exit(execution.execution_id, 143, timed_out=False)
 
     assert cancelling.status is S.CANCELLING
-    assert world.runner.cancelled == [(execution.execution_id, ALICE.email)]
+    assert world.runner.stopped == [(execution.execution_id, f"cancelled by {ALICE.email}")]
     finished = world.executions.get(execution.execution_id)
     assert finished is not None
     assert finished.status is S.CANCELLED
@@ -116,7 +116,7 @@ def test_cancel_is_idempotent_on_a_finished_execution(world: FakeWorld) -> None:
     again = world.services.executions.cancel(ALICE, execution.execution_id)
 
     assert again.status is S.SUCCEEDED
-    assert world.runner.cancelled == []
+    assert world.runner.stopped == []
 
 
 def test_another_users_execution_does_not_exist_for_them_but_does_for_an_admin(

@@ -27,9 +27,18 @@ from orchestrator.domain.models import (
     Lock,
     LogPage,
     Page,
+    TaskStateChange,
     utc_iso,
 )
-from orchestrator.ports import Clock, ExecutionStore, LockStore, LogReader, Runner
+from orchestrator.ports import (
+    Clock,
+    ExecutionStore,
+    LockStore,
+    LogReader,
+    Metrics,
+    NoMetrics,
+    Runner,
+)
 
 Status = ExecutionStatus
 
@@ -60,6 +69,26 @@ def outcome_of_exit(
     return Status.FAILED, f"exited with code {exit_code}"
 
 
+TIMEOUT_STOP_PREFIX = "mycli: timed out"
+
+
+def outcome_of_stop(
+    execution: Execution, change: TaskStateChange
+) -> tuple[ExecutionStatus, str | None]:
+    """The terminal status and reason for a stopped task."""
+    stopped_reason = change.stopped_reason or ""
+    if stopped_reason.startswith(TIMEOUT_STOP_PREFIX):
+        return Status.TIMED_OUT, f"timed out after {execution.timeout_seconds}s"
+    if change.stop_code == "UserInitiated" or execution.status is Status.CANCELLING:
+        return Status.CANCELLED, f"cancelled by {execution.cancelled_by or 'an administrator'}"
+    if change.exit_code is not None:
+        return outcome_of_exit(execution, change.exit_code, timed_out=False)
+    why = "; ".join(part for part in (stopped_reason, change.container_reason) if part)
+    if change.stop_code == "TaskFailedToStart":
+        return Status.FAILED, f"failed to start: {why or 'no reason given'}"
+    return Status.FAILED, f"task stopped: {why or 'no reason given'}"
+
+
 class ExecutionService:
     """Everything that happens to an execution, whoever hosts it."""
 
@@ -71,6 +100,7 @@ class ExecutionService:
         log_reader: LogReader,
         clock: Clock,
         policy: ExecutionPolicy | None = None,
+        metrics: Metrics | None = None,
         new_id: Callable[[], str] = new_execution_id,
     ) -> None:
         self._executions = executions
@@ -79,6 +109,7 @@ class ExecutionService:
         self._log_reader = log_reader
         self._clock = clock
         self._policy = policy or ExecutionPolicy()
+        self._metrics = metrics or NoMetrics()
         self._new_id = new_id
 
     # -- commands ---------------------------------------------------------------------------
@@ -129,7 +160,7 @@ class ExecutionService:
         if cancelling is None:
             return self._require(execution_id)
         if cancelling.task_ref:
-            self._runner.cancel(cancelling, caller.email)
+            self._runner.stop(cancelling, f"cancelled by {caller.email}")
         return cancelling
 
     def on_running(self, execution_id: str) -> None:
@@ -141,6 +172,21 @@ class ExecutionService:
             return
         status, reason = outcome_of_exit(execution, exit_code, timed_out=timed_out)
         self.finish(execution_id, status, exit_code=exit_code, reason=reason)
+
+    def on_task_event(self, change: TaskStateChange) -> Execution | None:
+        """Apply a task-state event. Duplicates and stale events change nothing, because
+        every transition only moves forward."""
+        if change.last_status == "RUNNING":
+            return self._executions.advance(
+                change.execution_id, Status.RUNNING, updated_at=self._now()
+            )
+        if change.last_status != "STOPPED":
+            return None
+        execution = self._executions.get(change.execution_id)
+        if execution is None:
+            return None
+        status, reason = outcome_of_stop(execution, change)
+        return self.finish(change.execution_id, status, exit_code=change.exit_code, reason=reason)
 
     def finish(
         self,
@@ -239,6 +285,7 @@ class ExecutionService:
         )
         holder = self._locks.acquire(lock, now)
         if holder is not None:
+            self._metrics.count("LockConflicts")
             raise LockHeld(
                 f"lock '{lock_name}' is held by {holder.user_email} "
                 f"(execution {holder.execution_id}) until {holder.expires_at}",
@@ -261,10 +308,12 @@ class ExecutionService:
         try:
             result = self._runner.launch(spec)
         except LaunchFailed as exc:
+            self._metrics.count("FailedToStart")
             failed = self.finish(
                 execution.execution_id, Status.FAILED, reason=f"failed to start: {exc}"
             )
             return failed or execution
+        self._metrics.count("ExecutionsStarted")
         self._executions.annotate(
             execution.execution_id,
             task_ref=result.task_ref,
@@ -278,7 +327,7 @@ class ExecutionService:
         # The runner already reported progress, or a cancel arrived while launching.
         current = self._require(execution.execution_id)
         if current.status is Status.CANCELLING:
-            self._runner.cancel(current, current.cancelled_by or "")
+            self._runner.stop(current, f"cancelled by {current.cancelled_by}")
         return current
 
     def _require(self, execution_id: str) -> Execution:

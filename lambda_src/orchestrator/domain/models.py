@@ -222,6 +222,18 @@ class LaunchSpec:
 
 
 @dataclass(frozen=True)
+class TaskStateChange:
+    """What a task-state event says about an execution's task (AWS: an ECS event)."""
+
+    execution_id: str
+    last_status: str
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    exit_code: int | None = None
+    container_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class LaunchResult:
     """Where the runner put it: a pid or task ARN, and the log stream it writes."""
 

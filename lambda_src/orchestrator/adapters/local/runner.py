@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,11 +92,15 @@ class LocalProcessRunner:
         ).start()
         return LaunchResult(task_ref=str(process.pid), log_stream_name=stream)
 
-    def cancel(self, execution: Execution, requested_by: str) -> None:
+    def stop(self, execution: Execution, reason: str) -> None:
         with self._lock:
             running = self._running.get(execution.execution_id)
         if running is not None:
             self._stop(running)
+
+    def lost(self, executions: Sequence[Execution]) -> set[str]:
+        with self._lock:
+            return {e.execution_id for e in executions if e.execution_id not in self._running}
 
     def stop_all(self) -> None:
         """Terminate every process group this runner started (server shutdown)."""
