@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from moto_aws import REGION, moto_platform
+from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.local.platform import LocalPlatform, LocalSettings
 from support import FakeWorld
 
@@ -22,3 +24,21 @@ def platform(tmp_path: Path) -> Iterator[LocalPlatform]:
     local = LocalPlatform(LocalSettings(data_dir=tmp_path / "data", kill_grace_seconds=1.0))
     yield local
     local.shutdown()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSettings]:
+    """moto standing in for AWS, with the stack's tables, executor and log group."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "mycli",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with moto_platform() as settings:
+        yield settings

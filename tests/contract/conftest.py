@@ -1,4 +1,5 @@
-"""Every adapter of a port runs the same suite. Add a backend by adding a factory here."""
+"""Every adapter of a port runs the same suite: in-memory fakes, SQLite and local files,
+and the AWS adapters against moto. Add a backend by adding a factory here."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from fakes import InMemoryApiKeyStore, InMemoryExecutionStore, InMemoryLockStore
+from moto_aws import REGION
+from orchestrator.adapters.aws.dynamodb import (
+    DynamoApiKeyStore,
+    DynamoExecutionStore,
+    DynamoLockStore,
+)
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
@@ -16,32 +24,51 @@ from orchestrator.adapters.local.stores import (
     SqliteLockStore,
 )
 
-StoreFactory = Callable[[Path], Any]
+StoreFactory = Callable[[pytest.FixtureRequest, Path], Any]
+
+
+def _dynamodb(request: pytest.FixtureRequest) -> Any:
+    settings = request.getfixturevalue("aws")
+    return settings, boto3.client("dynamodb", region_name=REGION)
+
+
+def _sqlite(tmp: Path) -> Database:
+    return Database(tmp / "contract.db")
+
 
 EXECUTION_STORES: dict[str, StoreFactory] = {
-    "memory": lambda _: InMemoryExecutionStore(),
-    "sqlite": lambda tmp: SqliteExecutionStore(Database(tmp / "contract.db")),
+    "memory": lambda request, tmp: InMemoryExecutionStore(),
+    "sqlite": lambda request, tmp: SqliteExecutionStore(_sqlite(tmp)),
+    "dynamodb": lambda request, tmp: DynamoExecutionStore(
+        _dynamodb(request)[1], _dynamodb(request)[0].executions_table
+    ),
 }
 LOCK_STORES: dict[str, StoreFactory] = {
-    "memory": lambda _: InMemoryLockStore(),
-    "sqlite": lambda tmp: SqliteLockStore(Database(tmp / "contract.db")),
+    "memory": lambda request, tmp: InMemoryLockStore(),
+    "sqlite": lambda request, tmp: SqliteLockStore(_sqlite(tmp)),
+    "dynamodb": lambda request, tmp: DynamoLockStore(
+        _dynamodb(request)[1], _dynamodb(request)[0].locks_table
+    ),
 }
 KEY_STORES: dict[str, StoreFactory] = {
-    "memory": lambda _: InMemoryApiKeyStore(),
-    "sqlite": lambda tmp: SqliteApiKeyStore(Database(tmp / "contract.db")),
+    "memory": lambda request, tmp: InMemoryApiKeyStore(),
+    "sqlite": lambda request, tmp: SqliteApiKeyStore(_sqlite(tmp)),
+    "dynamodb": lambda request, tmp: DynamoApiKeyStore(
+        _dynamodb(request)[1], _dynamodb(request)[0].api_keys_table
+    ),
 }
 
 
 @pytest.fixture(params=sorted(EXECUTION_STORES))
 def execution_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    return EXECUTION_STORES[request.param](tmp_path)
+    return EXECUTION_STORES[request.param](request, tmp_path)
 
 
 @pytest.fixture(params=sorted(LOCK_STORES))
 def lock_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    return LOCK_STORES[request.param](tmp_path)
+    return LOCK_STORES[request.param](request, tmp_path)
 
 
 @pytest.fixture(params=sorted(KEY_STORES))
 def key_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    return KEY_STORES[request.param](tmp_path)
+    return KEY_STORES[request.param](request, tmp_path)

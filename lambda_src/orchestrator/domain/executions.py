@@ -183,8 +183,10 @@ class ExecutionService:
         if change.last_status != "STOPPED":
             return None
         execution = self._executions.get(change.execution_id)
-        if execution is None:
-            return None
+        if execution is None or (
+            execution.task_ref and change.task_ref and execution.task_ref != change.task_ref
+        ):
+            return None  # not ours, or not this execution's task
         status, reason = outcome_of_stop(execution, change)
         return self.finish(change.execution_id, status, exit_code=change.exit_code, reason=reason)
 

@@ -168,6 +168,15 @@ class Execution:
         return data
 
 
+# What a store may change on an execution after it is created (never its identity or start).
+EXECUTION_SETTABLE_FIELDS = frozenset(Execution.__dataclass_fields__) - {
+    "execution_id",
+    "status",
+    "started_at",
+    "user_email",
+}
+
+
 @dataclass(frozen=True)
 class Lock:
     """A named lock held by one execution until it ends or `expires_at` passes."""
@@ -227,6 +236,7 @@ class TaskStateChange:
 
     execution_id: str
     last_status: str
+    task_ref: str | None = None
     stop_code: str | None = None
     stopped_reason: str | None = None
     exit_code: int | None = None

@@ -12,6 +12,7 @@ from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
     ACTIVE_STATUSES,
+    EXECUTION_SETTABLE_FIELDS,
     ApiKeyRecord,
     Execution,
     ExecutionStatus,
@@ -21,7 +22,6 @@ from orchestrator.domain.models import (
 )
 
 _EXECUTION_FIELDS = tuple(Execution.__dataclass_fields__)
-_SETTABLE_FIELDS = frozenset(_EXECUTION_FIELDS) - {"execution_id", "status", "started_at"}
 
 
 class SqliteApiKeyStore:
@@ -222,7 +222,7 @@ class SqliteLockStore:
 
 
 def _settable(fields: dict[str, object]) -> dict[str, object]:
-    unknown = set(fields) - _SETTABLE_FIELDS
+    unknown = set(fields) - EXECUTION_SETTABLE_FIELDS
     if unknown:
         raise ValueError(f"not settable on an execution: {sorted(unknown)}")
     return fields

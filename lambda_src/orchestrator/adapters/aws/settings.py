@@ -1,0 +1,61 @@
+"""Configuration of a Lambda function, read once from its environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from orchestrator.domain.models import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
+
+
+class MissingSetting(RuntimeError):
+    """A function was deployed without a variable its route needs."""
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    api_keys_table: str = ""
+    executions_table: str = ""
+    locks_table: str = ""
+    cluster: str = ""
+    task_definition: str = ""
+    container_name: str = "command"
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    log_group: str = ""
+    log_stream_prefix: str = "exec"
+    code_bucket: str = ""
+    default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
+        env = os.environ if environ is None else environ
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(part for part in env.get(name, "").split(",") if part)
+
+        return cls(
+            api_keys_table=env.get("API_KEYS_TABLE", ""),
+            executions_table=env.get("EXECUTIONS_TABLE", ""),
+            locks_table=env.get("LOCKS_TABLE", ""),
+            cluster=env.get("CLUSTER_ARN", ""),
+            task_definition=env.get("TASK_DEFINITION_ARN", ""),
+            container_name=env.get("CONTAINER_NAME", "command"),
+            subnets=listed("SUBNET_IDS"),
+            security_groups=listed("SECURITY_GROUP_IDS"),
+            log_group=env.get("LOG_GROUP_NAME", ""),
+            log_stream_prefix=env.get("LOG_STREAM_PREFIX", "exec"),
+            code_bucket=env.get("CODE_BUCKET", ""),
+            default_timeout_seconds=int(
+                env.get("DEFAULT_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+            ),
+            max_timeout_seconds=int(env.get("MAX_TIMEOUT_SECONDS", MAX_TIMEOUT_SECONDS)),
+        )
+
+    def require(self, *names: str) -> None:
+        """Fail with the missing variables' names, rather than deep inside a boto3 call."""
+        missing = [name for name in names if not getattr(self, name)]
+        if missing:
+            raise MissingSetting(f"this function needs settings it was not given: {missing}")

@@ -1,0 +1,29 @@
+"""EventBridge "ECS Task State Change" events → TaskStateChange."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.domain.models import TaskStateChange
+
+
+def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskStateChange | None:
+    """None for events that are not about a mycli execution's task."""
+    detail = event.get("detail") or {}
+    execution_id = detail.get("startedBy")
+    last_status = detail.get("lastStatus")
+    if event.get("detail-type") != "ECS Task State Change" or not execution_id or not last_status:
+        return None
+    container: dict[str, Any] = next(
+        (c for c in detail.get("containers") or [] if c.get("name") == container_name), {}
+    )
+    exit_code = container.get("exitCode")
+    return TaskStateChange(
+        execution_id=execution_id,
+        last_status=last_status,
+        task_ref=detail.get("taskArn"),
+        stop_code=detail.get("stopCode"),
+        stopped_reason=detail.get("stoppedReason"),
+        exit_code=int(exit_code) if exit_code is not None else None,
+        container_reason=container.get("reason"),
+    )

@@ -1,0 +1,6 @@
+"""POST /executions/{execution_id}/cancel"""
+
+from orchestrator.api.routes.executions import router
+from orchestrator.handlers.runtime import serve_route
+
+handler = serve_route(router)

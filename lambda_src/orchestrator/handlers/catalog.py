@@ -1,0 +1,32 @@
+"""Which function serves which route: read by the CDK stack and by the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RouteFunction:
+    method: str
+    path: str
+    module: str  # orchestrator.handlers.<module>.handler
+
+    @property
+    def handler(self) -> str:
+        return f"orchestrator.handlers.{self.module}.handler"
+
+
+ROUTES = (
+    RouteFunction("GET", "/health", "health"),
+    RouteFunction("GET", "/me", "me"),
+    RouteFunction("POST", "/executions", "create_execution"),
+    RouteFunction("GET", "/executions", "list_executions"),
+    RouteFunction("GET", "/executions/{execution_id}", "get_execution"),
+    RouteFunction("GET", "/executions/{execution_id}/logs", "get_execution_logs"),
+    RouteFunction("POST", "/executions/{execution_id}/cancel", "cancel_execution"),
+    RouteFunction("GET", "/locks", "list_locks"),
+    RouteFunction("DELETE", "/locks/{lock_name}", "release_lock"),
+    RouteFunction("POST", "/users", "create_user"),
+    RouteFunction("GET", "/users", "list_users"),
+    RouteFunction("DELETE", "/users/{email}", "revoke_user"),
+)

@@ -1,0 +1,6 @@
+"""GET /executions/{execution_id}/logs"""
+
+from orchestrator.api.routes.executions import router
+from orchestrator.handlers.runtime import serve_route
+
+handler = serve_route(router)

@@ -1,0 +1,142 @@
+"""AWS resources in moto, shaped like the CDK stack's: the three tables, the executor
+(VPC, subnets, security group, cluster, Fargate task definition), its log group."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.moto_api import state_manager
+
+from orchestrator.adapters.aws.settings import AwsSettings
+
+REGION = "eu-west-1"
+CONTAINER = "command"
+LOG_GROUP = "/mycli/executions"
+
+TABLES: dict[str, dict[str, Any]] = {
+    "APIKeys": {
+        "KeySchema": [{"AttributeName": "api_key_hash", "KeyType": "HASH"}],
+        "AttributeDefinitions": [
+            {"AttributeName": "api_key_hash", "AttributeType": "S"},
+            {"AttributeName": "user_email", "AttributeType": "S"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": "user_email-index",
+                "KeySchema": [{"AttributeName": "user_email", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    },
+    "Executions": {
+        "KeySchema": [
+            {"AttributeName": "execution_id", "KeyType": "HASH"},
+            {"AttributeName": "started_at", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "execution_id", "AttributeType": "S"},
+            {"AttributeName": "started_at", "AttributeType": "S"},
+            {"AttributeName": "user_email", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": "started_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, partition in (
+                ("user_email-started_at", "user_email"),
+                ("status-started_at", "status"),
+            )
+        ],
+    },
+    "Locks": {
+        "KeySchema": [{"AttributeName": "lock_name", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "lock_name", "AttributeType": "S"}],
+    },
+}
+
+
+def create_tables() -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for name, definition in TABLES.items():
+        dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **definition)
+    dynamodb.update_time_to_live(
+        TableName="Locks", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+
+
+def create_executor() -> dict[str, Any]:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # moto's run_task needs DNS hostnames on the VPC (see shared/TOOLCHAIN.md).
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24")["Subnet"]["SubnetId"]
+        for n in (1, 2)
+    ]
+    group = ec2.create_security_group(GroupName="executor", Description="egress", VpcId=vpc)
+    ecs = boto3.client("ecs", region_name=REGION)
+    cluster = ecs.create_cluster(clusterName="mycli")["cluster"]["clusterArn"]
+    task_definition = ecs.register_task_definition(
+        family="mycli-executor",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {"name": CONTAINER, "image": "public.ecr.aws/docker/library/busybox", "memory": 512}
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    boto3.client("logs", region_name=REGION).create_log_group(logGroupName=LOG_GROUP)
+    # Keep tasks where we put them; moto otherwise advances their status on every describe.
+    state_manager.set_transition(
+        model_name="ecs::task", transition={"progression": "manual", "times": 10**6}
+    )
+    return {
+        "cluster": cluster,
+        "task_definition": task_definition,
+        "subnets": tuple(subnets),
+        "security_groups": (group["GroupId"],),
+    }
+
+
+def environment(settings: AwsSettings) -> dict[str, str]:
+    """The variables the CDK stack gives every function."""
+    return {
+        "API_KEYS_TABLE": settings.api_keys_table,
+        "EXECUTIONS_TABLE": settings.executions_table,
+        "LOCKS_TABLE": settings.locks_table,
+        "CLUSTER_ARN": settings.cluster,
+        "TASK_DEFINITION_ARN": settings.task_definition,
+        "CONTAINER_NAME": settings.container_name,
+        "SUBNET_IDS": ",".join(settings.subnets),
+        "SECURITY_GROUP_IDS": ",".join(settings.security_groups),
+        "LOG_GROUP_NAME": settings.log_group,
+        "LOG_STREAM_PREFIX": settings.log_stream_prefix,
+    }
+
+
+@contextmanager
+def moto_platform() -> Iterator[AwsSettings]:
+    """Everything mocked and created; yields the settings a function would be given."""
+    with mock_aws():
+        create_tables()
+        executor = create_executor()
+        yield AwsSettings(
+            api_keys_table="APIKeys",
+            executions_table="Executions",
+            locks_table="Locks",
+            container_name=CONTAINER,
+            log_group=LOG_GROUP,
+            log_stream_prefix="exec",
+            **executor,
+        )
