@@ -174,19 +174,21 @@ class ExecutionService:
         self.finish(execution_id, status, exit_code=exit_code, reason=reason)
 
     def on_task_event(self, change: TaskStateChange) -> Execution | None:
-        """Apply a task-state event. Duplicates and stale events change nothing, because
-        every transition only moves forward."""
-        if change.last_status == "RUNNING":
-            return self._executions.advance(
-                change.execution_id, Status.RUNNING, updated_at=self._now()
-            )
-        if change.last_status != "STOPPED":
-            return None
+        """Apply a task-state event; returns the execution as it stands afterwards, or None
+        when the event is not about a task of ours. Duplicate and stale events change
+        nothing, because every transition only moves forward."""
         execution = self._executions.get(change.execution_id)
         if execution is None or (
             execution.task_ref and change.task_ref and execution.task_ref != change.task_ref
         ):
-            return None  # not ours, or not this execution's task
+            return None
+        if change.last_status == "RUNNING":
+            running = self._executions.advance(
+                change.execution_id, Status.RUNNING, updated_at=self._now()
+            )
+            return running or execution
+        if change.last_status != "STOPPED":
+            return execution
         status, reason = outcome_of_stop(execution, change)
         return self.finish(change.execution_id, status, exit_code=change.exit_code, reason=reason)
 

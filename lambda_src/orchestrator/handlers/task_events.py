@@ -15,11 +15,15 @@ from orchestrator.handlers.runtime import logger, metrics, services, settings, t
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = parse_task_state_change(event, settings().container_name)
-    if change is None:
-        return {"applied": False}
-    execution = services().executions.on_task_event(change)
+    execution = services().executions.on_task_event(change) if change else None
+    if execution is None:
+        logger.info("ignored an event about a task that is not a mycli execution's")
+        return {"ignored": True}
     logger.info(
         "task event",
-        extra={"execution_id": change.execution_id, "last_status": change.last_status},
+        extra={
+            "execution_id": execution.execution_id,
+            "event_status": change and change.last_status,
+        },
     )
-    return {"applied": execution is not None, "status": execution.status if execution else None}
+    return {"execution_id": execution.execution_id, "status": execution.status.value}
