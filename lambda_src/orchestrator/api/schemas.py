@@ -21,6 +21,9 @@ from orchestrator.domain.models import (
 )
 
 _STRICT = ConfigDict(extra="forbid")
+# Response models only document the API (docs/openapi.json); building their validators
+# waits until the document is generated, which keeps them out of a Lambda cold start.
+_DOCUMENTED = ConfigDict(defer_build=True)
 _ENV_NAME = re.compile(ENV_NAME_PATTERN)
 
 
@@ -67,6 +70,8 @@ class CreateUser(BaseModel):
 
 
 class ExecutionOut(BaseModel):
+    model_config = _DOCUMENTED
+
     execution_id: str
     user_email: str
     command: str
@@ -88,22 +93,30 @@ class ExecutionOut(BaseModel):
 
 
 class ExecutionPageOut(BaseModel):
+    model_config = _DOCUMENTED
+
     items: list[ExecutionOut]
     next_cursor: str | None
 
 
 class LogEventOut(BaseModel):
+    model_config = _DOCUMENTED
+
     timestamp: str
     message: str
 
 
 class LogPageOut(BaseModel):
+    model_config = _DOCUMENTED
+
     events: list[LogEventOut]
     next_cursor: str
     status: ExecutionStatus
 
 
 class LockOut(BaseModel):
+    model_config = _DOCUMENTED
+
     lock_name: str
     execution_id: str
     user_email: str
@@ -112,10 +125,14 @@ class LockOut(BaseModel):
 
 
 class LockListOut(BaseModel):
+    model_config = _DOCUMENTED
+
     items: list[LockOut]
 
 
 class UserOut(BaseModel):
+    model_config = _DOCUMENTED
+
     email: str
     role: Role
     created_at: str
@@ -125,10 +142,14 @@ class UserOut(BaseModel):
 
 
 class UserListOut(BaseModel):
+    model_config = _DOCUMENTED
+
     items: list[UserOut]
 
 
 class NewUserOut(BaseModel):
+    model_config = _DOCUMENTED
+
     email: str
     role: Role
     created_at: str
@@ -136,23 +157,31 @@ class NewUserOut(BaseModel):
 
 
 class MeOut(BaseModel):
+    model_config = _DOCUMENTED
+
     email: str
     role: Role
 
 
 class HealthOut(BaseModel):
+    model_config = _DOCUMENTED
+
     status: Literal["ok"]
     version: str
     backend: Literal["local", "aws"]
 
 
 class ErrorBody(BaseModel):
+    model_config = _DOCUMENTED
+
     code: str
     message: str
     details: dict[str, object]
 
 
 class ErrorOut(BaseModel):
+    model_config = _DOCUMENTED
+
     error: ErrorBody
 
 

@@ -30,3 +30,11 @@ ROUTES = (
     RouteFunction("GET", "/users", "list_users"),
     RouteFunction("DELETE", "/users/{email}", "revoke_user"),
 )
+
+# What the Lambda asset (lambda_src/) leaves out: local-only code and caches.
+ASSET_EXCLUDES = (
+    "orchestrator/local",
+    "orchestrator/adapters/local",
+    "**/__pycache__",
+    "**/*.pyc",
+)

@@ -21,7 +21,7 @@ from orchestrator.domain.services import Services
 
 SERVICE = "mycli"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]

@@ -134,6 +134,9 @@ class DynamoExecutionStore:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
+        # An item's key is (execution_id, started_at) and started_at never changes: updates
+        # need it, and remembering it saves a read per update within one container.
+        self._started_at: dict[str, str] = {}
 
     def create(self, execution: Execution) -> None:
         # The condition guards one (execution_id, started_at) item; ids are random UUIDs, and
@@ -150,6 +153,7 @@ class DynamoExecutionStore:
             if is_condition_failure(error):
                 raise Conflict(f"execution {execution.execution_id} already exists") from error
             raise
+        self._started_at[execution.execution_id] = execution.started_at
 
     def get(self, execution_id: str) -> Execution | None:
         response = self._client.query(
@@ -160,7 +164,20 @@ class DynamoExecutionStore:
             Limit=1,
         )
         items = response.get("Items", [])
-        return _execution(items[0]) if items else None
+        if not items:
+            return None
+        execution = _execution(items[0])
+        self._started_at[execution_id] = execution.started_at
+        return execution
+
+    def _key_of(self, execution_id: str) -> Item | None:
+        started_at = self._started_at.get(execution_id)
+        if started_at is None:
+            execution = self.get(execution_id)
+            if execution is None:
+                return None
+            started_at = execution.started_at
+        return {"execution_id": {"S": execution_id}, "started_at": {"S": started_at}}
 
     def advance(
         self,
@@ -170,8 +187,8 @@ class DynamoExecutionStore:
         updated_at: str,
         **fields: object,
     ) -> Execution | None:
-        current = self.get(execution_id)
-        if current is None:
+        key = self._key_of(execution_id)
+        if key is None:
             return None
         sources = ExecutionStatus.sources_of(status)
         values = {"status": status.value, "updated_at": updated_at, **_settable(fields)}
@@ -183,7 +200,7 @@ class DynamoExecutionStore:
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=_key(current),
+                Key=key,
                 UpdateExpression=update,
                 ConditionExpression=f"#current IN ({allowed})",
                 ExpressionAttributeNames=names,
@@ -198,13 +215,13 @@ class DynamoExecutionStore:
 
     def annotate(self, execution_id: str, **fields: object) -> None:
         values = _settable(fields)
-        current = self.get(execution_id)
-        if current is None or not values:
+        key = self._key_of(execution_id) if values else None
+        if key is None:
             return
         update, names, attributes = _set_expression(values)
         self._client.update_item(
             TableName=self._table,
-            Key=_key(current),
+            Key=key,
             UpdateExpression=update,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=attributes,
@@ -390,13 +407,6 @@ def _settable(fields: dict[str, object]) -> dict[str, object]:
     if unknown:
         raise ValueError(f"not settable on an execution: {sorted(unknown)}")
     return fields
-
-
-def _key(execution: Execution) -> Item:
-    return {
-        "execution_id": {"S": execution.execution_id},
-        "started_at": {"S": execution.started_at},
-    }
 
 
 def _index_key(execution: Execution, partition_name: str) -> dict[str, str]:
