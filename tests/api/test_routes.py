@@ -283,3 +283,21 @@ def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
         ("GET", "/users"),
         ("DELETE", "/users/{email}"),
     }
+
+
+def test_a_lock_name_with_slashes_is_released_percent_encoded(api: ApiHarness) -> None:
+    _, holder = api.call(
+        "POST", "/executions", api.alice_key, body={"command": "sleep 5", "lock": "team/prod"}
+    )
+
+    status, released = api.call("DELETE", "/locks/team%2Fprod", api.admin_key)
+
+    assert (status, released["lock_name"]) == (200, "team/prod")
+    assert_error(api.call("DELETE", "/locks/bad%20name", api.admin_key), 400, "validation_error")
+    api.call("POST", f"/executions/{holder['execution_id']}/cancel", api.alice_key)
+
+
+def test_an_email_is_revoked_percent_encoded(api: ApiHarness) -> None:
+    api.call("POST", "/users", api.admin_key, body={"email": "dev+ops@example.com"})
+    status, revoked = api.call("DELETE", "/users/dev%2Bops%40example.com", api.admin_key)
+    assert (status, revoked["email"], revoked["revoked"]) == (200, "dev+ops@example.com", True)

@@ -197,15 +197,15 @@ def test_users_cannot_use_admin_commands(harness: CliHarness) -> None:
 
 
 def test_locks_list_and_release(harness: CliHarness) -> None:
-    holder = harness.run("exec", "-d", "--lock", "infra-prod", "--", "sleep 5").stdout.strip()
+    holder = harness.run("exec", "-d", "--lock", "infra/prod", "--", "sleep 5").stdout.strip()
 
     listed = json.loads(harness.run("locks", "list", "-o", "json").stdout)
-    released = harness.run("locks", "release", "infra-prod", key=harness.admin_key)
+    released = harness.run("locks", "release", "infra/prod", key=harness.admin_key)
 
     assert [(lock["lock_name"], lock["execution_id"]) for lock in listed] == [
-        ("infra-prod", holder)
+        ("infra/prod", holder)
     ]
-    assert released.stdout.startswith("released lock 'infra-prod'")
+    assert released.stdout.startswith("released lock 'infra/prod'")
     assert json.loads(harness.run("locks", "list", "-o", "json").stdout) == []
     harness.run("cancel", holder)
 

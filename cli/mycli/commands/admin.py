@@ -48,7 +48,7 @@ def add_user(app: AppContext, email: str, role: str, output: str) -> None:
 @pass_app
 def revoke_user(app: AppContext, email: str) -> None:
     """Revoke every API key of a user, effective on their next request."""
-    app.client().delete(f"/users/{quote(email, safe='@')}")
+    app.client().delete(f"/users/{quote(email, safe='')}")
     click.echo(f"revoked {email}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import click
 
 from mycli.commands.common import pass_app
@@ -39,7 +41,7 @@ def list_locks(app: AppContext, output: str) -> None:
 @pass_app
 def release(app: AppContext, name: str) -> None:
     """Force a lock free (admin). The holder's execution keeps running."""
-    lock = app.client().delete(f"/locks/{name}")
+    lock = app.client().delete(f"/locks/{quote(name, safe='')}")
     click.echo(
         f"released lock '{name}' (held by {lock['user_email']}, execution {lock['execution_id']})"
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from orchestrator.api.context import caller, services
 from orchestrator.api.schemas import ERRORS, ErrorOut, LockListOut, LockOut, documented
-from orchestrator.domain.models import LOCK_NAME_PATTERN
+from orchestrator.domain.errors import ValidationFailed
+from orchestrator.domain.models import LOCK_NAME_PATTERN, is_valid_lock_name
 
 router = Router()
 
@@ -35,5 +37,9 @@ def list_locks() -> dict[str, Any]:
         **ERRORS,
     },
 )
-def release_lock(lock_name: Annotated[str, Path(pattern=LOCK_NAME_PATTERN)]) -> dict[str, Any]:
-    return services().locks.force_release(caller(), lock_name).to_dict()
+def release_lock(lock_name: Annotated[str, Path(max_length=400)]) -> dict[str, Any]:
+    # Lock names may hold "/", which clients send percent-encoded in this path segment.
+    name = unquote(lock_name)
+    if not is_valid_lock_name(name):
+        raise ValidationFailed(f"invalid lock name {name!r}", {"pattern": LOCK_NAME_PATTERN})
+    return services().locks.force_release(caller(), name).to_dict()

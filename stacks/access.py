@@ -1,0 +1,57 @@
+"""What each function may do: exactly the calls its route makes, nothing more.
+
+Every authenticated route reads the caller's key and records its last use (GetItem and
+UpdateItem on APIKeys); the rest is per route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GET, PUT, UPDATE, DELETE = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+QUERY, SCAN = "dynamodb:Query", "dynamodb:Scan"
+AUTHENTICATE = (GET, UPDATE)
+
+
+@dataclass(frozen=True)
+class Access:
+    api_keys: tuple[str, ...] = AUTHENTICATE
+    api_keys_by_email: bool = False  # Query on user_email-index
+    executions: tuple[str, ...] = ()
+    execution_indexes: tuple[str, ...] = ()  # Query on these indexes
+    locks: tuple[str, ...] = ()
+    run_tasks: bool = False
+    stop_tasks: bool = False
+    describe_tasks: bool = False
+    read_logs: bool = False
+
+
+FUNCTION_ACCESS: dict[str, Access] = {
+    "health": Access(api_keys=()),
+    "me": Access(),
+    "create_execution": Access(
+        executions=(QUERY, PUT, UPDATE), locks=(PUT, GET, DELETE), run_tasks=True
+    ),
+    "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
+    "get_execution": Access(executions=(QUERY,)),
+    "get_execution_logs": Access(executions=(QUERY,), read_logs=True),
+    "cancel_execution": Access(executions=(QUERY, UPDATE), stop_tasks=True),
+    "list_locks": Access(locks=(SCAN,)),
+    "release_lock": Access(locks=(GET, DELETE), executions=(QUERY, UPDATE)),
+    "create_user": Access(api_keys=(*AUTHENTICATE, PUT), api_keys_by_email=True),
+    "list_users": Access(api_keys=(*AUTHENTICATE, SCAN)),
+    "revoke_user": Access(api_keys_by_email=True),
+    "task_events": Access(api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,)),
+    "reaper": Access(
+        api_keys=(),
+        executions=(QUERY, UPDATE),
+        execution_indexes=("status-started_at",),
+        locks=(DELETE,),
+        stop_tasks=True,
+        describe_tasks=True,
+    ),
+}

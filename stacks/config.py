@@ -1,0 +1,94 @@
+"""The stack's tunables, read from CDK context (cdk.json, or `-c mycli:key=value`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+
+CONTEXT_PREFIX = "mycli:"
+
+
+class ConfigError(ValueError):
+    """A context value the stack cannot use; the message names the key."""
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    executor_image: str = "public.ecr.aws/docker/library/alpine:3.20"
+    task_cpu: int = 256
+    task_memory_mib: int = 512
+    default_timeout_seconds: int = 1800
+    max_timeout_seconds: int = 86400
+    log_retention_days: int = 30
+    api_rate_limit: int = 20
+    api_burst_limit: int = 40
+    retain_data: bool = True
+
+    @classmethod
+    def from_context(cls, lookup: Any) -> PlatformConfig:
+        """`lookup(key)` is `node.try_get_context`; keys are `mycli:executorImage` etc."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            key = CONTEXT_PREFIX + _camel(field.name)
+            raw = lookup(key)
+            if raw is None:
+                continue
+            values[field.name] = _coerce(key, raw, type(getattr(cls, field.name)))
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not 1 <= self.default_timeout_seconds <= self.max_timeout_seconds <= 86400:
+            raise ConfigError(
+                "need 1 <= mycli:defaultTimeoutSeconds <= mycli:maxTimeoutSeconds <= 86400"
+            )
+        if self.log_retention_days not in _RETENTION:
+            raise ConfigError(
+                f"mycli:logRetentionDays must be one of {sorted(_RETENTION)}, "
+                f"not {self.log_retention_days}"
+            )
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION[self.log_retention_days]
+
+
+_RETENTION: dict[int, logs.RetentionDays] = {
+    days: getattr(logs.RetentionDays, name)
+    for days, name in {
+        1: "ONE_DAY",
+        3: "THREE_DAYS",
+        5: "FIVE_DAYS",
+        7: "ONE_WEEK",
+        14: "TWO_WEEKS",
+        30: "ONE_MONTH",
+        60: "TWO_MONTHS",
+        90: "THREE_MONTHS",
+        180: "SIX_MONTHS",
+        365: "ONE_YEAR",
+        731: "TWO_YEARS",
+        1827: "FIVE_YEARS",
+        3653: "TEN_YEARS",
+    }.items()
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _coerce(key: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "false"):
+            return str(raw).lower() == "true"
+        raise ConfigError(f"{key} must be true or false, not {raw!r}")
+    try:
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key} must be a {kind.__name__}, not {raw!r}") from exc

@@ -1,0 +1,103 @@
+"""Data: the APIKeys, Executions and Locks tables, and the CodeBucket for uploads."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import PlatformConfig
+
+UPLOADS_PREFIX = "uploads/"
+UPLOAD_EXPIRY_DAYS = 7
+
+
+class DataStore(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
+        super().__init__(scope, construct_id)
+        self._removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        self.api_keys = self._build_api_keys()
+        self.executions = self._build_executions()
+        self.locks = self._build_locks()
+        self.code_bucket = self._build_code_bucket()
+
+    def _table(
+        self, construct_id: str, partition: str, sort: str | None = None, ttl: str | None = None
+    ) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING)
+            if sort
+            else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute=ttl,
+            removal_policy=self._removal,
+        )
+
+    def _build_api_keys(self) -> dynamodb.Table:
+        table = self._table("ApiKeys", "api_key_hash")
+        table.add_global_secondary_index(
+            index_name="user_email-index",
+            partition_key=dynamodb.Attribute(name="user_email", type=dynamodb.AttributeType.STRING),
+        )
+        return table
+
+    def _build_executions(self) -> dynamodb.Table:
+        table = self._table("Executions", "execution_id", sort="started_at")
+        for partition in ("user_email", "status"):
+            table.add_global_secondary_index(
+                index_name=f"{partition}-started_at",
+                partition_key=dynamodb.Attribute(
+                    name=partition, type=dynamodb.AttributeType.STRING
+                ),
+                sort_key=dynamodb.Attribute(name="started_at", type=dynamodb.AttributeType.STRING),
+            )
+        return table
+
+    def _build_locks(self) -> dynamodb.Table:
+        return self._table("Locks", "lock_name", ttl="ttl")
+
+    def _build_code_bucket(self) -> s3.Bucket:
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+            removal_policy=self._removal,
+        )
+        Validations.of(access_logs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This is the access-log bucket of the CodeBucket; logging it would loop.",
+            )
+        )
+        return s3.Bucket(
+            self,
+            "CodeBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=False,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="code-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-uploads",
+                    prefix=UPLOADS_PREFIX,
+                    expiration=Duration.days(UPLOAD_EXPIRY_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=self._removal,
+            auto_delete_objects=False,
+        )

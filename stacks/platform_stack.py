@@ -1,0 +1,207 @@
+"""The mycli stack: data, executor, API and events, each function granted only what its
+route does, and outputs with stable names (read by `mycli init`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from orchestrator.handlers.catalog import ASSET_EXCLUDES
+from stacks.access import FUNCTION_ACCESS, Access
+from stacks.api import RestApi
+from stacks.config import PlatformConfig
+from stacks.data import DataStore
+from stacks.events import LifecycleEvents
+from stacks.executor import CONTAINER_NAME, LOG_STREAM_PREFIX, Executor
+from stacks.functions import PythonFunction
+
+LAMBDA_SOURCE = Path(__file__).resolve().parents[1] / "lambda_src"
+POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.12/latest"
+
+OUTPUTS = (
+    "ApiUrl",
+    "ApiKeysTableName",
+    "ExecutionsTableName",
+    "LocksTableName",
+    "CodeBucketName",
+    "ClusterName",
+)
+
+
+class MycliStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = PlatformConfig.from_context(self.node.try_get_context)
+        self.data = DataStore(self, "Data", config=self.config)
+        self.executor = Executor(self, "Executor", config=self.config)
+        self._code = lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES))
+        self._powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+        )
+        self.api = RestApi(self, "Api", config=self.config, make_function=self._function)
+        self.task_events = self._function("task_events", "ECS task state changes")
+        self.reaper = self._function(
+            "reaper", "stop overdue tasks, settle lost ones", timeout=Duration.seconds(60)
+        )
+        self.events = LifecycleEvents(
+            self,
+            "Events",
+            cluster=self.executor.cluster,
+            task_events=self.task_events,
+            reaper=self.reaper,
+        )
+        self._build_outputs()
+        self._acknowledge()
+
+    def _environment(self) -> dict[str, str]:
+        executor = self.executor
+        return {
+            "API_KEYS_TABLE": self.data.api_keys.table_name,
+            "EXECUTIONS_TABLE": self.data.executions.table_name,
+            "LOCKS_TABLE": self.data.locks.table_name,
+            "CODE_BUCKET": self.data.code_bucket.bucket_name,
+            "CLUSTER_ARN": executor.cluster.cluster_arn,
+            "TASK_DEFINITION_ARN": executor.task_definition.task_definition_arn,
+            "CONTAINER_NAME": CONTAINER_NAME,
+            "SUBNET_IDS": ",".join(executor.subnet_ids),
+            "SECURITY_GROUP_IDS": executor.security_group.security_group_id,
+            "LOG_GROUP_NAME": executor.log_group.log_group_name,
+            "LOG_STREAM_PREFIX": LOG_STREAM_PREFIX,
+            "DEFAULT_TIMEOUT_SECONDS": str(self.config.default_timeout_seconds),
+            "MAX_TIMEOUT_SECONDS": str(self.config.max_timeout_seconds),
+            "POWERTOOLS_SERVICE_NAME": "mycli",
+            "POWERTOOLS_METRICS_NAMESPACE": "mycli",
+        }
+
+    def _function(
+        self, module: str, description: str, timeout: Duration | None = None
+    ) -> PythonFunction:
+        function = PythonFunction(
+            self,
+            "".join(part.title() for part in module.split("_")),
+            handler=f"orchestrator.handlers.{module}.handler",
+            description=description,
+            code=self._code,
+            layers=[self._powertools],
+            environment=self._environment(),
+            config=self.config,
+            timeout=timeout,
+        )
+        self._grant(function, FUNCTION_ACCESS[module])
+        return function
+
+    def _grant(self, function: PythonFunction, access: Access) -> None:
+        data, executor = self.data, self.executor
+        for table, actions in (
+            (data.api_keys, access.api_keys),
+            (data.executions, access.executions),
+            (data.locks, access.locks),
+        ):
+            if actions:
+                function.allow(list(actions), [table.table_arn])
+        if access.api_keys_by_email:
+            function.allow(
+                ["dynamodb:Query"], [f"{data.api_keys.table_arn}/index/user_email-index"]
+            )
+        if access.execution_indexes:
+            function.allow(
+                ["dynamodb:Query"],
+                [f"{data.executions.table_arn}/index/{name}" for name in access.execution_indexes],
+            )
+        if access.run_tasks:
+            function.allow(
+                ["ecs:RunTask"],
+                [executor.task_definition.task_definition_arn],
+                ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
+            )
+            function.allow(
+                ["ecs:TagResource"],
+                [executor.task_arn_pattern],
+                StringEquals={"ecs:CreateAction": "RunTask"},
+            )
+            function.allow(
+                ["iam:PassRole"],
+                [executor.task_role.role_arn, executor.execution_role.role_arn],
+                StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+            )
+        task_actions = [
+            action
+            for action, wanted in (
+                ("ecs:StopTask", access.stop_tasks),
+                ("ecs:DescribeTasks", access.describe_tasks),
+            )
+            if wanted
+        ]
+        if task_actions:
+            function.allow(
+                task_actions,
+                [executor.task_arn_pattern],
+                ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
+            )
+        if access.read_logs:
+            function.allow(
+                ["logs:GetLogEvents"],
+                [
+                    f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
+                    f"{executor.log_group.log_group_name}:log-stream:{LOG_STREAM_PREFIX}/*"
+                ],
+            )
+
+    def _build_outputs(self) -> None:
+        values = {
+            "ApiUrl": self.api.url,
+            "ApiKeysTableName": self.data.api_keys.table_name,
+            "ExecutionsTableName": self.data.executions.table_name,
+            "LocksTableName": self.data.locks.table_name,
+            "CodeBucketName": self.data.code_bucket.bucket_name,
+            "ClusterName": self.executor.cluster.cluster_name,
+        }
+        for name in OUTPUTS:
+            CfnOutput(self, name, value=values[name])
+
+    def _logical_id(self, construct: Construct) -> str:
+        resource = construct.node.default_child
+        assert isinstance(resource, CfnElement)
+        return self.get_logical_id(resource)
+
+    def _acknowledge(self) -> None:
+        """Findings that cannot be fixed, one by one, each with its reason."""
+        for rule, reason in (
+            (
+                "AwsSolutions-IAM5[Action::xray:PutTraceSegments]",
+                "X-Ray accepts trace segments only on Resource *.",
+            ),
+            (
+                "AwsSolutions-IAM5[Action::xray:PutTelemetryRecords]",
+                "X-Ray accepts telemetry only on Resource *.",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "Only the X-Ray actions above use Resource * (they allow nothing else).",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:"
+                f"<AWS::AccountId>:task/<{self._logical_id(self.executor.cluster)}>/*]",
+                "Task ids exist only once a task runs: stop, describe and tag are limited to "
+                "tasks of the executor cluster.",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
+                f"<AWS::AccountId>:log-group:<{self._logical_id(self.executor.log_group)}>:"
+                f"log-stream:{LOG_STREAM_PREFIX}/*]",
+                "Stream names carry the task id, known only at run time: reads are limited to "
+                "the executor log group's command streams.",
+            ),
+            (
+                "AwsSolutions-L1",
+                "Python 3.12 matches the Powertools public layer this stack uses "
+                f"({POWERTOOLS_LAYER_PARAMETER}); move both together.",
+            ),
+        ):
+            Validations.of(self).acknowledge(Acknowledgment(id=rule, reason=reason))

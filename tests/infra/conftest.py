@@ -1,0 +1,35 @@
+"""One synthesis per test session (template assertions), with cdk.json's context."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(scope="session")
+def template() -> Any:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from app import STACK_NAME
+    from stacks.platform_stack import MycliStack
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(
+        context={**context, "aws:cdk:bundling-stacks": []},
+        builtin_cloud_formation_validation=False,
+    )
+    return Template.from_stack(MycliStack(app, STACK_NAME))
+
+
+@pytest.fixture(scope="session")
+def resources(template: Any) -> dict[str, Any]:
+    resources: dict[str, Any] = template.to_json()["Resources"]
+    return resources

@@ -1,0 +1,280 @@
+"""Template assertions: keys and indexes, one function per route with least privilege,
+bucket lifecycle, log retention, throttling, the event rule, outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from orchestrator.handlers.catalog import ROUTES
+from stacks.access import FUNCTION_ACCESS
+
+Resources = dict[str, Any]
+
+
+def of_type(resources: Resources, kind: str) -> dict[str, Any]:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def table(resources: Resources, partition: str) -> dict[str, Any]:
+    [found] = [
+        r["Properties"]
+        for r in of_type(resources, "AWS::DynamoDB::Table").values()
+        if r["Properties"]["KeySchema"][0]["AttributeName"] == partition
+    ]
+    return found
+
+
+def functions_by_handler(resources: Resources) -> dict[str, str]:
+    """handler module -> logical id of its function."""
+    result = {}
+    for name, resource in of_type(resources, "AWS::Lambda::Function").items():
+        handler = resource["Properties"].get("Handler", "")
+        if handler.startswith("orchestrator.handlers."):
+            result[handler.split(".")[2]] = name
+    return result
+
+
+def policy_statements(resources: Resources, function_id: str) -> list[dict[str, Any]]:
+    role = resources[function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions_of(statements: list[dict[str, Any]]) -> set[str]:
+    actions: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        actions |= {value} if isinstance(value, str) else set(value)
+    return actions
+
+
+def test_tables_keep_the_designs_keys_indexes_and_ttl(resources: Resources) -> None:
+    keys = table(resources, "api_key_hash")
+    executions = table(resources, "execution_id")
+    locks = table(resources, "lock_name")
+
+    assert [i["IndexName"] for i in keys["GlobalSecondaryIndexes"]] == ["user_email-index"]
+    assert executions["KeySchema"] == [
+        {"AttributeName": "execution_id", "KeyType": "HASH"},
+        {"AttributeName": "started_at", "KeyType": "RANGE"},
+    ]
+    indexes = {
+        i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]]
+        for i in executions["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "user_email-started_at": ["user_email", "started_at"],
+        "status-started_at": ["status", "started_at"],
+    }
+    assert locks["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    for properties in (keys, executions, locks):
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+
+
+def test_tables_and_buckets_are_retained_on_stack_deletion(resources: Resources) -> None:
+    for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
+        for resource in of_type(resources, kind).values():
+            assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_the_code_bucket_is_private_tls_only_encrypted_and_expires_uploads(
+    resources: Resources,
+) -> None:
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    [code] = [
+        b["Properties"] for b in buckets.values() if "LoggingConfiguration" in b["Properties"]
+    ]
+    assert code["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert code["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {"SSEAlgorithm": "AES256"}
+    [rule] = code["LifecycleConfiguration"]["Rules"]
+    assert (rule["Prefix"], rule["ExpirationInDays"], rule["Status"]) == ("uploads/", 7, "Enabled")
+    policies = json.dumps(of_type(resources, "AWS::S3::BucketPolicy"))
+    assert '"aws:SecureTransport": "false"' in policies
+
+
+def test_every_route_is_an_explicit_method_with_its_own_function(resources: Resources) -> None:
+    by_handler = functions_by_handler(resources)
+    paths = {
+        name: r["Properties"]["PathPart"]
+        for name, r in of_type(resources, "AWS::ApiGateway::Resource").items()
+    }
+    parents = {
+        name: r["Properties"]["ParentId"]
+        for name, r in of_type(resources, "AWS::ApiGateway::Resource").items()
+    }
+
+    def full_path(resource_ref: Any) -> str:
+        if not isinstance(resource_ref, dict) or "Ref" not in resource_ref:
+            return ""
+        name = resource_ref["Ref"]
+        return full_path(parents[name]) + "/" + paths[name]
+
+    methods = {}
+    for method in of_type(resources, "AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        uri = json.dumps(properties["Integration"]["Uri"])
+        [function] = [module for module, fid in by_handler.items() if f'"{fid}"' in uri]
+        methods[(properties["HttpMethod"], full_path(properties["ResourceId"]))] = function
+        assert properties["Integration"]["Type"] == "AWS_PROXY"
+        assert "RequestValidatorId" in properties
+
+    assert methods == {(route.method, route.path): route.module for route in ROUTES}
+    assert len(set(methods.values())) == len(ROUTES)
+
+
+def test_functions_are_python_312_arm64_traced_json_logged_without_retries(
+    resources: Resources,
+) -> None:
+    by_handler = functions_by_handler(resources)
+    assert set(by_handler) == set(FUNCTION_ACCESS)
+    invoke_configs = {
+        json.dumps(c["Properties"]["FunctionName"]): c["Properties"]
+        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    for function_id in by_handler.values():
+        properties = resources[function_id]["Properties"]
+        assert properties["Runtime"] == "python3.12"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        assert "powertoolspythonarm64python312" in json.dumps(properties["Layers"])
+        assert invoke_configs[json.dumps({"Ref": function_id})]["MaximumRetryAttempts"] == 0
+
+
+def test_every_function_has_its_own_role(resources: Resources) -> None:
+    roles = [
+        r["Properties"]["Role"]["Fn::GetAtt"][0]
+        for r in (resources[f] for f in functions_by_handler(resources).values())
+    ]
+    assert len(roles) == len(set(roles))
+
+
+def test_no_policy_uses_resource_star_except_for_xray(resources: Resources) -> None:
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == "*":
+                assert set(actions_of([statement])) <= {
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                }, statement
+
+
+@pytest.mark.parametrize("module", sorted(FUNCTION_ACCESS))
+def test_each_function_may_do_only_what_its_route_does(resources: Resources, module: str) -> None:
+    function_id = functions_by_handler(resources)[module]
+    actions = actions_of(policy_statements(resources, function_id))
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+    assert ("ecs:RunTask" in actions) == (module == "create_execution")
+    assert ("iam:PassRole" in actions) == (module == "create_execution")
+    assert ("logs:GetLogEvents" in actions) == (module == "get_execution_logs")
+    assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
+    assert not any(action.endswith("*") for action in actions)
+    if module in ("health", "list_locks", "list_executions", "get_execution", "list_users"):
+        statements = policy_statements(resources, function_id)
+        executions_writes = [
+            s
+            for s in statements
+            if writes & actions_of([s]) and "Executions" in json.dumps(s["Resource"])
+        ]
+        assert executions_writes == []
+    if module == "health":
+        assert not any(action.startswith("dynamodb:") for action in actions)
+
+
+def test_pass_role_is_limited_to_the_two_task_roles(resources: Resources) -> None:
+    function_id = functions_by_handler(resources)["create_execution"]
+    [statement] = [
+        s for s in policy_statements(resources, function_id) if "iam:PassRole" in actions_of([s])
+    ]
+    assert len(statement["Resource"]) == 2
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+
+
+def test_every_log_group_has_a_retention(resources: Resources) -> None:
+    groups = of_type(resources, "AWS::Logs::LogGroup")
+    assert len(groups) >= len(FUNCTION_ACCESS) + 3
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 30
+
+
+def test_the_stage_is_prod_throttled_and_access_logged(resources: Resources) -> None:
+    [stage] = of_type(resources, "AWS::ApiGateway::Stage").values()
+    properties = stage["Properties"]
+    assert properties["StageName"] == "prod"
+    assert "AccessLogSetting" in properties
+    [settings] = properties["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (20, 40)
+    assert settings["DataTraceEnabled"] is False
+    assert settings["LoggingLevel"] == "ERROR"
+
+
+def test_task_state_changes_of_this_cluster_reach_the_task_events_function(
+    resources: Resources,
+) -> None:
+    by_handler = functions_by_handler(resources)
+    rules = of_type(resources, "AWS::Events::Rule")
+    [task_rule] = [r["Properties"] for r in rules.values() if "EventPattern" in r["Properties"]]
+    [schedule] = [
+        r["Properties"] for r in rules.values() if "ScheduleExpression" in r["Properties"]
+    ]
+    cluster = next(iter(of_type(resources, "AWS::ECS::Cluster")))
+
+    assert task_rule["EventPattern"] == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {
+            "clusterArn": [{"Fn::GetAtt": [cluster, "Arn"]}],
+            "lastStatus": ["RUNNING", "STOPPED"],
+        },
+    }
+    assert task_rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [by_handler["task_events"], "Arn"]}
+    assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["Targets"][0]["Arn"] == {"Fn::GetAtt": [by_handler["reaper"], "Arn"]}
+
+
+def test_the_executor_is_arm64_fargate_in_public_subnets_without_nat(resources: Resources) -> None:
+    [task] = of_type(resources, "AWS::ECS::TaskDefinition").values()
+    [container] = task["Properties"]["ContainerDefinitions"]
+    assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+    assert task["Properties"]["RequiresCompatibilities"] == ["FARGATE"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert container["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "exec"
+    assert container["Name"] == "command"
+    assert of_type(resources, "AWS::EC2::NatGateway") == {}
+    assert len(of_type(resources, "AWS::EC2::Subnet")) == 2
+    assert len(of_type(resources, "AWS::EC2::FlowLog")) == 1
+    [group] = of_type(resources, "AWS::EC2::SecurityGroup").values()
+    assert "SecurityGroupIngress" not in group["Properties"]
+    [cluster] = of_type(resources, "AWS::ECS::Cluster").values()
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["Properties"][
+        "ClusterSettings"
+    ]
+
+
+def test_the_outputs_have_stable_names(template: Any) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert {
+        "ApiUrl",
+        "ApiKeysTableName",
+        "ExecutionsTableName",
+        "LocksTableName",
+        "CodeBucketName",
+        "ClusterName",
+    } <= set(outputs)
