@@ -23,6 +23,8 @@ COMMANDS = {
     "locks": ("mycli.commands.locks", "locks"),
     "admin": ("mycli.commands.admin", "admin"),
     "local": ("mycli.commands.local", "local"),
+    "init": ("mycli.commands.deploy", "init"),
+    "destroy": ("mycli.commands.deploy", "destroy"),
 }
 
 

@@ -1,0 +1,195 @@
+"""Standing the AWS deployment up and down: prerequisites, CDK bootstrap, deploy, the first
+admin key, the `aws` profile. Used by `mycli init` and `mycli destroy`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mycli.errors import CliError
+
+STACK_NAME = "Mycli"
+BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+OUTPUTS_FILE = "cdk.outputs.json"
+DEFAULT_ADMIN_EMAIL = "admin@mycli"
+RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+
+
+class PrerequisiteMissing(CliError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    account: str
+    region: str
+
+
+def find_app_dir(explicit: Path | None) -> Path:
+    """The directory with the CDK app (cdk.json): given, the current one or a parent, or the
+    checkout this mycli was installed from."""
+    candidates = [explicit] if explicit else [Path.cwd(), *Path.cwd().parents]
+    if not explicit:
+        candidates.append(Path(__file__).resolve().parents[2])
+    for directory in candidates:
+        if directory and (directory / "cdk.json").is_file():
+            return directory.resolve()
+    where = explicit or Path.cwd()
+    raise PrerequisiteMissing(
+        f"no CDK app (cdk.json) in {where}: run from the mycli checkout or pass --app-dir"
+    )
+
+
+def find_cdk(app_dir: Path) -> list[str]:
+    """The CDK CLI: the project's pinned one (npm ci), else a `cdk` on PATH."""
+    if not shutil.which("node"):
+        raise PrerequisiteMissing(
+            "Node.js is missing: the CDK CLI needs it (install Node 20+, then run `npm ci` "
+            f"in {app_dir})"
+        )
+    local = app_dir / "node_modules" / ".bin" / "cdk"
+    if local.exists():
+        return [str(local)]
+    on_path = shutil.which("cdk")
+    if on_path:
+        return [on_path]
+    raise PrerequisiteMissing(
+        f"the AWS CDK CLI is missing: run `npm ci` in {app_dir} (or ./scripts/setup there)"
+    )
+
+
+def boto3_session(region: str | None) -> Any:
+    try:
+        import boto3
+    except ImportError as error:
+        raise PrerequisiteMissing(
+            "boto3 is missing: install mycli with its AWS extra (pip install 'mycli[aws]')"
+        ) from error
+    return boto3.session.Session(region_name=region) if region else boto3.session.Session()
+
+
+def resolve_target(session: Any) -> Target:
+    """Who and where we deploy: STS says the account; the region must be set."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not session.region_name:
+        raise PrerequisiteMissing(
+            "no AWS region: pass --region, or set AWS_REGION or a region in your AWS profile"
+        )
+    try:
+        identity = session.client("sts").get_caller_identity()
+    except (ClientError, BotoCoreError) as error:
+        raise PrerequisiteMissing(
+            f"no usable AWS credentials ({error}): configure them with `aws configure`, "
+            "AWS_PROFILE or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables"
+        ) from error
+    return Target(account=str(identity["Account"]), region=str(session.region_name))
+
+
+def is_bootstrapped(session: Any) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        session.client("ssm").get_parameter(Name=BOOTSTRAP_PARAMETER)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return False
+        raise
+    return True
+
+
+class CdkRunner:
+    """Runs the CDK CLI in the app directory, streaming its progress to stderr."""
+
+    def __init__(self, cdk: list[str], app_dir: Path, region: str | None) -> None:
+        self._cdk = cdk
+        self._app_dir = app_dir
+        self._env = {
+            **os.environ,
+            # `python3 app.py` must be this interpreter, which has aws-cdk-lib.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+        }
+        if region:
+            self._env.update(
+                AWS_REGION=region, AWS_DEFAULT_REGION=region, CDK_DEFAULT_REGION=region
+            )
+
+    def run(self, *args: str) -> None:
+        with subprocess.Popen(
+            [*self._cdk, *args],
+            cwd=self._app_dir,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        if process.returncode != 0:
+            raise CliError(f"`cdk {' '.join(args)}` failed (exit {process.returncode})")
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    try:
+        outputs: dict[str, dict[str, str]] = json.loads(path.read_text())
+        return outputs[STACK_NAME]
+    except (OSError, ValueError, KeyError) as error:
+        raise CliError(f"cannot read the stack outputs in {path}: {error}") from error
+
+
+def ensure_admin_key(session: Any, table: str, email: str, rotate: bool) -> str | None:
+    """A new admin key, unless an active admin exists and `rotate` is off (then None)."""
+    from orchestrator.adapters.aws.dynamodb import DynamoApiKeyStore
+    from orchestrator.adapters.clock import SystemClock
+    from orchestrator.domain.models import Role
+    from orchestrator.domain.users import UserService
+
+    keys = DynamoApiKeyStore(session.client("dynamodb"), table)
+    users = UserService(keys, SystemClock())
+    if users.has_active_admin() and not rotate:
+        return None
+    issued = users.issue_key(email, Role.ADMIN)
+    if rotate:
+        for record in keys.list_by_email(email):
+            if record.api_key_hash != issued.record.api_key_hash and not record.revoked:
+                keys.revoke(record.api_key_hash, issued.record.created_at)
+    return issued.api_key
+
+
+def retained_resources(session: Any) -> list[tuple[str, str]]:
+    """(type, physical id) of what the stack keeps when deleted: tables and buckets."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response = session.client("cloudformation").describe_stack_resources(StackName=STACK_NAME)
+    except ClientError as error:
+        raise CliError(f"cannot read stack {STACK_NAME}: {error}") from error
+    return [
+        (r["ResourceType"], r["PhysicalResourceId"])
+        for r in response["StackResources"]
+        if r["ResourceType"] in RETAINED_TYPES
+    ]
+
+
+def purge(session: Any, resources: list[tuple[str, str]], say: Callable[[str], None]) -> None:
+    """Delete retained tables and buckets (emptying the buckets first)."""
+    for kind, name in resources:
+        if kind == "AWS::DynamoDB::Table":
+            session.client("dynamodb").delete_table(TableName=name)
+        else:
+            bucket = session.resource("s3").Bucket(name)
+            bucket.object_versions.delete()
+            bucket.delete()
+        say(f"deleted {kind.split('::')[-1].lower()} {name}")
