@@ -28,14 +28,20 @@ class Access:
     stop_tasks: bool = False
     describe_tasks: bool = False
     read_logs: bool = False
+    sign_upload_puts: bool = False  # s3:PutObject under uploads/, to presign slots
+    check_uploads: bool = False  # s3:GetObject (HeadObject) under uploads/
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
     "health": Access(api_keys=()),
     "me": Access(),
     "create_execution": Access(
-        executions=(QUERY, PUT, UPDATE), locks=(PUT, GET, DELETE), run_tasks=True
+        executions=(QUERY, PUT, UPDATE),
+        locks=(PUT, GET, DELETE),
+        run_tasks=True,
+        check_uploads=True,
     ),
+    "create_upload": Access(sign_upload_puts=True),
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
     "get_execution": Access(executions=(QUERY,)),
     "get_execution_logs": Access(executions=(QUERY,), read_logs=True),

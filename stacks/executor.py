@@ -1,32 +1,60 @@
 """Executor: where commands run. A VPC with two public subnets and no NAT gateway, an
-egress-only security group, the ECS cluster and the Fargate (ARM64) task definition whose
-container writes to a log group through the awslogs driver."""
+egress-only security group, the ECS cluster, and two Fargate (ARM64) task definitions whose
+containers write to a log group through the awslogs driver: one for plain commands, and one
+for commands with an upload, where a `fetch` container copies the archive from the
+CodeBucket (with the task role, read-only on uploads/) and an `unpack` container unpacks it
+safely into the command's working directory before the command starts."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from orchestrator import unpack
+from orchestrator.adapters.aws.task_layout import (
+    ARCHIVE_PATH,
+    COMMAND_CONTAINER,
+    FETCH_CONTAINER,
+    UNPACK_CONTAINER,
+    UPLOAD_KEY_VARIABLE,
+    UPLOADS_PREFIX,
+    WORK_DIR,
+    WORKSPACE,
+)
 from stacks.config import PlatformConfig
 
-CONTAINER_NAME = "command"
+CONTAINER_NAME = COMMAND_CONTAINER
 LOG_STREAM_PREFIX = "exec"
+WORKSPACE_VOLUME = "workspace"
+PLACEHOLDER_COMMAND = ["sh", "-c", "echo 'mycli runs a command given at launch'"]
 
 
 class Executor(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        code_bucket: s3.IBucket,
+    ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
+        self._code_bucket = code_bucket
         self.vpc = self._build_vpc()
         self.security_group = self._build_security_group()
         self.cluster = self._build_cluster()
         self.log_group = self._build_log_group()
         self.task_role = self._build_task_role()
         self.task_definition = self._build_task_definition()
+        self.upload_task_definition = self._build_upload_task_definition()
 
     @property
     def subnet_ids(self) -> list[str]:
@@ -86,18 +114,26 @@ class Executor(Construct):
         )
 
     def _build_task_role(self) -> iam.Role:
-        # What the user's command may do in AWS: nothing unless an admin grants it here.
-        return iam.Role(
+        # What the command may do in AWS: read uploads (the fetch step), nothing else unless
+        # an admin grants it here.
+        role = iam.Role(
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="Role of mycli commands; grants nothing by default",
+            description="Role of mycli tasks: reads uploads, nothing more by default",
         )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self._code_bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
+            )
+        )
+        return role
 
-    def _build_task_definition(self) -> ecs.FargateTaskDefinition:
-        task_definition = ecs.FargateTaskDefinition(
+    def _task_definition(self, construct_id: str) -> ecs.FargateTaskDefinition:
+        return ecs.FargateTaskDefinition(
             self,
-            "TaskDefinition",
+            construct_id,
             cpu=self._config.task_cpu,
             memory_limit_mib=self._config.task_memory_mib,
             runtime_platform=ecs.RuntimePlatform(
@@ -106,20 +142,76 @@ class Executor(Construct):
             ),
             task_role=self.task_role,
         )
+
+    def _logging(self) -> ecs.LogDriver:
+        return ecs.LogDrivers.aws_logs(stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group)
+
+    def _build_task_definition(self) -> ecs.FargateTaskDefinition:
+        task_definition = self._task_definition("TaskDefinition")
         task_definition.add_container(
             CONTAINER_NAME,
             container_name=CONTAINER_NAME,
             image=ecs.ContainerImage.from_registry(self._config.executor_image),
             essential=True,
-            command=["sh", "-c", "echo 'mycli runs a command given at launch'"],
-            logging=ecs.LogDrivers.aws_logs(
-                stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group
-            ),
+            command=PLACEHOLDER_COMMAND,
+            logging=self._logging(),
+        )
+        return task_definition
+
+    def _build_upload_task_definition(self) -> ecs.FargateTaskDefinition:
+        task_definition = self._task_definition("UploadTaskDefinition")
+        task_definition.add_volume(name=WORKSPACE_VOLUME)
+        mount = ecs.MountPoint(
+            container_path=WORKSPACE, source_volume=WORKSPACE_VOLUME, read_only=False
+        )
+        fetch = task_definition.add_container(
+            FETCH_CONTAINER,
+            container_name=FETCH_CONTAINER,
+            image=ecs.ContainerImage.from_registry(self._config.upload_fetch_image),
+            essential=False,
+            entry_point=["sh", "-c"],
+            command=[
+                f'aws s3 cp --only-show-errors "s3://{self._code_bucket.bucket_name}/'
+                f'${UPLOAD_KEY_VARIABLE}" {ARCHIVE_PATH}'
+            ],
+            logging=self._logging(),
+        )
+        unpacker = task_definition.add_container(
+            UNPACK_CONTAINER,
+            container_name=UNPACK_CONTAINER,
+            image=ecs.ContainerImage.from_registry(self._config.upload_unpack_image),
+            essential=False,
+            entry_point=["python3", "-c", Path(unpack.__file__).read_text()],
+            command=[ARCHIVE_PATH, WORK_DIR],
+            logging=self._logging(),
+        )
+        command = task_definition.add_container(
+            CONTAINER_NAME,
+            container_name=CONTAINER_NAME,
+            image=ecs.ContainerImage.from_registry(self._config.executor_image),
+            essential=True,
+            command=PLACEHOLDER_COMMAND,
+            working_directory=WORK_DIR,
+            logging=self._logging(),
+        )
+        for container in (fetch, unpacker, command):
+            container.add_mount_points(mount)
+        unpacker.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=fetch, condition=ecs.ContainerDependencyCondition.SUCCESS
+            )
+        )
+        command.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=unpacker, condition=ecs.ContainerDependencyCondition.SUCCESS
+            )
         )
         return task_definition
 
     @property
-    def execution_role(self) -> iam.IRole:
-        role = self.task_definition.execution_role
-        assert role is not None
-        return role
+    def execution_roles(self) -> list[iam.IRole]:
+        roles = [
+            definition.execution_role
+            for definition in (self.task_definition, self.upload_task_definition)
+        ]
+        return [role for role in roles if role is not None]

@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from orchestrator.adapters.aws.task_layout import UPLOADS_PREFIX
 from orchestrator.handlers.catalog import ASSET_EXCLUDES
 from stacks.access import FUNCTION_ACCESS, Access
 from stacks.api import RestApi
@@ -37,7 +38,9 @@ class MycliStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = PlatformConfig.from_context(self.node.try_get_context)
         self.data = DataStore(self, "Data", config=self.config)
-        self.executor = Executor(self, "Executor", config=self.config)
+        self.executor = Executor(
+            self, "Executor", config=self.config, code_bucket=self.data.code_bucket
+        )
         self._code = lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES))
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
@@ -68,6 +71,8 @@ class MycliStack(Stack):
             "CODE_BUCKET": self.data.code_bucket.bucket_name,
             "CLUSTER_ARN": executor.cluster.cluster_arn,
             "TASK_DEFINITION_ARN": executor.task_definition.task_definition_arn,
+            "UPLOAD_TASK_DEFINITION_ARN": executor.upload_task_definition.task_definition_arn,
+            "MAX_UPLOAD_BYTES": str(self.config.max_upload_mib * 1024 * 1024),
             "CONTAINER_NAME": CONTAINER_NAME,
             "SUBNET_IDS": ",".join(executor.subnet_ids),
             "SECURITY_GROUP_IDS": executor.security_group.security_group_id,
@@ -117,7 +122,10 @@ class MycliStack(Stack):
         if access.run_tasks:
             function.allow(
                 ["ecs:RunTask"],
-                [executor.task_definition.task_definition_arn],
+                [
+                    executor.task_definition.task_definition_arn,
+                    executor.upload_task_definition.task_definition_arn,
+                ],
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
             function.allow(
@@ -127,7 +135,10 @@ class MycliStack(Stack):
             )
             function.allow(
                 ["iam:PassRole"],
-                [executor.task_role.role_arn, executor.execution_role.role_arn],
+                [
+                    executor.task_role.role_arn,
+                    *(role.role_arn for role in executor.execution_roles),
+                ],
                 StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
             )
         task_actions = [
@@ -144,6 +155,11 @@ class MycliStack(Stack):
                 [executor.task_arn_pattern],
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
+        uploads = data.code_bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")
+        if access.sign_upload_puts:
+            function.allow(["s3:PutObject"], [uploads])
+        if access.check_uploads:
+            function.allow(["s3:GetObject"], [uploads])
         if access.read_logs:
             function.allow(
                 ["logs:GetLogEvents"],
@@ -197,6 +213,12 @@ class MycliStack(Stack):
                 f"log-stream:{LOG_STREAM_PREFIX}/*]",
                 "Stream names carry the task id, known only at run time: reads are limited to "
                 "the executor log group's command streams.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.data.code_bucket)}.Arn>/"
+                f"{UPLOADS_PREFIX}*]",
+                "Upload keys are made per user and upload at run time: access is limited to "
+                "the uploads/ prefix (PutObject to presign slots, GetObject to check or fetch).",
             ),
             (
                 "AwsSolutions-L1",

@@ -20,6 +20,8 @@ from orchestrator.domain.models import (
     LogEvent,
     LogPage,
     Page,
+    Upload,
+    UploadSlot,
 )
 
 
@@ -197,3 +199,29 @@ class FakeLogReader:
         start = int(cursor or 0)
         page = events[start : start + limit]
         return LogPage(events=page, next_cursor=str(start + len(page)))
+
+
+class InMemoryUploadStore:
+    """Slots and uploads in dicts; `complete` plays the client's PUT."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, tuple[str, datetime, int]] = {}
+        self.uploads: dict[str, Upload] = {}
+
+    def open_slot(
+        self, upload_id: str, user_email: str, expires_at: datetime, max_bytes: int
+    ) -> UploadSlot:
+        self.slots[upload_id] = (user_email, expires_at, max_bytes)
+        return UploadSlot(
+            upload_id, f"memory://{upload_id}", "PUT", {}, expires_at.isoformat(), max_bytes
+        )
+
+    def complete(self, upload_id: str, size: int, completed_at: str) -> None:
+        user_email, _, _ = self.slots[upload_id]
+        self.uploads[upload_id] = Upload(
+            upload_id, user_email, f"memory://{upload_id}", size, completed_at
+        )
+
+    def find(self, user_email: str, upload_id: str) -> Upload | None:
+        upload = self.uploads.get(upload_id)
+        return upload if upload is not None and upload.user_email == user_email else None

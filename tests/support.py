@@ -9,11 +9,13 @@ from fakes import (
     InMemoryApiKeyStore,
     InMemoryExecutionStore,
     InMemoryLockStore,
+    InMemoryUploadStore,
 )
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import Caller, Role
 from orchestrator.domain.services import Services
+from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
 
 ALICE = Caller("alice@example.com", Role.USER)
@@ -31,10 +33,18 @@ class FakeWorld:
         self.keys = InMemoryApiKeyStore()
         self.runner = FakeRunner()
         self.logs = FakeLogReader()
+        self.uploads = InMemoryUploadStore()
+        upload_service = UploadService(self.uploads, self.clock)
         self.services = Services(
             executions=ExecutionService(
-                self.executions, self.locks, self.runner, self.logs, self.clock
+                self.executions,
+                self.locks,
+                self.runner,
+                self.logs,
+                self.clock,
+                uploads=upload_service,
             ),
+            uploads=upload_service,
             locks=LockService(self.locks, self.executions, self.clock),
             users=UserService(self.keys, self.clock),
             backend="local",

@@ -16,6 +16,8 @@ from orchestrator.domain.models import (
     Lock,
     LogPage,
     Page,
+    Upload,
+    UploadSlot,
 )
 
 
@@ -114,6 +116,19 @@ class Runner(Protocol):
 
     def lost(self, executions: Sequence[Execution]) -> set[str]:
         """The ids, among `executions`, whose process or task no longer exists."""
+        ...
+
+
+class UploadStore(Protocol):
+    def open_slot(
+        self, upload_id: str, user_email: str, expires_at: datetime, max_bytes: int
+    ) -> UploadSlot:
+        """Make a place the user can PUT one archive to until `expires_at`."""
+        ...
+
+    def find(self, user_email: str, upload_id: str) -> Upload | None:
+        """The completed upload `upload_id` of `user_email`; None if it is another user's,
+        was never completed, or is gone."""
         ...
 
 

@@ -282,6 +282,7 @@ def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
         ("POST", "/users"),
         ("GET", "/users"),
         ("DELETE", "/users/{email}"),
+        ("POST", "/uploads"),
     }
 
 

@@ -196,12 +196,20 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
         assert not any(action.startswith("dynamodb:") for action in actions)
 
 
-def test_pass_role_is_limited_to_the_two_task_roles(resources: Resources) -> None:
+def test_pass_role_is_limited_to_the_task_role_and_the_execution_roles(
+    resources: Resources,
+) -> None:
     function_id = functions_by_handler(resources)["create_execution"]
     [statement] = [
         s for s in policy_statements(resources, function_id) if "iam:PassRole" in actions_of([s])
     ]
-    assert len(statement["Resource"]) == 2
+    roles = {r["Fn::GetAtt"][0] for r in statement["Resource"]}
+    task_definitions = of_type(resources, "AWS::ECS::TaskDefinition").values()
+    expected = {t["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0] for t in task_definitions} | {
+        t["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0] for t in task_definitions
+    }
+    assert roles == expected
+    assert len(roles) == 3
     assert statement["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
@@ -250,13 +258,12 @@ def test_task_state_changes_of_this_cluster_reach_the_task_events_function(
 
 
 def test_the_executor_is_arm64_fargate_in_public_subnets_without_nat(resources: Resources) -> None:
-    [task] = of_type(resources, "AWS::ECS::TaskDefinition").values()
-    [container] = task["Properties"]["ContainerDefinitions"]
-    assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
-    assert task["Properties"]["RequiresCompatibilities"] == ["FARGATE"]
-    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-    assert container["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "exec"
-    assert container["Name"] == "command"
+    for task in of_type(resources, "AWS::ECS::TaskDefinition").values():
+        assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+        assert task["Properties"]["RequiresCompatibilities"] == ["FARGATE"]
+        for container in task["Properties"]["ContainerDefinitions"]:
+            assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+            assert container["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "exec"
     assert of_type(resources, "AWS::EC2::NatGateway") == {}
     assert len(of_type(resources, "AWS::EC2::Subnet")) == 2
     assert len(of_type(resources, "AWS::EC2::FlowLog")) == 1
@@ -278,3 +285,53 @@ def test_the_outputs_have_stable_names(template: Any) -> None:
         "CodeBucketName",
         "ClusterName",
     } <= set(outputs)
+
+
+def upload_task(resources: Resources) -> dict[str, Any]:
+    [task] = [
+        t["Properties"]
+        for t in of_type(resources, "AWS::ECS::TaskDefinition").values()
+        if len(t["Properties"]["ContainerDefinitions"]) == 3
+    ]
+    return task
+
+
+def test_the_upload_task_fetches_then_unpacks_before_the_command(resources: Resources) -> None:
+    task = upload_task(resources)
+    containers = {c["Name"]: c for c in task["ContainerDefinitions"]}
+    fetch, unpack, command = containers["fetch"], containers["unpack"], containers["command"]
+
+    assert "aws s3 cp" in json.dumps(fetch["Command"])
+    assert "$MYCLI_UPLOAD_KEY" in json.dumps(fetch["Command"])
+    assert unpack["DependsOn"] == [{"ContainerName": "fetch", "Condition": "SUCCESS"}]
+    assert unpack["EntryPoint"][:2] == ["python3", "-c"]
+    assert "def safe_extract" in unpack["EntryPoint"][2]
+    assert unpack["Command"] == ["/mycli/upload.tar.gz", "/mycli/work"]
+    assert command["DependsOn"] == [{"ContainerName": "unpack", "Condition": "SUCCESS"}]
+    assert command["WorkingDirectory"] == "/mycli/work"
+    assert (fetch["Essential"], unpack["Essential"], command["Essential"]) == (False, False, True)
+    for container in (fetch, unpack, command):
+        assert container["MountPoints"] == [
+            {"ContainerPath": "/mycli", "SourceVolume": "workspace", "ReadOnly": False}
+        ]
+
+
+def test_the_task_role_may_only_read_uploads(resources: Resources) -> None:
+    role = upload_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for p in of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert [s["Action"] for s in statements] == ["s3:GetObject"]
+    assert json.dumps(statements[0]["Resource"]).endswith('"/uploads/*"]]}')
+
+
+def test_only_the_upload_route_signs_puts_and_only_create_checks_uploads(
+    resources: Resources,
+) -> None:
+    for module, function_id in functions_by_handler(resources).items():
+        actions = actions_of(policy_statements(resources, function_id))
+        assert ("s3:PutObject" in actions) == (module == "create_upload")
+        assert ("s3:GetObject" in actions) == (module == "create_execution")

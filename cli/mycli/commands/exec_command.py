@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -49,6 +50,12 @@ LOCK_RETRY_MAX_SECONDS = 2.0
     metavar="SECONDS",
     help="If the lock is held, wait up to this long for it instead of failing.",
 )
+@click.option(
+    "--upload",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    metavar="DIR",
+    help="Run in a copy of DIR (in a git work tree: what git would commit).",
+)
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
 @click.argument("command", nargs=-1, required=True)
 @pass_app
@@ -58,6 +65,7 @@ def exec_command(
     env_pairs: tuple[str, ...],
     timeout: int | None,
     wait_lock: float | None,
+    upload: Path | None,
     detach: bool,
     command: tuple[str, ...],
 ) -> None:
@@ -75,6 +83,8 @@ def exec_command(
     if timeout:
         body["timeout_seconds"] = timeout
     try:
+        if upload is not None:
+            body["upload_id"] = upload_directory(app, upload)
         execution = start(app, body, wait_lock)
     except CliError as error:
         error.exit_code = exitcodes.EXEC_COULD_NOT_RUN
@@ -91,6 +101,29 @@ def exec_command(
     click.echo(f"mycli: execution {execution_id} started", err=True)
     final = watch(app, execution_id)
     sys.exit(exit_code_of(final))
+
+
+def upload_directory(app: AppContext, directory: Path) -> str:
+    """Pack DIR, check it fits, PUT it to a fresh slot; returns the upload id."""
+    from mycli.uploads import human, pack, put
+
+    archive = pack(directory)
+    try:
+        click.echo(
+            f"mycli: packed {archive.files} files from {directory} ({human(archive.size)})",
+            err=True,
+        )
+        slot = app.client().post("/uploads")
+        if archive.size > slot["max_bytes"]:
+            raise CliError(
+                f"the archive is {human(archive.size)}, over the server's limit of "
+                f"{human(slot['max_bytes'])}: leave out large files (.gitignore) and retry"
+            )
+        put(slot, archive)
+    finally:
+        archive.path.unlink(missing_ok=True)
+    upload_id: str = slot["upload_id"]
+    return upload_id
 
 
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -60,6 +60,13 @@ def local() -> None:
     show_default=True,
     help="Seconds between SIGTERM and SIGKILL when a command is cancelled or times out.",
 )
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 10240),
+    default=50,
+    show_default=True,
+    help="Largest code upload (`mycli exec --upload`) the server accepts.",
+)
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -68,6 +75,7 @@ def up(
     data_dir: Path,
     background: bool,
     kill_grace: float,
+    max_upload_mb: int,
 ) -> None:
     """Start the local server and point the `local` profile at it.
 
@@ -108,17 +116,23 @@ def up(
         )
 
     if background:
-        ready(_start_background(data_dir, host, port, kill_grace))
+        ready(_start_background(data_dir, host, port, kill_grace, max_upload_mb))
         click.echo("mycli: stop it with `mycli local down`", err=True)
         return
     import logging
 
+    from orchestrator.domain.uploads import UploadPolicy
     from orchestrator.local.platform import LocalSettings
     from orchestrator.local.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     click.echo("mycli: serving in the foreground; Ctrl-C stops", err=True)
-    serve(LocalSettings(data_dir=data_dir, kill_grace_seconds=kill_grace), host, port, ready)
+    settings = LocalSettings(
+        data_dir=data_dir,
+        kill_grace_seconds=kill_grace,
+        upload_policy=UploadPolicy(max_bytes=max_upload_mb * 1024 * 1024),
+    )
+    serve(settings, host, port, ready)
 
 
 @local.command()
@@ -158,7 +172,9 @@ def local_status(data_dir: Path) -> None:
     click.echo(f"running at {state.get('url')} (pid {state.get('pid')})")
 
 
-def _start_background(data_dir: Path, host: str, port: int, kill_grace: float) -> str:
+def _start_background(
+    data_dir: Path, host: str, port: int, kill_grace: float, max_upload_mb: int
+) -> str:
     """Start `python -m orchestrator.local` detached; return its URL once it is serving."""
     from orchestrator.local.server import state_path
 
@@ -176,6 +192,8 @@ def _start_background(data_dir: Path, host: str, port: int, kill_grace: float) -
         str(port),
         "--kill-grace",
         str(kill_grace),
+        "--max-upload-mb",
+        str(max_upload_mb),
     ]
     with log_path.open("ab") as log:
         process = subprocess.Popen(

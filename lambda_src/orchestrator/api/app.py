@@ -20,9 +20,9 @@ API_TITLE = "mycli"
 
 
 def all_routers() -> list[Router]:
-    from orchestrator.api.routes import executions, health, locks, me, users
+    from orchestrator.api.routes import executions, health, locks, me, uploads, users
 
-    return [health.router, me.router, executions.router, locks.router, users.router]
+    return [health.router, me.router, executions.router, locks.router, users.router, uploads.router]
 
 
 def build_resolver(routers: Iterable[Router] | None = None) -> APIGatewayRestResolver:

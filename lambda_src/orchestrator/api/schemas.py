@@ -21,6 +21,7 @@ from orchestrator.domain.models import (
 )
 
 _STRICT = ConfigDict(extra="forbid")
+UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Response models only document the API (docs/openapi.json); building their validators
 # waits until the document is generated, which keeps them out of a Lambda cold start.
 _DOCUMENTED = ConfigDict(defer_build=True)
@@ -40,7 +41,7 @@ class CreateExecution(BaseModel):
         description=f"names match {ENV_NAME_PATTERN}; values are never stored",
     )
     timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
-    upload_id: str | None = Field(default=None, min_length=1, max_length=128)
+    upload_id: str | None = Field(default=None, pattern=UPLOAD_ID_PATTERN)
 
     @field_validator("command")
     @classmethod
@@ -154,6 +155,17 @@ class NewUserOut(BaseModel):
     role: Role
     created_at: str
     api_key: str = Field(description="shown once; only its SHA-256 hash is stored")
+
+
+class UploadSlotOut(BaseModel):
+    model_config = _DOCUMENTED
+
+    upload_id: str
+    url: str = Field(description="PUT the archive here")
+    method: Literal["PUT"]
+    headers: dict[str, str] = Field(description="send these headers with the PUT")
+    expires_at: str
+    max_bytes: int
 
 
 class MeOut(BaseModel):

@@ -28,8 +28,10 @@ from orchestrator.domain.models import (
     LogPage,
     Page,
     TaskStateChange,
+    Upload,
     utc_iso,
 )
+from orchestrator.domain.uploads import UploadService
 from orchestrator.ports import (
     Clock,
     ExecutionStore,
@@ -77,6 +79,8 @@ def outcome_of_stop(
 ) -> tuple[ExecutionStatus, str | None]:
     """The terminal status and reason for a stopped task."""
     stopped_reason = change.stopped_reason or ""
+    if change.setup_failure:
+        return Status.FAILED, change.setup_failure
     if stopped_reason.startswith(TIMEOUT_STOP_PREFIX):
         return Status.TIMED_OUT, f"timed out after {execution.timeout_seconds}s"
     if change.stop_code == "UserInitiated" or execution.status is Status.CANCELLING:
@@ -102,6 +106,7 @@ class ExecutionService:
         policy: ExecutionPolicy | None = None,
         metrics: Metrics | None = None,
         new_id: Callable[[], str] = new_execution_id,
+        uploads: UploadService | None = None,
     ) -> None:
         self._executions = executions
         self._locks = locks
@@ -111,6 +116,7 @@ class ExecutionService:
         self._policy = policy or ExecutionPolicy()
         self._metrics = metrics or NoMetrics()
         self._new_id = new_id
+        self._uploads = uploads
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -122,6 +128,7 @@ class ExecutionService:
         A launch failure records FAILED with the reason and frees the lock; the failed
         execution is returned rather than raised, so the caller sees why."""
         timeout = self._timeout_for(request.timeout_seconds)
+        upload = self._upload_for(caller, request.upload_id)
         now = self._clock.now()
         execution = Execution(
             execution_id=self._new_id(),
@@ -144,7 +151,7 @@ class ExecutionService:
             if request.lock:
                 self._locks.release(request.lock, execution.execution_id)
             raise
-        return self._launch(execution, request)
+        return self._launch(execution, request, upload)
 
     def cancel(self, caller: Caller, execution_id: str) -> Execution:
         """Ask a running execution to stop; a finished one is returned as it is."""
@@ -301,13 +308,23 @@ class ExecutionService:
                 },
             )
 
-    def _launch(self, execution: Execution, request: ExecutionRequest) -> Execution:
+    def _upload_for(self, caller: Caller, upload_id: str | None) -> Upload | None:
+        if upload_id is None:
+            return None
+        if self._uploads is None:
+            raise ValidationFailed("this server takes no uploads")
+        return self._uploads.require(caller, upload_id)
+
+    def _launch(
+        self, execution: Execution, request: ExecutionRequest, upload: Upload | None
+    ) -> Execution:
         spec = LaunchSpec(
             execution_id=execution.execution_id,
             command=execution.command,
             env=dict(request.env),
             timeout_seconds=execution.timeout_seconds,
             upload_id=execution.upload_id,
+            upload_location=upload.location if upload else None,
         )
         try:
             result = self._runner.launch(spec)

@@ -220,14 +220,42 @@ class LogPage:
 
 
 @dataclass(frozen=True)
+class UploadSlot:
+    """Where and how a client puts an archive: a URL it PUTs to, with these headers."""
+
+    upload_id: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: str
+    max_bytes: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A completed upload: its owner, where the store keeps it, its size, when it arrived."""
+
+    upload_id: str
+    user_email: str
+    location: str
+    size: int
+    completed_at: str
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
-    """What a runner needs to start one execution."""
+    """What a runner needs to start one execution. `upload_location` is where the upload's
+    archive is (a path, an S3 key), to unpack into the working directory first."""
 
     execution_id: str
     command: str
     env: dict[str, str]
     timeout_seconds: int
     upload_id: str | None = None
+    upload_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +269,7 @@ class TaskStateChange:
     stopped_reason: str | None = None
     exit_code: int | None = None
     container_reason: str | None = None
+    setup_failure: str | None = None  # the upload could not be fetched or unpacked
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.locks import LockService
+from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
 
 
@@ -14,4 +15,5 @@ class Services:
     executions: ExecutionService
     locks: LockService
     users: UserService
+    uploads: UploadService
     backend: str

@@ -29,6 +29,7 @@ ROUTES = (
     RouteFunction("POST", "/users", "create_user"),
     RouteFunction("GET", "/users", "list_users"),
     RouteFunction("DELETE", "/users/{email}", "revoke_user"),
+    RouteFunction("POST", "/uploads", "create_upload"),
 )
 
 # What the Lambda asset (lambda_src/) leaves out: local-only code and caches.

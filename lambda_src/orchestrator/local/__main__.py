@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from orchestrator.domain.uploads import UploadPolicy
 from orchestrator.local.platform import LocalSettings
 from orchestrator.local.server import serve
 
@@ -16,12 +17,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--kill-grace", type=float, default=5.0)
+    parser.add_argument("--max-upload-mb", type=int, default=50)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    settings = LocalSettings(data_dir=args.data_dir.resolve(), kill_grace_seconds=args.kill_grace)
+    settings = LocalSettings(
+        data_dir=args.data_dir.resolve(),
+        kill_grace_seconds=args.kill_grace,
+        upload_policy=UploadPolicy(max_bytes=args.max_upload_mb * 1024 * 1024),
+    )
     serve(settings, args.host, args.port)
 
 

@@ -16,10 +16,12 @@ from orchestrator.adapters.local.stores import (
     SqliteExecutionStore,
     SqliteLockStore,
 )
+from orchestrator.adapters.local.uploads import LocalUploadStore
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import Role
 from orchestrator.domain.services import Services
+from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
 from orchestrator.ports import Clock
 
@@ -36,6 +38,7 @@ class LocalSettings:
     data_dir: Path
     kill_grace_seconds: float = 5.0
     policy: ExecutionPolicy = field(default_factory=ExecutionPolicy)
+    upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
 
     @property
     def database_path(self) -> Path:
@@ -68,6 +71,9 @@ class LocalPlatform:
             clock,
             kill_grace_seconds=settings.kill_grace_seconds,
         )
+        self.uploads_store = LocalUploadStore(self.database, settings.data_dir / "uploads")
+        self.uploads = UploadService(self.uploads_store, clock, settings.upload_policy)
+        self.clock = clock
         executions = ExecutionService(
             self.executions_store,
             self.locks_store,
@@ -75,12 +81,14 @@ class LocalPlatform:
             LogFileReader(settings.data_dir / "logs"),
             clock,
             settings.policy,
+            uploads=self.uploads,
         )
         self.runner.subscribe(executions)
         self.services = Services(
             executions=executions,
             locks=LockService(self.locks_store, self.executions_store, clock),
             users=UserService(self.keys_store, clock),
+            uploads=self.uploads,
             backend="local",
         )
 
@@ -96,6 +104,11 @@ class LocalPlatform:
                 "marked %d unfinished execution(s) FAILED: %s", len(failed), RESTART_REASON
             )
         return len(failed)
+
+    def purge_uploads(self) -> int:
+        """Remove archives past the retention (7 days) and slots that expired unused."""
+        now = self.clock.now()
+        return self.uploads_store.purge(now - self.uploads.policy.retention, now)
 
     def shutdown(self) -> None:
         """Stop cleanly: record running executions FAILED, then end their processes."""

@@ -22,14 +22,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orchestrator.adapters.clock import SystemClock
+from orchestrator.adapters.local.uploads import SLOT_PATH, LocalUploadStore
 from orchestrator.api.app import Api, openapi_json
-from orchestrator.api.errors import error_body
+from orchestrator.api.errors import error_body, http_status_of
+from orchestrator.domain.errors import MycliError
 from orchestrator.domain.services import Services
 from orchestrator.local.platform import LocalPlatform, LocalSettings
+from orchestrator.ports import Clock
 
 logger = logging.getLogger("mycli.server")
 
 MAX_BODY_BYTES = 1024 * 1024
+UPLOAD_PURGE_INTERVAL_SECONDS = 3600
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -49,16 +54,27 @@ class LocalApiServer:
     """A threading HTTP server; each thread keeps its own Api (Powertools resolvers hold the
     current event, so one must never serve two requests at once)."""
 
-    def __init__(self, services: Services, host: str, port: int) -> None:
+    def __init__(
+        self,
+        services: Services,
+        host: str,
+        port: int,
+        uploads: LocalUploadStore | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._services = services
         self._apis = threading.local()
         self._openapi: bytes | None = None
+        self.uploads = uploads
+        self.clock = clock or SystemClock()
         server = self
 
         class Handler(_RequestHandler):
             api = server
 
         self.httpd = _HttpServer((host, port), Handler)
+        if uploads is not None:
+            uploads.base_url = self.url
 
     @property
     def url(self) -> str:
@@ -120,6 +136,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.perf_counter()
         url = urlsplit(self.path)
+        if url.path.startswith(SLOT_PATH) and self.command == "PUT":
+            self._receive_upload(url.path[len(SLOT_PATH) :], url.query)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self.close_connection = True
@@ -143,6 +162,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
             result["statusCode"],
             (time.perf_counter() - started) * 1000,
         )
+
+    def _receive_upload(self, upload_id: str, query: str) -> None:
+        """PUT of an archive to a slot URL (what S3's presigned URL is in the AWS deployment)."""
+        if self.api.uploads is None or "Content-Length" not in self.headers:
+            self.close_connection = True
+            self._reply_error(411, "length_required", "send the archive with a Content-Length")
+            return
+        token = parse_qs(query).get("token", [""])[0]
+        length = int(self.headers["Content-Length"])
+        try:
+            upload = self.api.uploads.receive(
+                upload_id, token, self.rfile, length, self.api.clock.now()
+            )
+        except MycliError as error:
+            self.close_connection = True  # the body may be unread
+            self._reply_error(int(http_status_of(error)), error.code, error.message)
+            return
+        body = json.dumps({"upload_id": upload.upload_id, "size": upload.size}).encode()
+        self._reply(200, {"Content-Type": "application/json"}, body)
+        logger.info("PUT upload %s %d bytes", upload.upload_id, upload.size)
 
     def _event(self, path: str, query: str, body: bytes) -> dict[str, Any]:
         multi_query = parse_qs(query, keep_blank_values=True) if query else {}
@@ -236,7 +275,10 @@ def serve(
     with _exclusive(settings.data_dir):
         platform = LocalPlatform(settings)
         platform.recover()
-        server = LocalApiServer(platform.services, host, port)
+        _purge_uploads_periodically(platform)
+        server = LocalApiServer(
+            platform.services, host, port, uploads=platform.uploads_store, clock=platform.clock
+        )
         state = {"pid": os.getpid(), "url": server.url, "data_dir": str(settings.data_dir)}
         temporary = state_path(settings.data_dir).with_suffix(".tmp")
         temporary.write_text(json.dumps(state))
@@ -258,3 +300,14 @@ def serve(
             platform.shutdown()
             state_path(settings.data_dir).unlink(missing_ok=True)
             logger.info("mycli local server stopped")
+
+
+def _purge_uploads_periodically(platform: LocalPlatform) -> None:
+    def purge_forever() -> None:
+        while True:
+            removed = platform.purge_uploads()
+            if removed:
+                logger.info("removed %d expired upload(s)", removed)
+            time.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
+
+    threading.Thread(target=purge_forever, name="upload-purge", daemon=True).start()

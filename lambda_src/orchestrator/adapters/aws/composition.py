@@ -15,6 +15,7 @@ from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.services import Services
+from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
 from orchestrator.ports import (
     ApiKeyStore,
@@ -23,6 +24,7 @@ from orchestrator.ports import (
     LogReader,
     Metrics,
     Runner,
+    UploadStore,
 )
 
 
@@ -60,6 +62,13 @@ def lock_store(settings: AwsSettings, clients: AwsClients) -> LockStore:
     return DynamoLockStore(clients.dynamodb, settings.locks_table)
 
 
+def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
+    from orchestrator.adapters.aws.s3_uploads import S3UploadStore
+
+    settings.require("code_bucket")
+    return S3UploadStore(clients.s3, settings.code_bucket)
+
+
 def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
     from orchestrator.adapters.aws.ecs import EcsRunner
 
@@ -68,6 +77,7 @@ def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
         clients.ecs,
         cluster=settings.cluster,
         task_definition=settings.task_definition,
+        upload_task_definition=settings.upload_task_definition,
         container_name=settings.container_name,
         subnets=settings.subnets,
         security_groups=settings.security_groups,
@@ -91,6 +101,7 @@ class AwsPorts:
     locks: LockStore
     runner: Runner
     log_reader: LogReader
+    uploads: UploadStore
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -103,6 +114,7 @@ class AwsPorts:
             locks=later(lock_store),
             runner=later(ecs_runner),
             log_reader=later(cloudwatch_reader),
+            uploads=later(upload_store),
         )
 
 
@@ -114,6 +126,7 @@ def build_services(
         default_timeout_seconds=settings.default_timeout_seconds,
         max_timeout_seconds=settings.max_timeout_seconds,
     )
+    uploads = UploadService(ports.uploads, clock, UploadPolicy(max_bytes=settings.max_upload_bytes))
     return Services(
         executions=ExecutionService(
             ports.executions,
@@ -123,8 +136,10 @@ def build_services(
             clock,
             policy,
             metrics=metrics,
+            uploads=uploads,
         ),
         locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),
+        uploads=uploads,
         backend="aws",
     )

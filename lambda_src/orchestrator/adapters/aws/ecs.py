@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from orchestrator.adapters.aws.task_layout import FETCH_CONTAINER, UPLOAD_KEY_VARIABLE
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec
 
@@ -26,6 +27,7 @@ class EcsRunner:
         cluster: str,
         task_definition: str,
         container_name: str,
+        upload_task_definition: str = "",
         subnets: Sequence[str],
         security_groups: Sequence[str],
         log_stream_prefix: str,
@@ -33,28 +35,38 @@ class EcsRunner:
         self._ecs = ecs
         self._cluster = cluster
         self._task_definition = task_definition
+        self._upload_task_definition = upload_task_definition
         self._container = container_name
         self._subnets = list(subnets)
         self._security_groups = list(security_groups)
         self._log_stream_prefix = log_stream_prefix
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
-        overrides = {
-            "containerOverrides": [
+        containers: list[dict[str, Any]] = [
+            {
+                "name": self._container,
+                "command": ["sh", "-c", spec.command],
+                "environment": [
+                    {"name": name, "value": value} for name, value in sorted(spec.env.items())
+                ]
+                + [{"name": "MYCLI_EXECUTION_ID", "value": spec.execution_id}],
+            }
+        ]
+        task_definition = self._task_definition
+        if spec.upload_location:
+            if not self._upload_task_definition:
+                raise LaunchFailed("this deployment has no upload task definition")
+            task_definition = self._upload_task_definition
+            containers.append(
                 {
-                    "name": self._container,
-                    "command": ["sh", "-c", spec.command],
-                    "environment": [
-                        {"name": name, "value": value} for name, value in sorted(spec.env.items())
-                    ]
-                    + [{"name": "MYCLI_EXECUTION_ID", "value": spec.execution_id}],
+                    "name": FETCH_CONTAINER,
+                    "environment": [{"name": UPLOAD_KEY_VARIABLE, "value": spec.upload_location}],
                 }
-            ]
-        }
+            )
         try:
             response = self._ecs.run_task(
                 cluster=self._cluster,
-                taskDefinition=self._task_definition,
+                taskDefinition=task_definition,
                 launchType="FARGATE",
                 count=1,
                 startedBy=spec.execution_id[:36],
@@ -67,7 +79,7 @@ class EcsRunner:
                         "assignPublicIp": "ENABLED",  # public subnets, no NAT: pulls need it
                     }
                 },
-                overrides=overrides,
+                overrides={"containerOverrides": containers},
             )
         except ClientError as error:
             raise LaunchFailed(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from orchestrator.domain.models import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
+from orchestrator.domain.uploads import DEFAULT_MAX_UPLOAD_BYTES
 
 
 class MissingSetting(RuntimeError):
@@ -20,6 +21,7 @@ class AwsSettings:
     locks_table: str = ""
     cluster: str = ""
     task_definition: str = ""
+    upload_task_definition: str = ""
     container_name: str = "command"
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
@@ -28,6 +30,7 @@ class AwsSettings:
     code_bucket: str = ""
     default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
@@ -42,6 +45,7 @@ class AwsSettings:
             locks_table=env.get("LOCKS_TABLE", ""),
             cluster=env.get("CLUSTER_ARN", ""),
             task_definition=env.get("TASK_DEFINITION_ARN", ""),
+            upload_task_definition=env.get("UPLOAD_TASK_DEFINITION_ARN", ""),
             container_name=env.get("CONTAINER_NAME", "command"),
             subnets=listed("SUBNET_IDS"),
             security_groups=listed("SECURITY_GROUP_IDS"),
@@ -52,6 +56,7 @@ class AwsSettings:
                 env.get("DEFAULT_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
             ),
             max_timeout_seconds=int(env.get("MAX_TIMEOUT_SECONDS", MAX_TIMEOUT_SECONDS)),
+            max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)),
         )
 
     def require(self, *names: str) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.adapters.aws.task_layout import (
+    FETCH_CONTAINER,
+    FETCH_FAILED_REASON,
+    UNPACK_CONTAINER,
+)
 from orchestrator.domain.models import TaskStateChange
+from orchestrator.unpack import REASON_BY_EXIT_CODE
 
 
 def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskStateChange | None:
@@ -19,6 +25,7 @@ def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskS
     )
     exit_code = container.get("exitCode")
     return TaskStateChange(
+        setup_failure=_setup_failure(detail.get("containers") or []),
         execution_id=execution_id,
         last_status=last_status,
         task_ref=detail.get("taskArn"),
@@ -27,3 +34,16 @@ def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskS
         exit_code=int(exit_code) if exit_code is not None else None,
         container_reason=container.get("reason"),
     )
+
+
+def _setup_failure(containers: list[dict[str, Any]]) -> str | None:
+    """Why the upload's fetch or unpack step failed, if it did (the command never ran)."""
+    codes = {c.get("name"): c.get("exitCode") for c in containers}
+    fetched = codes.get(FETCH_CONTAINER)
+    if fetched not in (None, 0):
+        return FETCH_FAILED_REASON
+    unpacked = codes.get(UNPACK_CONTAINER)
+    if unpacked not in (None, 0):
+        reason = REASON_BY_EXIT_CODE.get(int(unpacked), f"unpack exited with code {unpacked}")
+        return f"upload refused: {reason}"
+    return None

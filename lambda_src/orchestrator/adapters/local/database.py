@@ -58,6 +58,18 @@ MIGRATIONS: tuple[str, ...] = (
         ttl          INTEGER NOT NULL
     );
     """,
+    """
+    CREATE TABLE uploads (
+        upload_id    TEXT PRIMARY KEY,
+        user_email   TEXT NOT NULL,
+        token_hash   TEXT NOT NULL,
+        expires_at   TEXT NOT NULL,
+        max_bytes    INTEGER NOT NULL,
+        size         INTEGER,
+        completed_at TEXT
+    );
+    CREATE INDEX uploads_by_completion ON uploads (completed_at);
+    """,
 )
 
 

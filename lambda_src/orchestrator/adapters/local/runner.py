@@ -20,6 +20,7 @@ from orchestrator.adapters.local.logfiles import LogFileWriter, log_stream_name
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, utc_iso
 from orchestrator.ports import Clock, RunnerListener
+from orchestrator.unpack import UnsafeArchive, safe_extract
 
 EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"
 MAX_EVENT_BYTES = 256 * 1024
@@ -64,9 +65,15 @@ class LocalProcessRunner:
         stream = log_stream_name(spec.execution_id)
         try:
             workdir.mkdir(parents=True)
-            writer = LogFileWriter(self._log_dir / stream)
         except OSError as exc:
             raise LaunchFailed(f"cannot prepare the working directory: {exc.strerror}") from exc
+        if spec.upload_location:
+            try:
+                safe_extract(Path(spec.upload_location), workdir)
+            except UnsafeArchive as refused:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise LaunchFailed(f"upload refused: {refused}") from refused
+        writer = LogFileWriter(self._log_dir / stream)
         try:
             process = subprocess.Popen(
                 ["sh", "-c", spec.command],
