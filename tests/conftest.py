@@ -42,3 +42,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSettings]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with moto_platform() as settings:
         yield settings
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1, for what must cross real HTTP (presigned S3 URLs)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -16,6 +16,7 @@ from orchestrator.adapters.aws.settings import AwsSettings
 REGION = "eu-west-1"
 CONTAINER = "command"
 LOG_GROUP = "/mycli/executions"
+CODE_BUCKET = "mycli-code"
 
 TABLES: dict[str, dict[str, Any]] = {
     "APIKeys": {
@@ -96,6 +97,20 @@ def create_executor() -> dict[str, Any]:
             {"name": CONTAINER, "image": "public.ecr.aws/docker/library/busybox", "memory": 512}
         ],
     )["taskDefinition"]["taskDefinitionArn"]
+    upload_task_definition = ecs.register_task_definition(
+        family="mycli-executor-upload",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {"name": name, "image": "public.ecr.aws/docker/library/busybox", "memory": 128}
+            for name in ("fetch", "unpack", CONTAINER)
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
     boto3.client("logs", region_name=REGION).create_log_group(logGroupName=LOG_GROUP)
     # Keep tasks where we put them; moto otherwise advances their status on every describe.
     state_manager.set_transition(
@@ -104,6 +119,8 @@ def create_executor() -> dict[str, Any]:
     return {
         "cluster": cluster,
         "task_definition": task_definition,
+        "upload_task_definition": upload_task_definition,
+        "code_bucket": CODE_BUCKET,
         "subnets": tuple(subnets),
         "security_groups": (group["GroupId"],),
     }
@@ -117,6 +134,8 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "LOCKS_TABLE": settings.locks_table,
         "CLUSTER_ARN": settings.cluster,
         "TASK_DEFINITION_ARN": settings.task_definition,
+        "UPLOAD_TASK_DEFINITION_ARN": settings.upload_task_definition,
+        "CODE_BUCKET": settings.code_bucket,
         "CONTAINER_NAME": settings.container_name,
         "SUBNET_IDS": ",".join(settings.subnets),
         "SECURITY_GROUP_IDS": ",".join(settings.security_groups),

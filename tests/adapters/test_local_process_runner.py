@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from archives import member, write
 from fakes import FakeClock
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.logfiles import LogFileReader
@@ -190,3 +191,30 @@ def _wait_for(condition: object, timeout: float = 5) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_an_upload_is_unpacked_into_the_working_directory_first(
+    local: RunnerUnderTest, tmp_path: Path
+) -> None:
+    archive = write(
+        tmp_path / "code.tgz",
+        member("run.sh", b"#!/bin/sh\ncat data.txt\nexit 5\n", 0o755),
+        member("data.txt", b"from the upload"),
+    )
+
+    execution = local.launch("e1", "./run.sh", upload_location=str(archive))
+
+    assert local.listener.wait_exit("e1") == (5, False)
+    assert local.output(execution) == ["from the upload"]
+
+
+def test_an_unsafe_upload_fails_the_launch_with_the_reason(
+    local: RunnerUnderTest, tmp_path: Path
+) -> None:
+    archive = write(tmp_path / "evil.tgz", member("../../escape.sh"))
+
+    with pytest.raises(LaunchFailed, match="upload refused: path leaves the directory"):
+        local.launch("e1", "true", upload_location=str(archive))
+
+    assert not (local.work_dir / "e1").exists()
+    assert local.listener.running == []

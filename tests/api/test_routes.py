@@ -302,3 +302,36 @@ def test_an_email_is_revoked_percent_encoded(api: ApiHarness) -> None:
     api.call("POST", "/users", api.admin_key, body={"email": "dev+ops@example.com"})
     status, revoked = api.call("DELETE", "/users/dev%2Bops%40example.com", api.admin_key)
     assert (status, revoked["email"], revoked["revoked"]) == (200, "dev+ops@example.com", True)
+
+
+def test_an_upload_slot_is_created_but_an_execution_refuses_it_until_completed(
+    api: ApiHarness,
+) -> None:
+    status, slot = api.call("POST", "/uploads", api.alice_key)
+
+    assert status == 201
+    assert set(slot) == {"upload_id", "url", "method", "headers", "expires_at", "max_bytes"}
+    assert (slot["method"], slot["max_bytes"]) == ("PUT", 50 * 1024 * 1024)
+    error = assert_error(
+        api.call(
+            "POST",
+            "/executions",
+            api.alice_key,
+            body={"command": "ls", "upload_id": slot["upload_id"]},
+        ),
+        404,
+        "not_found",
+    )
+    assert "never completed" in error["message"]
+    assert api.call("GET", "/executions", api.alice_key)[1]["items"] == []
+
+
+@pytest.mark.parametrize("upload_id", ["../../etc", "a" * 65, ""])
+def test_malformed_upload_ids_are_400(api: ApiHarness, upload_id: str) -> None:
+    assert_error(
+        api.call(
+            "POST", "/executions", api.alice_key, body={"command": "ls", "upload_id": upload_id}
+        ),
+        400,
+        "validation_error",
+    )

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from typing import Any
 
 import boto3
 import pytest
 
+from archives import member, tarball
 from events import ecs_task_event
 from lambda_harness import Lambdas
 from moto_aws import REGION
+from orchestrator.adapters.aws.s3_uploads import user_prefix
 from orchestrator.handlers.catalog import ROUTES
 
 
 def start(lambdas: Lambdas, key: str, **body: Any) -> dict[str, Any]:
     status, execution = lambdas.call(
-        "POST", "/executions", key, body={"command": "make deploy", **body}
+        "POST", "/executions", key, body={"command": "make deploy"} | body
     )
     assert status == 202, execution
     return execution
@@ -323,3 +326,63 @@ def test_users_are_managed_through_dynamodb(lambdas: Lambdas) -> None:
     }
     stored = boto3.client("dynamodb", region_name=REGION).scan(TableName="APIKeys")["Items"]
     assert created["api_key"] not in json.dumps(stored)
+
+
+def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_upload_task(
+    lambdas: Lambdas, moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Presigned URLs must reach a real HTTP server: S3 calls go to moto's server (which shares
+    # moto's in-process state), everything else stays mocked in-process.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+    status, slot = lambdas.call("POST", "/uploads", lambdas.alice_key)
+    assert status == 201
+    assert slot["url"].startswith(moto_server)
+    archive = tarball(member("run.sh", b"#!/bin/sh\necho hi\n", 0o755))
+    put = urllib.request.Request(slot["url"], data=archive, method="PUT", headers=slot["headers"])
+    with urllib.request.urlopen(put, timeout=10) as response:
+        assert response.status == 200
+
+    refused = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.bob_key,
+        body={"command": "./run.sh", "upload_id": slot["upload_id"]},
+    )
+    execution = start(lambdas, lambdas.alice_key, upload_id=slot["upload_id"], command="./run.sh")
+
+    assert refused[0] == 404
+    ecs = boto3.client("ecs", region_name=REGION)
+    [task] = ecs.describe_tasks(cluster=lambdas.settings.cluster, tasks=[execution["task_ref"]])[
+        "tasks"
+    ]
+    assert task["taskDefinitionArn"] == lambdas.settings.upload_task_definition
+    [fetch] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "fetch"]
+    [variable] = fetch["environment"]
+    assert variable["name"] == "MYCLI_UPLOAD_KEY"
+    assert variable["value"] == f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
+
+
+@pytest.mark.parametrize(
+    ("containers", "reason"),
+    [
+        ({"fetch": 1}, "could not fetch the upload from S3"),
+        ({"fetch": 0, "unpack": 67}, "upload refused: path leaves the directory"),
+        ({"fetch": 0, "unpack": 66}, "upload refused: absolute path in archive"),
+        ({"fetch": 0, "unpack": 65}, "upload refused: corrupt archive"),
+    ],
+)
+def test_a_refused_upload_fails_the_execution_with_the_reason(
+    lambdas: Lambdas, containers: dict[str, int], reason: str
+) -> None:
+    execution = start(lambdas, lambdas.alice_key, lock="prod")
+    event = stop_event(lambdas, execution, stop_code="EssentialContainerExited")
+    for name, code in containers.items():
+        event["detail"]["containers"].append(
+            {"name": name, "lastStatus": "STOPPED", "exitCode": code}
+        )
+
+    lambdas.invoke("task_events", event)
+    _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
+
+    assert (final["status"], final["reason"]) == ("FAILED", reason)
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +70,24 @@ class LocalDeployment:
             [MYCLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    def up(self) -> None:
-        self.mycli("local", "up", "--background", "--port", "0", "--kill-grace", "1", check=True)
+    def up(self, *extra: str) -> None:
+        self.mycli(
+            "local", "up", "--background", "--port", "0", "--kill-grace", "1", *extra, check=True
+        )
+
+    def api(self, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+        """A raw API request, as any HTTP client could make it."""
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"X-API-Key": key, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def down(self) -> None:
         self.mycli("local", "down")
