@@ -177,6 +177,14 @@ EXECUTION_SETTABLE_FIELDS = frozenset(Execution.__dataclass_fields__) - {
 }
 
 
+def settable_fields(fields: dict[str, object]) -> dict[str, object]:
+    """`fields`, once checked to be ones a store may set on an existing execution."""
+    unknown = set(fields) - EXECUTION_SETTABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not settable on an execution: {sorted(unknown)}")
+    return fields
+
+
 @dataclass(frozen=True)
 class Lock:
     """A named lock held by one execution until it ends or `expires_at` passes."""

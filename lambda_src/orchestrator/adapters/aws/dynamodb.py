@@ -19,13 +19,13 @@ from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
     ACTIVE_STATUSES,
-    EXECUTION_SETTABLE_FIELDS,
     ApiKeyRecord,
     Execution,
     ExecutionStatus,
     Lock,
     Page,
     Role,
+    settable_fields,
 )
 
 USER_INDEX = "user_email-started_at"
@@ -191,7 +191,7 @@ class DynamoExecutionStore:
         if key is None:
             return None
         sources = ExecutionStatus.sources_of(status)
-        values = {"status": status.value, "updated_at": updated_at, **_settable(fields)}
+        values = {"status": status.value, "updated_at": updated_at, **settable_fields(fields)}
         update, names, attributes = _set_expression(values)
         names["#current"] = "status"
         for index, source in enumerate(sources):
@@ -214,7 +214,7 @@ class DynamoExecutionStore:
         return _execution(response["Attributes"])
 
     def annotate(self, execution_id: str, **fields: object) -> None:
-        values = _settable(fields)
+        values = settable_fields(fields)
         key = self._key_of(execution_id) if values else None
         if key is None:
             return
@@ -400,13 +400,6 @@ def _set_expression(values: dict[str, object]) -> tuple[str, dict[str, str], Ite
     attributes = {f":v{index}": to_attribute(value) for index, value in enumerate(values.values())}
     assignments = ", ".join(f"#f{index} = :v{index}" for index in range(len(values)))
     return f"SET {assignments}", names, attributes
-
-
-def _settable(fields: dict[str, object]) -> dict[str, object]:
-    unknown = set(fields) - EXECUTION_SETTABLE_FIELDS
-    if unknown:
-        raise ValueError(f"not settable on an execution: {sorted(unknown)}")
-    return fields
 
 
 def _index_key(execution: Execution, partition_name: str) -> dict[str, str]:

@@ -12,13 +12,13 @@ from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
     ACTIVE_STATUSES,
-    EXECUTION_SETTABLE_FIELDS,
     ApiKeyRecord,
     Execution,
     ExecutionStatus,
     Lock,
     Page,
     Role,
+    settable_fields,
 )
 
 _EXECUTION_FIELDS = tuple(Execution.__dataclass_fields__)
@@ -107,7 +107,7 @@ class SqliteExecutionStore:
         **fields: object,
     ) -> Execution | None:
         sources = ExecutionStatus.sources_of(status)
-        values = {"status": status.value, "updated_at": updated_at, **_settable(fields)}
+        values = {"status": status.value, "updated_at": updated_at, **settable_fields(fields)}
         assignments = ", ".join(f"{name} = ?" for name in values)
         marks = ", ".join("?" for _ in sources)
         row = (
@@ -122,7 +122,7 @@ class SqliteExecutionStore:
         return _execution(row) if row else None
 
     def annotate(self, execution_id: str, **fields: object) -> None:
-        values = _settable(fields)
+        values = settable_fields(fields)
         if not values:
             return
         assignments = ", ".join(f"{name} = ?" for name in values)
@@ -219,13 +219,6 @@ class SqliteLockStore:
             "SELECT * FROM locks WHERE ttl >= ? ORDER BY lock_name", (int(now.timestamp()),)
         )
         return [_lock(row) for row in rows]
-
-
-def _settable(fields: dict[str, object]) -> dict[str, object]:
-    unknown = set(fields) - EXECUTION_SETTABLE_FIELDS
-    if unknown:
-        raise ValueError(f"not settable on an execution: {sorted(unknown)}")
-    return fields
 
 
 def _execution_row(execution: Execution) -> dict[str, object]:
