@@ -130,6 +130,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Requests are logged by `_handle`, without query strings (upload slot tokens)."""
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug(format, *args)
 
