@@ -221,3 +221,19 @@ def test_a_server_killed_during_a_run_restarts_with_the_run_failed_and_its_lock_
         time.sleep(0.05)
     assert not Path(f"/proc/{orphan}").exists(), "the dead server's command kept running"
     assert deployment.mycli("exec", "--lock", "prod", "--", "true").returncode == 0
+
+
+def test_no_key_or_env_value_reaches_the_data_directory_in_plaintext(
+    deployment: LocalDeployment, tmp_path: Path
+) -> None:
+    user_key = deployment.add_user("carol@example.com")
+    deployment.mycli(
+        "exec", "-e", "DEPLOY_TOKEN=tok-4f9a1c7e", "--", "true", key=user_key, check=True
+    )
+    deployment.mycli("whoami", key=user_key, check=True)
+
+    secrets = (b"tok-4f9a1c7e", user_key.encode(), deployment.admin_key.encode())
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(secret in content for secret in secrets), path
