@@ -184,7 +184,7 @@ def main() -> None:
         [
             "function",
             "status",
-            "median ms",
+            "cold start ms",
             "import ms",
             "1st request ms",
             "AWS adapters loaded",
