@@ -30,6 +30,7 @@ class Access:
     read_logs: bool = False
     sign_upload_puts: bool = False  # s3:PutObject under uploads/, to presign slots
     check_uploads: bool = False  # s3:GetObject (HeadObject) under uploads/
+    seal_env: bool = False  # kms:Encrypt with the env key
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -40,6 +41,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         locks=(PUT, GET, DELETE),
         run_tasks=True,
         check_uploads=True,
+        seal_env=True,
     ),
     "create_upload": Access(sign_upload_puts=True),
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),

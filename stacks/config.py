@@ -26,8 +26,8 @@ class PlatformConfig:
     api_burst_limit: int = 40
     retain_data: bool = True
     max_upload_mib: int = 50
-    upload_fetch_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
-    upload_unpack_image: str = "public.ecr.aws/docker/library/python:3.12-alpine"
+    prepare_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
+    unpack_image: str = "public.ecr.aws/docker/library/python:3.12-alpine"
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:

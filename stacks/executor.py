@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -21,12 +22,12 @@ from orchestrator import unpack
 from orchestrator.adapters.aws.task_layout import (
     ARCHIVE_PATH,
     COMMAND_CONTAINER,
-    FETCH_CONTAINER,
+    PREPARE_CONTAINER,
     UNPACK_CONTAINER,
-    UPLOAD_KEY_VARIABLE,
     UPLOADS_PREFIX,
     WORK_DIR,
     WORKSPACE,
+    prepare_script,
 )
 from stacks.config import PlatformConfig
 
@@ -52,9 +53,10 @@ class Executor(Construct):
         self.security_group = self._build_security_group()
         self.cluster = self._build_cluster()
         self.log_group = self._build_log_group()
+        self.env_key = self._build_env_key()
         self.task_role = self._build_task_role()
         self.task_definition = self._build_task_definition()
-        self.upload_task_definition = self._build_upload_task_definition()
+        self.prepared_task_definition = self._build_prepared_task_definition()
 
     @property
     def subnet_ids(self) -> list[str]:
@@ -113,20 +115,33 @@ class Executor(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
+    def _build_env_key(self) -> kms.Key:
+        return kms.Key(
+            self,
+            "EnvKey",
+            description="mycli: seals execution env values on their way to ECS tasks",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
     def _build_task_role(self) -> iam.Role:
-        # What the command may do in AWS: read uploads (the fetch step), nothing else unless
-        # an admin grants it here.
+        # What a task may do in AWS: read uploads and unseal its env (the prepare step),
+        # nothing else unless an admin grants it here.
         role = iam.Role(
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="Role of mycli tasks: reads uploads, nothing more by default",
+            description="Role of mycli tasks: reads uploads, unseals env, nothing more by default",
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[self._code_bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
             )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.env_key.key_arn])
         )
         return role
 
@@ -158,28 +173,25 @@ class Executor(Construct):
         )
         return task_definition
 
-    def _build_upload_task_definition(self) -> ecs.FargateTaskDefinition:
-        task_definition = self._task_definition("UploadTaskDefinition")
+    def _build_prepared_task_definition(self) -> ecs.FargateTaskDefinition:
+        task_definition = self._task_definition("PreparedTaskDefinition")
         task_definition.add_volume(name=WORKSPACE_VOLUME)
         mount = ecs.MountPoint(
             container_path=WORKSPACE, source_volume=WORKSPACE_VOLUME, read_only=False
         )
-        fetch = task_definition.add_container(
-            FETCH_CONTAINER,
-            container_name=FETCH_CONTAINER,
-            image=ecs.ContainerImage.from_registry(self._config.upload_fetch_image),
+        prepare = task_definition.add_container(
+            PREPARE_CONTAINER,
+            container_name=PREPARE_CONTAINER,
+            image=ecs.ContainerImage.from_registry(self._config.prepare_image),
             essential=False,
             entry_point=["sh", "-c"],
-            command=[
-                f'aws s3 cp --only-show-errors "s3://{self._code_bucket.bucket_name}/'
-                f'${UPLOAD_KEY_VARIABLE}" {ARCHIVE_PATH}'
-            ],
+            command=[prepare_script(self._code_bucket.bucket_name)],
             logging=self._logging(),
         )
         unpacker = task_definition.add_container(
             UNPACK_CONTAINER,
             container_name=UNPACK_CONTAINER,
-            image=ecs.ContainerImage.from_registry(self._config.upload_unpack_image),
+            image=ecs.ContainerImage.from_registry(self._config.unpack_image),
             essential=False,
             entry_point=["python3", "-c", Path(unpack.__file__).read_text()],
             command=[ARCHIVE_PATH, WORK_DIR],
@@ -194,11 +206,11 @@ class Executor(Construct):
             working_directory=WORK_DIR,
             logging=self._logging(),
         )
-        for container in (fetch, unpacker, command):
+        for container in (prepare, unpacker, command):
             container.add_mount_points(mount)
         unpacker.add_container_dependencies(
             ecs.ContainerDependency(
-                container=fetch, condition=ecs.ContainerDependencyCondition.SUCCESS
+                container=prepare, condition=ecs.ContainerDependencyCondition.SUCCESS
             )
         )
         command.add_container_dependencies(
@@ -212,6 +224,6 @@ class Executor(Construct):
     def execution_roles(self) -> list[iam.IRole]:
         roles = [
             definition.execution_role
-            for definition in (self.task_definition, self.upload_task_definition)
+            for definition in (self.task_definition, self.prepared_task_definition)
         ]
         return [role for role in roles if role is not None]

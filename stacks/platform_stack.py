@@ -69,9 +69,10 @@ class MycliStack(Stack):
             "EXECUTIONS_TABLE": self.data.executions.table_name,
             "LOCKS_TABLE": self.data.locks.table_name,
             "CODE_BUCKET": self.data.code_bucket.bucket_name,
+            "ENV_KEY_ARN": executor.env_key.key_arn,
             "CLUSTER_ARN": executor.cluster.cluster_arn,
             "TASK_DEFINITION_ARN": executor.task_definition.task_definition_arn,
-            "UPLOAD_TASK_DEFINITION_ARN": executor.upload_task_definition.task_definition_arn,
+            "PREPARED_TASK_DEFINITION_ARN": executor.prepared_task_definition.task_definition_arn,
             "MAX_UPLOAD_BYTES": str(self.config.max_upload_mib * 1024 * 1024),
             "CONTAINER_NAME": CONTAINER_NAME,
             "SUBNET_IDS": ",".join(executor.subnet_ids),
@@ -124,7 +125,7 @@ class MycliStack(Stack):
                 ["ecs:RunTask"],
                 [
                     executor.task_definition.task_definition_arn,
-                    executor.upload_task_definition.task_definition_arn,
+                    executor.prepared_task_definition.task_definition_arn,
                 ],
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
@@ -160,6 +161,8 @@ class MycliStack(Stack):
             function.allow(["s3:PutObject"], [uploads])
         if access.check_uploads:
             function.allow(["s3:GetObject"], [uploads])
+        if access.seal_env:
+            function.allow(["kms:Encrypt"], [executor.env_key.key_arn])
         if access.read_logs:
             function.allow(
                 ["logs:GetLogEvents"],

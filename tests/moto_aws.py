@@ -97,7 +97,7 @@ def create_executor() -> dict[str, Any]:
             {"name": CONTAINER, "image": "public.ecr.aws/docker/library/busybox", "memory": 512}
         ],
     )["taskDefinition"]["taskDefinitionArn"]
-    upload_task_definition = ecs.register_task_definition(
+    prepared_task_definition = ecs.register_task_definition(
         family="mycli-executor-upload",
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
@@ -105,9 +105,12 @@ def create_executor() -> dict[str, Any]:
         memory="512",
         containerDefinitions=[
             {"name": name, "image": "public.ecr.aws/docker/library/busybox", "memory": 128}
-            for name in ("fetch", "unpack", CONTAINER)
+            for name in ("prepare", "unpack", CONTAINER)
         ],
     )["taskDefinition"]["taskDefinitionArn"]
+    env_key = boto3.client("kms", region_name=REGION).create_key(Description="env")["KeyMetadata"][
+        "Arn"
+    ]
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
@@ -119,8 +122,9 @@ def create_executor() -> dict[str, Any]:
     return {
         "cluster": cluster,
         "task_definition": task_definition,
-        "upload_task_definition": upload_task_definition,
+        "prepared_task_definition": prepared_task_definition,
         "code_bucket": CODE_BUCKET,
+        "env_key": env_key,
         "subnets": tuple(subnets),
         "security_groups": (group["GroupId"],),
     }
@@ -134,8 +138,9 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "LOCKS_TABLE": settings.locks_table,
         "CLUSTER_ARN": settings.cluster,
         "TASK_DEFINITION_ARN": settings.task_definition,
-        "UPLOAD_TASK_DEFINITION_ARN": settings.upload_task_definition,
+        "PREPARED_TASK_DEFINITION_ARN": settings.prepared_task_definition,
         "CODE_BUCKET": settings.code_bucket,
+        "ENV_KEY_ARN": settings.env_key,
         "CONTAINER_NAME": settings.container_name,
         "SUBNET_IDS": ",".join(settings.subnets),
         "SECURITY_GROUP_IDS": ",".join(settings.security_groups),

@@ -3,7 +3,9 @@ same authorization cases as the embedded e2e tests."""
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
 import time
 import urllib.request
 from typing import Any
@@ -16,6 +18,7 @@ from events import ecs_task_event
 from lambda_harness import Lambdas
 from moto_aws import REGION
 from orchestrator.adapters.aws.s3_uploads import user_prefix
+from orchestrator.adapters.aws.task_layout import PREPARE_FAILED_REASON
 from orchestrator.handlers.catalog import ROUTES
 
 
@@ -80,7 +83,7 @@ def test_user_routes_need_the_admin_role(lambdas: Lambdas) -> None:
 
 
 def test_create_runs_an_ecs_task_and_records_it(lambdas: Lambdas) -> None:
-    execution = start(lambdas, lambdas.alice_key, lock="prod", env={"STAGE": "blue"})
+    execution = start(lambdas, lambdas.alice_key, lock="prod")
 
     ecs = boto3.client("ecs", region_name=REGION)
     [task] = ecs.describe_tasks(cluster=lambdas.settings.cluster, tasks=[execution["task_ref"]])[
@@ -88,9 +91,7 @@ def test_create_runs_an_ecs_task_and_records_it(lambdas: Lambdas) -> None:
     ]
     assert execution["status"] == "STARTING"
     assert task["startedBy"] == execution["execution_id"]
-    assert execution["env_names"] == ["STAGE"]
-    stored = boto3.client("dynamodb", region_name=REGION).scan(TableName="Executions")["Items"]
-    assert "blue" not in json.dumps(stored)
+    assert task["taskDefinitionArn"] == lambdas.settings.task_definition
     _, locks = lambdas.call("GET", "/locks", lambdas.bob_key)
     assert [lock["execution_id"] for lock in locks["items"]] == [execution["execution_id"]]
 
@@ -328,7 +329,7 @@ def test_users_are_managed_through_dynamodb(lambdas: Lambdas) -> None:
     assert created["api_key"] not in json.dumps(stored)
 
 
-def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_upload_task(
+def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_prepared_task(
     lambdas: Lambdas, moto_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Presigned URLs must reach a real HTTP server: S3 calls go to moto's server (which shares
@@ -355,20 +356,21 @@ def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_upload_task(
     [task] = ecs.describe_tasks(cluster=lambdas.settings.cluster, tasks=[execution["task_ref"]])[
         "tasks"
     ]
-    assert task["taskDefinitionArn"] == lambdas.settings.upload_task_definition
-    [fetch] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "fetch"]
-    [variable] = fetch["environment"]
-    assert variable["name"] == "MYCLI_UPLOAD_KEY"
-    assert variable["value"] == f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
+    assert task["taskDefinitionArn"] == lambdas.settings.prepared_task_definition
+    [prepare] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "prepare"]
+    variables = {v["name"]: v["value"] for v in prepare["environment"]}
+    assert variables["MYCLI_UPLOAD_KEY"] == (
+        f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
+    )
 
 
 @pytest.mark.parametrize(
     ("containers", "reason"),
     [
-        ({"fetch": 1}, "could not fetch the upload from S3"),
-        ({"fetch": 0, "unpack": 67}, "upload refused: path leaves the directory"),
-        ({"fetch": 0, "unpack": 66}, "upload refused: absolute path in archive"),
-        ({"fetch": 0, "unpack": 65}, "upload refused: corrupt archive"),
+        ({"prepare": 1}, PREPARE_FAILED_REASON),
+        ({"prepare": 0, "unpack": 67}, "upload refused: path leaves the directory"),
+        ({"prepare": 0, "unpack": 66}, "upload refused: absolute path in archive"),
+        ({"prepare": 0, "unpack": 65}, "upload refused: corrupt archive"),
     ],
 )
 def test_a_refused_upload_fails_the_execution_with_the_reason(
@@ -386,3 +388,42 @@ def test_a_refused_upload_fails_the_execution_with_the_reason(
 
     assert (final["status"], final["reason"]) == ("FAILED", reason)
     assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+
+
+def test_env_values_reach_the_task_sealed_never_in_plaintext(lambdas: Lambdas) -> None:
+    execution = start(
+        lambdas,
+        lambdas.alice_key,
+        command="deploy",
+        env={"DB_PASSWORD": "p@ss w'rd", "STAGE": "blue"},
+    )
+
+    ecs = boto3.client("ecs", region_name=REGION)
+    [task] = ecs.describe_tasks(cluster=lambdas.settings.cluster, tasks=[execution["task_ref"]])[
+        "tasks"
+    ]
+    overrides = json.dumps(task["overrides"])
+    stored = json.dumps(boto3.client("dynamodb", region_name=REGION).scan(TableName="Executions"))
+    assert task["taskDefinitionArn"] == lambdas.settings.prepared_task_definition
+    assert "p@ss" not in overrides and "blue" not in overrides
+    assert "p@ss" not in stored and "blue" not in stored
+    assert execution["env_names"] == ["DB_PASSWORD", "STAGE"]
+
+    [prepare] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "prepare"]
+    sealed = {v["name"]: v["value"] for v in prepare["environment"]}["MYCLI_SEALED_ENV"]
+    kms = boto3.client("kms", region_name=REGION)
+    plaintext = kms.decrypt(
+        CiphertextBlob=base64.b64decode(sealed),
+        EncryptionContext={"execution_id": execution["execution_id"]},
+    )["Plaintext"].decode()
+    assert plaintext == "DB_PASSWORD='p@ss w'\"'\"'rd'\nSTAGE=blue\n"
+    loaded = subprocess.run(
+        ["sh", "-c", 'set -a; . /dev/stdin; set +a; echo "$DB_PASSWORD|$STAGE"'],
+        input=plaintext,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout == "p@ss w'rd|blue\n"
+    [command] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "command"]
+    assert {"name": "MYCLI_COMMAND", "value": "deploy"} in command["environment"]

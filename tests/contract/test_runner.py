@@ -14,6 +14,7 @@ import pytest
 
 from moto_aws import REGION
 from orchestrator.adapters.aws.ecs import EXECUTION_TAG, EcsRunner
+from orchestrator.adapters.aws.kms_env import KmsEnvSealer
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
@@ -94,6 +95,8 @@ def ecs_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runn
         "subnets": settings.subnets,
         "security_groups": settings.security_groups,
         "log_stream_prefix": "exec",
+        "prepared_task_definition": settings.prepared_task_definition,
+        "seal": KmsEnvSealer(boto3.client("kms", region_name=REGION), settings.env_key),
     }
     harness = RunnerHarness(
         EcsRunner(ecs, **options),
@@ -108,7 +111,10 @@ def ecs_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runn
     )
 
     def break_launches() -> None:
-        harness.runner = EcsRunner(ecs, **{**options, "task_definition": "missing-family:1"})
+        harness.runner = EcsRunner(
+            ecs,
+            **{**options, "task_definition": "missing-family:1", "prepared_task_definition": "x:1"},
+        )
 
     harness.break_launches = break_launches
     yield harness
@@ -156,7 +162,7 @@ def test_lost_names_only_executions_whose_task_is_gone(runner: RunnerHarness) ->
     runner.runner.stop(alive, "test over")
 
 
-def test_the_ecs_task_carries_the_command_env_and_execution_id(aws: Any) -> None:
+def test_the_ecs_task_carries_the_command_and_execution_id(aws: Any) -> None:
     ecs = boto3.client("ecs", region_name=REGION)
     runner = EcsRunner(
         ecs,
@@ -168,14 +174,29 @@ def test_the_ecs_task_carries_the_command_env_and_execution_id(aws: Any) -> None
         log_stream_prefix="exec",
     )
 
-    result = runner.launch(LaunchSpec("e1", "terraform apply", {"TF_VAR_x": "1"}, 60))
+    result = runner.launch(LaunchSpec("e1", "terraform apply", {}, 60))
 
     [task] = ecs.describe_tasks(cluster=aws.cluster, tasks=[result.task_ref], include=["TAGS"])[
         "tasks"
     ]
     [override] = task["overrides"]["containerOverrides"]
+    assert task["taskDefinitionArn"] == aws.task_definition
     assert override["command"] == ["sh", "-c", "terraform apply"]
-    assert {"name": "TF_VAR_x", "value": "1"} in override["environment"]
+    assert {"name": "MYCLI_EXECUTION_ID", "value": "e1"} in override["environment"]
     assert task["startedBy"] == "e1"
     assert {"key": EXECUTION_TAG, "value": "e1"} in task["tags"]
     assert result.log_stream_name == f"exec/command/{result.task_ref.rsplit('/', 1)[-1]}"
+
+
+def test_without_a_prepared_task_definition_env_values_cannot_be_sent(aws: Any) -> None:
+    runner = EcsRunner(
+        boto3.client("ecs", region_name=REGION),
+        cluster=aws.cluster,
+        task_definition=aws.task_definition,
+        container_name=aws.container_name,
+        subnets=aws.subnets,
+        security_groups=aws.security_groups,
+        log_stream_prefix="exec",
+    )
+    with pytest.raises(LaunchFailed, match="cannot take uploads or env values"):
+        runner.launch(LaunchSpec("e1", "x", {"TOKEN": "secret"}, 60))

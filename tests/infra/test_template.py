@@ -287,7 +287,7 @@ def test_the_outputs_have_stable_names(template: Any) -> None:
     } <= set(outputs)
 
 
-def upload_task(resources: Resources) -> dict[str, Any]:
+def prepared_task(resources: Resources) -> dict[str, Any]:
     [task] = [
         t["Properties"]
         for t in of_type(resources, "AWS::ECS::TaskDefinition").values()
@@ -297,13 +297,14 @@ def upload_task(resources: Resources) -> dict[str, Any]:
 
 
 def test_the_upload_task_fetches_then_unpacks_before_the_command(resources: Resources) -> None:
-    task = upload_task(resources)
+    task = prepared_task(resources)
     containers = {c["Name"]: c for c in task["ContainerDefinitions"]}
-    fetch, unpack, command = containers["fetch"], containers["unpack"], containers["command"]
+    fetch, unpack, command = containers["prepare"], containers["unpack"], containers["command"]
 
     assert "aws s3 cp" in json.dumps(fetch["Command"])
     assert "$MYCLI_UPLOAD_KEY" in json.dumps(fetch["Command"])
-    assert unpack["DependsOn"] == [{"ContainerName": "fetch", "Condition": "SUCCESS"}]
+    assert "aws kms decrypt" in json.dumps(fetch["Command"])
+    assert unpack["DependsOn"] == [{"ContainerName": "prepare", "Condition": "SUCCESS"}]
     assert unpack["EntryPoint"][:2] == ["python3", "-c"]
     assert "def safe_extract" in unpack["EntryPoint"][2]
     assert unpack["Command"] == ["/mycli/upload.tar.gz", "/mycli/work"]
@@ -316,16 +317,26 @@ def test_the_upload_task_fetches_then_unpacks_before_the_command(resources: Reso
         ]
 
 
-def test_the_task_role_may_only_read_uploads(resources: Resources) -> None:
-    role = upload_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
+def test_the_task_role_may_only_read_uploads_and_unseal_env(resources: Resources) -> None:
+    role = prepared_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
     statements = [
         s
         for p in of_type(resources, "AWS::IAM::Policy").values()
         if {"Ref": role} in p["Properties"]["Roles"]
         for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert [s["Action"] for s in statements] == ["s3:GetObject"]
-    assert json.dumps(statements[0]["Resource"]).endswith('"/uploads/*"]]}')
+    assert sorted(s["Action"] for s in statements) == ["kms:Decrypt", "s3:GetObject"]
+    [read] = [s for s in statements if s["Action"] == "s3:GetObject"]
+    assert json.dumps(read["Resource"]).endswith('"/uploads/*"]]}')
+    [key] = of_type(resources, "AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_only_the_create_function_may_seal_env_values(resources: Resources) -> None:
+    for module, function_id in functions_by_handler(resources).items():
+        actions = actions_of(policy_statements(resources, function_id))
+        assert ("kms:Encrypt" in actions) == (module == "create_execution")
+        assert "kms:Decrypt" not in actions
 
 
 def test_only_the_upload_route_signs_puts_and_only_create_checks_uploads(

@@ -29,6 +29,10 @@ class AwsClients:
         return self._session.create_client("logs")
 
     @cached_property
+    def kms(self) -> Any:
+        return self._session.create_client("kms")
+
+    @cached_property
     def s3(self) -> Any:
         return self._session.create_client("s3")
 

@@ -71,13 +71,15 @@ def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
 
 def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
     from orchestrator.adapters.aws.ecs import EcsRunner
+    from orchestrator.adapters.aws.kms_env import KmsEnvSealer
 
     settings.require("cluster", "task_definition", "subnets", "security_groups")
     return EcsRunner(
         clients.ecs,
         cluster=settings.cluster,
         task_definition=settings.task_definition,
-        upload_task_definition=settings.upload_task_definition,
+        prepared_task_definition=settings.prepared_task_definition,
+        seal=KmsEnvSealer(clients.kms, settings.env_key) if settings.env_key else None,
         container_name=settings.container_name,
         subnets=settings.subnets,
         security_groups=settings.security_groups,

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestrator.adapters.aws.task_layout import FETCH_CONTAINER, UPLOAD_KEY_VARIABLE
+from orchestrator.adapters.aws.task_layout import (
+    COMMAND_VARIABLE,
+    COMMAND_WRAPPER,
+    EXECUTION_ID_VARIABLE,
+    PREPARE_CONTAINER,
+    SEALED_ENV_VARIABLE,
+    UPLOAD_KEY_VARIABLE,
+)
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec
 
@@ -27,42 +34,24 @@ class EcsRunner:
         cluster: str,
         task_definition: str,
         container_name: str,
-        upload_task_definition: str = "",
         subnets: Sequence[str],
         security_groups: Sequence[str],
         log_stream_prefix: str,
+        prepared_task_definition: str = "",
+        seal: Callable[[LaunchSpec], str] | None = None,
     ) -> None:
         self._ecs = ecs
         self._cluster = cluster
         self._task_definition = task_definition
-        self._upload_task_definition = upload_task_definition
+        self._prepared_task_definition = prepared_task_definition
+        self._seal = seal
         self._container = container_name
         self._subnets = list(subnets)
         self._security_groups = list(security_groups)
         self._log_stream_prefix = log_stream_prefix
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
-        containers: list[dict[str, Any]] = [
-            {
-                "name": self._container,
-                "command": ["sh", "-c", spec.command],
-                "environment": [
-                    {"name": name, "value": value} for name, value in sorted(spec.env.items())
-                ]
-                + [{"name": "MYCLI_EXECUTION_ID", "value": spec.execution_id}],
-            }
-        ]
-        task_definition = self._task_definition
-        if spec.upload_location:
-            if not self._upload_task_definition:
-                raise LaunchFailed("this deployment has no upload task definition")
-            task_definition = self._upload_task_definition
-            containers.append(
-                {
-                    "name": FETCH_CONTAINER,
-                    "environment": [{"name": UPLOAD_KEY_VARIABLE, "value": spec.upload_location}],
-                }
-            )
+        task_definition, containers = self._overrides(spec)
         try:
             response = self._ecs.run_task(
                 cluster=self._cluster,
@@ -101,6 +90,32 @@ class EcsRunner:
             task_ref=task_arn,
             log_stream_name=f"{self._log_stream_prefix}/{self._container}/{task_id}",
         )
+
+    def _overrides(self, spec: LaunchSpec) -> tuple[str, list[dict[str, Any]]]:
+        """The task definition and container overrides for `spec`. Env values travel sealed
+        with KMS; only the prepare container can unseal them (the task role)."""
+        identity = {"name": EXECUTION_ID_VARIABLE, "value": spec.execution_id}
+        if not spec.upload_location and not spec.env:
+            plain: dict[str, Any] = {
+                "name": self._container,
+                "command": ["sh", "-c", spec.command],
+                "environment": [identity],
+            }
+            return self._task_definition, [plain]
+        if not self._prepared_task_definition or self._seal is None:
+            raise LaunchFailed("this deployment cannot take uploads or env values")
+        prepare_env = [identity]
+        if spec.upload_location:
+            prepare_env.append({"name": UPLOAD_KEY_VARIABLE, "value": spec.upload_location})
+        if spec.env:
+            prepare_env.append({"name": SEALED_ENV_VARIABLE, "value": self._seal(spec)})
+        command: dict[str, Any] = {
+            "name": self._container,
+            "command": ["sh", "-c", COMMAND_WRAPPER],
+            "environment": [identity, {"name": COMMAND_VARIABLE, "value": spec.command}],
+        }
+        prepare = {"name": PREPARE_CONTAINER, "environment": prepare_env}
+        return self._prepared_task_definition, [command, prepare]
 
     def stop(self, execution: Execution, reason: str) -> None:
         if not execution.task_ref:

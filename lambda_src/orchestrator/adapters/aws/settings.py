@@ -21,13 +21,14 @@ class AwsSettings:
     locks_table: str = ""
     cluster: str = ""
     task_definition: str = ""
-    upload_task_definition: str = ""
+    prepared_task_definition: str = ""
     container_name: str = "command"
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     log_group: str = ""
     log_stream_prefix: str = "exec"
     code_bucket: str = ""
+    env_key: str = ""
     default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
@@ -45,13 +46,14 @@ class AwsSettings:
             locks_table=env.get("LOCKS_TABLE", ""),
             cluster=env.get("CLUSTER_ARN", ""),
             task_definition=env.get("TASK_DEFINITION_ARN", ""),
-            upload_task_definition=env.get("UPLOAD_TASK_DEFINITION_ARN", ""),
+            prepared_task_definition=env.get("PREPARED_TASK_DEFINITION_ARN", ""),
             container_name=env.get("CONTAINER_NAME", "command"),
             subnets=listed("SUBNET_IDS"),
             security_groups=listed("SECURITY_GROUP_IDS"),
             log_group=env.get("LOG_GROUP_NAME", ""),
             log_stream_prefix=env.get("LOG_STREAM_PREFIX", "exec"),
             code_bucket=env.get("CODE_BUCKET", ""),
+            env_key=env.get("ENV_KEY_ARN", ""),
             default_timeout_seconds=int(
                 env.get("DEFAULT_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
             ),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.adapters.aws.task_layout import (
-    FETCH_CONTAINER,
-    FETCH_FAILED_REASON,
+    PREPARE_CONTAINER,
+    PREPARE_FAILED_REASON,
     UNPACK_CONTAINER,
 )
 from orchestrator.domain.models import TaskStateChange
@@ -37,11 +37,11 @@ def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskS
 
 
 def _setup_failure(containers: list[dict[str, Any]]) -> str | None:
-    """Why the upload's fetch or unpack step failed, if it did (the command never ran)."""
+    """Why the prepare or unpack step failed, if it did (the command never ran)."""
     codes = {c.get("name"): c.get("exitCode") for c in containers}
-    fetched = codes.get(FETCH_CONTAINER)
-    if fetched not in (None, 0):
-        return FETCH_FAILED_REASON
+    prepared = codes.get(PREPARE_CONTAINER)
+    if prepared not in (None, 0):
+        return PREPARE_FAILED_REASON
     unpacked = codes.get(UNPACK_CONTAINER)
     if unpacked not in (None, 0):
         reason = REASON_BY_EXIT_CODE.get(int(unpacked), f"unpack exited with code {unpacked}")
