@@ -55,6 +55,7 @@ class Executor(Construct):
         self.log_group = self._build_log_group()
         self.env_key = self._build_env_key()
         self.task_role = self._build_task_role()
+        self.execution_role = self._build_execution_role()
         self.task_definition = self._build_task_definition()
         self.prepared_task_definition = self._build_prepared_task_definition()
 
@@ -145,6 +146,15 @@ class Executor(Construct):
         )
         return role
 
+    def _build_execution_role(self) -> iam.Role:
+        # ECS's own role for both task definitions: pull images, write their logs.
+        return iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="ECS pulls mycli task images and writes their logs with this role",
+        )
+
     def _task_definition(self, construct_id: str) -> ecs.FargateTaskDefinition:
         return ecs.FargateTaskDefinition(
             self,
@@ -156,6 +166,7 @@ class Executor(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
             task_role=self.task_role,
+            execution_role=self.execution_role,
         )
 
     def _logging(self) -> ecs.LogDriver:
@@ -219,11 +230,3 @@ class Executor(Construct):
             )
         )
         return task_definition
-
-    @property
-    def execution_roles(self) -> list[iam.IRole]:
-        roles = [
-            definition.execution_role
-            for definition in (self.task_definition, self.prepared_task_definition)
-        ]
-        return [role for role in roles if role is not None]

@@ -136,10 +136,7 @@ class MycliStack(Stack):
             )
             function.allow(
                 ["iam:PassRole"],
-                [
-                    executor.task_role.role_arn,
-                    *(role.role_arn for role in executor.execution_roles),
-                ],
+                [executor.task_role.role_arn, executor.execution_role.role_arn],
                 StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
             )
         task_actions = [

@@ -196,7 +196,7 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
         assert not any(action.startswith("dynamodb:") for action in actions)
 
 
-def test_pass_role_is_limited_to_the_task_role_and_the_execution_roles(
+def test_pass_role_is_limited_to_the_two_task_roles(
     resources: Resources,
 ) -> None:
     function_id = functions_by_handler(resources)["create_execution"]
@@ -209,7 +209,7 @@ def test_pass_role_is_limited_to_the_task_role_and_the_execution_roles(
         t["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0] for t in task_definitions
     }
     assert roles == expected
-    assert len(roles) == 3
+    assert len(roles) == 2
     assert statement["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
