@@ -237,3 +237,16 @@ def test_no_key_or_env_value_reaches_the_data_directory_in_plaintext(
         if path.is_file():
             content = path.read_bytes()
             assert not any(secret in content for secret in secrets), path
+
+
+def test_another_bind_address_needs_host_and_is_warned_about(tmp_path: Path) -> None:
+    local = LocalDeployment(tmp_path)
+    started = local.mycli(
+        "local", "up", "--background", "--port", "0", "--host", "127.0.0.2", check=True
+    )
+    try:
+        assert "warning: binding 127.0.0.2" in started.stderr
+        assert local.url.startswith("http://127.0.0.2:")
+        assert local.mycli("whoami", check=True).stdout.startswith("admin@localhost")
+    finally:
+        local.down()
