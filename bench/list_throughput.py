@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from common import local_server, print_table, summarize
 
+from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.stores import SqliteApiKeyStore, SqliteExecutionStore
 from orchestrator.domain.models import Execution, ExecutionStatus, Role, utc_iso
@@ -26,15 +27,10 @@ REQUESTS_PER_CLIENT = 1000
 WARMUP = 200
 
 
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 def seed(data_dir: Path, count: int) -> str:
     """`count` finished executions of one user (the worst case for their listing)."""
     database = Database(data_dir / "mycli.db")
-    key = UserService(SqliteApiKeyStore(database), _Clock()).issue_key(
+    key = UserService(SqliteApiKeyStore(database), SystemClock()).issue_key(
         "bench@example.com", Role.USER
     )
     store = SqliteExecutionStore(database)

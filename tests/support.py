@@ -13,7 +13,7 @@ from fakes import (
 )
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.locks import LockService
-from orchestrator.domain.models import Caller, Role
+from orchestrator.domain.models import Caller, Execution, ExecutionStatus, Role
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
@@ -49,3 +49,23 @@ class FakeWorld:
             users=UserService(self.keys, self.clock),
             backend="local",
         )
+
+
+def started_execution(
+    execution_id: str,
+    command: str,
+    task_ref: str | None,
+    stream: str | None,
+    timeout_seconds: int = 60,
+) -> Execution:
+    """An execution as a runner just launched it (for runner and log tests)."""
+    return Execution(
+        execution_id=execution_id,
+        user_email="a@x.io",
+        command=command,
+        status=ExecutionStatus.STARTING,
+        started_at="2026-01-01T00:00:00.000Z",
+        timeout_seconds=timeout_seconds,
+        task_ref=task_ref,
+        log_stream_name=stream,
+    )

@@ -18,7 +18,8 @@ from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.logfiles import LogFileReader
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
-from orchestrator.domain.models import Execution, ExecutionStatus, LaunchSpec
+from orchestrator.domain.models import Execution, LaunchSpec
+from support import started_execution
 
 
 @dataclass
@@ -53,15 +54,8 @@ class RunnerUnderTest:
         result = self.runner.launch(
             LaunchSpec(execution_id=execution_id, command=command, **options)  # type: ignore[arg-type]
         )
-        return Execution(
-            execution_id=execution_id,
-            user_email="a@x.io",
-            command=command,
-            status=ExecutionStatus.STARTING,
-            started_at="2026-01-01T00:00:00.000Z",
-            timeout_seconds=30,
-            task_ref=result.task_ref,
-            log_stream_name=result.log_stream_name,
+        return started_execution(
+            execution_id, command, result.task_ref, result.log_stream_name, timeout_seconds=30
         )
 
     def output(self, execution: Execution) -> list[str]:

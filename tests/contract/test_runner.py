@@ -18,7 +18,8 @@ from orchestrator.adapters.aws.kms_env import KmsEnvSealer
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
-from orchestrator.domain.models import Execution, ExecutionStatus, LaunchSpec
+from orchestrator.domain.models import Execution, LaunchSpec
+from support import started_execution
 
 
 @dataclass
@@ -32,22 +33,7 @@ class RunnerHarness:
         self, execution_id: str, command: str, env: dict[str, str] | None = None
     ) -> Execution:
         result = self.runner.launch(LaunchSpec(execution_id, command, env or {}, 60))
-        return execution(execution_id, command, result.task_ref, result.log_stream_name)
-
-
-def execution(
-    execution_id: str, command: str, task_ref: str | None, stream: str | None
-) -> Execution:
-    return Execution(
-        execution_id=execution_id,
-        user_email="a@x.io",
-        command=command,
-        status=ExecutionStatus.STARTING,
-        started_at="2026-01-01T00:00:00.000Z",
-        timeout_seconds=60,
-        task_ref=task_ref,
-        log_stream_name=stream,
-    )
+        return started_execution(execution_id, command, result.task_ref, result.log_stream_name)
 
 
 class ExitRecorder:
@@ -151,12 +137,12 @@ def test_stop_ends_the_task(runner: RunnerHarness) -> None:
 
 
 def test_stopping_a_task_that_never_ran_is_harmless(runner: RunnerHarness) -> None:
-    runner.runner.stop(execution("e9", "x", None, None), "cancelled")
+    runner.runner.stop(started_execution("e9", "x", None, None), "cancelled")
 
 
 def test_lost_names_only_executions_whose_task_is_gone(runner: RunnerHarness) -> None:
     alive = runner.launch("alive", "sleep 30")
-    phantom = execution("phantom", "x", runner.phantom_task_ref, "phantom.log")
+    phantom = started_execution("phantom", "x", runner.phantom_task_ref, "phantom.log")
 
     assert runner.runner.lost([alive, phantom]) == {"phantom"}
     runner.runner.stop(alive, "test over")

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -176,7 +175,7 @@ def _start_background(
     data_dir: Path, host: str, port: int, kill_grace: float, max_upload_mb: int
 ) -> str:
     """Start `python -m orchestrator.local` detached; return its URL once it is serving."""
-    from orchestrator.local.server import state_path
+    from orchestrator.local.server import read_state
 
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
@@ -205,7 +204,7 @@ def _start_background(
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        state = _read_state(state_path(data_dir))
+        state = read_state(data_dir)
         if state and state.get("pid") == process.pid:
             return str(state["url"])
         if process.poll() is not None:
@@ -215,16 +214,6 @@ def _start_background(
     raise CliError(
         f"the local server did not start within {START_TIMEOUT_SECONDS:g}s; see {log_path}"
     )
-
-
-def _read_state(path: Path) -> dict[str, Any] | None:
-    import json
-
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return state
 
 
 def _last_line(path: Path) -> str:

@@ -239,6 +239,15 @@ def state_path(data_dir: Path) -> Path:
     return data_dir / STATE_FILE
 
 
+def read_state(data_dir: Path) -> dict[str, Any] | None:
+    """What the server wrote once it was listening (pid, url), if readable."""
+    try:
+        state: dict[str, Any] = json.loads(state_path(data_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    return state
+
+
 def running_state(data_dir: Path) -> dict[str, Any] | None:
     """The state of the server that holds `data_dir`, or None when none does."""
     lock_path = data_dir / LOCK_FILE
@@ -248,11 +257,7 @@ def running_state(data_dir: Path) -> dict[str, Any] | None:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            try:
-                state: dict[str, Any] = json.loads(state_path(data_dir).read_text())
-            except (OSError, ValueError):
-                return {"url": None, "pid": None}
-            return state
+            return read_state(data_dir) or {"url": None, "pid": None}
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
 
