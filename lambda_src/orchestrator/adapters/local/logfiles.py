@@ -59,9 +59,7 @@ class LogFileWriter:
 
     def __init__(self, out_path: Path, max_bytes: int) -> None:
         self._out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._index = os.open(
-            index_path(out_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-        )
+        self._index = os.open(index_path(out_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._max_bytes = max_bytes
         self.size = os.fstat(self._out).st_size
         self.truncated_at: int | None = None
@@ -204,8 +202,7 @@ class LocalLogWaiter:
             return
         with self._changed:
             self._changed.wait_for(
-                lambda: self._sizes.get(execution_id, 0) > offset
-                or execution_id in self._ended,
+                lambda: self._sizes.get(execution_id, 0) > offset or execution_id in self._ended,
                 timeout,
             )
 

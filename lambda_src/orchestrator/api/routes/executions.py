@@ -108,9 +108,7 @@ def get_logs(
     max_bytes: Annotated[int, Query(ge=1, le=MAX_LOG_PAGE_BYTES)] = MAX_LOG_PAGE_BYTES,
     wait: Annotated[float, Query(ge=0, le=MAX_LOG_WAIT_SECONDS)] = 0,
 ) -> dict[str, Any]:
-    execution, page = services().executions.logs(
-        caller(), execution_id, cursor, max_bytes, wait
-    )
+    execution, page = services().executions.logs(caller(), execution_id, cursor, max_bytes, wait)
     return {
         "chunks": [
             {
