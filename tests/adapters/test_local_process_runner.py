@@ -339,3 +339,12 @@ def test_an_unsafe_upload_fails_the_launch_with_the_reason(
 
     assert not (local.work_dir / "e1").exists()
     assert local.listener.running == []
+
+
+def test_the_waiter_never_waits_longer_than_the_host_allows() -> None:
+    waiter = LocalLogWaiter(max_wait_seconds=0.2)
+
+    started = time.monotonic()
+    waiter.wait("silent", "0", 20)
+
+    assert 0.15 < time.monotonic() - started < 2

@@ -25,6 +25,7 @@ from orchestrator.domain.models import (
     LogStream,
     utc_iso,
 )
+from orchestrator.ports import Clock
 
 INDEX_ENTRY = struct.Struct("<QqI")  # offset, timestamp (ms since the epoch), kind
 INDEX_INTERVAL_MS = 500
@@ -57,10 +58,11 @@ def parse_cursor(cursor: str | None) -> int:
 class LogFileWriter:
     """Appends one execution's output and keeps its index; stops storing at `max_bytes`."""
 
-    def __init__(self, out_path: Path, max_bytes: int) -> None:
+    def __init__(self, out_path: Path, max_bytes: int, clock: Clock | None = None) -> None:
         self._out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._index = os.open(index_path(out_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._max_bytes = max_bytes
+        self._clock = clock
         self.size = os.fstat(self._out).st_size
         self.truncated_at: int | None = None
         self._last_kind = 0
@@ -71,7 +73,8 @@ class LogFileWriter:
         reached the cap (the caller reports it once); past the cap, output is discarded."""
         if self.truncated_at is not None or not data:
             return False
-        now_ms = time.time_ns() // 1_000_000
+        now = self._clock.now().timestamp() if self._clock else time.time()
+        now_ms = int(now * 1000)
         room = self._max_bytes - self.size
         if kind != self._last_kind or now_ms - self._last_entry_ms >= INDEX_INTERVAL_MS:
             # The entry goes first: a reader that sees the bytes also sees where they came from.

@@ -87,7 +87,7 @@ class LocalProcessRunner:
         except OSError as exc:
             shutil.rmtree(workdir, ignore_errors=True)
             raise LaunchFailed(f"cannot open the stdin upload: {exc.strerror}") from exc
-        writer = LogFileWriter(self._log_dir / stream, self._max_log_bytes)
+        writer = LogFileWriter(self._log_dir / stream, self._max_log_bytes, self._clock)
         try:
             process = subprocess.Popen(
                 ["sh", "-c", spec.command],
