@@ -165,11 +165,11 @@ def test_a_stream_that_does_not_exist_yet_is_an_empty_page(logs: LogHarness) -> 
     assert later.chunks == []
 
 
-@pytest.mark.parametrize("cursor", ["abc", "-1", "\u00b2", "9" * 40, "e30", "1.5"])
-def test_a_foreign_cursor_is_a_validation_error(logs: LogHarness, cursor: str) -> None:
+def test_a_foreign_cursor_is_a_validation_error(logs: LogHarness) -> None:
     logs.write(logs.stream, ["one"])
-    with pytest.raises(ValidationFailed):
-        logs.reader.read(execution(logs.stream), cursor, 10)
+    for cursor in ["abc", "-1", "\u00b2", "9" * 40, "e30", "1.5"]:
+        with pytest.raises(ValidationFailed):
+            logs.reader.read(execution(logs.stream), cursor, 10)
 
 
 def test_output_past_the_cap_is_not_delivered_and_the_page_says_where(logs: LogHarness) -> None:
