@@ -76,7 +76,8 @@ class LogFileWriter:
         now = self._clock.now().timestamp() if self._clock else time.time()
         now_ms = int(now * 1000)
         room = self._max_bytes - self.size
-        if kind != self._last_kind or now_ms - self._last_entry_ms >= INDEX_INTERVAL_MS:
+        new_entry = kind != self._last_kind or now_ms - self._last_entry_ms >= INDEX_INTERVAL_MS
+        if room > 0 and new_entry:
             # The entry goes first: a reader that sees the bytes also sees where they came from.
             os.write(self._index, INDEX_ENTRY.pack(self.size, now_ms, kind))
             self._last_kind = kind
