@@ -4,7 +4,7 @@ contract suite as the real adapters (tests/contract), so they cannot drift from 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,8 +17,9 @@ from orchestrator.domain.models import (
     LaunchResult,
     LaunchSpec,
     Lock,
-    LogEvent,
+    LogChunk,
     LogPage,
+    LogStream,
     Page,
     Upload,
     UploadSlot,
@@ -191,14 +192,30 @@ class FakeRunner:
 
 
 class FakeLogReader:
-    def __init__(self) -> None:
-        self.events: dict[str, list[LogEvent]] = {}
+    """Each stream's output as bytes (stdout); the cursor is the decimal offset."""
 
-    def read(self, execution: Execution, cursor: str | None, limit: int) -> LogPage:
-        events = self.events.get(execution.log_stream_name or "", [])
+    def __init__(self) -> None:
+        self.output: dict[str, bytes] = {}
+
+    def read(self, execution: Execution, cursor: str | None, max_bytes: int) -> LogPage:
+        data = self.output.get(execution.log_stream_name or "", b"")
         start = int(cursor or 0)
-        page = events[start : start + limit]
-        return LogPage(events=page, next_cursor=str(start + len(page)))
+        piece = data[start : start + max_bytes]
+        chunks = [LogChunk(start, LogStream.STDOUT, "t", piece)] if piece else []
+        end = start + len(piece)
+        return LogPage(chunks=chunks, next_cursor=str(end), at_end=end >= len(data))
+
+
+class RecordingLogWaiter:
+    """Records waits; `during_wait` plays what happens meanwhile (output, the end)."""
+
+    def __init__(self) -> None:
+        self.waits: list[tuple[str, str, float]] = []
+        self.during_wait: Callable[[], None] = lambda: None
+
+    def wait(self, execution_id: str, cursor: str, timeout_seconds: float) -> None:
+        self.waits.append((execution_id, cursor, timeout_seconds))
+        self.during_wait()
 
 
 class InMemoryUploadStore:

@@ -10,6 +10,7 @@ from fakes import (
     InMemoryExecutionStore,
     InMemoryLockStore,
     InMemoryUploadStore,
+    RecordingLogWaiter,
 )
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.locks import LockService
@@ -33,6 +34,7 @@ class FakeWorld:
         self.keys = InMemoryApiKeyStore()
         self.runner = FakeRunner()
         self.logs = FakeLogReader()
+        self.log_waiter = RecordingLogWaiter()
         self.uploads = InMemoryUploadStore()
         upload_service = UploadService(self.uploads, self.clock)
         self.services = Services(
@@ -43,6 +45,7 @@ class FakeWorld:
                 self.logs,
                 self.clock,
                 uploads=upload_service,
+                log_waiter=self.log_waiter,
             ),
             uploads=upload_service,
             locks=LockService(self.locks, self.executions, self.clock),

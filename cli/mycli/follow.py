@@ -2,54 +2,66 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from mycli import exitcodes
+from mycli.streams import truncation_note
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
-PAGE_LIMIT = 1000
-POLL_MIN_SECONDS = 0.05
-POLL_MAX_SECONDS = 1.0
+# How long the server may hold a page with nothing new (the local server waits; AWS does not).
+WAIT_SECONDS = 20
+# When the server answers an empty page at once (AWS), poll at this adaptive pace.
+POLL_MIN_SECONDS = 0.25
+POLL_MAX_SECONDS = 2.0
+# An empty page answered faster than this did not wait for output.
+ANSWERED_AT_ONCE_SECONDS = 0.2
 
 
 class LogFollower:
-    """Feeds an execution's log events to `on_event`, remembering where it got to, so a
-    follow interrupted by Ctrl-C resumes without repeating lines."""
+    """Feeds an execution's log chunks to `on_chunk`, remembering where it got to, so a
+    follow interrupted by Ctrl-C resumes without repeating output."""
 
     def __init__(
-        self, client: Any, execution_id: str, on_event: Callable[[dict[str, str]], None]
+        self, client: Any, execution_id: str, on_chunk: Callable[[dict[str, Any]], None]
     ) -> None:
         self._client = client
         self._execution_id = execution_id
-        self._on_event = on_event
+        self._on_chunk = on_chunk
         self.cursor: str | None = None
+        self.truncated_at: int | None = None
 
     def run(self, *, follow: bool = True) -> str:
-        """Read to the end of the log; with `follow`, poll until the execution has finished
-        and its last line was read. Returns the last status seen.
+        """Read to the end of the log; with `follow`, until the server says the log is
+        `complete` (the execution finished and every byte was read). Returns the last status
+        seen. A truncated log is said once on stderr at the end."""
+        status = self._run(follow)
+        if self.truncated_at is not None:
+            print(truncation_note(self.truncated_at), file=sys.stderr, flush=True)
+        return status
 
-        The server reads the status before the log page, so a page that comes with a
-        terminal status and is not full holds the end of the log."""
+    def _run(self, follow: bool) -> str:
         delay = POLL_MIN_SECONDS
         while True:
+            started = time.monotonic()
             page = self._client.get(
-                f"/executions/{self._execution_id}/logs", cursor=self.cursor, limit=PAGE_LIMIT
+                f"/executions/{self._execution_id}/logs",
+                cursor=self.cursor,
+                wait=WAIT_SECONDS if follow else None,
             )
-            events = page["events"]
-            for event in events:
-                self._on_event(event)
+            for chunk in page["chunks"]:
+                self._on_chunk(chunk)
             self.cursor = page["next_cursor"]
-            full = len(events) >= PAGE_LIMIT
-            if not full and (page["status"] in TERMINAL or not follow):
+            self.truncated_at = page.get("truncated_at")
+            if page["complete"] or (not follow and not page["chunks"]):
                 return str(page["status"])
-            if full:
-                continue
-            if events:
+            if page["chunks"]:
                 delay = POLL_MIN_SECONDS
-            time.sleep(delay)
-            delay = min(delay * 1.5, POLL_MAX_SECONDS)
+            elif time.monotonic() - started < ANSWERED_AT_ONCE_SECONDS:
+                time.sleep(delay)
+                delay = min(delay * 2, POLL_MAX_SECONDS)
 
 
 def exit_code_of(execution: dict[str, Any]) -> int:

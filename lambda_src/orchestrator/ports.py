@@ -103,6 +103,10 @@ class RunnerListener(Protocol):
 
     def on_exit(self, execution_id: str, exit_code: int, *, timed_out: bool) -> None: ...
 
+    def on_log_truncated(self, execution_id: str, offset: int) -> None:
+        """The execution's output reached the log cap: nothing past `offset` is stored."""
+        ...
+
 
 class Runner(Protocol):
     def launch(self, spec: LaunchSpec) -> LaunchResult:
@@ -146,7 +150,23 @@ class NoMetrics:
 
 
 class LogReader(Protocol):
-    def read(self, execution: Execution, cursor: str | None, limit: int) -> LogPage:
-        """Events after `cursor` (from the start when None). A stream that does not exist
-        yet is an empty page; `next_cursor` continues where this page ended."""
+    def read(self, execution: Execution, cursor: str | None, max_bytes: int) -> LogPage:
+        """At most `max_bytes` of output after `cursor` (from the start when None), as chunks
+        that keep the exact bytes. A log that does not exist yet is an empty page;
+        `next_cursor` continues where this page ended. A cursor this reader could not have
+        made raises ValidationFailed."""
         ...
+
+
+class LogWaiter(Protocol):
+    def wait(self, execution_id: str, cursor: str, timeout_seconds: float) -> None:
+        """Return once the execution's log has grown past `cursor`, the execution has ended,
+        or `timeout_seconds` (capped by the host) have passed, whichever comes first."""
+        ...
+
+
+class NoLogWait:
+    """For hosts that answer at once (a Lambda function must not sit waiting for output)."""
+
+    def wait(self, execution_id: str, cursor: str, timeout_seconds: float) -> None:
+        return None

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from archives import member, write
 from fakes import FakeClock
 from orchestrator.adapters.clock import SystemClock
-from orchestrator.adapters.local.logfiles import LogFileReader
+from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import Execution, LaunchSpec
@@ -25,11 +26,15 @@ from support import started_execution
 @dataclass
 class RecordingListener:
     running: list[str] = field(default_factory=list)
+    truncated: dict[str, int] = field(default_factory=dict)
     exits: dict[str, tuple[int, bool]] = field(default_factory=dict)
     exited: threading.Condition = field(default_factory=threading.Condition)
 
     def on_running(self, execution_id: str) -> None:
         self.running.append(execution_id)
+
+    def on_log_truncated(self, execution_id: str, offset: int) -> None:
+        self.truncated[execution_id] = offset
 
     def on_exit(self, execution_id: str, exit_code: int, *, timed_out: bool) -> None:
         with self.exited:
@@ -48,6 +53,7 @@ class RunnerUnderTest:
     reader: LogFileReader
     listener: RecordingListener
     work_dir: Path
+    waiter: LocalLogWaiter
 
     def launch(self, execution_id: str, command: str, **spec: object) -> Execution:
         options: dict[str, object] = {"env": {}, "timeout_seconds": 30, **spec}
@@ -58,18 +64,47 @@ class RunnerUnderTest:
             execution_id, command, result.task_ref, result.log_stream_name, timeout_seconds=30
         )
 
+    def streams(self, execution: Execution) -> list[tuple[str, bytes]]:
+        """Every stored chunk, read page by page, merged while the stream stays the same."""
+        merged: list[tuple[str, bytes]] = []
+        cursor = None
+        while True:
+            page = self.reader.read(execution, cursor, 1024 * 1024)
+            for chunk in page.chunks:
+                if merged and merged[-1][0] == chunk.stream.value:
+                    merged[-1] = (chunk.stream.value, merged[-1][1] + chunk.data)
+                else:
+                    merged.append((chunk.stream.value, chunk.data))
+            cursor = page.next_cursor
+            if page.at_end:
+                return merged
+
+    def raw(self, execution: Execution) -> bytes:
+        return b"".join(data for _, data in self.streams(execution))
+
     def output(self, execution: Execution) -> list[str]:
-        return [e.message for e in self.reader.read(execution, None, 1000).events]
+        return self.raw(execution).decode().splitlines()
+
+
+MAX_LOG_BYTES = 1_000_000
 
 
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[RunnerUnderTest]:
     listener = RecordingListener()
+    waiter = LocalLogWaiter(max_wait_seconds=5)
     runner = LocalProcessRunner(
-        tmp_path / "work", tmp_path / "logs", SystemClock(), kill_grace_seconds=0.5
+        tmp_path / "work",
+        tmp_path / "logs",
+        SystemClock(),
+        kill_grace_seconds=0.5,
+        max_log_bytes=MAX_LOG_BYTES,
+        log_waiter=waiter,
     )
     runner.subscribe(listener)
-    yield RunnerUnderTest(runner, LogFileReader(tmp_path / "logs"), listener, tmp_path / "work")
+    yield RunnerUnderTest(
+        runner, LogFileReader(tmp_path / "logs"), listener, tmp_path / "work", waiter
+    )
     runner.stop_all()
 
 
@@ -78,7 +113,7 @@ def test_a_command_runs_and_reports_running_then_its_exit_code(local: RunnerUnde
 
     assert local.listener.wait_exit("e1") == (7, False)
     assert local.listener.running == ["e1"]
-    assert local.output(execution) == ["out", "err"]
+    assert local.streams(execution) == [("stdout", b"out\n"), ("stderr", b"err\n")]
     assert execution.task_ref and execution.task_ref.isdigit()
 
 
@@ -93,12 +128,104 @@ def test_output_is_readable_while_the_command_runs(local: RunnerUnderTest) -> No
     assert local.output(execution) == ["first", "second"]
 
 
-def test_a_partial_line_is_written_after_a_pause(local: RunnerUnderTest) -> None:
+def test_a_partial_line_is_readable_at_once_and_nothing_is_added(local: RunnerUnderTest) -> None:
     execution = local.launch("e1", "printf 'prompt> '; sleep 1; echo done")
-    time.sleep(0.7)
+    _wait_for(lambda: local.raw(execution) != b"")
 
-    assert local.output(execution) == ["prompt> "]
+    assert local.raw(execution) == b"prompt> "
     local.listener.wait_exit("e1")
+    assert local.raw(execution) == b"prompt> done\n"
+
+
+def test_stdout_and_stderr_are_kept_apart_byte_for_byte(local: RunnerUnderTest) -> None:
+    # Given a command writing \r, bytes that are not UTF-8, ANSI codes and a long line
+    command = (
+        "printf 'A\\nB\\rC\\n\\377\\033[31mred\\033[0m'; sleep 0.2; "
+        "printf 'oops\\r' >&2; sleep 0.2; head -c 300000 /dev/zero | tr '\\0' x"
+    )
+    execution = local.launch("e1", command)
+    local.listener.wait_exit("e1")
+
+    # Then each stream's bytes are stored exactly, in arrival order
+    assert local.streams(execution) == [
+        ("stdout", b"A\nB\rC\n\xff\x1b[31mred\x1b[0m"),
+        ("stderr", b"oops\r"),
+        ("stdout", b"x" * 300_000),
+    ]
+
+
+def test_big_output_is_stored_with_a_small_index(local: RunnerUnderTest, tmp_path: Path) -> None:
+    execution = local.launch("e1", "yes | head -c 900000")
+    local.listener.wait_exit("e1")
+
+    stored = sum(f.stat().st_size for f in (tmp_path / "logs").iterdir())
+    assert local.raw(execution) == b"y\n" * 450_000
+    assert stored <= 1.01 * 900_000
+
+
+def test_output_past_the_cap_is_discarded_while_the_run_goes_on(
+    local: RunnerUnderTest, tmp_path: Path
+) -> None:
+    # Given a command that prints more than the cap, then does more work
+    done = tmp_path / "done"
+    execution = local.launch("e1", f"head -c 1500000 /dev/zero; touch {done}; exit 4")
+
+    # Then it runs to its end, only the cap is stored, and the truncation is reported
+    assert local.listener.wait_exit("e1") == (4, False)
+    assert done.exists()
+    assert local.raw(execution) == b"\0" * MAX_LOG_BYTES
+    assert local.listener.truncated == {"e1": MAX_LOG_BYTES}
+    assert local.reader.read(execution, None, 10).truncated_at == MAX_LOG_BYTES
+
+
+def test_the_stdin_file_is_the_commands_stdin(local: RunnerUnderTest, tmp_path: Path) -> None:
+    (tmp_path / "input").write_bytes(b"line 1\n\x00\xffno newline")
+
+    execution = local.launch("e1", "cat; echo; cat", stdin_location=str(tmp_path / "input"))
+
+    local.listener.wait_exit("e1")
+    assert local.raw(execution) == b"line 1\n\x00\xffno newline\n"
+
+
+def test_without_a_stdin_file_stdin_is_empty(local: RunnerUnderTest) -> None:
+    execution = local.launch("e1", "cat; echo end")
+
+    assert local.listener.wait_exit("e1", timeout=5) == (0, False)
+    assert local.raw(execution) == b"end\n"
+
+
+def test_the_waiter_wakes_on_output_and_at_the_end(local: RunnerUnderTest) -> None:
+    # Given a command that prints after a pause, then ends after another
+    local.launch("e1", "sleep 0.4; printf x; sleep 0.4")
+
+    # When a reader waits at offset 0, then at offset 1
+    started = time.monotonic()
+    local.waiter.wait("e1", "0", 5)
+    first = time.monotonic() - started
+    local.waiter.wait("e1", "1", 5)
+    second = time.monotonic() - started
+
+    # Then it is woken by the output, then by the end, not by the timeout
+    assert 0.3 < first < 2
+    assert 0.6 < second < 3
+    assert "e1" in local.listener.exits
+
+
+def test_logs_past_the_retention_are_pruned(local: RunnerUnderTest, tmp_path: Path) -> None:
+    old = local.launch("old", "echo old")
+    local.listener.wait_exit("old")
+    new = local.launch("new", "echo new")
+    local.listener.wait_exit("new")
+    long_ago = time.time() - 40 * 86400
+    for suffix in (".out", ".idx"):
+        os.utime(tmp_path / "logs" / f"old{suffix}", (long_ago, long_ago))
+
+    removed = prune_logs(tmp_path / "logs", datetime.now(UTC) - timedelta(days=30))
+
+    assert removed == 1
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["new.idx", "new.out"]
+    assert local.raw(old) == b""
+    assert local.raw(new) == b"new\n"
 
 
 def test_the_environment_is_minimal_plus_the_executions_own(
@@ -212,3 +339,12 @@ def test_an_unsafe_upload_fails_the_launch_with_the_reason(
 
     assert not (local.work_dir / "e1").exists()
     assert local.listener.running == []
+
+
+def test_the_waiter_never_waits_longer_than_the_host_allows() -> None:
+    waiter = LocalLogWaiter(max_wait_seconds=0.2)
+
+    started = time.monotonic()
+    waiter.wait("silent", "0", 20)
+
+    assert 0.15 < time.monotonic() - started < 2

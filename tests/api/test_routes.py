@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -85,8 +86,8 @@ def test_create_run_and_read_an_execution(api: ApiHarness) -> None:
     _, logs = api.call("GET", f"/executions/{created['execution_id']}/logs", api.alice_key)
 
     assert (finished["status"], finished["exit_code"]) == ("FAILED", 4)
-    assert [e["message"] for e in logs["events"]] == ["hello"]
-    assert logs["status"] == "FAILED"
+    assert [base64.b64decode(c["data"]) for c in logs["chunks"]] == [b"hello\n"]
+    assert (logs["status"], logs["complete"], logs["truncated_at"]) == ("FAILED", True, None)
     assert "hello" not in json.dumps(finished)
     assert api.call("GET", "/locks", api.alice_key) == (200, {"items": []})
 
@@ -201,6 +202,81 @@ def test_bad_listing_parameters_are_400(api: ApiHarness, query: dict[str, str]) 
     assert_error(
         api.call("GET", "/executions", api.alice_key, query=query), 400, "validation_error"
     )
+
+
+def test_logs_are_the_exact_bytes_of_each_stream(api: ApiHarness) -> None:
+    # Given a command writing a bare \r, bytes that are not UTF-8 and a partial line on stderr
+    _, created = api.call(
+        "POST",
+        "/executions",
+        api.alice_key,
+        body={"command": "printf 'a\\rb\\377\\n'; sleep 0.1; printf 'err' >&2"},
+    )
+    wait_finished(api, api.alice_key, created["execution_id"])
+
+    # When its logs are read
+    _, page = api.call("GET", f"/executions/{created['execution_id']}/logs", api.alice_key)
+
+    # Then each chunk holds its stream's exact bytes, at its offset
+    chunks = [(c["offset"], c["stream"], base64.b64decode(c["data"])) for c in page["chunks"]]
+    assert chunks == [(0, "stdout", b"a\rb\xff\n"), (5, "stderr", b"err")]
+    assert (page["next_cursor"], page["complete"]) == ("8", True)
+    assert page["chunks"][0]["timestamp"].endswith("Z")
+
+
+def test_logs_are_cut_at_max_bytes_and_continue_at_the_cursor(api: ApiHarness) -> None:
+    _, created = api.call(
+        "POST", "/executions", api.alice_key, body={"command": "printf 0123456789"}
+    )
+    wait_finished(api, api.alice_key, created["execution_id"])
+    path = f"/executions/{created['execution_id']}/logs"
+
+    _, first = api.call("GET", path, api.alice_key, query={"max_bytes": "4"})
+    _, rest = api.call("GET", path, api.alice_key, query={"cursor": first["next_cursor"]})
+
+    assert (base64.b64decode(first["chunks"][0]["data"]), first["complete"]) == (b"0123", False)
+    assert (base64.b64decode(rest["chunks"][0]["data"]), rest["complete"]) == (b"456789", True)
+
+
+def test_a_waiting_logs_request_answers_as_soon_as_output_arrives(api: ApiHarness) -> None:
+    # Given a command that prints after a pause
+    _, created = api.call(
+        "POST", "/executions", api.alice_key, body={"command": "sleep 0.5; echo late; sleep 5"}
+    )
+    path = f"/executions/{created['execution_id']}/logs"
+
+    # When its logs are asked for with a long wait
+    started = time.monotonic()
+    _, page = api.call("GET", path, api.alice_key, query={"wait": "10"})
+    elapsed = time.monotonic() - started
+
+    # Then the answer comes with the output, well before the wait is over
+    assert [base64.b64decode(c["data"]) for c in page["chunks"]] == [b"late\n"]
+    assert elapsed < 4
+    api.call("POST", f"/executions/{created['execution_id']}/cancel", api.alice_key)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"cursor": "abc"},
+        {"cursor": "-1"},
+        {"cursor": "\u00b2"},
+        {"cursor": "1" * 40},
+        {"cursor": "99"},
+        {"max_bytes": "0"},
+        {"max_bytes": "1048577"},
+        {"wait": "21"},
+        {"wait": "-1"},
+        {"wait": "x"},
+    ],
+)
+def test_bad_log_parameters_are_400(api: ApiHarness, query: dict[str, str]) -> None:
+    _, created = api.call("POST", "/executions", api.alice_key, body={"command": "printf x"})
+    wait_finished(api, api.alice_key, created["execution_id"])
+    path = f"/executions/{created['execution_id']}/logs"
+
+    assert_error(api.call("GET", path, api.alice_key, query=query), 400, "validation_error")
 
 
 def test_users_routes_are_admin_only(api: ApiHarness) -> None:

@@ -147,7 +147,7 @@ def test_logs_come_from_the_tasks_cloudwatch_stream(lambdas: Lambdas) -> None:
     logs = boto3.client("logs", region_name=REGION)
     now_ms = int(time.time() * 1000)
     path = f"/executions/{execution['execution_id']}/logs"
-    assert lambdas.call("GET", path, lambdas.alice_key)[1]["events"] == []
+    assert lambdas.call("GET", path, lambdas.alice_key)[1]["chunks"] == []
 
     logs.create_log_stream(
         logGroupName=lambdas.settings.log_group, logStreamName=execution["log_stream_name"]
@@ -157,12 +157,18 @@ def test_logs_come_from_the_tasks_cloudwatch_stream(lambdas: Lambdas) -> None:
         logStreamName=execution["log_stream_name"],
         logEvents=[{"timestamp": now_ms + n, "message": f"step {n}"} for n in range(3)],
     )
-    _, page = lambdas.call("GET", path, lambdas.alice_key)
-    _, after = lambdas.call("GET", path, lambdas.alice_key, query={"cursor": page["next_cursor"]})
+    started = time.monotonic()
+    _, page = lambdas.call("GET", path, lambdas.alice_key, query={"wait": "20"})
+    _, after = lambdas.call(
+        "GET", path, lambdas.alice_key, query={"cursor": page["next_cursor"], "wait": "20"}
+    )
 
-    assert [e["message"] for e in page["events"]] == ["step 0", "step 1", "step 2"]
-    assert after["events"] == []
-    assert page["status"] == "STARTING"
+    data = b"".join(base64.b64decode(c["data"]) for c in page["chunks"])
+    assert data == b"step 0\nstep 1\nstep 2\n"
+    assert {c["stream"] for c in page["chunks"]} == {"combined"}
+    assert after["chunks"] == []
+    assert (page["status"], page["complete"], page["truncated_at"]) == ("STARTING", False, None)
+    assert time.monotonic() - started < 10  # a function never waits for output
 
 
 def test_listings_page_through_the_indexes(lambdas: Lambdas) -> None:

@@ -37,6 +37,20 @@ def test_a_created_execution_reads_back_equal(execution_store: Any) -> None:
     assert execution_store.get("missing") is None
 
 
+def test_the_stdin_upload_and_the_log_truncation_are_kept(execution_store: Any) -> None:
+    # Given an execution fed from a stdin upload
+    execution_store.create(make("e1", ts(1), stdin_upload_id="u1"))
+
+    # When its log reaches the cap, and later it ends
+    execution_store.annotate("e1", log_truncated_at=104857600)
+    execution_store.advance("e1", S.SUCCEEDED, updated_at=ts(2), exit_code=0)
+
+    # Then both are read back
+    current = execution_store.get("e1")
+    assert (current.stdin_upload_id, current.log_truncated_at) == ("u1", 104857600)
+    assert execution_store.get("e1") == current
+
+
 def test_creating_the_same_id_twice_is_a_conflict(execution_store: Any) -> None:
     execution_store.create(make("e1", ts(1)))
     with pytest.raises(Conflict):

@@ -1,5 +1,7 @@
-"""LogReader contract: from the start, paging with an opaque cursor, a stream that does not
-exist yet, and a follower polling at the end - for log files and CloudWatch Logs (moto)."""
+"""LogReader contract: exact bytes from the start, pages cut anywhere at max_bytes with an
+opaque cursor, a stream that does not exist yet, a follower polling at the end, the log cap -
+for log files and CloudWatch Logs (moto). Then what only the files keep: streams, \r, partial
+lines and bytes that are not UTF-8."""
 
 from __future__ import annotations
 
@@ -14,17 +16,24 @@ import pytest
 
 from moto_aws import REGION
 from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
-from orchestrator.adapters.local.logfiles import LogFileReader, LogFileWriter
+from orchestrator.adapters.local.logfiles import (
+    STDERR,
+    STDOUT,
+    LogFileReader,
+    LogFileWriter,
+    index_path,
+)
 from orchestrator.domain.errors import ValidationFailed
-from orchestrator.domain.models import Execution, ExecutionStatus, utc_iso
+from orchestrator.domain.models import Execution, ExecutionStatus, LogPage
 
 Writer = Callable[[str, list[str]], None]
+CAP = 4096
 
 
 @dataclass
 class LogHarness:
     reader: Any
-    write: Writer  # (stream, messages): append to the stream, creating it if needed
+    write: Writer  # (stream, lines): append each line and a newline, creating the stream
     stream: str
 
 
@@ -41,13 +50,13 @@ def execution(stream: str | None) -> Execution:
 
 
 def local_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
-    def write(stream: str, messages: list[str]) -> None:
-        writer = LogFileWriter(tmp_path / stream)
-        for message in messages:
-            writer.write(utc_iso(datetime.now(UTC)), message.encode())
+    def write(stream: str, lines: list[str]) -> None:
+        writer = LogFileWriter(tmp_path / stream, CAP)
+        for line in lines:
+            writer.write(STDOUT, line.encode() + b"\n")
         writer.close()
 
-    yield LogHarness(LogFileReader(tmp_path), write, "e1.log")
+    yield LogHarness(LogFileReader(tmp_path), write, "e1.out")
 
 
 def cloudwatch_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
@@ -66,7 +75,8 @@ def cloudwatch_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
             logEvents=[{"timestamp": now, "message": m} for m in messages],
         )
 
-    yield LogHarness(CloudWatchLogReader(logs, settings.log_group), write, "exec/command/task1")
+    reader = CloudWatchLogReader(logs, settings.log_group, CAP)
+    yield LogHarness(reader, write, "exec/command/task1")
 
 
 READERS = {"files": local_logs, "cloudwatch": cloudwatch_logs}
@@ -77,23 +87,48 @@ def logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]
     yield from READERS[request.param](request, tmp_path)
 
 
-def test_events_are_read_from_the_start_in_pages(logs: LogHarness) -> None:
-    logs.write(logs.stream, [f"line {n} ü" for n in range(5)])
+def read_all(logs: LogHarness, target: Execution, max_bytes: int) -> tuple[bytes, list[LogPage]]:
+    pages, cursor = [], None
+    while True:
+        page = logs.reader.read(target, cursor, max_bytes)
+        pages.append(page)
+        cursor = page.next_cursor
+        if page.at_end:
+            return b"".join(c.data for p in pages for c in p.chunks), pages
+
+
+def test_output_is_read_from_the_start_in_pages_cut_at_max_bytes(logs: LogHarness) -> None:
+    # Given five lines, with a character that takes two bytes
+    lines = [f"line {n} ü" for n in range(5)]
+    logs.write(logs.stream, lines)
     target = execution(logs.stream)
 
-    messages, cursor = [], None
-    for _ in range(3):
-        page = logs.reader.read(target, cursor, 2)
-        messages += [e.message for e in page.events]
-        cursor = page.next_cursor
-    end = logs.reader.read(target, cursor, 2)
+    # When they are read 7 bytes at a time (cutting lines and the ü in the middle)
+    data, pages = read_all(logs, target, 7)
 
-    assert messages == [f"line {n} ü" for n in range(5)]
-    assert end.events == []
-    assert page.events[0].timestamp.endswith("Z")
+    # Then the bytes come back exactly, each chunk at its offset, no page over 7 bytes
+    assert data == "".join(f"{line}\n" for line in lines).encode()
+    offsets = [c.offset for p in pages for c in p.chunks]
+    sizes = [len(c.data) for p in pages for c in p.chunks]
+    assert offsets == [sum(sizes[:n]) for n in range(len(sizes))]
+    assert all(sum(len(c.data) for c in p.chunks) <= 7 for p in pages)
+    assert all(not p.at_end for p in pages[:-1])
+    assert pages[0].chunks[0].timestamp.endswith("Z")
 
 
-def test_a_follower_at_the_end_sees_new_lines_once(logs: LogHarness) -> None:
+def test_a_big_page_holds_everything_up_to_max_bytes(logs: LogHarness) -> None:
+    logs.write(logs.stream, ["x" * 1000 for _ in range(3)])
+    target = execution(logs.stream)
+
+    page = logs.reader.read(target, None, 2500)
+    rest = logs.reader.read(target, page.next_cursor, 2500)
+
+    assert sum(len(c.data) for c in page.chunks) == 2500
+    assert b"".join(c.data for c in rest.chunks) == b"x" * 502 + b"\n"
+    assert (page.at_end, rest.at_end) == (False, True)
+
+
+def test_a_follower_at_the_end_sees_new_output_once(logs: LogHarness) -> None:
     logs.write(logs.stream, ["one", "two"])
     target = execution(logs.stream)
     first = logs.reader.read(target, None, 100)
@@ -104,35 +139,96 @@ def test_a_follower_at_the_end_sees_new_lines_once(logs: LogHarness) -> None:
     fresh = logs.reader.read(target, again.next_cursor, 100)
     after = logs.reader.read(target, fresh.next_cursor, 100)
 
-    assert [e.message for e in first.events] == ["one", "two"]
-    assert idle.events == [] and again.events == []
-    assert [e.message for e in fresh.events] == ["three"]
-    assert after.events == []
+    assert b"".join(c.data for c in first.chunks) == b"one\ntwo\n"
+    assert idle.chunks == [] and again.chunks == []
+    assert idle.at_end and again.at_end and first.at_end
+    assert [(c.offset, c.data) for c in fresh.chunks] == [(8, b"three\n")]
+    assert after.chunks == [] and after.at_end
+
+
+def test_a_cursor_in_the_middle_of_a_line_resumes_there(logs: LogHarness) -> None:
+    logs.write(logs.stream, ["abcdef"])
+    target = execution(logs.stream)
+    first = logs.reader.read(target, None, 3)
+    logs.write(logs.stream, ["ghi"])
+
+    rest = logs.reader.read(target, first.next_cursor, 100)
+
+    assert b"".join(c.data for c in rest.chunks) == b"def\nghi\n"
+    assert rest.chunks[0].offset == 3
 
 
 def test_a_stream_that_does_not_exist_yet_is_an_empty_page(logs: LogHarness) -> None:
     page = logs.reader.read(execution("not-yet"), None, 10)
-    assert page.events == []
+    assert (page.chunks, page.at_end, page.truncated_at) == ([], True, None)
     later = logs.reader.read(execution("not-yet"), page.next_cursor, 10)
-    assert later.events == []
+    assert later.chunks == []
 
 
 def test_a_foreign_cursor_is_a_validation_error(logs: LogHarness) -> None:
     logs.write(logs.stream, ["one"])
-    with pytest.raises(ValidationFailed):
-        logs.reader.read(execution(logs.stream), "abc", 10)
+    for cursor in ["abc", "-1", "\u00b2", "9" * 40, "e30", "1.5"]:
+        with pytest.raises(ValidationFailed):
+            logs.reader.read(execution(logs.stream), cursor, 10)
 
 
-def test_a_half_written_line_waits_for_its_end(tmp_path: Path) -> None:
-    (tmp_path / "e1.log").write_bytes(
-        b"2026-01-01T00:00:00.000Z whole\n2026-01-01T00:00:01.000Z ha"
+def test_output_past_the_cap_is_not_delivered_and_the_page_says_where(logs: LogHarness) -> None:
+    # Given more output than the cap (4096 bytes)
+    logs.write(logs.stream, ["y" * 999 for _ in range(5)])
+    target = execution(logs.stream)
+
+    # When it is all read
+    data, pages = read_all(logs, target, 1000)
+
+    # Then exactly the cap's worth comes back, and the last page says where it stopped
+    assert data == (b"y" * 999 + b"\n") * 4 + b"y" * 96
+    assert pages[-1].truncated_at == CAP
+
+
+def test_local_chunks_keep_each_streams_exact_bytes(tmp_path: Path) -> None:
+    # Given stdout and stderr writes with \r, a partial line and bytes that are not UTF-8
+    writer = LogFileWriter(tmp_path / "e1.out", CAP)
+    writer.write(STDOUT, b"A\nB\rC\n\xff\xfe")
+    writer.write(STDERR, b"warn\r")
+    writer.write(STDOUT, b"partial")
+    writer.close()
+
+    # When read
+    page = LogFileReader(tmp_path).read(execution("e1.out"), None, 1000)
+
+    # Then each chunk is one stream's bytes, unchanged
+    assert [(c.offset, c.stream.value, c.data) for c in page.chunks] == [
+        (0, "stdout", b"A\nB\rC\n\xff\xfe"),
+        (8, "stderr", b"warn\r"),
+        (13, "stdout", b"partial"),
+    ]
+    assert page.next_cursor == "20"
+
+
+def test_local_bytes_without_an_index_are_still_read(tmp_path: Path) -> None:
+    (tmp_path / "e1.out").write_bytes(b"no index\r")
+    page = LogFileReader(tmp_path).read(execution("e1.out"), None, 100)
+    assert [c.data for c in page.chunks] == [b"no index\r"]
+    assert not index_path(tmp_path / "e1.out").exists()
+
+
+def test_cloudwatch_cannot_tell_the_streams_apart(aws: Any) -> None:
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_stream(logGroupName=aws.log_group, logStreamName="s")
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    logs.put_log_events(
+        logGroupName=aws.log_group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now, "message": "a"}],
     )
-    page = LogFileReader(tmp_path).read(execution("e1.log"), None, 10)
-    assert [e.message for e in page.events] == ["whole"]
+
+    page = CloudWatchLogReader(logs, aws.log_group).read(execution("s"), None, 100)
+
+    assert [(c.stream.value, c.data) for c in page.chunks] == [("combined", b"a\n")]
 
 
 def test_stream_names_cannot_escape_the_log_directory(tmp_path: Path) -> None:
-    (tmp_path / "secret").write_text("2026-01-01T00:00:00.000Z top secret\n")
+    (tmp_path / "secret").write_text("top secret\n")
     logs_dir = tmp_path / "logs"
     logs_dir.mkdir()
-    assert LogFileReader(logs_dir).read(execution("../secret"), None, 10).events == []
+    assert LogFileReader(logs_dir).read(execution("../secret"), None, 10).chunks == []

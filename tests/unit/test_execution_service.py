@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.domain.errors import Forbidden, LockHeld, NotFound, ValidationFailed
-from orchestrator.domain.models import ExecutionRequest, ExecutionStatus, LogEvent
+from orchestrator.domain.models import ExecutionRequest, ExecutionStatus
 from support import ADMIN, ALICE, BOB, FakeWorld
 
 S = ExecutionStatus
@@ -159,12 +159,72 @@ def test_timeouts_outside_the_policy_are_refused(world: FakeWorld, timeout: int)
 
 def test_logs_come_with_the_status(world: FakeWorld) -> None:
     execution = world.services.executions.start(ALICE, ExecutionRequest("x"))
-    world.logs.events[execution.execution_id] = [LogEvent("t1", "one"), LogEvent("t2", "two")]
+    world.logs.output[execution.execution_id] = b"one\rtwo"
 
     current, page = world.services.executions.logs(ALICE, execution.execution_id, "1", 10)
 
     assert current.status is S.STARTING
-    assert [e.message for e in page.events] == ["two"]
+    assert [c.data for c in page.chunks] == [b"ne\rtwo"]
+    assert page.complete is False  # still running
+
+
+def test_logs_are_complete_only_when_terminal_and_read_to_the_end(world: FakeWorld) -> None:
+    # Given a finished execution with 10 bytes of output
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x"))
+    world.logs.output[execution.execution_id] = b"0123456789"
+    world.services.executions.on_exit(execution.execution_id, 0, timed_out=False)
+
+    # When it is read in pages of 6 bytes
+    _, first = world.services.executions.logs(ALICE, execution.execution_id, None, 6)
+    _, last = world.services.executions.logs(ALICE, execution.execution_id, first.next_cursor, 6)
+
+    # Then only the page that reached the end is complete
+    assert (first.complete, last.complete) == (False, True)
+    assert b"".join(c.data for c in first.chunks + last.chunks) == b"0123456789"
+
+
+def test_a_truncated_log_says_where_from_the_record(world: FakeWorld) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x"))
+    world.services.executions.on_log_truncated(execution.execution_id, 1024)
+
+    _, page = world.services.executions.logs(ALICE, execution.execution_id)
+
+    assert page.truncated_at == 1024
+
+
+def test_an_empty_page_of_a_running_execution_waits_then_reads_again(world: FakeWorld) -> None:
+    # Given a running execution with no output yet, that prints while the request waits
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x"))
+    world.log_waiter.during_wait = lambda: world.logs.output.update(
+        {execution.execution_id: b"late"}
+    )
+
+    # When its logs are asked for with a wait
+    _, page = world.services.executions.logs(ALICE, execution.execution_id, None, wait_seconds=5)
+
+    # Then the service waited from the cursor and returns what arrived
+    assert world.log_waiter.waits == [(execution.execution_id, "0", 5)]
+    assert [c.data for c in page.chunks] == [b"late"]
+
+
+def test_a_finished_execution_or_a_page_with_output_never_waits(world: FakeWorld) -> None:
+    running = world.services.executions.start(ALICE, ExecutionRequest("x"))
+    world.logs.output[running.execution_id] = b"x"
+    done = world.services.executions.start(ALICE, ExecutionRequest("y"))
+    world.services.executions.on_exit(done.execution_id, 0, timed_out=False)
+
+    world.services.executions.logs(ALICE, running.execution_id, None, wait_seconds=5)
+    _, page = world.services.executions.logs(ALICE, done.execution_id, None, wait_seconds=5)
+
+    assert world.log_waiter.waits == []
+    assert page.complete is True
+
+
+@pytest.mark.parametrize(("max_bytes", "wait"), [(0, 0.0), (1024 * 1024 + 1, 0.0), (10, 20.5)])
+def test_log_page_size_and_wait_are_bounded(world: FakeWorld, max_bytes: int, wait: float) -> None:
+    execution = world.services.executions.start(ALICE, ExecutionRequest("x"))
+    with pytest.raises(ValidationFailed):
+        world.services.executions.logs(ALICE, execution.execution_id, None, max_bytes, wait)
 
 
 def test_fail_unfinished_fails_active_executions_and_frees_their_locks(world: FakeWorld) -> None:

@@ -32,6 +32,24 @@ def test_an_execution_gets_the_location_of_its_upload(world: FakeWorld) -> None:
     assert world.runner.launched[0].upload_location == f"memory://{upload_id}"
 
 
+def test_a_stdin_upload_becomes_the_commands_stdin(world: FakeWorld) -> None:
+    upload_id = uploaded(world)
+
+    execution = world.services.executions.start(
+        ALICE, ExecutionRequest("cat", stdin_upload_id=upload_id)
+    )
+
+    assert execution.stdin_upload_id == upload_id
+    assert world.runner.launched[0].stdin_location == f"memory://{upload_id}"
+    assert world.runner.launched[0].upload_location is None
+
+
+def test_a_stdin_upload_that_is_not_the_callers_is_not_found(world: FakeWorld) -> None:
+    with pytest.raises(NotFound):
+        world.services.executions.start(ALICE, ExecutionRequest("cat", stdin_upload_id="nope"))
+    assert world.runner.launched == []
+
+
 @pytest.mark.parametrize("whose", ["another users", "never completed", "unknown"])
 def test_an_upload_that_is_not_the_callers_is_not_found_and_nothing_runs(
     world: FakeWorld, whose: str

@@ -17,6 +17,7 @@ from mycli.commands.common import pass_app
 from mycli.errors import ApiError, CliError
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
+from mycli.streams import ChunkWriter
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LOCK_RETRY_MAX_SECONDS = 2.0
@@ -163,7 +164,7 @@ def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dic
 def watch(app: AppContext, execution_id: str) -> dict[str, Any]:
     """Stream the logs until the end; the first Ctrl-C cancels, a second stops waiting."""
     client = app.client()
-    follower = LogFollower(client, execution_id, lambda event: click.echo(event["message"]))
+    follower = LogFollower(client, execution_id, ChunkWriter())
     cancelled = False
     while True:
         try:

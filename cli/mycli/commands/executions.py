@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from mycli.commands.common import EXECUTION_COLUMNS, EXECUTION_FIELDS, pass_app
 from mycli.follow import TERMINAL, LogFollower
 from mycli.main import AppContext
 from mycli.output import emit_fields, emit_json, emit_table, output_option
+from mycli.streams import ChunkWriter, JsonChunkWriter
 
 STATUSES = ["PENDING", "STARTING", "RUNNING", "CANCELLING", *sorted(TERMINAL)]
 
@@ -29,22 +28,15 @@ def status(app: AppContext, execution_id: str, output: str) -> None:
 
 @click.command()
 @click.argument("execution_id")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until it finishes.")
-@click.option("--timestamps", "-t", is_flag=True, help="Prefix each line with its timestamp.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new output until it finishes.")
+@click.option("--timestamps", "-t", is_flag=True, help="Prefix each chunk with its timestamp.")
 @output_option
 @pass_app
 def logs(app: AppContext, execution_id: str, follow: bool, timestamps: bool, output: str) -> None:
-    """Print an execution's output (json: one event object per line)."""
-
-    def show(event: dict[str, str]) -> None:
-        if output == "json":
-            click.echo(json.dumps(event))
-        elif timestamps:
-            click.echo(f"{event['timestamp']} {event['message']}")
-        else:
-            click.echo(event["message"])
-
-    LogFollower(app.client(), execution_id, show).run(follow=follow)
+    """Print an execution's output, byte for byte: its stdout on stdout, its stderr on stderr
+    (json: one object per chunk with offset, stream, timestamp and base64 data)."""
+    writer = JsonChunkWriter() if output == "json" else ChunkWriter(timestamps=timestamps)
+    LogFollower(app.client(), execution_id, writer).run(follow=follow)
 
 
 @click.command("list")

@@ -66,6 +66,21 @@ def local() -> None:
     show_default=True,
     help="Largest code upload (`mycli exec --upload`) the server accepts.",
 )
+@click.option(
+    "--max-log-mb",
+    type=click.IntRange(1, 1024 * 1024),
+    default=100,
+    show_default=True,
+    help="Most output stored per execution; past it the run goes on, its output is dropped.",
+)
+@click.option("--max-log-bytes", type=click.IntRange(1), hidden=True)  # tests: a tiny cap
+@click.option(
+    "--log-retention-days",
+    type=click.IntRange(1, 36500),
+    default=30,
+    show_default=True,
+    help="Delete log files older than this (execution records are kept).",
+)
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -75,6 +90,9 @@ def up(
     background: bool,
     kill_grace: float,
     max_upload_mb: int,
+    max_log_mb: int,
+    max_log_bytes: int | None,
+    log_retention_days: int,
 ) -> None:
     """Start the local server and point the `local` profile at it.
 
@@ -114,8 +132,13 @@ def up(
             err=True,
         )
 
+    log_bytes = max_log_bytes or max_log_mb * 1024 * 1024
     if background:
-        ready(_start_background(data_dir, host, port, kill_grace, max_upload_mb))
+        server_options = [
+            *("--kill-grace", str(kill_grace), "--max-upload-mb", str(max_upload_mb)),
+            *("--max-log-bytes", str(log_bytes), "--log-retention-days", str(log_retention_days)),
+        ]
+        ready(_start_background(data_dir, host, port, server_options))
         click.echo("mycli: stop it with `mycli local down`", err=True)
         return
     import logging
@@ -130,6 +153,8 @@ def up(
         data_dir=data_dir,
         kill_grace_seconds=kill_grace,
         upload_policy=UploadPolicy(max_bytes=max_upload_mb * 1024 * 1024),
+        max_log_bytes=log_bytes,
+        log_retention_days=log_retention_days,
     )
     serve(settings, host, port, ready)
 
@@ -171,9 +196,7 @@ def local_status(data_dir: Path) -> None:
     click.echo(f"running at {state.get('url')} (pid {state.get('pid')})")
 
 
-def _start_background(
-    data_dir: Path, host: str, port: int, kill_grace: float, max_upload_mb: int
-) -> str:
+def _start_background(data_dir: Path, host: str, port: int, server_options: list[str]) -> str:
     """Start `python -m orchestrator.local` detached; return its URL once it is serving."""
     from orchestrator.local.server import read_state
 
@@ -189,10 +212,7 @@ def _start_background(
         host,
         "--port",
         str(port),
-        "--kill-grace",
-        str(kill_grace),
-        "--max-upload-mb",
-        str(max_upload_mb),
+        *server_options,
     ]
     with log_path.open("ab") as log:
         process = subprocess.Popen(

@@ -42,6 +42,12 @@ class CreateExecution(BaseModel):
     )
     timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
     upload_id: str | None = Field(default=None, pattern=UPLOAD_ID_PATTERN)
+    stdin_upload_id: str | None = Field(
+        default=None,
+        pattern=UPLOAD_ID_PATTERN,
+        description="an upload (POST /uploads, then PUT) whose raw bytes become the "
+        "command's stdin; without it stdin is empty",
+    )
 
     @field_validator("command")
     @classmethod
@@ -91,6 +97,10 @@ class ExecutionOut(BaseModel):
     request_id: str | None
     cancelled_by: str | None
     lock_released_by: str | None
+    log_truncated_at: int | None = Field(
+        description="byte offset where storing the output stopped (the log cap), or null"
+    )
+    stdin_upload_id: str | None
 
 
 class ExecutionPageOut(BaseModel):
@@ -100,19 +110,29 @@ class ExecutionPageOut(BaseModel):
     next_cursor: str | None
 
 
-class LogEventOut(BaseModel):
+class LogChunkOut(BaseModel):
     model_config = _DOCUMENTED
 
-    timestamp: str
-    message: str
+    offset: int = Field(description="byte offset of the chunk's first byte in the output")
+    stream: Literal["stdout", "stderr", "combined"] = Field(
+        description="combined where the platform cannot tell the streams apart (AWS)"
+    )
+    timestamp: str = Field(description="when the chunk arrived, ISO-8601 UTC with ms")
+    data: str = Field(description="base64 of the exact bytes")
 
 
 class LogPageOut(BaseModel):
     model_config = _DOCUMENTED
 
-    events: list[LogEventOut]
-    next_cursor: str
+    chunks: list[LogChunkOut]
+    next_cursor: str = Field(description="pass as ?cursor= to continue after this page")
     status: ExecutionStatus
+    complete: bool = Field(
+        description="the execution has finished and this page reached the end of its output"
+    )
+    truncated_at: int | None = Field(
+        description="byte offset where storing stopped because the log cap was reached"
+    )
 
 
 class LockOut(BaseModel):

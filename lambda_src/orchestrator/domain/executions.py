@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from orchestrator.domain.errors import (
@@ -17,6 +17,8 @@ from orchestrator.domain.errors import (
 )
 from orchestrator.domain.models import (
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_LOG_PAGE_BYTES,
+    MAX_LOG_WAIT_SECONDS,
     MAX_PAGE_SIZE,
     MAX_TIMEOUT_SECONDS,
     Caller,
@@ -37,7 +39,9 @@ from orchestrator.ports import (
     ExecutionStore,
     LockStore,
     LogReader,
+    LogWaiter,
     Metrics,
+    NoLogWait,
     NoMetrics,
     Runner,
 )
@@ -107,6 +111,7 @@ class ExecutionService:
         metrics: Metrics | None = None,
         new_id: Callable[[], str] = new_execution_id,
         uploads: UploadService | None = None,
+        log_waiter: LogWaiter | None = None,
     ) -> None:
         self._executions = executions
         self._locks = locks
@@ -117,6 +122,7 @@ class ExecutionService:
         self._metrics = metrics or NoMetrics()
         self._new_id = new_id
         self._uploads = uploads
+        self._log_waiter = log_waiter or NoLogWait()
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -129,6 +135,7 @@ class ExecutionService:
         execution is returned rather than raised, so the caller sees why."""
         timeout = self._timeout_for(request.timeout_seconds)
         upload = self._upload_for(caller, request.upload_id)
+        stdin = self._upload_for(caller, request.stdin_upload_id)
         now = self._clock.now()
         execution = Execution(
             execution_id=self._new_id(),
@@ -140,6 +147,7 @@ class ExecutionService:
             timeout_seconds=timeout,
             lock_name=request.lock,
             upload_id=request.upload_id,
+            stdin_upload_id=request.stdin_upload_id,
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
         )
@@ -151,7 +159,7 @@ class ExecutionService:
             if request.lock:
                 self._locks.release(request.lock, execution.execution_id)
             raise
-        return self._launch(execution, request, upload)
+        return self._launch(execution, request, upload, stdin)
 
     def cancel(self, caller: Caller, execution_id: str) -> Execution:
         """Ask a running execution to stop; a finished one is returned as it is."""
@@ -179,6 +187,9 @@ class ExecutionService:
             return
         status, reason = outcome_of_exit(execution, exit_code, timed_out=timed_out)
         self.finish(execution_id, status, exit_code=exit_code, reason=reason)
+
+    def on_log_truncated(self, execution_id: str, offset: int) -> None:
+        self._executions.annotate(execution_id, log_truncated_at=offset)
 
     def on_task_event(self, change: TaskStateChange) -> Execution | None:
         """Apply a task-state event; returns the execution as it stands afterwards, or None
@@ -262,14 +273,38 @@ class ExecutionService:
         )
 
     def logs(
-        self, caller: Caller, execution_id: str, cursor: str | None, limit: int
+        self,
+        caller: Caller,
+        execution_id: str,
+        cursor: str | None = None,
+        max_bytes: int = MAX_LOG_PAGE_BYTES,
+        wait_seconds: float = 0.0,
     ) -> tuple[Execution, LogPage]:
-        """The execution (read first, so a terminal status means the page saw every line)
-        and its log events after `cursor`."""
+        """The execution and at most `max_bytes` of its output after `cursor`.
+
+        With `wait_seconds`, a page with nothing new for a running execution is held until
+        output arrives or the execution ends (as long as the host allows). The status is read
+        before the page, so `complete` (terminal, and the page reached the end) is exact."""
+        if not 1 <= max_bytes <= MAX_LOG_PAGE_BYTES:
+            raise ValidationFailed(f"max_bytes must be between 1 and {MAX_LOG_PAGE_BYTES}")
+        if not 0 <= wait_seconds <= MAX_LOG_WAIT_SECONDS:
+            raise ValidationFailed(f"wait must be between 0 and {MAX_LOG_WAIT_SECONDS:g}")
         execution = self.get(caller, execution_id)
-        if not execution.log_stream_name:
-            return execution, LogPage(events=[], next_cursor=cursor or "")
-        return execution, self._log_reader.read(execution, cursor, limit)
+        page = self._read_logs(execution, cursor, max_bytes)
+        if wait_seconds > 0 and not page.chunks and not execution.status.is_terminal:
+            self._log_waiter.wait(execution_id, page.next_cursor, wait_seconds)
+            execution = self.get(caller, execution_id)
+            page = self._read_logs(execution, cursor, max_bytes)
+        truncated_at = (
+            page.truncated_at if page.truncated_at is not None else execution.log_truncated_at
+        )
+        complete = execution.status.is_terminal and page.at_end
+        return execution, replace(page, complete=complete, truncated_at=truncated_at)
+
+    def _read_logs(self, execution: Execution, cursor: str | None, max_bytes: int) -> LogPage:
+        if not execution.log_stream_name:  # never launched: nothing was ever written
+            return LogPage(chunks=[], next_cursor=cursor or "", at_end=True)
+        return self._log_reader.read(execution, cursor, max_bytes)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -316,7 +351,11 @@ class ExecutionService:
         return self._uploads.require(caller, upload_id)
 
     def _launch(
-        self, execution: Execution, request: ExecutionRequest, upload: Upload | None
+        self,
+        execution: Execution,
+        request: ExecutionRequest,
+        upload: Upload | None,
+        stdin: Upload | None,
     ) -> Execution:
         spec = LaunchSpec(
             execution_id=execution.execution_id,
@@ -325,6 +364,7 @@ class ExecutionService:
             timeout_seconds=execution.timeout_seconds,
             upload_id=execution.upload_id,
             upload_location=upload.location if upload else None,
+            stdin_location=stdin.location if stdin else None,
         )
         try:
             result = self._runner.launch(spec)

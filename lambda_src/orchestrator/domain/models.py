@@ -16,6 +16,9 @@ MAX_COMMAND_LENGTH = 16384
 MAX_ENV_ENTRIES = 100
 MAX_ENV_VALUE_LENGTH = 8192
 MAX_PAGE_SIZE = 100
+MAX_LOG_PAGE_BYTES = 1024 * 1024
+MAX_LOG_WAIT_SECONDS = 20.0
+DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
 
 _LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
 
@@ -132,6 +135,7 @@ class ExecutionRequest:
     env: dict[str, str] = field(default_factory=dict)
     timeout_seconds: int | None = None
     upload_id: str | None = None
+    stdin_upload_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ class Execution:
     request_id: str | None = None
     cancelled_by: str | None = None
     lock_released_by: str | None = None
+    log_truncated_at: int | None = None
+    stdin_upload_id: str | None = None
 
     @property
     def deadline(self) -> datetime:
@@ -215,16 +221,35 @@ class Page:
     next_cursor: str | None
 
 
+class LogStream(StrEnum):
+    """Where a chunk of output came from; "combined" when the platform cannot tell."""
+
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    COMBINED = "combined"
+
+
 @dataclass(frozen=True)
-class LogEvent:
+class LogChunk:
+    """Bytes of output exactly as the command wrote them, starting at byte `offset`."""
+
+    offset: int
+    stream: LogStream
     timestamp: str
-    message: str
+    data: bytes
 
 
 @dataclass(frozen=True)
 class LogPage:
-    events: list[LogEvent]
+    """Output after a cursor. `at_end`: the page reached the end of what is stored now;
+    `complete`: also nothing more will ever come (set by the service, which knows the status);
+    `truncated_at`: where storing stopped because the log cap was reached."""
+
+    chunks: list[LogChunk]
     next_cursor: str
+    at_end: bool = True
+    complete: bool = False
+    truncated_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -256,7 +281,8 @@ class Upload:
 @dataclass(frozen=True)
 class LaunchSpec:
     """What a runner needs to start one execution. `upload_location` is where the upload's
-    archive is (a path, an S3 key), to unpack into the working directory first."""
+    archive is (a path, an S3 key), to unpack into the working directory first;
+    `stdin_location` is where the bytes to feed the command's stdin are (None: empty stdin)."""
 
     execution_id: str
     command: str
@@ -264,6 +290,7 @@ class LaunchSpec:
     timeout_seconds: int
     upload_id: str | None = None
     upload_location: str | None = None
+    stdin_location: str | None = None
 
 
 @dataclass(frozen=True)

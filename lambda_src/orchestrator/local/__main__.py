@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES
 from orchestrator.domain.uploads import UploadPolicy
 from orchestrator.local.platform import LocalSettings
 from orchestrator.local.server import serve
@@ -18,6 +19,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--kill-grace", type=float, default=5.0)
     parser.add_argument("--max-upload-mb", type=int, default=50)
+    parser.add_argument("--max-log-bytes", type=int, default=DEFAULT_MAX_LOG_BYTES)
+    parser.add_argument("--log-retention-days", type=int, default=30)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     logging.basicConfig(
@@ -27,6 +30,8 @@ def main() -> None:
         data_dir=args.data_dir.resolve(),
         kill_grace_seconds=args.kill_grace,
         upload_policy=UploadPolicy(max_bytes=args.max_upload_mb * 1024 * 1024),
+        max_log_bytes=args.max_log_bytes,
+        log_retention_days=args.log_retention_days,
     )
     serve(settings, args.host, args.port)
 

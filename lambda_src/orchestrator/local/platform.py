@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
-from orchestrator.adapters.local.logfiles import LogFileReader
+from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.runner import LocalProcessRunner, kill_orphaned_group
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
@@ -19,7 +20,7 @@ from orchestrator.adapters.local.stores import (
 from orchestrator.adapters.local.uploads import LocalUploadStore
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.locks import LockService
-from orchestrator.domain.models import Role
+from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, MAX_LOG_WAIT_SECONDS, Role
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
@@ -39,10 +40,17 @@ class LocalSettings:
     kill_grace_seconds: float = 5.0
     policy: ExecutionPolicy = field(default_factory=ExecutionPolicy)
     upload_policy: UploadPolicy = field(default_factory=UploadPolicy)
+    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
+    log_retention_days: int = 30
+    max_log_wait_seconds: float = MAX_LOG_WAIT_SECONDS
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / DATABASE_FILE
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
 
 
 def ensure_admin_key(data_dir: Path, known_key: str | None) -> str | None:
@@ -65,11 +73,14 @@ class LocalPlatform:
         self.executions_store = SqliteExecutionStore(self.database)
         self.locks_store = SqliteLockStore(self.database)
         self.keys_store = SqliteApiKeyStore(self.database)
+        self.log_waiter = LocalLogWaiter(settings.max_log_wait_seconds)
         self.runner = LocalProcessRunner(
             settings.data_dir / "work",
-            settings.data_dir / "logs",
+            settings.log_dir,
             clock,
             kill_grace_seconds=settings.kill_grace_seconds,
+            max_log_bytes=settings.max_log_bytes,
+            log_waiter=self.log_waiter,
         )
         self.uploads_store = LocalUploadStore(self.database, settings.data_dir / "uploads")
         self.uploads = UploadService(self.uploads_store, clock, settings.upload_policy)
@@ -78,10 +89,11 @@ class LocalPlatform:
             self.executions_store,
             self.locks_store,
             self.runner,
-            LogFileReader(settings.data_dir / "logs"),
+            LogFileReader(settings.log_dir),
             clock,
             settings.policy,
             uploads=self.uploads,
+            log_waiter=self.log_waiter,
         )
         self.runner.subscribe(executions)
         self.services = Services(
@@ -109,6 +121,11 @@ class LocalPlatform:
         """Remove archives past the retention (7 days) and slots that expired unused."""
         now = self.clock.now()
         return self.uploads_store.purge(now - self.uploads.policy.retention, now)
+
+    def purge_logs(self) -> int:
+        """Remove log files older than the retention; the execution records stay."""
+        cutoff = self.clock.now() - timedelta(days=self.settings.log_retention_days)
+        return prune_logs(self.settings.log_dir, cutoff)
 
     def shutdown(self) -> None:
         """Stop cleanly: record running executions FAILED, then end their processes."""

@@ -316,6 +316,9 @@ def _purge_uploads_periodically(platform: LocalPlatform) -> None:
             removed = platform.purge_uploads()
             if removed:
                 logger.info("removed %d expired upload(s)", removed)
+            pruned = platform.purge_logs()
+            if pruned:
+                logger.info("removed %d log(s) past the retention", pruned)
             time.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
 
     threading.Thread(target=purge_forever, name="upload-purge", daemon=True).start()

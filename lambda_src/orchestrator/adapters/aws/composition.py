@@ -23,6 +23,7 @@ from orchestrator.ports import (
     LockStore,
     LogReader,
     Metrics,
+    NoLogWait,
     Runner,
     UploadStore,
 )
@@ -91,7 +92,7 @@ def cloudwatch_reader(settings: AwsSettings, clients: AwsClients) -> LogReader:
     from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
 
     settings.require("log_group")
-    return CloudWatchLogReader(clients.logs, settings.log_group)
+    return CloudWatchLogReader(clients.logs, settings.log_group, settings.max_log_bytes)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def build_services(
             policy,
             metrics=metrics,
             uploads=uploads,
+            log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
         ),
         locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),

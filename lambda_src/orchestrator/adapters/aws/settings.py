@@ -6,7 +6,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from orchestrator.domain.models import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
+from orchestrator.domain.models import (
+    DEFAULT_MAX_LOG_BYTES,
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_TIMEOUT_SECONDS,
+)
 from orchestrator.domain.uploads import DEFAULT_MAX_UPLOAD_BYTES
 
 
@@ -32,6 +36,7 @@ class AwsSettings:
     default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
@@ -59,6 +64,7 @@ class AwsSettings:
             ),
             max_timeout_seconds=int(env.get("MAX_TIMEOUT_SECONDS", MAX_TIMEOUT_SECONDS)),
             max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)),
+            max_log_bytes=int(env.get("MAX_LOG_BYTES", DEFAULT_MAX_LOG_BYTES)),
         )
 
     def require(self, *names: str) -> None:

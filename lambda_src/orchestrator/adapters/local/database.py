@@ -70,6 +70,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX uploads_by_completion ON uploads (completed_at);
     """,
+    """
+    ALTER TABLE executions ADD COLUMN log_truncated_at INTEGER;
+    ALTER TABLE executions ADD COLUMN stdin_upload_id TEXT;
+    """,
 )
 
 

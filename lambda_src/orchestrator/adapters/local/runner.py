@@ -1,12 +1,13 @@
 """Runs each execution as `sh -c COMMAND` in its own process group and working directory,
-with a minimal environment; merges stdout and stderr into the execution's log file; enforces
-the timeout and cancels by terminating the whole group, killing it after a grace period."""
+with a minimal environment and the given stdin (else /dev/null); stores stdout and stderr,
+read from separate pipes, byte for byte in the execution's log files; enforces the timeout
+and cancels by terminating the whole group, killing it after a grace period."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import select
+import selectors
 import shutil
 import signal
 import subprocess
@@ -16,16 +17,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.adapters.local.logfiles import LogFileWriter, log_stream_name
+from orchestrator.adapters.local.logfiles import (
+    STDERR,
+    STDOUT,
+    LocalLogWaiter,
+    LogFileWriter,
+    log_stream_name,
+)
 from orchestrator.domain.errors import LaunchFailed
-from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, utc_iso
+from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, Execution, LaunchResult, LaunchSpec
 from orchestrator.ports import Clock, RunnerListener
 from orchestrator.unpack import UnsafeArchive, safe_extract
 
 EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"
-MAX_EVENT_BYTES = 256 * 1024
-# A partial line (a prompt, a progress bar) is written out after this much silence.
-PARTIAL_LINE_FLUSH_SECONDS = 0.25
+READ_BYTES = 256 * 1024
 
 
 @dataclass
@@ -45,12 +50,16 @@ class LocalProcessRunner:
         *,
         kill_grace_seconds: float = 5.0,
         path_variable: str | None = None,
+        max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
+        log_waiter: LocalLogWaiter | None = None,
     ) -> None:
         self._work_dir = work_dir
         self._log_dir = log_dir
         self._clock = clock
         self._kill_grace = kill_grace_seconds
         self._path = path_variable or os.environ.get("PATH", "/usr/bin:/bin")
+        self._max_log_bytes = max_log_bytes
+        self._log_waiter = log_waiter
         self._listener: RunnerListener | None = None
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
@@ -73,21 +82,29 @@ class LocalProcessRunner:
             except UnsafeArchive as refused:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise LaunchFailed(f"upload refused: {refused}") from refused
-        writer = LogFileWriter(self._log_dir / stream)
+        try:
+            stdin = open(spec.stdin_location, "rb") if spec.stdin_location else None  # noqa: SIM115
+        except OSError as exc:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise LaunchFailed(f"cannot open the stdin upload: {exc.strerror}") from exc
+        writer = LogFileWriter(self._log_dir / stream, self._max_log_bytes, self._clock)
         try:
             process = subprocess.Popen(
                 ["sh", "-c", spec.command],
                 cwd=workdir,
                 env=self._environment(spec, workdir),
-                stdin=subprocess.DEVNULL,
+                stdin=stdin if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stderr=subprocess.PIPE,
                 start_new_session=True,
             )
         except OSError as exc:
             writer.close()
             shutil.rmtree(workdir, ignore_errors=True)
             raise LaunchFailed(exc.strerror or str(exc)) from exc
+        finally:
+            if stdin is not None:
+                stdin.close()
         running = _Running(process)
         with self._lock:
             self._running[spec.execution_id] = running
@@ -138,9 +155,8 @@ class LocalProcessRunner:
         process = running.process
         if self._listener is not None:
             self._listener.on_running(spec.execution_id)
-        assert process.stdout is not None
         pump = threading.Thread(
-            target=self._pump, args=(process.stdout.fileno(), writer), daemon=True
+            target=self._pump, args=(spec.execution_id, process, writer), daemon=True
         )
         pump.start()
         timed_out = False
@@ -150,10 +166,12 @@ class LocalProcessRunner:
             timed_out = True
             self._stop(running)
             process.wait()
-        # Children left in the background would keep the pipe open: end the whole group.
+        # Children left in the background would keep the pipes open: end the whole group.
         _signal_group(process.pid, signal.SIGKILL)
         pump.join()
-        process.stdout.close()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
         writer.close()
         shutil.rmtree(workdir, ignore_errors=True)
         with self._lock:
@@ -162,33 +180,27 @@ class LocalProcessRunner:
         exit_code = code if code >= 0 else 128 - code
         if self._listener is not None:
             self._listener.on_exit(spec.execution_id, exit_code, timed_out=timed_out)
+        if self._log_waiter is not None:
+            self._log_waiter.ended(spec.execution_id)
 
-    def _pump(self, fd: int, writer: LogFileWriter) -> None:
-        pending = b""
-        while True:
-            ready, _, _ = select.select([fd], [], [], PARTIAL_LINE_FLUSH_SECONDS)
-            if not ready:
-                if pending:
-                    self._emit(writer, pending)
-                    pending = b""
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                self._emit(writer, line)
-            if len(pending) >= MAX_EVENT_BYTES:
-                self._emit(writer, pending)
-                pending = b""
-        if pending:
-            self._emit(writer, pending)
-
-    def _emit(self, writer: LogFileWriter, line: bytes) -> None:
-        timestamp = utc_iso(self._clock.now())
-        for start in range(0, max(len(line), 1), MAX_EVENT_BYTES):
-            writer.write(timestamp, line[start : start + MAX_EVENT_BYTES].rstrip(b"\r"))
+    def _pump(
+        self, execution_id: str, process: subprocess.Popen[bytes], writer: LogFileWriter
+    ) -> None:
+        """Copy both pipes to the log as the bytes arrive: no lines, nothing changed."""
+        assert process.stdout is not None and process.stderr is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout.fileno(), selectors.EVENT_READ, STDOUT)
+            selector.register(process.stderr.fileno(), selectors.EVENT_READ, STDERR)
+            while selector.get_map():
+                for key, _ in selector.select():
+                    data = os.read(key.fd, READ_BYTES)
+                    if not data:
+                        selector.unregister(key.fd)
+                        continue
+                    if writer.write(key.data, data) and self._listener is not None:
+                        self._listener.on_log_truncated(execution_id, writer.size)
+                    if self._log_waiter is not None:
+                        self._log_waiter.grew(execution_id, writer.size)
 
     def _stop(self, running: _Running) -> None:
         """SIGTERM the group now, SIGKILL it if still alive after the grace period."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -18,7 +19,13 @@ from orchestrator.api.schemas import (
     LogPageOut,
     documented,
 )
-from orchestrator.domain.models import MAX_PAGE_SIZE, ExecutionRequest, ExecutionStatus
+from orchestrator.domain.models import (
+    MAX_LOG_PAGE_BYTES,
+    MAX_LOG_WAIT_SECONDS,
+    MAX_PAGE_SIZE,
+    ExecutionRequest,
+    ExecutionStatus,
+)
 
 router = Router()
 
@@ -47,6 +54,7 @@ def create_execution(body: Annotated[CreateExecution, Body()]) -> dict[str, Any]
         env=body.env,
         timeout_seconds=body.timeout_seconds,
         upload_id=body.upload_id,
+        stdin_upload_id=body.stdin_upload_id,
     )
     execution = services().executions.start(caller(), request, current_scope().request_id)
     return execution.to_dict()
@@ -83,20 +91,38 @@ def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
 
 @router.get(
     "/executions/<execution_id>/logs",
-    summary="An execution's log events after a cursor",
+    summary="An execution's output after a cursor, byte for byte",
+    description="Chunks carry base64 of the exact bytes. Follow with next_cursor until "
+    "`complete`; `wait` lets the server hold an empty page until output or the end arrives "
+    "(the AWS host answers at once).",
     tags=["executions"],
-    responses={200: documented(LogPageOut, "events and the cursor to continue"), **NOT_YOURS},
+    responses={
+        200: documented(LogPageOut, "chunks and the cursor to continue"),
+        **NOT_YOURS,
+        **ERRORS,
+    },
 )
 def get_logs(
     execution_id: ExecutionId,
     cursor: Cursor = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    max_bytes: Annotated[int, Query(ge=1, le=MAX_LOG_PAGE_BYTES)] = MAX_LOG_PAGE_BYTES,
+    wait: Annotated[float, Query(ge=0, le=MAX_LOG_WAIT_SECONDS)] = 0,
 ) -> dict[str, Any]:
-    execution, page = services().executions.logs(caller(), execution_id, cursor, limit)
+    execution, page = services().executions.logs(caller(), execution_id, cursor, max_bytes, wait)
     return {
-        "events": [{"timestamp": e.timestamp, "message": e.message} for e in page.events],
+        "chunks": [
+            {
+                "offset": chunk.offset,
+                "stream": chunk.stream.value,
+                "timestamp": chunk.timestamp,
+                "data": base64.b64encode(chunk.data).decode("ascii"),
+            }
+            for chunk in page.chunks
+        ],
         "next_cursor": page.next_cursor,
         "status": execution.status.value,
+        "complete": page.complete,
+        "truncated_at": page.truncated_at,
     }
 
 

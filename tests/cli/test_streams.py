@@ -1,0 +1,90 @@
+"""Writing chunks to the right stream, and the follower's stop and polling rules (a scripted
+client plays the server: it is the CLI's own logic under test here)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+import pytest
+
+from mycli import follow
+from mycli.follow import LogFollower
+from mycli.streams import ChunkWriter, JsonChunkWriter
+
+
+def chunk(data: bytes, stream: str = "stdout", offset: int = 0) -> dict[str, Any]:
+    return {
+        "offset": offset,
+        "stream": stream,
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "data": base64.b64encode(data).decode(),
+    }
+
+
+def page(*chunks: dict[str, Any], complete: bool = False, cursor: str = "c") -> dict[str, Any]:
+    return {
+        "chunks": list(chunks),
+        "next_cursor": cursor,
+        "status": "SUCCEEDED" if complete else "RUNNING",
+        "complete": complete,
+        "truncated_at": None,
+    }
+
+
+class ScriptedClient:
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+        self.queries: list[dict[str, Any]] = []
+
+    def get(self, path: str, **query: Any) -> dict[str, Any]:
+        self.queries.append(query)
+        return self.pages.pop(0)
+
+
+def test_each_stream_gets_its_own_bytes_and_combined_goes_to_stdout() -> None:
+    out, err = io.BytesIO(), io.BytesIO()
+    writer = ChunkWriter(out, err)
+
+    for item in [chunk(b"a\r"), chunk(b"\xff", "stderr"), chunk(b"b", "combined")]:
+        writer(item)
+
+    assert (out.getvalue(), err.getvalue()) == (b"a\rb", b"\xff")
+
+
+def test_json_gives_one_object_per_chunk() -> None:
+    out = io.StringIO()
+    JsonChunkWriter(out)(chunk(b"x", "stderr", 7))
+
+    assert json.loads(out.getvalue()) == chunk(b"x", "stderr", 7)
+
+
+def test_the_follower_stops_only_when_complete_and_backs_off_on_instant_empty_pages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a server that answers empty pages at once (as on AWS), then output, then the end
+    sleeps: list[float] = []
+    monkeypatch.setattr(follow.time, "sleep", sleeps.append)
+    client = ScriptedClient(
+        [page(), page(), page(), page(chunk(b"hi")), page(), page(complete=True, cursor="2")]
+    )
+    seen: list[bytes] = []
+
+    # When it is followed
+    status = LogFollower(client, "e1", lambda c: seen.append(base64.b64decode(c["data"]))).run()
+
+    # Then polling backs off while idle, resets after output, and ends at `complete`
+    assert (status, seen) == ("SUCCEEDED", [b"hi"])
+    assert sleeps == [0.25, 0.5, 1.0, 0.25]
+    assert all(query["wait"] == follow.WAIT_SECONDS for query in client.queries)
+
+
+def test_without_follow_an_empty_page_of_a_running_execution_ends_the_read() -> None:
+    client = ScriptedClient([page(chunk(b"so far")), page()])
+
+    status = LogFollower(client, "e1", lambda c: None).run(follow=False)
+
+    assert status == "RUNNING"
+    assert client.queries[0] == {"cursor": None, "wait": None}
