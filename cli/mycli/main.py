@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from mycli import __version__, exitcodes
-from mycli.errors import CliError, ConfigError
+from mycli.errors import CliError, ConfigError, Interrupted, MissingKey
 
 # name -> (module, attribute): imported only when the subcommand is needed.
 COMMANDS = {
@@ -25,6 +25,7 @@ COMMANDS = {
     "local": ("mycli.commands.local", "local"),
     "init": ("mycli.commands.deploy", "init"),
     "destroy": ("mycli.commands.deploy", "destroy"),
+    "completion": ("mycli.commands.completion", "completion"),
 }
 
 
@@ -47,7 +48,7 @@ class AppContext:
                     "`mycli configure`, or set MYCLI_API_URL"
                 )
             if not profile.api_key:
-                raise ConfigError(
+                raise MissingKey(
                     f"no API key for profile '{profile.name}': run `mycli configure` "
                     "or set MYCLI_API_KEY"
                 )
@@ -78,6 +79,11 @@ class LazyGroup(click.Group):
         except CliError as error:
             click.echo(f"mycli: error: {error.message}", err=True)
             sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            # Ctrl-C is the user's own choice: no "Aborted!", the shell's 128 + SIGINT.
+            sys.exit(exitcodes.EXEC_CANCELLED)
+        except Interrupted as interrupted:
+            sys.exit(exitcodes.for_signal(interrupted.signum))
 
 
 @click.group(

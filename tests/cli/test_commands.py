@@ -109,11 +109,14 @@ def test_list_table_and_json(harness: CliHarness) -> None:
         "EXIT",
         "USER",
         "STARTED",
+        "DURATION",
         "LOCK",
         "COMMAND",
     ]
     assert "SUCCEEDED" in table.stdout
+    assert "just now" in table.stdout or " ago " in table.stdout, "relative start times"
     assert data["items"][0]["command"] == "echo hi"
+    assert data["items"][0]["started_at"].endswith("Z"), "JSON keeps ISO timestamps"
 
 
 def test_an_unknown_execution_is_exit_4(harness: CliHarness) -> None:
