@@ -165,7 +165,7 @@ def test_bad_input_is_a_usage_error(
     harness: CliHarness, args: tuple[str, ...], message: str
 ) -> None:
     result = harness.run(*args)
-    assert result.exit_code in (exitcodes.USAGE, exitcodes.EXEC_COULD_NOT_RUN)
+    assert result.exit_code == exitcodes.USAGE
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
