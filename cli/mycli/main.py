@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -53,7 +54,21 @@ class AppContext:
                     "or set MYCLI_API_KEY"
                 )
             self._client = ApiClient(profile.api_url, profile.api_key)
+            if os.environ.get("MYCLI_RETRY_SECONDS"):
+                self._client.retry_seconds = self._client.follow_retry_seconds = _seconds(
+                    os.environ["MYCLI_RETRY_SECONDS"]
+                )
         return self._client
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ConfigError(f"MYCLI_RETRY_SECONDS must be 0-3600 seconds, not {value!r}")
+    return seconds
 
 
 class LazyGroup(click.Group):
