@@ -11,11 +11,11 @@ DELETEs are sent once. HTTPS_PROXY/NO_PROXY are honoured (httpx's trust_env)."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -154,8 +154,19 @@ class ApiClient:
         if self._http is None:
             import httpx
 
-            self._http = httpx.Client(timeout=self._timeout, trust_env=True)
+            self._http = httpx.Client(
+                timeout=self._timeout, trust_env=True, verify=_needs_tls(self.api_url)
+            )
         return self._http
+
+
+def _needs_tls(api_url: str) -> bool:
+    """Whether to load the CA bundle (tens of ms per command): only for an https API URL or an
+    https proxy; plain-HTTP traffic (the embedded platform) never verifies a certificate."""
+    if api_url.startswith("https:"):
+        return True
+    proxies = ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy")
+    return any(os.environ.get(name, "").startswith("https:") for name in proxies)
 
 
 def _to_stderr(message: str) -> None:
@@ -169,6 +180,8 @@ def _retry_after(value: str | None) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime
+
         try:
             seconds = parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError):
