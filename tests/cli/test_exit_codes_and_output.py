@@ -9,6 +9,7 @@ import pytest
 
 from cli_harness import CliHarness
 from mycli import exitcodes
+from mycli.commands.local import reachable_url
 from mycli.config import ConfigFile
 from orchestrator.domain.models import Caller
 
@@ -149,3 +150,18 @@ def test_local_status_speaks_json_when_nothing_runs(harness: CliHarness, tmp_pat
 
     assert result.exit_code == 1
     assert json.loads(result.stdout)["running"] is False
+
+
+@pytest.mark.parametrize(
+    ("served", "profile"),
+    [
+        ("http://0.0.0.0:8765", "http://127.0.0.1:8765"),
+        ("http://:::8765", "http://[::1]:8765"),
+        ("http://[::]:8765", "http://[::1]:8765"),
+        ("http://127.0.0.2:8765", "http://127.0.0.2:8765"),
+    ],
+)
+def test_a_server_bound_to_every_address_gets_a_reachable_profile_url(
+    served: str, profile: str
+) -> None:
+    assert reachable_url(served) == profile
