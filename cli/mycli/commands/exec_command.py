@@ -26,10 +26,8 @@ from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
 from mycli.output import emit_json, output_option
-from orchestrator.domain.models import LOCK_NAME_PATTERN, MAX_COMMAND_LENGTH
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
 LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
 LOCK_RETRY_MAX_SECONDS = 2.0
 STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
@@ -134,6 +132,9 @@ def request_body(
     wait_lock: float | None,
 ) -> dict[str, Any]:
     """The POST /executions body, every input checked before anything runs (exit 2)."""
+    # The server's own limits; imported here so `mycli --help` does not pay for them.
+    from orchestrator.domain.models import MAX_COMMAND_LENGTH, is_valid_lock_name
+
     text = command[0] if len(command) == 1 else shlex.join(command)
     if not text.strip():
         raise click.BadParameter("the command is empty", param_hint="COMMAND")
@@ -142,7 +143,7 @@ def request_body(
             f"the command is {len(text)} characters, over the limit of {MAX_COMMAND_LENGTH}",
             param_hint="COMMAND",
         )
-    if lock is not None and not LOCK_NAME.match(lock):
+    if lock is not None and not is_valid_lock_name(lock):
         raise click.BadParameter(f"{lock!r}: {LOCK_NAME_RULE}", param_hint="--lock")
     if wait_lock is not None and lock is None:
         raise click.UsageError("--wait-lock needs --lock")
