@@ -26,9 +26,10 @@ def rest_event(
     body: Any = None,
     query: dict[str, str] | None = None,
     raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST (v1) proxy event, as API Gateway sends it to Lambda."""
-    headers = {"Content-Type": "application/json", "Host": "api.example.com"}
+    headers = {"Content-Type": "application/json", "Host": "api.example.com", **(headers or {})}
     if key is not None:
         headers["X-API-Key"] = key
     request_id = str(uuid.uuid4())

@@ -1,38 +1,92 @@
-"""A small HTTP client for the mycli API (stdlib only, keep-alive, one-line errors)."""
+"""The mycli API client: httpx (imported on the first request, so `mycli --help` stays fast),
+keep-alive, bounded retries, one-line errors.
+
+Reads (GET) retry connection errors (but not a refused first contact: the server is not
+there), 429 (honouring Retry-After) and 502/503/504 with
+exponential backoff for a bounded time; the follow loop's log reads get a longer budget so a
+follower survives a server restart. A POST is retried only when it carries an idempotency key
+(the server then returns the first execution for a repeated key); other POSTs, PUTs and
+DELETEs are sent once. HTTPS_PROXY/NO_PROXY are honoured (httpx's trust_env)."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from mycli import __version__
 from mycli.errors import ApiError, ConfigError, ConnectionFailed
 
-IDEMPOTENT = frozenset({"GET", "DELETE", "PUT"})
+if TYPE_CHECKING:
+    import httpx
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+READ_RETRY_SECONDS = 20.0
+FOLLOW_RETRY_SECONDS = 60.0
+BACKOFF_FIRST_SECONDS = 0.25
+BACKOFF_MAX_SECONDS = 2.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+RETRY_NOTICE = "mycli: connection lost, retrying…"
+
+
+def segment(value: str) -> str:
+    """`value` as one percent-encoded path segment: `a b`, `?x` or `../x` never reach
+    another route."""
+    return quote(value, safe="")
+
+
+def api_path(*segments: str) -> str:
+    """'/' + the segments, each percent-encoded: api_path("executions", id, "logs")."""
+    return "/" + "/".join(segment(part) for part in segments)
 
 
 class ApiClient:
-    def __init__(self, api_url: str, api_key: str | None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str | None,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+        *,
+        retry_seconds: float = READ_RETRY_SECONDS,
+        follow_retry_seconds: float = FOLLOW_RETRY_SECONDS,
+        notify: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"invalid API URL '{api_url}': expected http(s)://host[:port][/path]")
         self.api_url = api_url.rstrip("/")
-        self._scheme = parts.scheme
-        self._host = parts.hostname
-        self._port = parts.port
-        self._base_path = parts.path.rstrip("/")
+        self.retry_seconds = retry_seconds
+        self.follow_retry_seconds = follow_retry_seconds
         self._api_key = api_key
         self._timeout = timeout
-        self._connection: http.client.HTTPConnection | None = None
+        self._notify = notify or _to_stderr
+        self._sleep = sleep
+        self._notified = False
+        self._answered = False
+        self._http: httpx.Client | None = None
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query=query)
 
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        return self.request("POST", path, body=body if body is not None else {})
+    def post(
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        return self.request(
+            "POST",
+            path,
+            body=body if body is not None else {},
+            idempotency_key=idempotency_key,
+        )
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
@@ -44,54 +98,95 @@ class ApiClient:
         *,
         body: dict[str, Any] | None = None,
         query: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
-        target = self._base_path + path
-        filtered = {k: v for k, v in (query or {}).items() if v is not None}
-        if filtered:
-            target += "?" + urlencode(filtered)
+        """Send one request (retried as the module docstring says); the decoded JSON body,
+        or ApiError / ConnectionFailed."""
+        import httpx
+
         headers = {"Accept": "application/json", "User-Agent": f"mycli/{__version__}"}
         if self._api_key:
             headers["X-API-Key"] = self._api_key
-        payload = None
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        content = None
         if body is not None:
-            payload = json.dumps(body).encode()
+            content = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        attempts = 2 if method in IDEMPOTENT else 1
-        for attempt in range(attempts):
-            reused = self._connection is not None
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        retryable = method == "GET" or (method == "POST" and idempotency_key is not None)
+        budget = self.follow_retry_seconds if path.endswith("/logs") else self.retry_seconds
+        deadline = time.monotonic() + (budget if retryable else 0)
+        delay = BACKOFF_FIRST_SECONDS
+        while True:
+            wait: float | None = None
             try:
-                status, data = self._send(method, target, payload, headers)
-                break
-            except (http.client.HTTPException, OSError) as exc:
+                response = self._client().request(
+                    method, self.api_url + path, params=params, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
                 self.close()
-                if reused and attempt + 1 < attempts:
-                    continue
-                raise ConnectionFailed(f"cannot reach {self.api_url}: {_reason(exc)}") from exc
-        return _decode(status, data, self.api_url)
+                # Never reached: a wrong URL or a stopped server, not worth waiting for.
+                first_contact = isinstance(exc, httpx.ConnectError) and not self._answered
+                if not retryable or first_contact or time.monotonic() >= deadline:
+                    raise ConnectionFailed(f"cannot reach {self.api_url}: {_reason(exc)}") from exc
+            else:
+                self._answered = True
+                if not retryable or response.status_code not in RETRY_STATUSES:
+                    self._notified = False
+                    return _decode(response.status_code, response.content, self.api_url)
+                wait = _retry_after(response.headers.get("Retry-After"))
+                if time.monotonic() >= deadline:
+                    return _decode(response.status_code, response.content, self.api_url)
+            if not self._notified:
+                self._notify(RETRY_NOTICE)
+                self._notified = True
+            pause = wait if wait is not None else delay * random.uniform(0.5, 1.0)
+            self._sleep(max(0.0, min(pause, deadline - time.monotonic())))
+            delay = min(delay * 2, BACKOFF_MAX_SECONDS)
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
-    def _send(
-        self, method: str, target: str, payload: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, bytes]:
-        if self._connection is None:
-            if self._scheme == "https":
-                self._connection = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=self._timeout
-                )
-            else:
-                self._connection = http.client.HTTPConnection(
-                    self._host, self._port, timeout=self._timeout
-                )
-        self._connection.request(method, target, body=payload, headers=headers)
-        response = self._connection.getresponse()
-        data = response.read()
-        if response.will_close:
-            self.close()
-        return response.status, data
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(
+                timeout=self._timeout, trust_env=True, verify=_needs_tls(self.api_url)
+            )
+        return self._http
+
+
+def _needs_tls(api_url: str) -> bool:
+    """Whether to load the CA bundle (tens of ms per command): only for an https API URL or an
+    https proxy; plain-HTTP traffic (the embedded platform) never verifies a certificate."""
+    if api_url.startswith("https:"):
+        return True
+    proxies = ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy")
+    return any(os.environ.get(name, "").startswith("https:") for name in proxies)
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), 60.0)
 
 
 def _decode(status: int, data: bytes, api_url: str) -> Any:
@@ -115,10 +210,15 @@ def _decode(status: int, data: bytes, api_url: str) -> Any:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
+    import httpx
+
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectError) and "refused" in text.lower():
         return "connection refused (is the server running? try `mycli local up`)"
-    if isinstance(exc, socket.timeout | TimeoutError):
+    if isinstance(exc, httpx.TimeoutException):
         return "timed out"
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror})"
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError) and (
+        "Name or service not known" in text or "nodename nor servname" in text
+    ):
+        return "unknown host"
+    return text or type(exc).__name__

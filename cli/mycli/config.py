@@ -79,13 +79,16 @@ class ConfigFile:
 
 
 def resolve_profile(name: str | None) -> Profile:
-    """The active profile after environment overrides."""
+    """The active profile after environment overrides. A profile chosen by --profile,
+    MYCLI_PROFILE or the config's current_profile must exist (unless MYCLI_API_URL stands
+    in for it); the same message says so whichever way it was chosen."""
     config = ConfigFile.load()
-    chosen = name or os.environ.get("MYCLI_PROFILE") or config.current_profile or DEFAULT_PROFILE
+    explicit = name or os.environ.get("MYCLI_PROFILE") or config.current_profile
+    chosen = explicit or DEFAULT_PROFILE
     values = config.profiles.get(chosen, {})
-    if name and name not in config.profiles and not os.environ.get("MYCLI_API_URL"):
+    if explicit and chosen not in config.profiles and not os.environ.get("MYCLI_API_URL"):
         known = ", ".join(sorted(config.profiles)) or "none"
-        raise ConfigError(f"no profile named '{name}' in {config_path()} (known: {known})")
+        raise ConfigError(f"no profile named '{chosen}' in {config_path()} (known: {known})")
     return Profile(
         name=chosen,
         api_url=os.environ.get("MYCLI_API_URL") or values.get("api_url"),

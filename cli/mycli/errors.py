@@ -1,4 +1,6 @@
-"""Errors the CLI turns into one line on stderr and an exit code, never a traceback."""
+"""Errors the CLI turns into one line on stderr and an exit code, never a traceback.
+
+This module and exitcodes.py are the one place that decides which code an error gets."""
 
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ class ConfigError(CliError):
         super().__init__(message, exitcodes.USAGE)
 
 
+class MissingKey(CliError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exitcodes.AUTH)
+
+
 class ConnectionFailed(CliError):
     pass
 
@@ -31,3 +38,25 @@ class ApiError(CliError):
         self.status = status
         self.code = code
         self.details = details
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP arrived while `mycli exec` was running; exit 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+KEPT_BY_EXEC = (exitcodes.USAGE, exitcodes.AUTH, exitcodes.NOT_FOUND, exitcodes.CONFLICT)
+
+
+def exec_exit_code(error: CliError) -> int:
+    """The code for `mycli exec` when the command could not be run: bad input (2), a key
+    problem (3), not found (4) and other conflicts (5) keep theirs; a held lock, the network
+    and server errors are "could not run" (125)."""
+    if isinstance(error, ApiError) and error.code == "lock_held":
+        return exitcodes.EXEC_COULD_NOT_RUN
+    if error.exit_code in KEPT_BY_EXEC:
+        return error.exit_code
+    return exitcodes.EXEC_COULD_NOT_RUN

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mycli import exitcodes
+from mycli.client import api_path
 from mycli.streams import truncation_note
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
@@ -47,7 +48,7 @@ class LogFollower:
         while True:
             started = time.monotonic()
             page = self._client.get(
-                f"/executions/{self._execution_id}/logs",
+                api_path("executions", self._execution_id, "logs"),
                 cursor=self.cursor,
                 wait=WAIT_SECONDS if follow else None,
             )

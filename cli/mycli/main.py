@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
 import click
 
 from mycli import __version__, exitcodes
-from mycli.errors import CliError, ConfigError
+from mycli.errors import CliError, ConfigError, Interrupted, MissingKey
 
 # name -> (module, attribute): imported only when the subcommand is needed.
 COMMANDS = {
@@ -25,6 +26,7 @@ COMMANDS = {
     "local": ("mycli.commands.local", "local"),
     "init": ("mycli.commands.deploy", "init"),
     "destroy": ("mycli.commands.deploy", "destroy"),
+    "completion": ("mycli.commands.completion", "completion"),
 }
 
 
@@ -47,12 +49,26 @@ class AppContext:
                     "`mycli configure`, or set MYCLI_API_URL"
                 )
             if not profile.api_key:
-                raise ConfigError(
+                raise MissingKey(
                     f"no API key for profile '{profile.name}': run `mycli configure` "
                     "or set MYCLI_API_KEY"
                 )
             self._client = ApiClient(profile.api_url, profile.api_key)
+            if os.environ.get("MYCLI_RETRY_SECONDS"):
+                self._client.retry_seconds = self._client.follow_retry_seconds = _seconds(
+                    os.environ["MYCLI_RETRY_SECONDS"]
+                )
         return self._client
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ConfigError(f"MYCLI_RETRY_SECONDS must be 0-3600 seconds, not {value!r}")
+    return seconds
 
 
 class LazyGroup(click.Group):
@@ -78,6 +94,11 @@ class LazyGroup(click.Group):
         except CliError as error:
             click.echo(f"mycli: error: {error.message}", err=True)
             sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            # Ctrl-C is the user's own choice: no "Aborted!", the shell's 128 + SIGINT.
+            sys.exit(exitcodes.EXEC_CANCELLED)
+        except Interrupted as interrupted:
+            sys.exit(exitcodes.for_signal(interrupted.signum))
 
 
 @click.group(

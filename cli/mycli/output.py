@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -26,9 +27,14 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
-def emit_table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
-    """Columns are (header, key). Empty listings print the header only."""
+def emit_table(
+    rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]], empty: str = "nothing"
+) -> None:
+    """Columns are (header, key). An empty listing says so (`empty`, on stderr)."""
     rendered = [[_cell(row.get(key)) for _, key in columns] for row in rows]
+    if not rendered:
+        click.echo(empty, err=True)
+        return
     headers = [header for header, _ in columns]
     widths = [max([len(h)] + [len(r[i]) for r in rendered]) for i, h in enumerate(headers)]
     for line in [headers, *rendered]:
@@ -52,3 +58,57 @@ def _cell(value: Any) -> str:
         return ",".join(str(v) for v in value) or "-"
     text = str(value).replace("\n", " ")
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp from the API (`...Z`), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def ago(value: Any, now: datetime | None = None) -> str | None:
+    """'just now', '42 s ago', '3 min ago', '5 h ago', '2 d ago' (tables; JSON keeps ISO)."""
+    when = parse_time(value)
+    if when is None:
+        return None
+    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    if seconds < 1:
+        return "just now"
+    return f"{human_duration(seconds, coarse=True)} ago"
+
+
+def duration(start: Any, end: Any, now: datetime | None = None) -> str | None:
+    """How long from `start` to `end` (or to now while it still runs): '850 ms', '12 s',
+    '3 min 5 s', '2 h 10 min', '3 d 4 h'."""
+    began = parse_time(start)
+    if began is None:
+        return None
+    finished = parse_time(end) or now or datetime.now(UTC)
+    seconds = max((finished - began).total_seconds(), 0.0)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return human_duration(seconds)
+
+
+def human_duration(seconds: float, *, coarse: bool = False) -> str:
+    """Whole seconds in the largest two units ('3 min 5 s'), or only the largest (coarse)."""
+    text = _two_units(int(seconds))
+    return " ".join(text.split()[:2]) if coarse else text
+
+
+def _two_units(whole: int) -> str:
+    if whole < 60:
+        return f"{whole} s"
+    minutes, second = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {second} s" if second and minutes < 10 else f"{minutes} min"
+    hours, minute = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minute} min" if minute else f"{hours} h"
+    days, hour = divmod(hours, 24)
+    return f"{days} d {hour} h" if hour else f"{days} d"

@@ -168,7 +168,7 @@ def test_a_revoked_key_is_refused_on_its_very_next_request(deployment: LocalDepl
 
     assert refused.returncode == 3
     assert refused.stderr == "mycli: error: invalid or revoked API key\n"
-    assert deployment.mycli("exec", "--", "true", key=key).returncode == 125
+    assert deployment.mycli("exec", "--", "true", key=key).returncode == 3
 
 
 def test_users_cannot_see_or_cancel_each_others_executions_but_an_admin_can(

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import click
 
+from mycli.client import api_path
 from mycli.commands.common import pass_app
 from mycli.main import AppContext
-from mycli.output import emit_json, emit_table, output_option
+from mycli.output import ago, emit_json, emit_table, output_option
 
 USER_COLUMNS = (
     ("EMAIL", "email"),
     ("ROLE", "role"),
-    ("CREATED", "created_at"),
+    ("CREATED", "created_ago"),
     ("REVOKED", "revoked"),
-    ("LAST USED", "last_used"),
+    ("LAST USED", "last_used_ago"),
 )
 
 
@@ -45,11 +44,15 @@ def add_user(app: AppContext, email: str, role: str, output: str) -> None:
 
 @admin.command("revoke-user")
 @click.argument("email")
+@output_option
 @pass_app
-def revoke_user(app: AppContext, email: str) -> None:
+def revoke_user(app: AppContext, email: str, output: str) -> None:
     """Revoke every API key of a user, effective on their next request."""
-    app.client().delete(f"/users/{quote(email, safe='')}")
-    click.echo(f"revoked {email}")
+    user = app.client().delete(api_path("users", email))
+    if output == "json":
+        emit_json(user)
+    else:
+        click.echo(f"revoked {email}")
 
 
 @admin.command("list-users")
@@ -61,4 +64,12 @@ def list_users(app: AppContext, output: str) -> None:
     if output == "json":
         emit_json(items)
     else:
-        emit_table(items, USER_COLUMNS)
+        rows = [
+            {
+                **user,
+                "created_ago": ago(user.get("created_at")),
+                "last_used_ago": ago(user.get("last_used")),
+            }
+            for user in items
+        ]
+        emit_table(rows, USER_COLUMNS, empty="no users")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
 import click
 
 from mycli.main import AppContext
+from mycli.output import ago, duration
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -13,7 +18,8 @@ EXECUTION_COLUMNS = (
     ("STATUS", "status"),
     ("EXIT", "exit_code"),
     ("USER", "user_email"),
-    ("STARTED", "started_at"),
+    ("STARTED", "started_ago"),
+    ("DURATION", "duration"),
     ("LOCK", "lock_name"),
     ("COMMAND", "command"),
 )
@@ -33,3 +39,17 @@ EXECUTION_FIELDS = (
     "lock_released_by",
     "task_ref",
 )
+
+
+def for_table(executions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Executions with the table's derived columns: start time relative to now, duration
+    (to now while it runs). JSON output keeps the ISO timestamps instead."""
+    now = datetime.now(UTC)
+    return [
+        {
+            **execution,
+            "started_ago": ago(execution.get("started_at"), now),
+            "duration": duration(execution.get("started_at"), execution.get("finished_at"), now),
+        }
+        for execution in executions
+    ]

@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import signal
+import stat
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
 
 from mycli import exitcodes
+from mycli.client import api_path
 from mycli.commands.common import pass_app
-from mycli.errors import ApiError, CliError
+from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
+from mycli.output import emit_json, output_option
 from mycli.streams import ChunkWriter
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
 LOCK_RETRY_MAX_SECONDS = 2.0
+STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
+HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @click.command(
     "exec",
     context_settings={"allow_interspersed_args": False},
-    epilog="Exit codes: the command's own; 124 timed out; 130 cancelled; "
-    "125 could not run (lock held, bad key, network, failed to start).",
+    epilog="Exit codes: the command's own; 124 timed out; 125 could not run (lock held, "
+    "failed to start, server restarted, connection lost); 130 Ctrl-C; 143/129 SIGTERM/SIGHUP "
+    "(the execution is cancelled); 2 bad input; 3 key; 4 not found.",
 )
 @click.option("--lock", metavar="NAME", help="Hold this named lock while the command runs.")
 @click.option(
@@ -57,7 +70,15 @@ LOCK_RETRY_MAX_SECONDS = 2.0
     metavar="DIR",
     help="Run in a copy of DIR (in a git work tree: what git would commit).",
 )
+@click.option(
+    "--stdin",
+    "-i",
+    "forward_stdin",
+    is_flag=True,
+    help="Send this process's stdin to the command (up to the server's upload limit).",
+)
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
+@output_option
 @click.argument("command", nargs=-1, required=True)
 @pass_app
 def exec_command(
@@ -67,33 +88,79 @@ def exec_command(
     timeout: int | None,
     wait_lock: float | None,
     upload: Path | None,
+    forward_stdin: bool,
     detach: bool,
+    output: str,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND remotely, streaming its output to stdout.
 
     Put `--` before the command. One argument is run as a shell string
     (`mycli exec -- 'make test | tee log'`); several are quoted as an argument list
-    (`mycli exec -- terraform apply -auto-approve`). Ctrl-C cancels the execution.
+    (`mycli exec -- terraform apply -auto-approve`). Ctrl-C, SIGTERM and SIGHUP cancel the
+    execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
-    body: dict[str, Any] = {"command": command[0] if len(command) == 1 else shlex.join(command)}
+    body = request_body(command, lock, env_pairs, timeout, wait_lock)
+    if output == "json" and not detach:
+        raise click.UsageError("--output json goes with --detach (stdout is the command's)")
+    if not forward_stdin:
+        warn_if_stdin_is_dropped()
+    with cancel_on_hangup():
+        try:
+            if upload is not None:
+                body["upload_id"] = upload_directory(app, upload)
+            if forward_stdin:
+                body["stdin_upload_id"] = upload_stdin(app)
+            execution = start(app, body, wait_lock)
+        except CliError as error:
+            error.exit_code = exec_exit_code(error)
+            raise
+        execution_id = execution["execution_id"]
+        if detach:
+            if output == "json":
+                emit_json({"execution_id": execution_id, "status": execution["status"]})
+            else:
+                click.echo(execution_id)
+            return
+        run_to_the_end(app, execution)
+
+
+def request_body(
+    command: tuple[str, ...],
+    lock: str | None,
+    env_pairs: tuple[str, ...],
+    timeout: int | None,
+    wait_lock: float | None,
+) -> dict[str, Any]:
+    """The POST /executions body, every input checked before anything runs (exit 2)."""
+    # The server's own limits; imported here so `mycli --help` does not pay for them.
+    from orchestrator.domain.models import MAX_COMMAND_LENGTH, is_valid_lock_name
+
+    text = command[0] if len(command) == 1 else shlex.join(command)
+    if not text.strip():
+        raise click.BadParameter("the command is empty", param_hint="COMMAND")
+    if len(text) > MAX_COMMAND_LENGTH:
+        raise click.BadParameter(
+            f"the command is {len(text)} characters, over the limit of {MAX_COMMAND_LENGTH}",
+            param_hint="COMMAND",
+        )
+    if lock is not None and not is_valid_lock_name(lock):
+        raise click.BadParameter(f"{lock!r}: {LOCK_NAME_RULE}", param_hint="--lock")
+    if wait_lock is not None and lock is None:
+        raise click.UsageError("--wait-lock needs --lock")
+    body: dict[str, Any] = {"command": text}
     if lock:
         body["lock"] = lock
     if env_pairs:
         body["env"] = parse_env(env_pairs)
     if timeout:
         body["timeout_seconds"] = timeout
-    try:
-        if upload is not None:
-            body["upload_id"] = upload_directory(app, upload)
-        execution = start(app, body, wait_lock)
-    except CliError as error:
-        error.exit_code = exitcodes.EXEC_COULD_NOT_RUN
-        raise
+    return body
+
+
+def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:
+    """Follow a started execution and exit with what its end means."""
     execution_id = execution["execution_id"]
-    if detach:
-        click.echo(execution_id)
-        return
     if execution["status"] == "FAILED" and execution.get("exit_code") is None:
         raise CliError(
             f"execution {execution_id} failed: {execution.get('reason')}",
@@ -102,6 +169,64 @@ def exec_command(
     click.echo(f"mycli: execution {execution_id} started", err=True)
     final = watch(app, execution_id)
     sys.exit(exit_code_of(final))
+
+
+@contextlib.contextmanager
+def cancel_on_hangup() -> Iterator[None]:
+    """SIGTERM and SIGHUP (what CI systems send a cancelled job) raise Interrupted, which
+    cancels the execution like Ctrl-C, or just exits while waiting for a lock."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in HANGUP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def warn_if_stdin_is_dropped() -> None:
+    """Say once that piped or redirected stdin does not reach the command without -i."""
+    try:
+        fd = sys.stdin.fileno()
+        if os.isatty(fd):
+            return
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, ValueError, OSError):
+        return  # no real stdin (closed, or a test harness)
+    if stat.S_ISFIFO(mode) or stat.S_ISREG(mode):
+        click.echo(STDIN_NOT_FORWARDED, err=True)
+
+
+def upload_stdin(app: AppContext) -> str:
+    """Read stdin to the server's upload limit, PUT its raw bytes to a fresh slot; returns
+    the upload id the command's stdin will come from."""
+    from mycli.uploads import Archive, human, put
+
+    slot = app.client().post("/uploads")
+    limit = int(slot["max_bytes"])
+    handle, name = tempfile.mkstemp(prefix="mycli-stdin-")
+    path = Path(name)
+    try:
+        size = 0
+        with os.fdopen(handle, "wb") as spool:
+            source = sys.stdin.buffer
+            while chunk := source.read(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise CliError(
+                        f"stdin is over the server's limit of {human(limit)} (-i forwards at "
+                        "most that much); pass large data with --upload DIR instead",
+                        exitcodes.USAGE,
+                    )
+                spool.write(chunk)
+        put(slot, Archive(path, 0, size))
+    finally:
+        path.unlink(missing_ok=True)
+    upload_id: str = slot["upload_id"]
+    return upload_id
 
 
 def upload_directory(app: AppContext, directory: Path) -> str:
@@ -142,14 +267,18 @@ def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dict[str, Any]:
-    """POST the execution; on a held lock, retry until `wait_lock` seconds have passed."""
+    """POST the execution; on a held lock, retry until `wait_lock` seconds have passed.
+
+    One idempotency key for this `mycli exec`, reused by every retry, so the server starts
+    the command at most once."""
     client = app.client()
+    key = uuid.uuid4().hex
     deadline = time.monotonic() + (wait_lock or 0)
     delay = 0.2
     announced = False
     while True:
         try:
-            execution: dict[str, Any] = client.post("/executions", body)
+            execution: dict[str, Any] = client.post("/executions", body, idempotency_key=key)
             return execution
         except ApiError as error:
             if error.code != "lock_held" or wait_lock is None or time.monotonic() >= deadline:
@@ -162,25 +291,42 @@ def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dic
 
 
 def watch(app: AppContext, execution_id: str) -> dict[str, Any]:
-    """Stream the logs until the end; the first Ctrl-C cancels, a second stops waiting."""
+    """Stream the logs until the end; the first Ctrl-C (or SIGTERM, SIGHUP) cancels, a second
+    stops waiting. After a signal the exit code is 128 + its number (Interrupted)."""
     client = app.client()
     follower = LogFollower(client, execution_id, ChunkWriter())
-    cancelled = False
-    while True:
-        try:
-            follower.run()
-            break
-        except KeyboardInterrupt:
-            if cancelled:
-                click.echo("mycli: stopped waiting; the execution is being cancelled", err=True)
-                sys.exit(exitcodes.EXEC_CANCELLED)
-            cancelled = True
-            client.close()
-            click.echo(f"mycli: cancelling {execution_id} (Ctrl-C again to stop waiting)", err=True)
-            client.post(f"/executions/{execution_id}/cancel")
-    final: dict[str, Any] = client.get(f"/executions/{execution_id}")
+    signalled: int | None = None
+    try:
+        while True:
+            try:
+                follower.run()
+                break
+            except (KeyboardInterrupt, Interrupted) as interrupt:
+                signum = interrupt.signum if isinstance(interrupt, Interrupted) else signal.SIGINT
+                if signalled is not None:
+                    click.echo("mycli: stopped waiting; the execution is being cancelled", err=True)
+                    sys.exit(exitcodes.for_signal(signum))
+                signalled = signum
+                client.close()
+                again = "Ctrl-C" if signum == signal.SIGINT else "signal"
+                click.echo(
+                    f"mycli: cancelling {execution_id} ({again} again to stop waiting)", err=True
+                )
+                client.post(api_path("executions", execution_id, "cancel"))
+        final: dict[str, Any] = client.get(api_path("executions", execution_id))
+    except (ConnectionFailed, ApiError) as error:
+        if isinstance(error, ApiError) and error.status < 500:
+            error.exit_code = exec_exit_code(error)
+            raise
+        raise CliError(
+            f"lost the connection while following execution {execution_id} ({error.message}); "
+            f"it may still be running: see `mycli logs -f {execution_id}`",
+            exitcodes.EXEC_COULD_NOT_RUN,
+        ) from error
     summary = final["status"]
     if final.get("reason"):
         summary += f": {final['reason']}"
     click.echo(f"mycli: execution {execution_id} {summary}", err=True)
+    if signalled is not None and signalled != signal.SIGINT:
+        raise Interrupted(signalled)
     return final

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+from typing import Any
+
 import click
 
-from mycli.commands.common import EXECUTION_COLUMNS, EXECUTION_FIELDS, pass_app
+from mycli.client import api_path
+from mycli.commands.common import EXECUTION_COLUMNS, EXECUTION_FIELDS, for_table, pass_app
 from mycli.follow import TERMINAL, LogFollower
 from mycli.main import AppContext
 from mycli.output import emit_fields, emit_json, emit_table, output_option
@@ -19,7 +23,7 @@ STATUSES = ["PENDING", "STARTING", "RUNNING", "CANCELLING", *sorted(TERMINAL)]
 @pass_app
 def status(app: AppContext, execution_id: str, output: str) -> None:
     """Show one execution: status, exit code, reason, who ran what and when."""
-    execution = app.client().get(f"/executions/{execution_id}")
+    execution = app.client().get(api_path("executions", execution_id))
     if output == "json":
         emit_json(execution)
     else:
@@ -40,10 +44,16 @@ def logs(app: AppContext, execution_id: str, follow: bool, timestamps: bool, out
 
 
 @click.command("list")
-@click.option("--status", "status_filter", type=click.Choice(STATUSES), help="Only this status.")
+@click.option(
+    "--status",
+    "status_filter",
+    type=click.Choice(STATUSES, case_sensitive=False),
+    help="Only this status (any case).",
+)
 @click.option("--user", metavar="EMAIL", help="Admins: only this user's executions.")
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
 @click.option("--cursor", metavar="CURSOR", help="Continue a previous listing.")
+@click.option("--all", "every_page", is_flag=True, help="Page through everything.")
 @output_option
 @pass_app
 def list_executions(
@@ -52,18 +62,32 @@ def list_executions(
     user: str | None,
     limit: int,
     cursor: str | None,
+    every_page: bool,
     output: str,
 ) -> None:
     """List executions, newest first (admins see everyone's)."""
-    page = app.client().get(
-        "/executions", status=status_filter, user=user, limit=limit, cursor=cursor
-    )
+    client = app.client()
+    filters: dict[str, Any] = {"status": status_filter, "user": user, "limit": limit}
+    page = client.get("/executions", **filters, cursor=cursor)
+    items = list(page["items"])
+    while every_page and page.get("next_cursor"):
+        page = client.get("/executions", **filters, cursor=page["next_cursor"])
+        items += page["items"]
     if output == "json":
-        emit_json(page)
+        emit_json({"items": items, "next_cursor": page.get("next_cursor")})
         return
-    emit_table(page["items"], EXECUTION_COLUMNS)
+    emit_table(for_table(items), EXECUTION_COLUMNS, empty="no executions")
     if page.get("next_cursor"):
-        click.echo(f"more: mycli list --cursor {page['next_cursor']}", err=True)
+        click.echo(f"more: {next_page_command(filters, page['next_cursor'])}", err=True)
+
+
+def next_page_command(filters: dict[str, Any], cursor: str) -> str:
+    """The `mycli list` command for the next page, with the same filters."""
+    words = ["mycli", "list"]
+    for option in ("status", "user", "limit"):
+        if filters.get(option) is not None:
+            words += [f"--{option}", str(filters[option])]
+    return shlex.join([*words, "--cursor", cursor])
 
 
 @click.command()
@@ -72,7 +96,7 @@ def list_executions(
 @pass_app
 def cancel(app: AppContext, execution_id: str, output: str) -> None:
     """Cancel an execution (nothing happens to one that has finished)."""
-    execution = app.client().post(f"/executions/{execution_id}/cancel")
+    execution = app.client().post(api_path("executions", execution_id, "cancel"))
     if output == "json":
         emit_json(execution)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,10 +16,14 @@ import click
 
 from mycli.config import ConfigFile, default_data_dir
 from mycli.errors import CliError
+from mycli.output import emit_json, output_option
 
 LOCAL_PROFILE = "local"
 DEFAULT_PORT = 8765
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD_URL = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>0\.0\.0\.0|::|\[::\]):(?P<port>\d+)(?P<rest>/.*)?$"
+)
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 20.0
 
@@ -120,6 +125,7 @@ def up(
     new_key = ensure_admin_key(data_dir, config.profiles.get(profile_name, {}).get("api_key"))
 
     def ready(url: str) -> None:
+        url = reachable_url(url)
         config.set_profile(profile_name, make_current=False, api_url=url)
         if new_key:
             config.profiles[profile_name]["api_key"] = new_key
@@ -186,14 +192,33 @@ def down(data_dir: Path) -> None:
 
 @local.command("status")
 @data_dir_option
-def local_status(data_dir: Path) -> None:
-    """Say whether a local server is running, and where."""
+@output_option
+def local_status(data_dir: Path, output: str) -> None:
+    """Say whether a local server is running, and where (exit 1 when it is not)."""
     from orchestrator.local.server import running_state
 
-    state = running_state(data_dir.expanduser().resolve())
+    data_dir = data_dir.expanduser().resolve()
+    state = running_state(data_dir)
+    if output == "json":
+        running = state is not None
+        url = reachable_url(str(state.get("url"))) if state else None
+        pid = state.get("pid") if state else None
+        emit_json({"running": running, "url": url, "pid": pid, "data_dir": str(data_dir)})
+        if not running:
+            sys.exit(1)
+        return
     if state is None:
         raise CliError("not running", exit_code=1)
-    click.echo(f"running at {state.get('url')} (pid {state.get('pid')})")
+    click.echo(f"running at {reachable_url(str(state.get('url')))} (pid {state.get('pid')})")
+
+
+def reachable_url(url: str) -> str:
+    """A server bound to every address (0.0.0.0, ::) is reached on loopback by clients."""
+    match = WILDCARD_URL.match(url)
+    if match is None:
+        return url
+    loopback = "127.0.0.1" if match["host"] == "0.0.0.0" else "[::1]"
+    return f"{match['scheme']}://{loopback}:{match['port']}{match['rest'] or ''}"
 
 
 def _start_background(data_dir: Path, host: str, port: int, server_options: list[str]) -> str:

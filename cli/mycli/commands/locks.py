@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import click
 
+from mycli.client import api_path
 from mycli.commands.common import pass_app
 from mycli.main import AppContext
-from mycli.output import emit_json, emit_table, output_option
+from mycli.output import ago, emit_json, emit_table, output_option
 
 LOCK_COLUMNS = (
     ("LOCK", "lock_name"),
     ("HOLDER", "user_email"),
     ("EXECUTION", "execution_id"),
-    ("ACQUIRED", "acquired_at"),
+    ("ACQUIRED", "acquired_ago"),
     ("EXPIRES", "expires_at"),
 )
 
@@ -33,15 +32,20 @@ def list_locks(app: AppContext, output: str) -> None:
     if output == "json":
         emit_json(items)
     else:
-        emit_table(items, LOCK_COLUMNS)
+        rows = [{**lock, "acquired_ago": ago(lock.get("acquired_at"))} for lock in items]
+        emit_table(rows, LOCK_COLUMNS, empty="no locks held")
 
 
 @locks.command()
 @click.argument("name")
+@output_option
 @pass_app
-def release(app: AppContext, name: str) -> None:
+def release(app: AppContext, name: str, output: str) -> None:
     """Force a lock free (admin). The holder's execution keeps running."""
-    lock = app.client().delete(f"/locks/{quote(name, safe='')}")
+    lock = app.client().delete(api_path("locks", name))
+    if output == "json":
+        emit_json(lock)
+        return
     click.echo(
         f"released lock '{name}' (held by {lock['user_email']}, execution {lock['execution_id']})"
     )

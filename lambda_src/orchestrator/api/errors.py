@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from orchestrator.domain import errors
+from orchestrator.domain.models import EMAIL_PATTERN, ENV_NAME_PATTERN, LOCK_NAME_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,16 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         )
 
 
+# Patterns described for people: a message never shows a regex.
+RULE_BY_PATTERN = {
+    LOCK_NAME_PATTERN: "lock names are 1-128 characters of letters, digits and . _ / -",
+    ENV_NAME_PATTERN: "names are letters, digits and _, not starting with a digit",
+    EMAIL_PATTERN: "must be an email address",
+    r"^[A-Za-z0-9_-]{1,64}$": "ids are 1-64 characters of letters, digits, _ and -",
+    r"^[A-Za-z0-9._:-]{1,128}$": "1-128 characters of letters, digits and . _ : -",
+}
+
+
 def _describe(problem: Any) -> str:
     location = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
     kind = problem.get("type", "")
@@ -97,4 +108,7 @@ def _describe(problem: Any) -> str:
         "missing": "required",
         "json_invalid": "body is not valid JSON",
     }.get(kind, problem.get("msg", kind))
+    if kind == "string_pattern_mismatch":
+        pattern = (problem.get("ctx") or {}).get("pattern", "")
+        text = RULE_BY_PATTERN.get(pattern, "has characters that are not allowed")
     return f"{location}: {text}" if location else text

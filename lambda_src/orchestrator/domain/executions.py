@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from orchestrator.domain.errors import (
+    Conflict,
     Forbidden,
     LaunchFailed,
     LockHeld,
@@ -60,6 +61,15 @@ class ExecutionPolicy:
 
 def new_execution_id() -> str:
     return uuid.uuid4().hex
+
+
+# Fixed forever: execution ids derived from idempotency keys must not change between releases.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c9e-8a52-4b7e-9d0a-2c4e5f718293")
+
+
+def idempotent_execution_id(user_email: str, idempotency_key: str) -> str:
+    """The execution id a user's Idempotency-Key stands for (the same key -> the same id)."""
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{user_email}\n{idempotency_key}").hex
 
 
 def outcome_of_exit(
@@ -127,18 +137,29 @@ class ExecutionService:
     # -- commands ---------------------------------------------------------------------------
 
     def start(
-        self, caller: Caller, request: ExecutionRequest, request_id: str | None = None
+        self,
+        caller: Caller,
+        request: ExecutionRequest,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Execution:
         """Validate, take the lock, record PENDING, launch, record STARTING.
 
         A launch failure records FAILED with the reason and frees the lock; the failed
-        execution is returned rather than raised, so the caller sees why."""
+        execution is returned rather than raised, so the caller sees why. A repeated
+        `idempotency_key` from the same user returns the first execution, started once."""
+        execution_id = self._new_id()
+        if idempotency_key is not None:
+            execution_id = idempotent_execution_id(caller.email, idempotency_key)
+            existing = self._executions.get(execution_id)
+            if existing is not None:
+                return existing
         timeout = self._timeout_for(request.timeout_seconds)
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
         now = self._clock.now()
         execution = Execution(
-            execution_id=self._new_id(),
+            execution_id=execution_id,
             user_email=caller.email,
             command=request.command,
             status=Status.PENDING,
@@ -151,14 +172,25 @@ class ExecutionService:
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
         )
-        if request.lock:
-            self._acquire_lock(request.lock, execution)
         try:
-            self._executions.create(execution)
-        except BaseException:
             if request.lock:
-                self._locks.release(request.lock, execution.execution_id)
-            raise
+                self._acquire_lock(request.lock, execution)
+            try:
+                self._executions.create(execution)
+            except BaseException:
+                if request.lock:
+                    self._locks.release(request.lock, execution.execution_id)
+                raise
+        except (LockHeld, Conflict) as repeated:
+            # A concurrent request with the same key got there first: the lock is held by
+            # this very execution id, or the record exists.
+            ours = repeated.details.get("execution_id", execution_id) == execution_id
+            if idempotency_key is None or not ours:
+                raise
+            first = self._executions.get(execution_id)
+            if first is None:
+                raise Conflict("a request with this Idempotency-Key is in progress") from repeated
+            return first
         return self._launch(execution, request, upload, stdin)
 
     def cancel(self, caller: Caller, execution_id: str) -> Execution:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from orchestrator.api.context import caller, current_scope, services
@@ -34,6 +35,16 @@ NOT_YOURS: dict[int, OpenAPIResponse] = {
 }
 ExecutionId = Annotated[str, Path(min_length=1, max_length=64)]
 Cursor = Annotated[str | None, Query(max_length=1024)]
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Retry-safe create: a repeated key from the same user returns the first "
+        "execution (202, the same body) instead of starting another run.",
+    ),
+]
 
 
 @router.post(
@@ -47,7 +58,9 @@ Cursor = Annotated[str | None, Query(max_length=1024)]
         **ERRORS,
     },
 )
-def create_execution(body: Annotated[CreateExecution, Body()]) -> dict[str, Any]:
+def create_execution(
+    body: Annotated[CreateExecution, Body()], idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
     request = ExecutionRequest(
         command=body.command,
         lock=body.lock,
@@ -56,7 +69,9 @@ def create_execution(body: Annotated[CreateExecution, Body()]) -> dict[str, Any]
         upload_id=body.upload_id,
         stdin_upload_id=body.stdin_upload_id,
     )
-    execution = services().executions.start(caller(), request, current_scope().request_id)
+    execution = services().executions.start(
+        caller(), request, current_scope().request_id, idempotency_key
+    )
     return execution.to_dict()
 
 
@@ -86,7 +101,8 @@ def list_executions(
     responses={200: documented(ExecutionOut, "the execution"), **NOT_YOURS, **ERRORS},
 )
 def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return services().executions.get(caller(), execution_id).to_dict()
+    # Path segments arrive percent-encoded (as API Gateway passes them): decode once.
+    return services().executions.get(caller(), unquote(execution_id)).to_dict()
 
 
 @router.get(
@@ -108,7 +124,9 @@ def get_logs(
     max_bytes: Annotated[int, Query(ge=1, le=MAX_LOG_PAGE_BYTES)] = MAX_LOG_PAGE_BYTES,
     wait: Annotated[float, Query(ge=0, le=MAX_LOG_WAIT_SECONDS)] = 0,
 ) -> dict[str, Any]:
-    execution, page = services().executions.logs(caller(), execution_id, cursor, max_bytes, wait)
+    execution, page = services().executions.logs(
+        caller(), unquote(execution_id), cursor, max_bytes, wait
+    )
     return {
         "chunks": [
             {
@@ -134,4 +152,4 @@ def get_logs(
     responses={202: documented(ExecutionOut, "cancelling, or already finished"), **NOT_YOURS},
 )
 def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return services().executions.cancel(caller(), execution_id).to_dict()
+    return services().executions.cancel(caller(), unquote(execution_id)).to_dict()

@@ -1,0 +1,39 @@
+"""The create-execution Lambda on moto: a repeated Idempotency-Key returns the first
+execution (DynamoDB stores), and ECS runs it once."""
+
+from __future__ import annotations
+
+import boto3
+
+from lambda_harness import Lambdas
+from moto_aws import REGION
+
+
+def test_a_repeated_key_returns_the_first_execution_and_runs_one_task(lambdas: Lambdas) -> None:
+    body = {"command": "make deploy", "lock": "prod"}
+    key = {"Idempotency-Key": "2f9c0e7d-retry"}
+
+    first = lambdas.call("POST", "/executions", lambdas.alice_key, body=body, headers=key)
+    again = lambdas.call("POST", "/executions", lambdas.alice_key, body=body, headers=key)
+
+    assert first[0] == again[0] == 202, again
+    assert again[1]["execution_id"] == first[1]["execution_id"]
+    assert again[1]["task_ref"] == first[1]["task_ref"]
+    ecs = boto3.client("ecs", region_name=REGION)
+    tasks = ecs.list_tasks(cluster=lambdas.settings.cluster)["taskArns"]
+    assert tasks == [first[1]["task_ref"]]
+    _, page = lambdas.call("GET", "/executions", lambdas.alice_key)
+    assert [e["execution_id"] for e in page["items"]] == [first[1]["execution_id"]]
+
+
+def test_a_malformed_key_is_400_on_aws_too(lambdas: Lambdas) -> None:
+    status, body = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.alice_key,
+        body={"command": "true"},
+        headers={"Idempotency-Key": "no spaces please"},
+    )
+
+    assert status == 400
+    assert "1-128 characters" in body["error"]["message"]
