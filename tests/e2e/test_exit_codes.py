@@ -291,7 +291,6 @@ def test_the_same_idempotency_key_posted_twice_yields_one_execution(
 # -- stdin -------------------------------------------------------------------------------------
 
 
-@pytest.mark.skip(reason="needs H1 stdin (the server's stdin_upload_id)")
 def test_stdin_is_forwarded_with_dash_i(deployment: LocalDeployment) -> None:
     result = subprocess.run(
         [MYCLI, "exec", "-i", "--", "cat"],
