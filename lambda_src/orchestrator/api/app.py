@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestrator import __version__
@@ -25,9 +38,57 @@ def all_routers() -> list[Router]:
     return [health.router, me.router, executions.router, locks.router, users.router, uploads.router]
 
 
+class _JsonBodies(OpenAPIRequestValidationMiddleware):
+    """Reads a route's body as JSON only, and turns every way a body can be unreadable into
+    a validation error (400) instead of an exception: not base64 or UTF-8, not JSON, nested
+    too deeply, numbers too long to convert. Other media types are 415."""
+
+    def _get_body(self, app: EventHandlerInstance) -> Any:
+        event = app.current_event
+        media_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media_type not in ("", "application/json"):
+            raise RequestUnsupportedContentType(
+                "Unsupported content type",
+                errors=[{"type": "unsupported_content_type", "loc": ("body",), "input": {}}],
+            )
+        body = event.body
+        if not body:
+            return None
+        try:
+            text = (
+                base64.b64decode(body, validate=True).decode("utf-8")
+                if event.is_base64_encoded
+                else body
+            )
+        except (binascii.Error, UnicodeDecodeError):
+            raise _unreadable("body_not_utf8") from None
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise _unreadable("json_too_deep") from None
+        except ValueError:  # JSONDecodeError, or an integer literal over Python's digit limit
+            raise _unreadable("json_invalid") from None
+
+
+def _unreadable(kind: str) -> RequestValidationError:
+    return RequestValidationError([{"type": kind, "loc": ("body",), "input": {}}])
+
+
+class _Resolver(APIGatewayRestResolver):
+    """Routes match the path as sent (a "/" inside a value stays %2F); each path value is then
+    percent-decoded here, exactly once, before validation sees it. Bodies are JSON only."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True)
+        self._request_validation_middleware = _JsonBodies()
+
+    def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
+        return {key: unquote(value) for key, value in match.groupdict().items()}
+
+
 def build_resolver(routers: Iterable[Router] | None = None) -> APIGatewayRestResolver:
     """A resolver serving `routers` (all of them by default), errors mapped in one place."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _Resolver()
     for router in routers if routers is not None else all_routers():
         app.include_router(router)
     register_error_handlers(app)
@@ -59,10 +120,26 @@ def openapi_json() -> str:
 
     app = build_resolver()
     api_key = APIKey.model_validate({"in": "header", "name": API_KEY_HEADER})
-    return app.get_openapi_json_schema(
-        title=API_TITLE,
-        version=__version__,
-        description="Run commands on a shared platform; every run recorded, named locks.",
-        security_schemes={"apiKey": api_key},
-        security=[{"apiKey": []}],
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title=API_TITLE,
+            version=__version__,
+            description="Run commands on a shared platform; every run recorded, named locks. "
+            "Errors are {error: {code, message, details}}; an unknown path is 404, another "
+            "method on a known path 405.",
+            security_schemes={"apiKey": api_key},
+        )
     )
+    return json.dumps(_without_unused_validation_error(document), indent=2)
+
+
+def _without_unused_validation_error(document: dict[str, Any]) -> dict[str, Any]:
+    """Powertools documents a 422 for every validated route, but api.errors answers invalid
+    requests with 400 and the error body: the document lists only what the API answers."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+    schemas = document["components"]["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document

@@ -10,7 +10,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from orchestrator.domain import errors
 from orchestrator.domain.models import EMAIL_PATTERN, ENV_NAME_PATTERN, LOCK_NAME_PATTERN
@@ -34,12 +37,17 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
         body=error_body(code, message, details),
+        headers=headers,
     )
 
 
@@ -73,9 +81,26 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
             HTTPStatus.BAD_REQUEST, "validation_error", message, {"errors": problems}
         )
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def not_json(error: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON (Content-Type: application/json)",
+        )
+
     @app.not_found
     def unknown_route(error: NotFoundError) -> Response[str]:
         event = app.current_event
+        allowed = allowed_methods(app, event.path)
+        if allowed:
+            return error_response(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                f"{event.http_method} is not allowed on {event.path}; use " + " or ".join(allowed),
+                {"allowed": allowed},
+                headers={"Allow": ", ".join(allowed)},
+            )
         return error_response(
             HTTPStatus.NOT_FOUND,
             "not_found",
@@ -90,6 +115,12 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         )
 
 
+def allowed_methods(app: ApiGatewayResolver, path: str) -> list[str]:
+    """The methods of the routes whose path matches `path` (none: the path is unknown)."""
+    routes = app._static_routes + app._dynamic_routes
+    return sorted({route.method for route in routes if route.rule.match(path)})
+
+
 # Patterns described for people: a message never shows a regex.
 RULE_BY_PATTERN = {
     LOCK_NAME_PATTERN: "lock names are 1-128 characters of letters, digits and . _ / -",
@@ -101,13 +132,19 @@ RULE_BY_PATTERN = {
 
 
 def _describe(problem: Any) -> str:
-    location = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+    location = ".".join(
+        str(part) for part in problem.get("loc", ()) if part != "body" and not isinstance(part, int)
+    )
     kind = problem.get("type", "")
     text = {
         "extra_forbidden": "unknown field",
         "missing": "required",
         "json_invalid": "body is not valid JSON",
+        "json_too_deep": "body nests too deeply",
+        "body_not_utf8": "body is not valid UTF-8",
     }.get(kind, problem.get("msg", kind))
+    if kind == "value_error":  # raised by a validator: its message is the rule, in words
+        text = str((problem.get("ctx") or {}).get("error", text))
     if kind == "string_pattern_mismatch":
         pattern = (problem.get("ctx") or {}).get("pattern", "")
         text = RULE_BY_PATTERN.get(pattern, "has characters that are not allowed")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from orchestrator.domain.models import (
     EMAIL_PATTERN,
@@ -18,14 +18,49 @@ from orchestrator.domain.models import (
     MAX_TIMEOUT_SECONDS,
     ExecutionStatus,
     Role,
+    TextKind,
+    text_problem,
 )
 
-_STRICT = ConfigDict(extra="forbid")
+# Bodies are JSON: a number is never taken for a string or a boolean for a number.
+_STRICT = ConfigDict(extra="forbid", strict=True)
 UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Response models only document the API (docs/openapi.json); building their validators
 # waits until the document is generated, which keeps them out of a Lambda cold start.
 _DOCUMENTED = ConfigDict(defer_build=True)
 _ENV_NAME = re.compile(ENV_NAME_PATTERN)
+_DECIMAL_INTEGER = re.compile(r"[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _text_of(kind: TextKind) -> AfterValidator:
+    """The domain's rule for what a `kind` string may hold, as a pydantic validator."""
+
+    def check(value: str) -> str:
+        problem = text_problem(value, kind)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def _query_number(pattern: re.Pattern[str], words: str) -> BeforeValidator:
+    """Query values arrive as text: only `pattern` (ASCII digits) is read as a number."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise ValueError(f"must be {words}")
+        return value
+
+    return BeforeValidator(check)
+
+
+Name = Annotated[str, _text_of(TextKind.NAME)]
+Command = Annotated[str, _text_of(TextKind.COMMAND)]
+# Query parameters that are numbers: the validators go with the route's Query(...).
+QUERY_INTEGER = _query_number(_DECIMAL_INTEGER, "a whole number in decimal digits")
+QUERY_NUMBER = _query_number(_DECIMAL_NUMBER, "a number in decimal digits")
 
 
 class CreateExecution(BaseModel):
@@ -33,12 +68,16 @@ class CreateExecution(BaseModel):
 
     model_config = _STRICT
 
-    command: str = Field(min_length=1, max_length=MAX_COMMAND_LENGTH, description="shell string")
-    lock: str | None = Field(default=None, pattern=LOCK_NAME_PATTERN)
+    command: Command = Field(
+        min_length=1,
+        max_length=MAX_COMMAND_LENGTH,
+        description="shell string; no NUL or control characters but tab, newline and CR",
+    )
+    lock: Name | None = Field(default=None, pattern=LOCK_NAME_PATTERN)
     env: dict[str, str] = Field(
         default_factory=dict,
         max_length=MAX_ENV_ENTRIES,
-        description=f"names match {ENV_NAME_PATTERN}; values are never stored",
+        description=f"names match {ENV_NAME_PATTERN}; values (no NUL) are never stored",
     )
     timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
     upload_id: str | None = Field(default=None, pattern=UPLOAD_ID_PATTERN)
@@ -60,10 +99,13 @@ class CreateExecution(BaseModel):
     @classmethod
     def env_names_and_sizes(cls, env: dict[str, str]) -> dict[str, str]:
         for name, value in env.items():
-            if not _ENV_NAME.match(name):
+            if not _ENV_NAME.fullmatch(name):
                 raise ValueError(f"invalid variable name {name!r}")
             if len(value) > MAX_ENV_VALUE_LENGTH:
                 raise ValueError(f"value of {name} is longer than {MAX_ENV_VALUE_LENGTH}")
+            problem = text_problem(value, TextKind.VALUE)
+            if problem is not None:
+                raise ValueError(f"value of {name} {problem}")
         return env
 
 
@@ -72,8 +114,9 @@ class CreateUser(BaseModel):
 
     model_config = _STRICT
 
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
-    role: Role = Role.USER
+    email: Name = Field(pattern=EMAIL_PATTERN, max_length=254)
+    # JSON has no enums: the role is read from its string (strict mode wants a Role).
+    role: Role = Field(default=Role.USER, strict=False)
 
 
 class ExecutionOut(BaseModel):
@@ -222,7 +265,28 @@ def documented(model: type[BaseModel], description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
-ERRORS: dict[int, OpenAPIResponse] = {
-    400: documented(ErrorOut, "invalid request"),
-    401: documented(ErrorOut, "missing, unknown or revoked API key"),
+# Every route but GET /health needs the key (the scheme is declared in api.app).
+API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
+
+_ERROR_MEANINGS = {
+    400: "invalid request: a parameter, header or body breaks a documented rule",
+    401: "missing, unknown or revoked API key",
+    403: "not an admin",
+    404: "not found",
+    409: "conflict",
+    413: "too large",
+    415: "the body is not JSON (send Content-Type: application/json)",
 }
+
+
+def errors(*statuses: int, **meanings: str) -> dict[int, OpenAPIResponse]:
+    """Error responses for a route's `responses=`: each status with the error body, described
+    generically or by `meanings` (keyword `e404="no such lock"`)."""
+    return {
+        status: documented(ErrorOut, meanings.get(f"e{status}", _ERROR_MEANINGS[status]))
+        for status in statuses
+    }
+
+
+# What every authenticated route may answer besides its own statuses.
+ERRORS = errors(400, 401)

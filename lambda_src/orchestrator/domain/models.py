@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 LOCK_NAME_PATTERN = r"^[A-Za-z0-9._/-]{1,128}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -24,7 +24,41 @@ _LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
 
 
 def is_valid_lock_name(name: str) -> bool:
-    return bool(_LOCK_NAME.match(name))
+    return bool(_LOCK_NAME.fullmatch(name)) and text_problem(name, TextKind.NAME) is None
+
+
+class TextKind(Enum):
+    """What a string holds decides which characters it may contain (see `text_problem`)."""
+
+    NAME = "name"  # emails, lock and env names, ids, filters: one line, no control characters
+    COMMAND = "command"  # a shell string: tab, newline and carriage return are meaningful
+    VALUE = "value"  # an env value: anything a process environment can carry
+
+
+# What each kind may not hold: C0/C1 control characters (Unicode category Cc) and lone
+# surrogates (Cs); a command keeps tab, newline and carriage return; a value only NUL.
+_FORBIDDEN = {
+    TextKind.NAME: re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]"),
+    TextKind.COMMAND: re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"),
+    TextKind.VALUE: re.compile(r"[\x00\ud800-\udfff]"),
+}
+
+
+def text_problem(value: str, kind: TextKind) -> str | None:
+    """Why `value` may not be stored or used as a `kind`, in words; None when it may.
+
+    The one rule for strings, on both hosts: never NUL (no C string, environment or SQLite
+    text holds it) nor a lone surrogate (not encodable as UTF-8); names hold no control
+    character at all; a command only tab, newline and carriage return."""
+    found = _FORBIDDEN[kind].search(value)
+    if found is None:
+        return None
+    char = found.group()
+    if char == "\x00":
+        return "must not contain NUL"
+    if "\ud800" <= char <= "\udfff":
+        return "must not contain a lone surrogate (not valid Unicode text)"
+    return f"must not contain control characters (found U+{ord(char):04X})"
 
 
 class Role(StrEnum):

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from orchestrator.api.context import caller, current_scope, services
 from orchestrator.api.schemas import (
-    ERRORS,
+    API_KEY,
+    QUERY_INTEGER,
+    QUERY_NUMBER,
     CreateExecution,
-    ErrorOut,
     ExecutionOut,
     ExecutionPageOut,
     LogPageOut,
+    Name,
     documented,
+    errors,
 )
 from orchestrator.domain.models import (
     MAX_LOG_PAGE_BYTES,
@@ -30,11 +31,12 @@ from orchestrator.domain.models import (
 
 router = Router()
 
-NOT_YOURS: dict[int, OpenAPIResponse] = {
-    404: documented(ErrorOut, "no such execution, or not the caller's")
-}
-ExecutionId = Annotated[str, Path(min_length=1, max_length=64)]
-Cursor = Annotated[str | None, Query(max_length=1024)]
+NOT_YOURS = "no such execution, or not the caller's"
+ExecutionId = Annotated[Name, Path(min_length=1, max_length=64)]
+Cursor = Annotated[
+    Name | None,
+    Query(max_length=1024, description="next_cursor of the previous page, passed back as is"),
+]
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 IdempotencyKey = Annotated[
     str | None,
@@ -52,10 +54,21 @@ IdempotencyKey = Annotated[
     status_code=202,
     summary="Start a command",
     tags=["executions"],
+    security=API_KEY,
     responses={
         202: documented(ExecutionOut, "accepted; FAILED with a reason if it could not start"),
-        409: documented(ErrorOut, "lock_held: names the holder, its execution and the expiry"),
-        **ERRORS,
+        **errors(
+            400,
+            401,
+            404,
+            409,
+            413,
+            415,
+            e404="no such upload (upload_id, stdin_upload_id), or not the caller's",
+            e409="lock_held: names the holder, its execution and the expiry; or a request "
+            "with this Idempotency-Key is in progress",
+            e413="the body is over 1 MiB, or the upload over the upload limit",
+        ),
     },
 )
 def create_execution(
@@ -80,12 +93,16 @@ def create_execution(
     summary="List executions, newest first",
     description="Users see their own; admins see everyone's, or one user's with ?user=.",
     tags=["executions"],
-    responses={200: documented(ExecutionPageOut, "one page"), **ERRORS},
+    security=API_KEY,
+    responses={
+        200: documented(ExecutionPageOut, "one page"),
+        **errors(400, 401, 403, e403="?user= names someone else and the caller is not an admin"),
+    },
 )
 def list_executions(
     status: Annotated[ExecutionStatus | None, Query()] = None,
-    user: Annotated[str | None, Query(max_length=254)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    user: Annotated[Name | None, Query(max_length=254)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), QUERY_INTEGER] = 20,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     page = services().executions.list_page(
@@ -98,11 +115,14 @@ def list_executions(
     "/executions/<execution_id>",
     summary="One execution",
     tags=["executions"],
-    responses={200: documented(ExecutionOut, "the execution"), **NOT_YOURS, **ERRORS},
+    security=API_KEY,
+    responses={
+        200: documented(ExecutionOut, "the execution"),
+        **errors(400, 401, 404, e404=NOT_YOURS),
+    },
 )
 def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    # Path segments arrive percent-encoded (as API Gateway passes them): decode once.
-    return services().executions.get(caller(), unquote(execution_id)).to_dict()
+    return services().executions.get(caller(), execution_id).to_dict()
 
 
 @router.get(
@@ -112,21 +132,21 @@ def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
     "`complete`; `wait` lets the server hold an empty page until output or the end arrives "
     "(the AWS host answers at once).",
     tags=["executions"],
+    security=API_KEY,
     responses={
         200: documented(LogPageOut, "chunks and the cursor to continue"),
-        **NOT_YOURS,
-        **ERRORS,
+        **errors(400, 401, 404, e404=NOT_YOURS),
     },
 )
 def get_logs(
     execution_id: ExecutionId,
     cursor: Cursor = None,
-    max_bytes: Annotated[int, Query(ge=1, le=MAX_LOG_PAGE_BYTES)] = MAX_LOG_PAGE_BYTES,
-    wait: Annotated[float, Query(ge=0, le=MAX_LOG_WAIT_SECONDS)] = 0,
+    max_bytes: Annotated[
+        int, Query(ge=1, le=MAX_LOG_PAGE_BYTES), QUERY_INTEGER
+    ] = MAX_LOG_PAGE_BYTES,
+    wait: Annotated[float, Query(ge=0, le=MAX_LOG_WAIT_SECONDS), QUERY_NUMBER] = 0,
 ) -> dict[str, Any]:
-    execution, page = services().executions.logs(
-        caller(), unquote(execution_id), cursor, max_bytes, wait
-    )
+    execution, page = services().executions.logs(caller(), execution_id, cursor, max_bytes, wait)
     return {
         "chunks": [
             {
@@ -149,7 +169,11 @@ def get_logs(
     status_code=202,
     summary="Cancel an execution (idempotent once it has finished)",
     tags=["executions"],
-    responses={202: documented(ExecutionOut, "cancelling, or already finished"), **NOT_YOURS},
+    security=API_KEY,
+    responses={
+        202: documented(ExecutionOut, "cancelling, or already finished"),
+        **errors(400, 401, 404, e404=NOT_YOURS),
+    },
 )
 def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return services().executions.cancel(caller(), unquote(execution_id)).to_dict()
+    return services().executions.cancel(caller(), execution_id).to_dict()

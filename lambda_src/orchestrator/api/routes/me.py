@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from orchestrator.api.context import caller
-from orchestrator.api.schemas import ERRORS, MeOut, documented
+from orchestrator.api.schemas import API_KEY, MeOut, documented, errors
 
 router = Router()
 
@@ -14,7 +14,8 @@ router = Router()
     "/me",
     summary="The caller's email and role",
     tags=["users"],
-    responses={200: documented(MeOut, "the caller"), **ERRORS},
+    security=API_KEY,
+    responses={200: documented(MeOut, "the caller"), **errors(400, 401)},
 )
 def me() -> dict[str, str]:
     who = caller()

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from orchestrator.api.context import caller, services
-from orchestrator.api.schemas import ERRORS, UploadSlotOut, documented
+from orchestrator.api.schemas import API_KEY, UploadSlotOut, documented, errors
 
 router = Router()
 
@@ -17,7 +17,8 @@ router = Router()
     status_code=201,
     summary="An upload slot: PUT a gzip tarball to its URL with its headers, before it expires",
     tags=["uploads"],
-    responses={201: documented(UploadSlotOut, "the slot"), **ERRORS},
+    security=API_KEY,
+    responses={201: documented(UploadSlotOut, "the slot"), **errors(400, 401)},
 )
 def create_upload() -> dict[str, Any]:
     return services().uploads.open_slot(caller()).to_dict()

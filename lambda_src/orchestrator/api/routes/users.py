@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from orchestrator.api.context import caller, services
 from orchestrator.api.schemas import (
-    ERRORS,
+    API_KEY,
     CreateUser,
-    ErrorOut,
+    Name,
     NewUserOut,
     UserListOut,
     UserOut,
     documented,
+    errors,
 )
 from orchestrator.domain.models import UserSummary
 
 router = Router()
-ADMIN_ONLY: dict[int, OpenAPIResponse] = {403: documented(ErrorOut, "not an admin")}
 
 
 def _user(summary: UserSummary) -> dict[str, Any]:
@@ -37,11 +35,10 @@ def _user(summary: UserSummary) -> dict[str, Any]:
     status_code=201,
     summary="Add a user; the response carries their API key, shown once",
     tags=["users"],
+    security=API_KEY,
     responses={
         201: documented(NewUserOut, "created"),
-        409: documented(ErrorOut, "the user already has an active key"),
-        **ADMIN_ONLY,
-        **ERRORS,
+        **errors(400, 401, 403, 409, 413, 415, e409="the user already has an active key"),
     },
 )
 def create_user(body: Annotated[CreateUser, Body()]) -> dict[str, Any]:
@@ -58,7 +55,8 @@ def create_user(body: Annotated[CreateUser, Body()]) -> dict[str, Any]:
     "/users",
     summary="Users, roles, created, revoked, last used",
     tags=["users"],
-    responses={200: documented(UserListOut, "every user"), **ADMIN_ONLY, **ERRORS},
+    security=API_KEY,
+    responses={200: documented(UserListOut, "every user"), **errors(400, 401, 403)},
 )
 def list_users() -> dict[str, Any]:
     return {"items": [_user(u) for u in services().users.list_users(caller())]}
@@ -68,12 +66,19 @@ def list_users() -> dict[str, Any]:
     "/users/<email>",
     summary="Revoke every key of a user",
     tags=["users"],
+    security=API_KEY,
     responses={
         200: documented(UserOut, "the user, now revoked"),
-        404: documented(ErrorOut, "no such user"),
-        **ADMIN_ONLY,
-        **ERRORS,
+        **errors(
+            400,
+            401,
+            403,
+            404,
+            409,
+            e404="no such user",
+            e409="an admin cannot revoke their own keys",
+        ),
     },
 )
-def revoke_user(email: Annotated[str, Path(max_length=254)]) -> dict[str, Any]:
-    return _user(services().users.revoke_user(caller(), unquote(email)))
+def revoke_user(email: Annotated[Name, Path(max_length=254)]) -> dict[str, Any]:
+    return _user(services().users.revoke_user(caller(), email))
