@@ -17,6 +17,7 @@ from orchestrator.domain.errors import (
 )
 from orchestrator.domain.models import (
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_ENV_TOTAL_BYTES,
     MAX_PAGE_SIZE,
     MAX_TIMEOUT_SECONDS,
     Caller,
@@ -29,6 +30,7 @@ from orchestrator.domain.models import (
     Page,
     TaskStateChange,
     Upload,
+    env_size,
     utc_iso,
 )
 from orchestrator.domain.uploads import UploadService
@@ -128,6 +130,10 @@ class ExecutionService:
         A launch failure records FAILED with the reason and frees the lock; the failed
         execution is returned rather than raised, so the caller sees why."""
         timeout = self._timeout_for(request.timeout_seconds)
+        if env_size(request.env) > MAX_ENV_TOTAL_BYTES:
+            raise ValidationFailed(
+                f"env names and values take more than {MAX_ENV_TOTAL_BYTES} bytes"
+            )
         upload = self._upload_for(caller, request.upload_id)
         now = self._clock.now()
         execution = Execution(
