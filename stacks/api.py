@@ -147,7 +147,7 @@ class RestApi(Construct):
                 for p in operation.get("parameters", [])
                 if p["in"] in ("path", "query")
             },
-            request_models=self._body_model(module, operation),
+            request_models=self._body_model(module, operation) or None,
         )
         return function
 
@@ -157,8 +157,10 @@ class RestApi(Construct):
         if not body:
             return {}
         schema = self._inline(body["schema"])
+        name = "".join(part.title() for part in module.split("_")) + "Body"
         model = self.api.add_model(
-            "".join(part.title() for part in module.split("_")) + "Body",
+            name,
+            model_name=name,
             content_type="application/json",
             schema=apigateway.JsonSchema(schema=apigateway.JsonSchemaVersion.DRAFT4),
         )

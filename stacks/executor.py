@@ -145,6 +145,12 @@ class Executor(Construct):
                 ]
             ),
             install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(
+                self,
+                "ServiceLinkedRoleLogs",
+                retention=self._config.log_retention,
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
         )
         provider = stack.node.try_find_child(CUSTOM_RESOURCE_PROVIDER)
         if provider is not None:

@@ -18,7 +18,7 @@ from events import ecs_task_event
 from lambda_harness import Lambdas
 from moto_aws import REGION
 from orchestrator.adapters.aws.s3_uploads import user_prefix
-from orchestrator.adapters.aws.task_layout import PREPARE_FAILED_REASON
+from orchestrator.adapters.aws.run_inputs import manifest_key
 from orchestrator.handlers.catalog import ROUTES
 
 
@@ -357,17 +357,25 @@ def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_prepared_task(
         "tasks"
     ]
     assert task["taskDefinitionArn"] == lambdas.settings.prepared_task_definition
-    [prepare] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "prepare"]
-    variables = {v["name"]: v["value"] for v in prepare["environment"]}
-    assert variables["MYCLI_UPLOAD_KEY"] == (
-        f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
-    )
+    manifest = read_manifest(execution["execution_id"])
+    key = f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
+    assert f"/{key}?" in manifest["upload_url"]
+    with urllib.request.urlopen(manifest["upload_url"], timeout=10) as fetched:
+        assert fetched.read() == archive
+    assert "MYCLI_UPLOAD_KEY" not in json.dumps(task["overrides"])
 
 
 @pytest.mark.parametrize(
     ("containers", "reason"),
     [
-        ({"prepare": 1}, PREPARE_FAILED_REASON),
+        (
+            {"fetch": 1},
+            "could not fetch the run's inputs: fetch exited with code 1",
+        ),
+        (
+            {"fetch": 0, "prepare": 255},
+            "could not unseal the env values: prepare exited with code 255",
+        ),
         ({"prepare": 0, "unpack": 67}, "upload refused: path leaves the directory"),
         ({"prepare": 0, "unpack": 66}, "upload refused: absolute path in archive"),
         ({"prepare": 0, "unpack": 65}, "upload refused: corrupt archive"),
@@ -409,13 +417,20 @@ def test_env_values_reach_the_task_sealed_never_in_plaintext(lambdas: Lambdas) -
     assert "p@ss" not in stored and "blue" not in stored
     assert execution["env_names"] == ["DB_PASSWORD", "STAGE"]
 
-    [prepare] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "prepare"]
-    sealed = {v["name"]: v["value"] for v in prepare["environment"]}["MYCLI_SEALED_ENV"]
+    manifest = read_manifest(execution["execution_id"])
+    assert "p@ss" not in json.dumps(manifest) and "blue" not in json.dumps(manifest)
+    [sealed] = manifest["sealed_env"]
     kms = boto3.client("kms", region_name=REGION)
     plaintext = kms.decrypt(
         CiphertextBlob=base64.b64decode(sealed),
         EncryptionContext={"execution_id": execution["execution_id"]},
     )["Plaintext"].decode()
+    [grant] = kms.list_grants(KeyId=lambdas.settings.env_key)["Grants"]
+    assert grant["GranteePrincipal"] == lambdas.settings.task_role_arn
+    assert grant["Operations"] == ["Decrypt"]
+    assert grant["Constraints"] == {
+        "EncryptionContextEquals": {"execution_id": execution["execution_id"]}
+    }
     assert plaintext == "DB_PASSWORD='p@ss w'\"'\"'rd'\nSTAGE=blue\n"
     loaded = subprocess.run(
         ["sh", "-c", 'set -a; . /dev/stdin; set +a; echo "$DB_PASSWORD|$STAGE"'],
@@ -425,5 +440,12 @@ def test_env_values_reach_the_task_sealed_never_in_plaintext(lambdas: Lambdas) -
         check=True,
     )
     assert loaded.stdout == "p@ss w'rd|blue\n"
-    [command] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "command"]
-    assert {"name": "MYCLI_COMMAND", "value": "deploy"} in command["environment"]
+    assert manifest["command"] == "deploy"
+    assert "deploy" not in overrides
+
+
+def read_manifest(execution_id: str) -> dict[str, Any]:
+    s3 = boto3.client("s3", region_name=REGION)
+    body = s3.get_object(Bucket="mycli-code", Key=manifest_key(execution_id))["Body"].read()
+    manifest: dict[str, Any] = json.loads(body)
+    return manifest
