@@ -17,8 +17,8 @@ from archives import member, tarball
 from events import ecs_task_event
 from lambda_harness import Lambdas
 from moto_aws import REGION
-from orchestrator.adapters.aws.s3_uploads import user_prefix
 from orchestrator.adapters.aws.run_inputs import manifest_key
+from orchestrator.adapters.aws.s3_uploads import user_prefix
 from orchestrator.handlers.catalog import ROUTES
 
 
