@@ -25,6 +25,7 @@ COMMANDS = {
     "local": ("mycli.commands.local", "local"),
     "init": ("mycli.commands.deploy", "init"),
     "destroy": ("mycli.commands.deploy", "destroy"),
+    "doctor": ("mycli.commands.doctor", "doctor"),
 }
 
 
