@@ -190,11 +190,11 @@ class MycliStack(Stack):
             function.allow(
                 ["kms:CreateGrant"],
                 [executor.env_key.key_arn],
-                StringEquals={"kms:GranteePrincipal": executor.task_role.role_arn},
-                **{
-                    "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]},
-                    "Null": {"kms:EncryptionContextKeys": "false"},
+                StringEquals={
+                    "kms:GranteePrincipal": executor.task_role.role_arn,
+                    "kms:GrantConstraintType": "EncryptionContextEquals",
                 },
+                **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
             )
         if access.read_setup_logs:
             function.allow(

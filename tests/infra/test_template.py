@@ -408,9 +408,11 @@ def test_create_may_grant_the_task_role_only_decrypt_bound_to_an_execution(
     ]
     role = prepared_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
     assert statement["Condition"] == {
-        "StringEquals": {"kms:GranteePrincipal": {"Fn::GetAtt": [role, "Arn"]}},
+        "StringEquals": {
+            "kms:GranteePrincipal": {"Fn::GetAtt": [role, "Arn"]},
+            "kms:GrantConstraintType": "EncryptionContextEquals",
+        },
         "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]},
-        "Null": {"kms:EncryptionContextKeys": "false"},
     }
 
 
