@@ -449,3 +449,36 @@ def read_manifest(execution_id: str) -> dict[str, Any]:
     body = s3.get_object(Bucket="mycli-code", Key=manifest_key(execution_id))["Body"].read()
     manifest: dict[str, Any] = json.loads(body)
     return manifest
+
+
+def test_a_failed_setup_step_shows_its_own_output(lambdas: Lambdas) -> None:
+    execution = start(lambdas, lambdas.alice_key, env={"TOKEN": "x"})
+    task_id = execution["task_ref"].rsplit("/", 1)[-1]
+    logs = boto3.client("logs", region_name=REGION)
+    stream = f"exec/prepare/{task_id}"
+    logs.create_log_stream(logGroupName=lambdas.settings.log_group, logStreamName=stream)
+    logs.put_log_events(
+        logGroupName=lambdas.settings.log_group,
+        logStreamName=stream,
+        logEvents=[
+            {
+                "timestamp": int(time.time() * 1000),
+                "message": "An error occurred (AccessDeniedException) when calling the Decrypt "
+                "operation: no grant",
+            }
+        ],
+    )
+    event = stop_event(lambdas, execution, stop_code="EssentialContainerExited")
+    event["detail"]["containers"] += [
+        {"name": "fetch", "lastStatus": "STOPPED", "exitCode": 0},
+        {"name": "prepare", "lastStatus": "STOPPED", "exitCode": 254, "reason": "Error"},
+    ]
+
+    lambdas.invoke("task_events", event)
+    _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
+
+    assert final["status"] == "FAILED"
+    assert final["reason"] == (
+        "could not unseal the env values: prepare exited with code 254 (Error): "
+        "An error occurred (AccessDeniedException) when calling the Decrypt operation: no grant"
+    )
