@@ -16,7 +16,6 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -49,11 +48,9 @@ class Executor(Construct):
         construct_id: str,
         *,
         config: PlatformConfig,
-        code_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self._code_bucket = code_bucket
         self.vpc = self._build_vpc()
         self.security_group = self._build_security_group()
         self.service_linked_role = self._build_service_linked_role()

@@ -44,9 +44,7 @@ class MycliStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = PlatformConfig.from_context(self.node.try_get_context)
         self.data = DataStore(self, "Data", config=self.config)
-        self.executor = Executor(
-            self, "Executor", config=self.config, code_bucket=self.data.code_bucket
-        )
+        self.executor = Executor(self, "Executor", config=self.config)
         self._code = lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES))
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
