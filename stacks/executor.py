@@ -74,15 +74,6 @@ class Executor(Construct):
             service="ecs", resource="task", resource_name=f"{self.cluster.cluster_name}/*"
         )
 
-    @property
-    def container_instance_arn_pattern(self) -> str:
-        """ListTasks' resource: container instances of this cluster (none on Fargate)."""
-        return Stack.of(self).format_arn(
-            service="ecs",
-            resource="container-instance",
-            resource_name=f"{self.cluster.cluster_name}/*",
-        )
-
     def _build_vpc(self) -> ec2.Vpc:
         vpc = ec2.Vpc(
             self,

@@ -167,9 +167,11 @@ class MycliStack(Stack):
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
         if access.list_tasks:
+            # ListTasks authorizes on Resource "*" (Fargate tasks have no container
+            # instance); the condition limits it to the executor cluster.
             function.allow(
                 ["ecs:ListTasks"],
-                [executor.container_instance_arn_pattern],
+                ["*"],
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
         uploads = data.code_bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")
@@ -252,17 +254,13 @@ class MycliStack(Stack):
             ),
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "Only the X-Ray actions above use Resource * (they allow nothing else).",
+                "Only the X-Ray actions above, and ecs:ListTasks limited by its ecs:cluster "
+                "condition to the executor cluster, use Resource *.",
             ),
             (
                 f"AwsSolutions-IAM5[Resource::{ecs_arn}task/{cluster}/*]",
                 "Task ids exist only once a task runs: stop, describe and tag are limited to "
                 "tasks of the executor cluster.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::{ecs_arn}container-instance/{cluster}/*]",
-                "ListTasks (tasks started for an unrecorded execution) is limited to the "
-                "executor cluster.",
             ),
             (
                 f"AwsSolutions-IAM5[Resource::{bucket}/{UPLOADS_PREFIX}*]",

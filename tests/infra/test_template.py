@@ -226,10 +226,19 @@ def test_every_function_has_its_own_role(resources: Resources) -> None:
     assert len(roles) == len(set(roles))
 
 
-def test_no_policy_uses_resource_star_except_for_xray(resources: Resources) -> None:
+def test_no_policy_uses_resource_star_except_for_xray_and_cluster_bound_list_tasks(
+    resources: Resources,
+) -> None:
+    cluster = next(iter(of_type(resources, "AWS::ECS::Cluster")))
     for policy in of_type(resources, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Resource"] == "*":
+            if statement["Resource"] != "*":
+                continue
+            if actions_of([statement]) == {"ecs:ListTasks"}:
+                assert statement["Condition"] == {
+                    "ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}
+                }
+            else:
                 assert set(actions_of([statement])) <= {
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
@@ -246,6 +255,7 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
     assert ("iam:PassRole" in actions) == (module == "create_execution")
     assert ("logs:GetLogEvents" in actions) == (module in ("get_execution_logs", "task_events"))
     assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
+    assert ("ecs:ListTasks" in actions) == (module == "reaper")
     assert not any(action.endswith("*") for action in actions)
     if module in ("health", "list_locks", "list_executions", "get_execution", "list_users"):
         statements = policy_statements(resources, function_id)
