@@ -213,7 +213,7 @@ def _describe_me(me: dict[str, Any]) -> str:
 
 def show(phase: Phase) -> None:
     mark = "ok  " if phase.passed else "FAIL"
-    click.echo(f"{mark} {phase.name:<20} {phase.seconds:7.2f}s  {phase.detail}", err=True)
+    click.echo(f"{mark} {phase.name:<20} {phase.seconds:8.3f}s  {phase.detail}", err=True)
 
 
 def run_doctor(app: AppContext, timeout: float) -> bool:
