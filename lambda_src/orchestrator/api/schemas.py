@@ -14,11 +14,13 @@ from orchestrator.domain.models import (
     LOCK_NAME_PATTERN,
     MAX_COMMAND_LENGTH,
     MAX_ENV_ENTRIES,
+    MAX_ENV_TOTAL_BYTES,
     MAX_ENV_VALUE_LENGTH,
     MAX_TIMEOUT_SECONDS,
     ExecutionStatus,
     Role,
     TextKind,
+    env_size,
     text_problem,
 )
 
@@ -106,6 +108,8 @@ class CreateExecution(BaseModel):
             problem = text_problem(value, TextKind.VALUE)
             if problem is not None:
                 raise ValueError(f"value of {name} {problem}")
+        if env_size(env) > MAX_ENV_TOTAL_BYTES:
+            raise ValueError(f"names and values take more than {MAX_ENV_TOTAL_BYTES} bytes")
         return env
 
 
