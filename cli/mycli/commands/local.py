@@ -175,9 +175,10 @@ def _start_background(
     data_dir: Path, host: str, port: int, kill_grace: float, max_upload_mb: int
 ) -> str:
     """Start `python -m orchestrator.local` detached; return its URL once it is serving."""
+    from orchestrator.adapters.local.private import private_file, secure_data_dir
     from orchestrator.local.server import read_state
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(data_dir)
     log_path = data_dir / "server.log"
     command = [
         sys.executable,
@@ -194,7 +195,7 @@ def _start_background(
         "--max-upload-mb",
         str(max_upload_mb),
     ]
-    with log_path.open("ab") as log:
+    with private_file(log_path, "ab") as log:
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
