@@ -25,10 +25,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs
 
+import httptools
 import uvicorn
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -86,6 +88,7 @@ class ServerLimits:
 
         return dataclasses.replace(
             defaults,
+            workers=int(seconds("workers", defaults.workers)),
             header_timeout=seconds("header_timeout", defaults.header_timeout),
             body_timeout=seconds("body_timeout", defaults.body_timeout),
             idle_timeout=seconds("idle_timeout", defaults.idle_timeout),
@@ -120,10 +123,7 @@ class LocalApiServer:
         self.uploads = uploads
         self.clock = clock or SystemClock()
         self.limits = limits or ServerLimits.from_environment()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.create_server(
-            (host, port), family=family, backlog=self.limits.backlog
-        )
+        self._socket = _listening_socket(host, port, self.limits.backlog)
         self._workers = ThreadPoolExecutor(self.limits.workers, "api")
         self._waiting = ThreadPoolExecutor(self.limits.waiting_workers, "api-wait")
         self._transfers = ThreadPoolExecutor(self.limits.upload_workers, "upload")
@@ -417,6 +417,19 @@ class _BodyStream:
         return data
 
 
+def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(backlog)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
 def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol, plus a deadline for each request's line and headers
     (uvicorn alone only times out idle keep-alive connections)."""
@@ -426,6 +439,11 @@ def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            # Headers and body go out in two writes; with Nagle's algorithm on, the client's
+            # delayed ACK would hold the body back ~40 ms on every keep-alive request.
+            connection = transport.get_extra_info("socket")
+            if connection is not None:
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._arm_header_deadline()
 
         def data_received(self, data: bytes) -> None:
@@ -433,15 +451,33 @@ def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
                 self.cycle is None or self.cycle.response_complete
             ):
                 self._arm_header_deadline()
-            super().data_received(data)
+            self._unset_keepalive_if_required()
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserInvalidMethodError:
+                self._refuse(405, "method_not_allowed", "method not allowed")
+            except httptools.HttpParserUpgrade:
+                pass  # no upgrades (WebSocket, CONNECT) here: the request was answered
+            except httptools.HttpParserError as error:
+                # Ambiguous framing (Content-Length with Transfer-Encoding, two or a negative
+                # Content-Length) lands here: answered, and the connection closed.
+                self._refuse(400, "bad_request", f"malformed HTTP request: {error}")
 
-        def on_headers_complete(self) -> None:
-            self._disarm_header_deadline()
-            super().on_headers_complete()
+        def send_400_response(self, msg: str) -> None:
+            self._refuse(400, "bad_request", f"malformed HTTP request: {msg}")
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_header_deadline()
-            super().connection_lost(exc)
+        def _refuse(self, status: int, code: str, message: str) -> None:
+            body = error_body(code, message).encode()
+            lines = [
+                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+                "content-type: application/json",
+                f"content-length: {len(body)}",
+                "connection: close",
+            ]
+            if status == 405:
+                lines.append(f"allow: {', '.join(METHODS)}")
+            self.transport.write("\r\n".join([*lines, "", ""]).encode() + body)
+            self.transport.close()
 
         def _arm_header_deadline(self) -> None:
             self._header_deadline = self.loop.call_later(header_timeout, self._headers_too_slow)
