@@ -479,6 +479,14 @@ def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
             self.transport.write("\r\n".join([*lines, "", ""]).encode() + body)
             self.transport.close()
 
+        def on_headers_complete(self) -> None:
+            self._disarm_header_deadline()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_deadline()
+            super().connection_lost(exc)
+
         def _arm_header_deadline(self) -> None:
             self._header_deadline = self.loop.call_later(header_timeout, self._headers_too_slow)
 
