@@ -294,3 +294,34 @@ def test_an_existing_open_data_directory_is_tightened_with_a_notice(tmp_path: Pa
         assert stat.S_IMODE((data / "mycli.db").stat().st_mode) == 0o600
     finally:
         local.down()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def test_down_stops_the_server_cleanly_with_its_runs_recorded_failed(tmp_path: Path) -> None:
+    local = HardenedDeployment(tmp_path)
+    local.up()
+    started = local.mycli("exec", "-d", "--", "sleep 30", check=True).stdout.strip()
+    local.wait_status(started, ("RUNNING",))
+    pid = local.server_pid
+
+    local.down()
+
+    deadline = time.monotonic() + 5
+    while alive(pid):
+        assert time.monotonic() < deadline, "the server process did not exit"
+        time.sleep(0.05)
+    assert not (tmp_path / "data" / "server.json").exists()
+    log = (tmp_path / "data" / "server.log").read_text()
+    assert "mycli local server stopped" in log
+    local.up()
+    try:
+        execution = local.execution(started)
+        assert (execution["status"], execution["reason"]) == ("FAILED", "server stopped")
+    finally:
+        local.down()
