@@ -139,6 +139,7 @@ class LocalApiServer:
                 log_config=None,
                 access_log=False,
                 server_header=False,
+                proxy_headers=False,  # the client address is the socket's, never a header's
                 limit_concurrency=self.limits.max_connections,
                 timeout_keep_alive=self.limits.idle_timeout,  # type: ignore[arg-type]
                 timeout_graceful_shutdown=3,
