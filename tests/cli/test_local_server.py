@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -84,3 +85,18 @@ def test_a_lock_name_with_a_slash_is_decoded_once(harness: CliHarness) -> None:
     # %25 decodes to "%" once, leaving the literal name "infra%2Fprod": not a valid lock name.
     assert response.status == 400
     assert "infra%2Fprod" in json.loads(response.read())["error"]["message"]
+
+
+def test_headers_over_64_kib_are_431_and_the_connection_closed(harness: CliHarness) -> None:
+    url = urlsplit(harness.url)
+    with socket.create_connection((url.hostname or "", url.port or 80), timeout=10) as raw:
+        raw.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(17):  # just over the limit: no more, or the server's close resets
+                raw.sendall(b"y" * 4096)
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+
+    assert received.startswith(b"HTTP/1.1 431 ")
+    assert b'"code":"headers_too_large"' in received

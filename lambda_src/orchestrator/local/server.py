@@ -48,6 +48,7 @@ from orchestrator.ports import Clock
 logger = logging.getLogger("mycli.server")
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers
 UPLOAD_PURGE_INTERVAL_SECONDS = 3600
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
@@ -69,7 +70,7 @@ class ServerLimits:
     (MYCLI_HTTP_HEADER_TIMEOUT, MYCLI_HTTP_BODY_TIMEOUT, MYCLI_HTTP_IDLE_TIMEOUT, in seconds)."""
 
     workers: int = 8  # threads resolving API requests
-    waiting_workers: int = 64  # threads for long-polls (`wait` on a logs request)
+    waiting_workers: int = 32  # threads for long-polls (`wait` on a logs request)
     upload_workers: int = 4  # threads writing upload transfers to disk
     max_connections: int = 512  # over it, requests get 503 until connections close
     header_timeout: float = 10.0  # to receive a request's line and headers
@@ -437,6 +438,7 @@ def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
 
     class HeaderTimeoutProtocol(HttpToolsProtocol):
         _header_deadline: asyncio.TimerHandle | None = None
+        _header_bytes = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -455,6 +457,10 @@ def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
             self._unset_keepalive_if_required()
             try:
                 self.parser.feed_data(data)
+                if self._header_deadline is not None:  # still reading a request's headers
+                    self._header_bytes += len(data)
+                    if self._header_bytes > MAX_HEADER_BYTES:
+                        self._refuse(431, "headers_too_large", "request headers over 64 KiB")
             except httptools.HttpParserInvalidMethodError:
                 self._refuse(405, "method_not_allowed", "method not allowed")
             except httptools.HttpParserUpgrade:
@@ -489,6 +495,7 @@ def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
             super().connection_lost(exc)
 
         def _arm_header_deadline(self) -> None:
+            self._header_bytes = 0
             self._header_deadline = self.loop.call_later(header_timeout, self._headers_too_slow)
 
         def _disarm_header_deadline(self) -> None:
