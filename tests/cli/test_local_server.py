@@ -1,4 +1,5 @@
-"""The local HTTP host itself: the OpenAPI document, oversized bodies, keep-alive."""
+"""The local HTTP host itself: the OpenAPI document, body and header limits, keep-alive, path
+values decoded once, timeouts from the environment."""
 
 from __future__ import annotations
 
