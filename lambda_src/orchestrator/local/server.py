@@ -117,6 +117,7 @@ class LocalApiServer:
         uploads: LocalUploadStore | None = None,
         clock: Clock | None = None,
         limits: ServerLimits | None = None,
+        on_stopping: Callable[[], None] | None = None,
     ) -> None:
         self._services = services
         self._apis = threading.local()
@@ -129,7 +130,8 @@ class LocalApiServer:
         self._waiting = ThreadPoolExecutor(self.limits.waiting_workers, "api-wait")
         self._transfers = ThreadPoolExecutor(self.limits.upload_workers, "upload")
         self._stopped = threading.Event()
-        self._server = uvicorn.Server(
+        self._server = _Server(
+            on_stopping,
             uvicorn.Config(
                 self.asgi,
                 http=_protocol_class(self.limits.header_timeout),
@@ -145,7 +147,7 @@ class LocalApiServer:
                 timeout_keep_alive=self.limits.idle_timeout,  # type: ignore[arg-type]
                 timeout_graceful_shutdown=3,
                 backlog=self.limits.backlog,
-            )
+            ),
         )
         if uploads is not None:
             uploads.base_url = self.url
@@ -262,6 +264,21 @@ class LocalApiServer:
         logger.info("PUT upload %s %d bytes", upload.upload_id, upload.size)
         body = json.dumps({"upload_id": upload.upload_id, "size": upload.size}).encode()
         return await request.reply(200, JSON, body)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the platform when it starts to stop: requests still
+    waiting (long-polls) must be answered before the graceful-shutdown period cancels them
+    with a 500."""
+
+    def __init__(self, on_stopping: Callable[[], None] | None, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._on_stopping = on_stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._on_stopping is not None:
+            self._on_stopping()
+        await super().shutdown(sockets)
 
 
 class _ClientGone(Exception):
@@ -564,7 +581,12 @@ def serve(
         platform.recover()
         _purge_uploads_periodically(platform)
         server = LocalApiServer(
-            platform.services, host, port, uploads=platform.uploads_store, clock=platform.clock
+            platform.services,
+            host,
+            port,
+            uploads=platform.uploads_store,
+            clock=platform.clock,
+            on_stopping=platform.log_waiter.release_all,
         )
         state = {"pid": os.getpid(), "url": server.url, "data_dir": str(settings.data_dir)}
         temporary = state_path(settings.data_dir).with_suffix(".tmp")
