@@ -80,7 +80,6 @@ class CreateExecution(BaseModel):
         default_factory=dict,
         max_length=MAX_ENV_ENTRIES,
         description=f"names match {ENV_NAME_PATTERN}; values (no NUL) are never stored",
-        json_schema_extra={"propertyNames": {"pattern": ENV_NAME_PATTERN}},
     )
     timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
     upload_id: str | None = Field(default=None, pattern=UPLOAD_ID_PATTERN)

@@ -9,7 +9,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from orchestrator.api.context import caller, services
 from orchestrator.api.schemas import API_KEY, LockListOut, LockOut, Name, documented, errors
-from orchestrator.domain.models import LOCK_NAME_PATTERN
+from orchestrator.domain.errors import ValidationFailed
+from orchestrator.domain.models import LOCK_NAME_PATTERN, is_valid_lock_name
+
+LOCK_NAME_RULE = "1-128 characters of letters, digits and . _ / -"
 
 router = Router()
 
@@ -45,8 +48,12 @@ def list_locks() -> dict[str, Any]:
 )
 def release_lock(
     lock_name: Annotated[
-        Name, Path(pattern=LOCK_NAME_PATTERN, description="percent-encoded: a / is sent as %2F")
+        Name, Path(max_length=400, description=f"{LOCK_NAME_RULE}; a / is sent as %2F")
     ],
 ) -> dict[str, Any]:
     # The resolver decoded the path value once (a "/" arrives as %2F).
+    if not is_valid_lock_name(lock_name):
+        raise ValidationFailed(
+            f"invalid lock name {lock_name!r}: {LOCK_NAME_RULE}", {"pattern": LOCK_NAME_PATTERN}
+        )
     return services().locks.force_release(caller(), lock_name).to_dict()
