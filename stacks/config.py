@@ -28,6 +28,9 @@ class PlatformConfig:
     max_upload_mib: int = 50
     prepare_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
     unpack_image: str = "public.ecr.aws/docker/library/python:3.12-alpine"
+    # 20 tasks of the default 0.25 vCPU stay within the smallest default Fargate vCPU quota.
+    max_running_per_user: int = 10
+    max_running_total: int = 20
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -48,6 +51,8 @@ class PlatformConfig:
             raise ConfigError(
                 "need 1 <= mycli:defaultTimeoutSeconds <= mycli:maxTimeoutSeconds <= 86400"
             )
+        if not 1 <= self.max_running_per_user <= self.max_running_total:
+            raise ConfigError("need 1 <= mycli:maxRunningPerUser <= mycli:maxRunningTotal")
         if self.log_retention_days not in _RETENTION:
             raise ConfigError(
                 f"mycli:logRetentionDays must be one of {sorted(_RETENTION)}, "

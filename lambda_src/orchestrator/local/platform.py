@@ -43,6 +43,9 @@ class LocalSettings:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
     log_retention_days: int = 30
     max_log_wait_seconds: float = MAX_LOG_WAIT_SECONDS
+    # The server process becomes the subreaper of its runs' orphans (double forks), which it
+    # then reaps; off for runners hosted by a process that has other children (tests).
+    adopt_orphans: bool = False
 
     @property
     def database_path(self) -> Path:

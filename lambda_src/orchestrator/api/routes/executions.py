@@ -55,6 +55,9 @@ IdempotencyKey = Annotated[
     responses={
         202: documented(ExecutionOut, "accepted; FAILED with a reason if it could not start"),
         409: documented(ErrorOut, "lock_held: names the holder, its execution and the expiry"),
+        429: documented(
+            ErrorOut, "too_many_executions: over the running limit (GET /quota); not queued"
+        ),
         **ERRORS,
     },
 )
