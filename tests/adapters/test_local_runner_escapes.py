@@ -127,7 +127,7 @@ def test_an_escaped_child_ends_when_the_command_times_out(
     execution_id, exits = launch(runner, f"{ESCAPES[escape]} sleep 60", timeout=1)
 
     # When the timeout passes
-    code, timed_out = exits.wait(execution_id)
+    _, timed_out = exits.wait(execution_id)
 
     # Then it ends as timed out within the kill grace, and nothing of the run is left
     assert timed_out
