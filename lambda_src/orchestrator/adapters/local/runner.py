@@ -42,6 +42,9 @@ from orchestrator.ports import Clock, RunnerListener
 from orchestrator.unpack import UnsafeArchive, safe_extract
 
 EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"
+# Which runner (data directory) a process belongs to: with the execution id, the marker a
+# scan of /proc looks for, so two servers (or test runs) never touch each other's processes.
+RUNNER_VARIABLE = "MYCLI_RUNNER"
 READ_BYTES = 256 * 1024
 # Once every process of a run is gone its pipes hold at most a pipe buffer: this is plenty to
 # drain it; past it, an untracked holder of the pipes is not waited for.
@@ -91,6 +94,7 @@ class LocalProcessRunner:
         self._lock = threading.Lock()
         private_dir(work_dir)
         private_dir(log_dir)
+        self._runner_id = runner_id(work_dir)
         self._cgroup_base = run_cgroup_base(work_dir) if cgroups else None
         self._adopt_orphans = adopt_orphans and become_subreaper()
         if self._adopt_orphans:
@@ -199,7 +203,7 @@ class LocalProcessRunner:
                 hit = bool(_cgroup_pids(cgroup)) or hit
                 _kill_cgroup(cgroup)
                 self._remove_cgroup(cgroup)
-            hit = _kill_marked(execution.execution_id, cgroup) or hit
+            hit = _kill_marked(self._marker(execution.execution_id)) or hit
             found += hit
         return found
 
@@ -217,6 +221,7 @@ class LocalProcessRunner:
             "LANG": "C.UTF-8",
             **spec.env,
             EXECUTION_ID_VARIABLE: spec.execution_id,
+            RUNNER_VARIABLE: self._runner_id,
         }
 
     def _watch(
@@ -311,7 +316,7 @@ class LocalProcessRunner:
     def _signal_run(self, running: _Running, signum: int) -> None:
         """`signum` to the run's process group, its cgroup's processes and its marked ones."""
         _signal_group(running.process.pid, signum)
-        pids = set(_marked_pids(running.execution_id, running.cgroup))
+        pids = set(_marked_pids(self._marker(running.execution_id)))
         if running.cgroup is not None:
             pids |= _cgroup_pids(running.cgroup)
         for pid in pids:
@@ -322,7 +327,16 @@ class LocalProcessRunner:
         _signal_group(running.process.pid, signal.SIGKILL)
         if running.cgroup is not None:
             _kill_cgroup(running.cgroup)
-        _kill_marked(running.execution_id, running.cgroup)
+        _kill_marked(self._marker(running.execution_id))
+
+    def _marker(self, execution_id: str) -> frozenset[bytes]:
+        """The environment entries every process of the run carries."""
+        return frozenset(
+            {
+                f"{EXECUTION_ID_VARIABLE}={execution_id}".encode(),
+                f"{RUNNER_VARIABLE}={self._runner_id}".encode(),
+            }
+        )
 
     # -- cgroups ----------------------------------------------------------------------------
 
@@ -395,8 +409,12 @@ def run_cgroup_base(work_dir: Path) -> Path | None:
     parent = mount / own[0].strip().lstrip("/")
     if not os.access(parent, os.W_OK) or not (parent / "cgroup.procs").exists():
         return None
-    digest = hashlib.sha256(str(work_dir.resolve()).encode()).hexdigest()[:16]
-    return parent / f"mycli-{digest}"
+    return parent / f"mycli-{runner_id(work_dir)}"
+
+
+def runner_id(work_dir: Path) -> str:
+    """Stable for a data directory (a restarted server finds what its predecessor left)."""
+    return hashlib.sha256(str(work_dir.resolve()).encode()).hexdigest()[:16]
 
 
 def _cgroup_pids(cgroup: Path) -> set[int]:
@@ -421,12 +439,9 @@ def _kill_cgroup(cgroup: Path) -> None:
         time.sleep(0.01)
 
 
-def _marked_pids(execution_id: str, cgroup: Path | None = None) -> list[int]:
-    """The processes (other than this one) whose environment carries the run's marker; with
-    cgroups, not those sitting in another runner's run cgroup (another server's, whose ids
-    could only collide in tests)."""
-    marker = f"{EXECUTION_ID_VARIABLE}={execution_id}".encode()
-    ours = f"/{cgroup.parent.name}/{cgroup.name}" if cgroup is not None else None
+def _marked_pids(marker: frozenset[bytes]) -> list[int]:
+    """The processes (other than this one) whose environment carries every entry of
+    `marker`."""
     me = os.getpid()
     found = []
     for entry in os.scandir("/proc"):
@@ -434,28 +449,20 @@ def _marked_pids(execution_id: str, cgroup: Path | None = None) -> list[int]:
             continue
         try:
             with open(f"/proc/{entry.name}/environ", "rb") as environ:
-                if marker not in environ.read().split(b"\0"):
-                    continue
-            if ours is not None:
-                where = Path(f"/proc/{entry.name}/cgroup").read_text()
-                runs = [line for line in where.splitlines() if "/mycli-" in line]
-                if runs and not any(
-                    line.startswith("0::") and line.endswith(ours) for line in runs
-                ):
-                    continue
+                if marker <= set(environ.read().split(b"\0")):
+                    found.append(int(entry.name))
         except OSError:
             continue
-        found.append(int(entry.name))
     return found
 
 
-def _kill_marked(execution_id: str, cgroup: Path | None = None) -> bool:
+def _kill_marked(marker: frozenset[bytes]) -> bool:
     """SIGKILL every process carrying the run's marker until none is left (a moment at most);
     whether there was any."""
     deadline = time.monotonic() + KILL_SETTLE_SECONDS
     found = False
     while time.monotonic() < deadline:
-        pids = _marked_pids(execution_id, cgroup)
+        pids = _marked_pids(marker)
         if not pids:
             break
         found = True
