@@ -170,3 +170,22 @@ def test_the_server_stopping_ends_escaped_children_too(runner: LocalProcessRunne
     assert time.monotonic() - started < 3
     assert all(marked(i) == [] for i in ids)
     assert runner.active_count == 0
+
+
+def test_a_restarted_server_kills_what_a_dead_ones_runs_left(
+    runner: LocalProcessRunner, tmp_path: Path
+) -> None:
+    # Given a run with an escaped child, whose server "died" (its runner is forgotten)
+    execution_id, _ = launch(runner, f"{ESCAPES['setsid']} sleep 60")
+    wait_for(lambda: len(marked(execution_id)) >= 2)
+
+    # When a new runner on the same data directory recovers
+    successor = LocalProcessRunner(
+        tmp_path / "work", tmp_path / "logs", SystemClock(), cgroups=runner.tracking == "cgroup"
+    )
+    found = successor.kill_leftovers([started_execution(execution_id, "x", "0", None)])
+
+    # Then every process of that run is gone
+    assert found == 1
+    wait_for(lambda: marked(execution_id) == [], seconds=3)
+    assert marked(execution_id) == []

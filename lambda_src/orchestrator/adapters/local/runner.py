@@ -189,6 +189,7 @@ class LocalProcessRunner:
         settle = time.monotonic() + KILL_SETTLE_SECONDS
         while self.active_count and time.monotonic() < settle:
             time.sleep(0.02)
+        self._sweep_cgroups()
 
     def kill_leftovers(self, executions: Sequence[Execution]) -> int:
         """After a restart: kill what a dead server's runs left (their process groups, their
@@ -205,7 +206,21 @@ class LocalProcessRunner:
                 self._remove_cgroup(cgroup)
             hit = _kill_marked(self._marker(execution.execution_id)) or hit
             found += hit
+        self._sweep_cgroups()
         return found
+
+    def _sweep_cgroups(self) -> None:
+        """Kill and remove every run cgroup of this runner no watcher is looking after (a
+        dead server's, or what a stopping server had no time to remove)."""
+        base = self._cgroup_base
+        if base is None or not base.is_dir():
+            return
+        with self._lock:
+            watched = set(self._running)
+        for cgroup in base.iterdir():
+            if cgroup.is_dir() and cgroup.name not in watched:
+                _kill_cgroup(cgroup)
+                self._remove_cgroup(cgroup)
 
     @property
     def active_count(self) -> int:
