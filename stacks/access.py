@@ -41,6 +41,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "me": Access(),
     "create_execution": Access(
         executions=(QUERY, PUT, UPDATE),
+        execution_indexes=("status-started_at",),  # the running-execution quota
         locks=(PUT, GET, DELETE),
         run_tasks=True,
         check_uploads=True,
@@ -48,6 +49,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         seal_env=True,
     ),
     "create_upload": Access(sign_upload_puts=True),
+    "quota": Access(execution_indexes=("status-started_at",)),
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
     "get_execution": Access(executions=(QUERY,)),
     "get_execution_logs": Access(executions=(QUERY,), read_logs=True),

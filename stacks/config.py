@@ -41,6 +41,9 @@ class PlatformConfig:
     existing_locks_table: str = ""
     existing_code_bucket: str = ""
     existing_execution_log_group: str = ""
+    # 20 tasks of the default 0.25 vCPU stay within the smallest default Fargate vCPU quota.
+    max_running_per_user: int = 10
+    max_running_total: int = 20
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -66,6 +69,8 @@ class PlatformConfig:
             raise ConfigError(
                 "need 1 <= mycli:defaultTimeoutSeconds <= mycli:maxTimeoutSeconds <= 86400"
             )
+        if not 1 <= self.max_running_per_user <= self.max_running_total:
+            raise ConfigError("need 1 <= mycli:maxRunningPerUser <= mycli:maxRunningTotal")
         if self.log_retention_days not in _RETENTION:
             raise ConfigError(
                 f"mycli:logRetentionDays must be one of {sorted(_RETENTION)}, "

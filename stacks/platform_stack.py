@@ -89,6 +89,8 @@ class MycliStack(Stack):
             "LOG_STREAM_PREFIX": LOG_STREAM_PREFIX,
             "DEFAULT_TIMEOUT_SECONDS": str(self.config.default_timeout_seconds),
             "MAX_TIMEOUT_SECONDS": str(self.config.max_timeout_seconds),
+            "MAX_RUNNING_PER_USER": str(self.config.max_running_per_user),
+            "MAX_RUNNING_TOTAL": str(self.config.max_running_total),
             "POWERTOOLS_SERVICE_NAME": "mycli",
             "POWERTOOLS_METRICS_NAMESPACE": "mycli",
         }

@@ -21,6 +21,7 @@ from orchestrator.domain.models import (
     LogPage,
     LogStream,
     Page,
+    RunningCount,
     Upload,
     UploadSlot,
 )
@@ -134,6 +135,10 @@ class InMemoryExecutionStore:
             (e for e in self.items.values() if not e.status.is_terminal),
             key=lambda e: e.started_at,
         )
+
+    def count_active(self, user_email: str) -> RunningCount:
+        active = [e for e in self.items.values() if not e.status.is_terminal]
+        return RunningCount(user=sum(e.user_email == user_email for e in active), total=len(active))
 
 
 class InMemoryLockStore:

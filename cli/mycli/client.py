@@ -132,7 +132,7 @@ class ApiClient:
                     raise ConnectionFailed(f"cannot reach {self.api_url}: {_reason(exc)}") from exc
             else:
                 self._answered = True
-                if not retryable or response.status_code not in RETRY_STATUSES:
+                if not retryable or not _worth_retrying(response):
                     self._notified = False
                     return _decode(response.status_code, response.content, self.api_url)
                 wait = _retry_after(response.headers.get("Retry-After"))
@@ -171,6 +171,14 @@ def _needs_tls(api_url: str) -> bool:
 
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _worth_retrying(response: Any) -> bool:
+    """Throttling and gateway errors pass; a quota refusal (429 too_many_executions) does
+    not until a run finishes, so it is reported at once."""
+    if response.status_code not in RETRY_STATUSES:
+        return False
+    return b"too_many_executions" not in response.content[:200]
 
 
 def _retry_after(value: str | None) -> float | None:

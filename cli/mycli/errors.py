@@ -34,7 +34,7 @@ class ApiError(CliError):
     """The server answered with an error body: {"error": {code, message, details}}."""
 
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
-        super().__init__(message, exitcodes.for_http_status(status))
+        super().__init__(message, exitcodes.for_http_status(status, code))
         self.status = status
         self.code = code
         self.details = details
@@ -53,7 +53,8 @@ KEPT_BY_EXEC = (exitcodes.USAGE, exitcodes.AUTH, exitcodes.NOT_FOUND, exitcodes.
 
 def exec_exit_code(error: CliError) -> int:
     """The code for `mycli exec` when the command could not be run: bad input (2), a key
-    problem (3), not found (4) and other conflicts (5) keep theirs; a held lock, the network
+    problem (3), not found (4) and other conflicts (5, too many executions running included)
+    keep theirs; a held lock, the network
     and server errors are "could not run" (125)."""
     if isinstance(error, ApiError) and error.code == "lock_held":
         return exitcodes.EXEC_COULD_NOT_RUN

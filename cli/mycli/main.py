@@ -21,6 +21,7 @@ COMMANDS = {
     "logs": ("mycli.commands.executions", "logs"),
     "list": ("mycli.commands.executions", "list_executions"),
     "cancel": ("mycli.commands.executions", "cancel"),
+    "quota": ("mycli.commands.quota", "quota"),
     "locks": ("mycli.commands.locks", "locks"),
     "admin": ("mycli.commands.admin", "admin"),
     "local": ("mycli.commands.local", "local"),

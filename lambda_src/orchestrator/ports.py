@@ -16,6 +16,7 @@ from orchestrator.domain.models import (
     Lock,
     LogPage,
     Page,
+    RunningCount,
     Upload,
     UploadSlot,
 )
@@ -79,6 +80,11 @@ class ExecutionStore(Protocol):
 
     def list_active(self) -> list[Execution]:
         """Every execution that has not reached a terminal status."""
+        ...
+
+    def count_active(self, user_email: str) -> RunningCount:
+        """How many executions are not terminal: `user_email`'s and everyone's. Cost depends
+        on how many are active, not on how many exist."""
         ...
 
 

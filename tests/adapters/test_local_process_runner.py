@@ -238,7 +238,10 @@ def test_the_environment_is_minimal_plus_the_executions_own(
     names = {line.split("=", 1)[0] for line in local.output(execution)}
     assert "GREETING=hi there" in local.output(execution)
     assert "SERVER_SECRET" not in names
-    assert names <= {"PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "GREETING", "MYCLI_EXECUTION_ID"}
+    assert names <= {
+        *("PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "GREETING"),
+        *("MYCLI_EXECUTION_ID", "MYCLI_RUNNER"),
+    }
 
 
 def test_each_execution_has_its_own_working_directory_removed_afterwards(

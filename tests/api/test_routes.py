@@ -349,6 +349,7 @@ def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
     assert operations == {
         ("GET", "/health"),
         ("GET", "/me"),
+        ("GET", "/quota"),
         ("POST", "/executions"),
         ("GET", "/executions"),
         ("GET", "/executions/{execution_id}"),

@@ -86,6 +86,20 @@ def local() -> None:
     show_default=True,
     help="Delete log files older than this (execution records are kept).",
 )
+@click.option(
+    "--max-running-per-user",
+    type=click.IntRange(1, 100_000),
+    default=10,
+    show_default=True,
+    help="Executions one user may have running at once; more are refused (exit 5).",
+)
+@click.option(
+    "--max-running-total",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="Executions that may be running at once on this platform, all users together.",
+)
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -98,6 +112,8 @@ def up(
     max_log_mb: int,
     max_log_bytes: int | None,
     log_retention_days: int,
+    max_running_per_user: int,
+    max_running_total: int,
 ) -> None:
     """Start the local server and point the `local` profile at it.
 
@@ -143,12 +159,15 @@ def up(
         server_options = [
             *("--kill-grace", str(kill_grace), "--max-upload-mb", str(max_upload_mb)),
             *("--max-log-bytes", str(log_bytes), "--log-retention-days", str(log_retention_days)),
+            *("--max-running-per-user", str(max_running_per_user)),
+            *("--max-running-total", str(max_running_total)),
         ]
         ready(_start_background(data_dir, host, port, server_options))
         click.echo("mycli: stop it with `mycli local down`", err=True)
         return
     import logging
 
+    from orchestrator.domain.executions import ExecutionPolicy
     from orchestrator.domain.uploads import UploadPolicy
     from orchestrator.local.platform import LocalSettings
     from orchestrator.local.server import serve
@@ -161,6 +180,10 @@ def up(
         upload_policy=UploadPolicy(max_bytes=max_upload_mb * 1024 * 1024),
         max_log_bytes=log_bytes,
         log_retention_days=log_retention_days,
+        policy=ExecutionPolicy(
+            max_running_per_user=max_running_per_user, max_running_total=max_running_total
+        ),
+        adopt_orphans=True,
     )
     serve(settings, host, port, ready)
 

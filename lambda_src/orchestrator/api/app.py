@@ -33,9 +33,17 @@ API_TITLE = "mycli"
 
 
 def all_routers() -> list[Router]:
-    from orchestrator.api.routes import executions, health, locks, me, uploads, users
+    from orchestrator.api.routes import executions, health, locks, me, quota, uploads, users
 
-    return [health.router, me.router, executions.router, locks.router, users.router, uploads.router]
+    return [
+        health.router,
+        me.router,
+        executions.router,
+        quota.router,
+        locks.router,
+        users.router,
+        uploads.router,
+    ]
 
 
 class _JsonBodies(OpenAPIRequestValidationMiddleware):

@@ -280,6 +280,7 @@ _ERROR_MEANINGS = {
     409: "conflict",
     413: "too large",
     415: "the body is not JSON (send Content-Type: application/json)",
+    429: "too many requests",
 }
 
 

@@ -48,5 +48,11 @@ class Throttled(MycliError):
     code = "throttled"
 
 
+class TooManyExecutions(Throttled):
+    """Over a running-execution quota: refused, not queued (the caller retries later)."""
+
+    code = "too_many_executions"
+
+
 class LaunchFailed(Exception):
     """Raised by a runner when a command could not be started; never reaches a caller."""

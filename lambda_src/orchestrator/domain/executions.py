@@ -3,6 +3,8 @@ terminal transitions reported by a runner or by task events."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -13,10 +15,14 @@ from orchestrator.domain.errors import (
     Forbidden,
     LaunchFailed,
     LockHeld,
+    MycliError,
     NotFound,
+    TooManyExecutions,
     ValidationFailed,
 )
 from orchestrator.domain.models import (
+    DEFAULT_MAX_RUNNING_PER_USER,
+    DEFAULT_MAX_RUNNING_TOTAL,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_ENV_TOTAL_BYTES,
     MAX_LOG_PAGE_BYTES,
@@ -27,10 +33,12 @@ from orchestrator.domain.models import (
     Execution,
     ExecutionRequest,
     ExecutionStatus,
+    LaunchResult,
     LaunchSpec,
     Lock,
     LogPage,
     Page,
+    Quota,
     TaskStateChange,
     Upload,
     env_size,
@@ -54,11 +62,14 @@ Status = ExecutionStatus
 
 @dataclass(frozen=True)
 class ExecutionPolicy:
-    """Tunables: timeouts, and how long past its timeout a lock outlives a silent holder."""
+    """Tunables: timeouts, how long past its timeout a lock outlives a silent holder, and how
+    many executions may be running (not terminal) at once, per user and in total."""
 
     default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
     lock_grace_seconds: int = 300
+    max_running_per_user: int = DEFAULT_MAX_RUNNING_PER_USER
+    max_running_total: int = DEFAULT_MAX_RUNNING_TOTAL
 
 
 def new_execution_id() -> str:
@@ -88,6 +99,7 @@ def outcome_of_exit(
 
 
 TIMEOUT_STOP_PREFIX = "mycli: timed out"
+ABANDONED = "failed to start: internal error"
 
 
 def outcome_of_stop(
@@ -135,6 +147,10 @@ class ExecutionService:
         self._new_id = new_id
         self._uploads = uploads
         self._log_waiter = log_waiter or NoLogWait()
+        # Counting running executions and recording a new one happen under this lock, so
+        # one host's concurrent requests cannot all pass the same count (the embedded server
+        # is one process; on AWS each container serves one request at a time anyway).
+        self._admission = threading.Lock()
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -145,11 +161,15 @@ class ExecutionService:
         request_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Execution:
-        """Validate, take the lock, record PENDING, launch, record STARTING.
+        """Validate, check the quota, take the lock, record PENDING, launch, record STARTING.
 
-        A launch failure records FAILED with the reason and frees the lock; the failed
+        Everything that can refuse the request is checked before the lock is taken. After
+        that, any failure that leaves no terminal execution recorded (storage, launch, an
+        unexpected exception) releases the lock this request took before the error goes
+        out. A launch failure records FAILED with the reason and frees the lock; the failed
         execution is returned rather than raised, so the caller sees why. A repeated
-        `idempotency_key` from the same user returns the first execution, started once."""
+        `idempotency_key` from the same user returns the first execution, started once (and
+        never releases the first request's lock)."""
         execution_id = self._new_id()
         if idempotency_key is not None:
             execution_id = idempotent_execution_id(caller.email, idempotency_key)
@@ -178,26 +198,64 @@ class ExecutionService:
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
         )
+        acquired = False
         try:
-            if request.lock:
-                self._acquire_lock(request.lock, execution)
-            try:
-                self._executions.create(execution)
-            except BaseException:
+            with self._admission:
+                self._admit(caller)
                 if request.lock:
-                    self._locks.release(request.lock, execution.execution_id)
-                raise
-        except (LockHeld, Conflict) as repeated:
-            # A concurrent request with the same key got there first: the lock is held by
-            # this very execution id, or the record exists.
-            ours = repeated.details.get("execution_id", execution_id) == execution_id
-            if idempotency_key is None or not ours:
-                raise
-            first = self._executions.get(execution_id)
-            if first is None:
-                raise Conflict("a request with this Idempotency-Key is in progress") from repeated
-            return first
+                    self._acquire_lock(request.lock, execution)
+                    acquired = True
+                self._executions.create(execution)
+        except (LockHeld, Conflict, TooManyExecutions) as refused:
+            if acquired and request.lock:
+                self._locks.release(request.lock, execution_id)
+            return self._repeated(execution_id, idempotency_key, refused)
+        except BaseException:
+            if acquired and request.lock:
+                self._locks.release(request.lock, execution_id)
+            raise
         return self._launch(execution, request, upload, stdin)
+
+    def _repeated(
+        self, execution_id: str, idempotency_key: str | None, refused: MycliError
+    ) -> Execution:
+        """The answer to a refused create: the first execution when this is a concurrent
+        repeat of an Idempotency-Key (the lock or the record is that very execution's),
+        otherwise the refusal itself."""
+        if idempotency_key is None:
+            raise refused
+        first = self._executions.get(execution_id)
+        if first is not None:
+            return first
+        ours = refused.details.get("execution_id", execution_id) == execution_id
+        if isinstance(refused, TooManyExecutions) or not ours:
+            raise refused
+        raise Conflict("a request with this Idempotency-Key is in progress") from refused
+
+    def _abandon(self, execution: Execution, launched: LaunchResult | None) -> None:
+        """After a recorded execution's launch blew up unexpectedly: stop what may have
+        started, record FAILED, and whatever else fails meanwhile, free the lock."""
+        try:
+            # Best effort: the error that brought us here is the one to report.
+            with contextlib.suppress(Exception):
+                if launched is not None:
+                    self._runner.stop(replace(execution, task_ref=launched.task_ref), ABANDONED)
+            with contextlib.suppress(Exception):
+                self.finish(execution.execution_id, Status.FAILED, reason=ABANDONED)
+        finally:
+            if execution.lock_name:
+                self._locks.release(execution.lock_name, execution.execution_id)
+
+    def quota(self, caller: Caller) -> Quota:
+        """The running-execution limits, the caller's running count, and for an admin the
+        platform's."""
+        running = self._executions.count_active(caller.email)
+        return Quota(
+            max_running_per_user=self._policy.max_running_per_user,
+            max_running_total=self._policy.max_running_total,
+            running=running.user,
+            total_running=running.total if caller.is_admin else None,
+        )
 
     def cancel(self, caller: Caller, execution_id: str) -> Execution:
         """Ask a running execution to stop; a finished one is returned as it is."""
@@ -355,6 +413,28 @@ class ExecutionService:
             )
         return timeout
 
+    def _admit(self, caller: Caller) -> None:
+        """Refuse (429) a new execution over the per-user or the total running limit."""
+        running = self._executions.count_active(caller.email)
+        per_user, total = self._policy.max_running_per_user, self._policy.max_running_total
+        details = {
+            "max_running_per_user": per_user,
+            "max_running_total": total,
+            "running": running.user,
+        }
+        if running.user >= per_user:
+            raise TooManyExecutions(
+                f"too many executions: you have {running.user} running, the limit is "
+                f"{per_user} per user; wait for one to finish",
+                details,
+            )
+        if running.total >= total:
+            raise TooManyExecutions(
+                f"too many executions: {running.total} running on the platform, the limit is "
+                f"{total}; wait for one to finish",
+                {**details, "total_running": running.total},
+            )
+
     def _acquire_lock(self, lock_name: str, execution: Execution) -> None:
         now = self._clock.now()
         expires = now + timedelta(
@@ -404,30 +484,35 @@ class ExecutionService:
             upload_location=upload.location if upload else None,
             stdin_location=stdin.location if stdin else None,
         )
+        launched: LaunchResult | None = None
         try:
-            result = self._runner.launch(spec)
-        except LaunchFailed as exc:
-            self._metrics.count("FailedToStart")
-            failed = self.finish(
-                execution.execution_id, Status.FAILED, reason=f"failed to start: {exc}"
+            try:
+                launched = self._runner.launch(spec)
+            except LaunchFailed as exc:
+                self._metrics.count("FailedToStart")
+                failed = self.finish(
+                    execution.execution_id, Status.FAILED, reason=f"failed to start: {exc}"
+                )
+                return failed or execution
+            self._metrics.count("ExecutionsStarted")
+            self._executions.annotate(
+                execution.execution_id,
+                task_ref=launched.task_ref,
+                log_stream_name=launched.log_stream_name,
             )
-            return failed or execution
-        self._metrics.count("ExecutionsStarted")
-        self._executions.annotate(
-            execution.execution_id,
-            task_ref=result.task_ref,
-            log_stream_name=result.log_stream_name,
-        )
-        starting = self._executions.advance(
-            execution.execution_id, Status.STARTING, updated_at=self._now()
-        )
-        if starting is not None:
-            return starting
-        # The runner already reported progress, or a cancel arrived while launching.
-        current = self._require(execution.execution_id)
-        if current.status is Status.CANCELLING:
-            self._runner.stop(current, f"cancelled by {current.cancelled_by}")
-        return current
+            starting = self._executions.advance(
+                execution.execution_id, Status.STARTING, updated_at=self._now()
+            )
+            if starting is not None:
+                return starting
+            # The runner already reported progress, or a cancel arrived while launching.
+            current = self._require(execution.execution_id)
+            if current.status is Status.CANCELLING:
+                self._runner.stop(current, f"cancelled by {current.cancelled_by}")
+            return current
+        except BaseException:
+            self._abandon(execution, launched)
+            raise
 
     def _require(self, execution_id: str) -> Execution:
         execution = self._executions.get(execution_id)

@@ -21,6 +21,9 @@ MAX_PAGE_SIZE = 100
 MAX_LOG_PAGE_BYTES = 1024 * 1024
 MAX_LOG_WAIT_SECONDS = 20.0
 DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
+# Running (non-terminal) executions allowed at once: per user, and on the whole platform.
+DEFAULT_MAX_RUNNING_PER_USER = 10
+DEFAULT_MAX_RUNNING_TOTAL = 50
 
 _LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
 
@@ -230,6 +233,27 @@ def settable_fields(fields: dict[str, object]) -> dict[str, object]:
     if unknown:
         raise ValueError(f"not settable on an execution: {sorted(unknown)}")
     return fields
+
+
+@dataclass(frozen=True)
+class RunningCount:
+    """How many executions are not yet terminal: the user's own, and everyone's."""
+
+    user: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The running-execution limits and the figures a caller may see (`total` for admins)."""
+
+    max_running_per_user: int
+    max_running_total: int
+    running: int
+    total_running: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ ROUTES = (
     RouteFunction("GET", "/me", "me"),
     RouteFunction("POST", "/executions", "create_execution"),
     RouteFunction("GET", "/executions", "list_executions"),
+    RouteFunction("GET", "/quota", "quota"),
     RouteFunction("GET", "/executions/{execution_id}", "get_execution"),
     RouteFunction("GET", "/executions/{execution_id}/logs", "get_execution_logs"),
     RouteFunction("POST", "/executions/{execution_id}/cancel", "cancel_execution"),

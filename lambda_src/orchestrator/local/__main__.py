@@ -6,7 +6,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES
+from orchestrator.domain.executions import ExecutionPolicy
+from orchestrator.domain.models import (
+    DEFAULT_MAX_LOG_BYTES,
+    DEFAULT_MAX_RUNNING_PER_USER,
+    DEFAULT_MAX_RUNNING_TOTAL,
+)
 from orchestrator.domain.uploads import UploadPolicy
 from orchestrator.local.platform import LocalSettings
 from orchestrator.local.server import serve
@@ -21,6 +26,8 @@ def main() -> None:
     parser.add_argument("--max-upload-mb", type=int, default=50)
     parser.add_argument("--max-log-bytes", type=int, default=DEFAULT_MAX_LOG_BYTES)
     parser.add_argument("--log-retention-days", type=int, default=30)
+    parser.add_argument("--max-running-per-user", type=int, default=DEFAULT_MAX_RUNNING_PER_USER)
+    parser.add_argument("--max-running-total", type=int, default=DEFAULT_MAX_RUNNING_TOTAL)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     logging.basicConfig(
@@ -32,6 +39,11 @@ def main() -> None:
         upload_policy=UploadPolicy(max_bytes=args.max_upload_mb * 1024 * 1024),
         max_log_bytes=args.max_log_bytes,
         log_retention_days=args.log_retention_days,
+        policy=ExecutionPolicy(
+            max_running_per_user=args.max_running_per_user,
+            max_running_total=args.max_running_total,
+        ),
+        adopt_orphans=True,
     )
     serve(settings, args.host, args.port)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
-from orchestrator.adapters.local.runner import LocalProcessRunner, kill_orphaned_group
+from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
     SqliteExecutionStore,
@@ -43,6 +43,9 @@ class LocalSettings:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
     log_retention_days: int = 30
     max_log_wait_seconds: float = MAX_LOG_WAIT_SECONDS
+    # The server process becomes the subreaper of its runs' orphans (double forks), which it
+    # then reaps; off for runners hosted by a process that has other children (tests).
+    adopt_orphans: bool = False
 
     @property
     def database_path(self) -> Path:
@@ -81,6 +84,7 @@ class LocalPlatform:
             kill_grace_seconds=settings.kill_grace_seconds,
             max_log_bytes=settings.max_log_bytes,
             log_waiter=self.log_waiter,
+            adopt_orphans=settings.adopt_orphans,
         )
         self.uploads_store = LocalUploadStore(self.database, settings.data_dir / "uploads")
         self.uploads = UploadService(self.uploads_store, clock, settings.upload_policy)
@@ -105,11 +109,10 @@ class LocalPlatform:
         )
 
     def recover(self) -> int:
-        """What a dead server left behind: kill its orphaned process groups, then mark its
-        unfinished executions FAILED (which frees their locks)."""
-        for execution in self.executions_store.list_active():
-            if execution.task_ref and execution.task_ref.isdigit():
-                kill_orphaned_group(int(execution.task_ref), execution.execution_id)
+        """What a dead server left behind: kill every process its runs left (process groups,
+        cgroups, marked processes), then mark its unfinished executions FAILED (which frees
+        their locks)."""
+        self.runner.kill_leftovers(self.executions_store.list_active())
         failed = self.services.executions.fail_unfinished(RESTART_REASON)
         if failed:
             logger.warning(

@@ -143,6 +143,8 @@ def build_services(
     policy = ExecutionPolicy(
         default_timeout_seconds=settings.default_timeout_seconds,
         max_timeout_seconds=settings.max_timeout_seconds,
+        max_running_per_user=settings.max_running_per_user,
+        max_running_total=settings.max_running_total,
     )
     uploads = UploadService(ports.uploads, clock, UploadPolicy(max_bytes=settings.max_upload_bytes))
     return Services(

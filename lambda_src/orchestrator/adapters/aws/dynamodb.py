@@ -25,6 +25,7 @@ from orchestrator.domain.models import (
     Lock,
     Page,
     Role,
+    RunningCount,
     settable_fields,
 )
 
@@ -258,6 +259,25 @@ class DynamoExecutionStore:
         for status in ACTIVE_STATUSES:
             active += self._newest_first(STATUS_INDEX, "status", status.value, start=None)
         return sorted(active, key=lambda e: e.started_at)
+
+    def count_active(self, user_email: str) -> RunningCount:
+        """One query per active status on the status index, reading only `user_email` of
+        each item: the cost follows how many are active. The index is eventually consistent
+        (an execution created a moment ago may not be counted yet)."""
+        total = user = 0
+        for status in ACTIVE_STATUSES:
+            for item in _paginate(
+                self._client.query,
+                TableName=self._table,
+                IndexName=STATUS_INDEX,
+                KeyConditionExpression="#status = :status",
+                ProjectionExpression="#user",
+                ExpressionAttributeNames={"#status": "status", "#user": "user_email"},
+                ExpressionAttributeValues={":status": {"S": status.value}},
+            ):
+                total += 1
+                user += item.get("user_email", {}).get("S") == user_email
+        return RunningCount(user=user, total=total)
 
     def _list_everyone(self, limit: int, cursor: str | None) -> Page:
         """Everyone's executions without a scan: merge the newest of each status partition of

@@ -13,6 +13,10 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.uploads import DEFAULT_MAX_UPLOAD_BYTES
 
+# The stack's defaults (stacks/config.py: mycli:maxRunningPerUser, mycli:maxRunningTotal).
+AWS_MAX_RUNNING_PER_USER = 10
+AWS_MAX_RUNNING_TOTAL = 20
+
 
 class MissingSetting(RuntimeError):
     """A function was deployed without a variable its route needs."""
@@ -38,6 +42,8 @@ class AwsSettings:
     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
+    max_running_per_user: int = AWS_MAX_RUNNING_PER_USER
+    max_running_total: int = AWS_MAX_RUNNING_TOTAL
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
@@ -67,6 +73,8 @@ class AwsSettings:
             max_timeout_seconds=int(env.get("MAX_TIMEOUT_SECONDS", MAX_TIMEOUT_SECONDS)),
             max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)),
             max_log_bytes=int(env.get("MAX_LOG_BYTES", DEFAULT_MAX_LOG_BYTES)),
+            max_running_per_user=int(env.get("MAX_RUNNING_PER_USER", AWS_MAX_RUNNING_PER_USER)),
+            max_running_total=int(env.get("MAX_RUNNING_TOTAL", AWS_MAX_RUNNING_TOTAL)),
         )
 
     def require(self, *names: str) -> None:

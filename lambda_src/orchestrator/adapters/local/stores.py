@@ -18,6 +18,7 @@ from orchestrator.domain.models import (
     Lock,
     Page,
     Role,
+    RunningCount,
     settable_fields,
 )
 
@@ -173,6 +174,20 @@ class SqliteExecutionStore:
             tuple(s.value for s in ACTIVE_STATUSES),
         )
         return [_execution(row) for row in rows]
+
+    def count_active(self, user_email: str) -> RunningCount:
+        # Reads only the active rows, through the (status, ...) index.
+        marks = ", ".join("?" for _ in ACTIVE_STATUSES)
+        total, user = (
+            self._db.connection()
+            .execute(
+                "SELECT COUNT(*), COALESCE(SUM(user_email = ?), 0) FROM executions"
+                f" INDEXED BY executions_by_status WHERE status IN ({marks})",
+                (user_email, *(s.value for s in ACTIVE_STATUSES)),
+            )
+            .fetchone()
+        )
+        return RunningCount(user=int(user), total=int(total))
 
 
 class SqliteLockStore:

@@ -64,10 +64,12 @@ IdempotencyKey = Annotated[
             409,
             413,
             415,
+            429,
             e404="no such upload (upload_id, stdin_upload_id), or not the caller's",
             e409="lock_held: names the holder, its execution and the expiry; or a request "
             "with this Idempotency-Key is in progress",
             e413="the body is over 1 MiB, or the upload over the upload limit",
+            e429="too_many_executions: over the running limit (GET /quota); not queued",
         ),
     },
 )
