@@ -20,9 +20,17 @@ API_TITLE = "mycli"
 
 
 def all_routers() -> list[Router]:
-    from orchestrator.api.routes import executions, health, locks, me, uploads, users
+    from orchestrator.api.routes import console, executions, health, locks, me, uploads, users
 
-    return [health.router, me.router, executions.router, locks.router, users.router, uploads.router]
+    return [
+        health.router,
+        me.router,
+        executions.router,
+        locks.router,
+        users.router,
+        uploads.router,
+        console.router,
+    ]
 
 
 def build_resolver(routers: Iterable[Router] | None = None) -> APIGatewayRestResolver:
