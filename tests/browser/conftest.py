@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from browser_harness import CHROMIUM, CHROMIUM_ARGS, Console
+
 from e2e.deployment import LocalDeployment
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 // Building DOM nodes without HTML parsing: every piece of data becomes a text node.
-// Nothing in the console uses innerHTML, outerHTML, insertAdjacentHTML or document.write.
+// Nothing in the console parses strings as HTML (a test in tests/api checks the sources).
 
 const ATTRIBUTES = new Set([
   "id", "href", "type", "name", "value", "for", "role", "tabindex", "title", "scope",
