@@ -4,6 +4,7 @@ live log, cancel, filters and pages, locks, users, errors in words, keyboard onl
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from browser_harness import Console, eventually
 from playwright.sync_api import expect
@@ -240,3 +241,35 @@ def test_keyboard_alone_signs_in_opens_a_run_and_answers_a_confirmation(
     keyboard.press("Tab")  # from "Keep it" to "Cancel run"
     keyboard.press("Enter")
     expect(page.locator(".record")).to_contain_text("CANCELLED", timeout=15_000)
+
+
+def test_under_a_stage_prefix_as_on_aws_every_link_and_request_keeps_the_prefix(
+    console: Console,
+) -> None:
+    """API Gateway serves the API under /prod: pass /prod/... on to the server without it,
+    as the stage does, and refuse anything that lost the prefix."""
+    page = console.page
+    base = console.local.url
+    lost: list[str] = []
+
+    def stage(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(f"{base}/prod/"):
+            route.fulfill(response=route.fetch(url=base + url[len(base) + len("/prod") :]))
+        else:
+            lost.append(url)
+            route.abort()
+
+    page.route(f"{base}/**", stage)
+    execution_id = console.start("echo staged", "alice")
+    console.local.wait_status(execution_id, ("SUCCEEDED",))
+
+    page.goto(f"{base}/prod/ui/executions/{execution_id}")
+    page.get_by_label("API key").fill(console.keys["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#log")).to_contain_text("staged")
+    page.get_by_role("link", name="Locks").click()
+    expect(page).to_have_url(f"{base}/prod/ui/locks")
+    page.get_by_role("link", name="Runs").click()
+    expect(page.locator(f'tr[data-key="{execution_id}"]')).to_be_visible()
+    assert lost == []
