@@ -28,9 +28,12 @@ class Access:
     stop_tasks: bool = False
     describe_tasks: bool = False
     read_logs: bool = False
+    list_tasks: bool = False  # ecs:ListTasks: tasks started for an unrecorded execution
+    read_setup_logs: bool = False  # the fetch and prepare steps' streams, for failure reasons
     sign_upload_puts: bool = False  # s3:PutObject under uploads/, to presign slots
-    check_uploads: bool = False  # s3:GetObject (HeadObject) under uploads/
-    seal_env: bool = False  # kms:Encrypt with the env key
+    check_uploads: bool = False  # s3:GetObject (HeadObject) under uploads/, to presign GETs
+    write_run_inputs: bool = False  # s3:PutObject and GetObject under runs/ (the manifest)
+    seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -42,6 +45,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         locks=(PUT, GET, DELETE),
         run_tasks=True,
         check_uploads=True,
+        write_run_inputs=True,
         seal_env=True,
     ),
     "create_upload": Access(sign_upload_puts=True),
@@ -54,7 +58,9 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "create_user": Access(api_keys=(*AUTHENTICATE, PUT), api_keys_by_email=True),
     "list_users": Access(api_keys=(*AUTHENTICATE, SCAN)),
     "revoke_user": Access(api_keys_by_email=True),
-    "task_events": Access(api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,)),
+    "task_events": Access(
+        api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,), read_setup_logs=True
+    ),
     "reaper": Access(
         api_keys=(),
         executions=(QUERY, UPDATE),
@@ -62,5 +68,6 @@ FUNCTION_ACCESS: dict[str, Access] = {
         locks=(DELETE,),
         stop_tasks=True,
         describe_tasks=True,
+        list_tasks=True,
     ),
 }

@@ -1,9 +1,17 @@
-"""API: a REST API (stage `prod`) with access logs, throttling and a request validator, an
-explicit resource and method for every route, each integrated with its own function."""
+"""API: a REST API (stage `prod`) with throttling and a request validator that checks each
+route's parameters and JSON body against the API's own OpenAPI document, an explicit
+resource and method for every route, each integrated with its own function.
+
+API Gateway can log to CloudWatch only through one account-wide role per region, so logs
+are an explicit choice (`mycli:apiLogging`): off, through the role the account already has,
+or through a role this stack sets (replacing any other in the region)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigateway
@@ -14,6 +22,8 @@ from orchestrator.handlers.catalog import CONSOLE_ROUTES, ROUTES
 from stacks.config import PlatformConfig
 from stacks.functions import PythonFunction
 
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
+JSON_SCHEMA_DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 # API Gateway's own errors (no route, throttled, integration failure) in the API's error shape.
 GATEWAY_ERROR_TEMPLATE = (
     '{"error": {"code": "%s", "message": $context.error.messageString, "details": {}}}'
@@ -31,8 +41,17 @@ class RestApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
+        self._logging = config.api_logging != "off"
+        self._openapi = json.loads(OPENAPI_DOCUMENT.read_text())
+        self.access_logs = (
+            logs.LogGroup(
+                self,
+                "AccessLogs",
+                retention=config.log_retention,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            if self._logging
+            else None
         )
         self.api = self._build_api()
         self.validator = self.api.add_request_validator(
@@ -51,35 +70,46 @@ class RestApi(Construct):
         return self.api.url
 
     def _build_api(self) -> apigateway.RestApi:
+        logged: dict[str, Any] = {}
+        if self.access_logs is not None:
+            logged = {
+                "access_log_destination": apigateway.LogGroupLogDestination(self.access_logs),
+                "access_log_format": self._access_log_format(),
+                "logging_level": apigateway.MethodLoggingLevel.ERROR,
+            }
         return apigateway.RestApi(
             self,
             "Api",
             rest_api_name="mycli",
             description="mycli: run commands on ECS Fargate with recorded runs and named locks",
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            cloud_watch_role=self._config.api_logging == "create-role",
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN
+            if self._config.api_logging == "create-role"
+            else None,
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             deploy_options=apigateway.StageOptions(
                 stage_name="prod",
                 throttling_rate_limit=self._config.api_rate_limit,
                 throttling_burst_limit=self._config.api_burst_limit,
-                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
-                logging_level=apigateway.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # bodies carry env values and new API keys
                 metrics_enabled=True,
                 tracing_enabled=True,
+                **logged,
             ),
+        )
+
+    @staticmethod
+    def _access_log_format() -> apigateway.AccessLogFormat:
+        return apigateway.AccessLogFormat.json_with_standard_fields(
+            caller=False,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=False,
         )
 
     def _build_gateway_responses(self) -> None:
@@ -87,6 +117,8 @@ class RestApi(Construct):
             ("Default4xx", apigateway.ResponseType.DEFAULT_4_XX, "gateway_error"),
             ("Default5xx", apigateway.ResponseType.DEFAULT_5_XX, "gateway_error"),
             ("Throttled", apigateway.ResponseType.THROTTLED, "throttled"),
+            ("BadBody", apigateway.ResponseType.BAD_REQUEST_BODY, "validation_error"),
+            ("BadParameters", apigateway.ResponseType.BAD_REQUEST_PARAMETERS, "validation_error"),
         ):
             self.api.add_gateway_response(
                 name,
@@ -103,11 +135,20 @@ class RestApi(Construct):
     ) -> PythonFunction:
         function = make_function(module, f"{method} {path}")
         resource = self.api.root.resource_for_path(path)
+        operation = self._openapi["paths"][path][method.lower()]
         resource.add_method(
             method,
             apigateway.LambdaIntegration(function.function, proxy=True),
             request_validator=self.validator,
             operation_name=module,
+            request_parameters={
+                f"method.request.{'path' if p['in'] == 'path' else 'querystring'}.{p['name']}": (
+                    bool(p.get("required"))
+                )
+                for p in operation.get("parameters", [])
+                if p["in"] in ("path", "query")
+            },
+            request_models=self._body_model(module, operation) or None,
         )
         return function
 
@@ -122,6 +163,37 @@ class RestApi(Construct):
                 operation_name="console",
             )
         return function
+
+    def _body_model(self, module: str, operation: dict[str, Any]) -> dict[str, apigateway.IModel]:
+        """The operation's JSON body schema from the OpenAPI document, as a draft-4 model."""
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if not body:
+            return {}
+        schema = self._inline(body["schema"])
+        name = "".join(part.title() for part in module.split("_")) + "Body"
+        model = self.api.add_model(
+            name,
+            model_name=name,
+            content_type="application/json",
+            schema=apigateway.JsonSchema(schema=apigateway.JsonSchemaVersion.DRAFT4),
+        )
+        # JsonSchema cannot hold every keyword: set the converted document directly.
+        cfn_model = model.node.default_child
+        assert isinstance(cfn_model, apigateway.CfnModel)
+        cfn_model.schema = {"$schema": JSON_SCHEMA_DRAFT_4, **schema}
+        return {"application/json": model}
+
+    def _inline(self, schema: Any) -> Any:
+        """`schema` with every `$ref` to the document's components replaced by its target."""
+        if isinstance(schema, list):
+            return [self._inline(item) for item in schema]
+        if not isinstance(schema, dict):
+            return schema
+        if "$ref" in schema:
+            target = self._openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            siblings = {k: v for k, v in schema.items() if k != "$ref"}
+            return {**self._inline(target), **siblings}
+        return {key: self._inline(value) for key, value in schema.items()}
 
     def _acknowledge(self) -> None:
         for rule, reason in (
@@ -142,10 +214,21 @@ class RestApi(Construct):
             ),
         ):
             Validations.of(self.api).acknowledge(Acknowledgment(id=rule, reason=reason))
-        Validations.of(self.api).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="API Gateway's account-level logging role needs this AWS-managed policy.",
+        if self._config.api_logging == "create-role":
+            Validations.of(self.api).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+                    reason="API Gateway's account-level logging role needs this managed policy.",
+                )
             )
-        )
+        if not self._logging:
+            for rule in ("AwsSolutions-APIG1", "AwsSolutions-APIG6"):
+                Validations.of(self.api).acknowledge(
+                    Acknowledgment(
+                        id=rule,
+                        reason="API Gateway logs need an account-wide CloudWatch role, which "
+                        "this stack sets only when asked (mycli:apiLogging); every function "
+                        "logs each request itself.",
+                    )
+                )

@@ -28,6 +28,19 @@ class PlatformConfig:
     max_upload_mib: int = 50
     prepare_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
     unpack_image: str = "public.ecr.aws/docker/library/python:3.12-alpine"
+    # The Powertools public layer's exact version (AWSLambdaPowertoolsPythonV3-python312-arm64),
+    # the same number in every commercial region: deploys of one commit never differ.
+    powertools_layer_version: int = 27
+    # API Gateway logs (access and errors) need an account-wide CloudWatch role per region:
+    # "off" (default) logs nothing; "existing-role" uses the one the account already has;
+    # "create-role" sets one (replacing any other in this region, kept after destroy).
+    api_logging: str = "off"
+    # Retained data of an earlier deployment, reattached instead of created (see README).
+    existing_api_keys_table: str = ""
+    existing_executions_table: str = ""
+    existing_locks_table: str = ""
+    existing_code_bucket: str = ""
+    existing_execution_log_group: str = ""
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -44,6 +57,11 @@ class PlatformConfig:
         return config
 
     def validate(self) -> None:
+        if self.api_logging not in API_LOGGING:
+            raise ConfigError(
+                f"mycli:apiLogging must be one of {', '.join(API_LOGGING)}, "
+                f"not {self.api_logging!r}"
+            )
         if not 1 <= self.default_timeout_seconds <= self.max_timeout_seconds <= 86400:
             raise ConfigError(
                 "need 1 <= mycli:defaultTimeoutSeconds <= mycli:maxTimeoutSeconds <= 86400"
@@ -58,6 +76,8 @@ class PlatformConfig:
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION[self.log_retention_days]
 
+
+API_LOGGING = ("off", "existing-role", "create-role")
 
 _RETENTION: dict[int, logs.RetentionDays] = {
     days: getattr(logs.RetentionDays, name)

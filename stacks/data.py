@@ -1,4 +1,10 @@
-"""Data: the APIKeys, Executions and Locks tables, and the CodeBucket for uploads."""
+"""Data: the APIKeys, Executions and Locks tables, and the CodeBucket for uploads and runs'
+inputs.
+
+With `mycli:retainData` (the default) they are kept when the stack is deleted or replaces
+them, but not when the stack's first create fails (RetainExceptOnCreate: a failed first
+deploy leaves nothing behind). A later deployment reattaches kept ones named in the
+`mycli:existing...` context values instead of creating new ones."""
 
 from __future__ import annotations
 
@@ -7,20 +13,41 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from orchestrator.adapters.aws.task_layout import RUNS_PREFIX, UPLOADS_PREFIX
 from stacks.config import PlatformConfig
 
-UPLOADS_PREFIX = "uploads/"
 UPLOAD_EXPIRY_DAYS = 7
+RUN_INPUTS_EXPIRY_DAYS = 1
 
 
 class DataStore(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
         super().__init__(scope, construct_id)
-        self._removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
-        self.api_keys = self._build_api_keys()
-        self.executions = self._build_executions()
-        self.locks = self._build_locks()
-        self.code_bucket = self._build_code_bucket()
+        self._removal = (
+            RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            if config.retain_data
+            else RemovalPolicy.DESTROY
+        )
+        self.api_keys: dynamodb.ITable = (
+            dynamodb.Table.from_table_name(self, "ApiKeys", config.existing_api_keys_table)
+            if config.existing_api_keys_table
+            else self._build_api_keys()
+        )
+        self.executions: dynamodb.ITable = (
+            dynamodb.Table.from_table_name(self, "Executions", config.existing_executions_table)
+            if config.existing_executions_table
+            else self._build_executions()
+        )
+        self.locks: dynamodb.ITable = (
+            dynamodb.Table.from_table_name(self, "Locks", config.existing_locks_table)
+            if config.existing_locks_table
+            else self._build_locks()
+        )
+        self.code_bucket: s3.IBucket = (
+            s3.Bucket.from_bucket_name(self, "CodeBucket", config.existing_code_bucket)
+            if config.existing_code_bucket
+            else self._build_code_bucket()
+        )
 
     def _table(
         self, construct_id: str, partition: str, sort: str | None = None, ttl: str | None = None
@@ -96,7 +123,12 @@ class DataStore(Construct):
                     prefix=UPLOADS_PREFIX,
                     expiration=Duration.days(UPLOAD_EXPIRY_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                ),
+                s3.LifecycleRule(
+                    id="expire-run-inputs",
+                    prefix=RUNS_PREFIX,
+                    expiration=Duration.days(RUN_INPUTS_EXPIRY_DAYS),
+                ),
             ],
             removal_policy=self._removal,
             auto_delete_objects=False,

@@ -1,15 +1,26 @@
 """Events: ECS task state changes of the executor cluster → the task-events function, and a
-one-minute schedule → the reaper."""
+one-minute schedule → the reaper.
+
+An event the task-events function fails on is retried (by Lambda, twice, and EventBridge
+retries its own delivery failures) and then lands in a dead-letter queue, whose alarm
+fires as soon as it holds a message; meanwhile the reaper settles the execution from
+DescribeTasks, so the exit code is not lost."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.functions import PythonFunction
+
+TASK_EVENT_RETRIES = 2
+DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class LifecycleEvents(Construct):
@@ -23,8 +34,48 @@ class LifecycleEvents(Construct):
         reaper: PythonFunction,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.dead_letters = self._build_dead_letters()
+        task_events.function.configure_async_invoke(
+            retry_attempts=TASK_EVENT_RETRIES,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letters),
+        )
         self.task_state_rule = self._build_task_state_rule(cluster, task_events)
         self.reaper_schedule = self._build_reaper_schedule(reaper)
+        self.dead_letter_alarm = self._build_alarm()
+
+    def _build_dead_letters(self) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "TaskEventDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+        )
+        Validations.of(queue).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is itself the dead-letter queue of the task-state events.",
+            )
+        )
+        return queue
+
+    def _build_alarm(self) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            "TaskEventDeadLettersAlarm",
+            alarm_description=(
+                "mycli: a task-state event failed every retry (see the dead-letter queue); "
+                "the reaper settles its execution from DescribeTasks"
+            ),
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1)
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
 
     def _build_task_state_rule(
         self, cluster: ecs.ICluster, task_events: PythonFunction
@@ -46,6 +97,7 @@ class LifecycleEvents(Construct):
                     task_events.function,
                     retry_attempts=8,
                     max_event_age=Duration.hours(2),
+                    dead_letter_queue=self.dead_letters,
                 )
             ],
         )

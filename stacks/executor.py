@@ -1,30 +1,32 @@
 """Executor: where commands run. A VPC with two public subnets and no NAT gateway, an
-egress-only security group, the ECS cluster, and two Fargate (ARM64) task definitions whose
-containers write to a log group through the awslogs driver: one for plain commands, and one
-for commands with an upload, where a `fetch` container copies the archive from the
-CodeBucket (with the task role, read-only on uploads/) and an `unpack` container unpacks it
-safely into the command's working directory before the command starts."""
+egress-only security group, ECS's service-linked role (created if the account has none),
+the ECS cluster, and two Fargate (ARM64) task definitions whose containers write to a log
+group through the awslogs driver: one for plain commands, and the prepared one, whose
+fetch, prepare and unpack steps set the run up before the command starts (see
+orchestrator.adapters.aws.task_layout). The task role grants nothing by default: the steps
+use presigned URLs and a per-execution KMS grant."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from orchestrator import unpack
+from orchestrator.adapters.aws import fetch_inputs
 from orchestrator.adapters.aws.task_layout import (
     ARCHIVE_PATH,
     COMMAND_CONTAINER,
+    FETCH_CONTAINER,
     PREPARE_CONTAINER,
     UNPACK_CONTAINER,
-    UPLOADS_PREFIX,
     WORK_DIR,
     WORKSPACE,
     prepare_script,
@@ -34,6 +36,8 @@ from stacks.config import PlatformConfig
 CONTAINER_NAME = COMMAND_CONTAINER
 LOG_STREAM_PREFIX = "exec"
 WORKSPACE_VOLUME = "workspace"
+# The id CDK gives AwsCustomResource's singleton provider function.
+CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
 PLACEHOLDER_COMMAND = ["sh", "-c", "echo 'mycli runs a command given at launch'"]
 
 
@@ -44,14 +48,14 @@ class Executor(Construct):
         construct_id: str,
         *,
         config: PlatformConfig,
-        code_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self._code_bucket = code_bucket
         self.vpc = self._build_vpc()
         self.security_group = self._build_security_group()
+        self.service_linked_role = self._build_service_linked_role()
         self.cluster = self._build_cluster()
+        self.cluster.node.add_dependency(self.service_linked_role)
         self.log_group = self._build_log_group()
         self.env_key = self._build_env_key()
         self.task_role = self._build_task_role()
@@ -100,6 +104,54 @@ class Executor(Construct):
             allow_all_outbound=True,
         )
 
+    def _build_service_linked_role(self) -> cr.AwsCustomResource:
+        """ECS's service-linked role, which Container Insights and Fargate need: created on a
+        fresh account, left alone where it exists (and never deleted: other stacks use it)."""
+        stack = Stack.of(self)
+        role_arn = (
+            f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+            "ecs.amazonaws.com/AWSServiceRoleForECS"
+        )
+        resource = cr.AwsCustomResource(
+            self,
+            "EcsServiceLinkedRole",
+            on_create=cr.AwsSdkCall(
+                service="IAM",
+                action="createServiceLinkedRole",
+                parameters={"AWSServiceName": "ecs.amazonaws.com"},
+                physical_resource_id=cr.PhysicalResourceId.of("AWSServiceRoleForECS"),
+                # "Service role name AWSServiceRoleForECS has been taken": it exists already.
+                ignore_error_codes_matching="InvalidInput",
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["iam:CreateServiceLinkedRole"],
+                        resources=[role_arn],
+                        conditions={"StringEquals": {"iam:AWSServiceName": "ecs.amazonaws.com"}},
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(
+                self,
+                "ServiceLinkedRoleLogs",
+                retention=self._config.log_retention,
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
+        )
+        provider = stack.node.try_find_child(CUSTOM_RESOURCE_PROVIDER)
+        if provider is not None:
+            Validations.of(provider).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    "service-role/AWSLambdaBasicExecutionRole]",
+                    reason="CDK's AwsCustomResource provider (creates ECS's service-linked "
+                    "role once) writes its logs with this managed policy.",
+                )
+            )
+        return resource
+
     def _build_cluster(self) -> ecs.Cluster:
         return ecs.Cluster(
             self,
@@ -108,12 +160,19 @@ class Executor(Construct):
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
 
-    def _build_log_group(self) -> logs.LogGroup:
+    def _build_log_group(self) -> logs.ILogGroup:
+        """Commands' output: kept with the records (retainData), reattached by name."""
+        if self._config.existing_execution_log_group:
+            return logs.LogGroup.from_log_group_name(
+                self, "ExecutionLogs", self._config.existing_execution_log_group
+            )
         return logs.LogGroup(
             self,
             "ExecutionLogs",
             retention=self._config.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            if self._config.retain_data
+            else RemovalPolicy.DESTROY,
         )
 
     def _build_env_key(self) -> kms.Key:
@@ -127,24 +186,17 @@ class Executor(Construct):
         )
 
     def _build_task_role(self) -> iam.Role:
-        # What a task may do in AWS: read uploads and unseal its env (the prepare step),
-        # nothing else unless an admin grants it here.
-        role = iam.Role(
+        # Every container of a task holds this role (ECS has no per-container roles), the
+        # user's command included: so it grants nothing. The setup steps read this run's
+        # inputs through presigned URLs and unseal its env through a per-execution KMS
+        # grant (made by the create function, retired by the prepare step). An admin may
+        # grant commands more here.
+        return iam.Role(
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="Role of mycli tasks: reads uploads, unseals env, nothing more by default",
+            description="Role of mycli tasks: grants nothing by default",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self._code_bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.env_key.key_arn])
-        )
-        return role
 
     def _build_execution_role(self) -> iam.Role:
         # ECS's own role for both task definitions: pull images, write their logs.
@@ -190,13 +242,22 @@ class Executor(Construct):
         mount = ecs.MountPoint(
             container_path=WORKSPACE, source_volume=WORKSPACE_VOLUME, read_only=False
         )
+        fetch = task_definition.add_container(
+            FETCH_CONTAINER,
+            container_name=FETCH_CONTAINER,
+            image=ecs.ContainerImage.from_registry(self._config.unpack_image),
+            essential=False,
+            entry_point=["python3", "-c", Path(fetch_inputs.__file__).read_text()],
+            command=[WORKSPACE],
+            logging=self._logging(),
+        )
         prepare = task_definition.add_container(
             PREPARE_CONTAINER,
             container_name=PREPARE_CONTAINER,
             image=ecs.ContainerImage.from_registry(self._config.prepare_image),
             essential=False,
             entry_point=["sh", "-c"],
-            command=[prepare_script(self._code_bucket.bucket_name)],
+            command=[prepare_script()],
             logging=self._logging(),
         )
         unpacker = task_definition.add_container(
@@ -217,8 +278,13 @@ class Executor(Construct):
             working_directory=WORK_DIR,
             logging=self._logging(),
         )
-        for container in (prepare, unpacker, command):
+        for container in (fetch, prepare, unpacker, command):
             container.add_mount_points(mount)
+        prepare.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=fetch, condition=ecs.ContainerDependencyCondition.SUCCESS
+            )
+        )
         unpacker.add_container_dependencies(
             ecs.ContainerDependency(
                 container=prepare, condition=ecs.ContainerDependencyCondition.SUCCESS

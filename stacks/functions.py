@@ -28,7 +28,10 @@ class PythonFunction(Construct):
         environment: dict[str, str],
         config: PlatformConfig,
         timeout: Duration | None = None,
+        retry_attempts: int | None = 0,
     ) -> None:
+        """`retry_attempts` of asynchronous invocations; None leaves them to the caller
+        (configure_async_invoke)."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
@@ -55,7 +58,7 @@ class PythonFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             memory_size=512,
             timeout=timeout or API_TIMEOUT,
-            retry_attempts=0,
+            retry_attempts=retry_attempts,
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

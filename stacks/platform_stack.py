@@ -7,10 +7,14 @@ from pathlib import Path
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_ssm as ssm
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from orchestrator.adapters.aws.task_layout import UPLOADS_PREFIX
+from orchestrator.adapters.aws.task_layout import (
+    FETCH_CONTAINER,
+    PREPARE_CONTAINER,
+    RUNS_PREFIX,
+    UPLOADS_PREFIX,
+)
 from orchestrator.handlers.catalog import ASSET_EXCLUDES
 from stacks.access import FUNCTION_ACCESS, Access
 from stacks.api import RestApi
@@ -21,7 +25,9 @@ from stacks.executor import CONTAINER_NAME, LOG_STREAM_PREFIX, Executor
 from stacks.functions import PythonFunction
 
 LAMBDA_SOURCE = Path(__file__).resolve().parents[1] / "lambda_src"
-POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.12/latest"
+# Powertools' public layer account (every commercial region); the version is pinned by
+# mycli:powertoolsLayerVersion.
+POWERTOOLS_LAYER = "017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64"
 
 OUTPUTS = (
     "ApiUrl",
@@ -38,17 +44,18 @@ class MycliStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = PlatformConfig.from_context(self.node.try_get_context)
         self.data = DataStore(self, "Data", config=self.config)
-        self.executor = Executor(
-            self, "Executor", config=self.config, code_bucket=self.data.code_bucket
-        )
+        self.executor = Executor(self, "Executor", config=self.config)
         self._code = lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES))
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
-            ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+            f"arn:{self.partition}:lambda:{self.region}:{POWERTOOLS_LAYER}:"
+            f"{self.config.powertools_layer_version}",
         )
         self.api = RestApi(self, "Api", config=self.config, make_function=self._function)
-        self.task_events = self._function("task_events", "ECS task state changes")
+        self.task_events = self._function(
+            "task_events", "ECS task state changes", retry_attempts=None
+        )
         self.reaper = self._function(
             "reaper", "stop overdue tasks, settle lost ones", timeout=Duration.seconds(60)
         )
@@ -70,6 +77,7 @@ class MycliStack(Stack):
             "LOCKS_TABLE": self.data.locks.table_name,
             "CODE_BUCKET": self.data.code_bucket.bucket_name,
             "ENV_KEY_ARN": executor.env_key.key_arn,
+            "TASK_ROLE_ARN": executor.task_role.role_arn,
             "CLUSTER_ARN": executor.cluster.cluster_arn,
             "TASK_DEFINITION_ARN": executor.task_definition.task_definition_arn,
             "PREPARED_TASK_DEFINITION_ARN": executor.prepared_task_definition.task_definition_arn,
@@ -86,7 +94,11 @@ class MycliStack(Stack):
         }
 
     def _function(
-        self, module: str, description: str, timeout: Duration | None = None
+        self,
+        module: str,
+        description: str,
+        timeout: Duration | None = None,
+        retry_attempts: int | None = 0,
     ) -> PythonFunction:
         function = PythonFunction(
             self,
@@ -98,6 +110,7 @@ class MycliStack(Stack):
             environment=self._environment(),
             config=self.config,
             timeout=timeout,
+            retry_attempts=retry_attempts,
         )
         self._grant(function, FUNCTION_ACCESS[module])
         return function
@@ -153,13 +166,45 @@ class MycliStack(Stack):
                 [executor.task_arn_pattern],
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
+        if access.list_tasks:
+            # ListTasks authorizes on Resource "*" (Fargate tasks have no container
+            # instance); the condition limits it to the executor cluster.
+            function.allow(
+                ["ecs:ListTasks"],
+                ["*"],
+                ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
+            )
         uploads = data.code_bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")
         if access.sign_upload_puts:
             function.allow(["s3:PutObject"], [uploads])
         if access.check_uploads:
             function.allow(["s3:GetObject"], [uploads])
+        if access.write_run_inputs:
+            function.allow(
+                ["s3:PutObject", "s3:GetObject"],
+                [data.code_bucket.arn_for_objects(f"{RUNS_PREFIX}*")],
+            )
         if access.seal_env:
             function.allow(["kms:Encrypt"], [executor.env_key.key_arn])
+            # Grants that let the task role decrypt one execution's env, nothing else.
+            function.allow(
+                ["kms:CreateGrant"],
+                [executor.env_key.key_arn],
+                StringEquals={
+                    "kms:GranteePrincipal": executor.task_role.role_arn,
+                    "kms:GrantConstraintType": "EncryptionContextEquals",
+                },
+                **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
+            )
+        if access.read_setup_logs:
+            function.allow(
+                ["logs:GetLogEvents"],
+                [
+                    f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
+                    f"{executor.log_group.log_group_name}:log-stream:{LOG_STREAM_PREFIX}/{step}/*"
+                    for step in (FETCH_CONTAINER, PREPARE_CONTAINER)
+                ],
+            )
         if access.read_logs:
             function.allow(
                 ["logs:GetLogEvents"],
@@ -181,14 +226,24 @@ class MycliStack(Stack):
         for name in OUTPUTS:
             CfnOutput(self, name, value=values[name])
 
-    def _logical_id(self, construct: Construct) -> str:
+    def _ref(self, construct: IConstruct, name: str, attribute: str = "") -> str:
+        """How cdk-nag prints a resource: `<LogicalId>` (or `<LogicalId.Arn>`) for one this
+        stack owns, the plain name for one reattached by name."""
         resource = construct.node.default_child
-        assert isinstance(resource, CfnElement)
-        return self.get_logical_id(resource)
+        if not isinstance(resource, CfnElement):
+            return name
+        return f"<{self.get_logical_id(resource)}{attribute}>"
 
     def _acknowledge(self) -> None:
         """Findings that cannot be fixed, one by one, each with its reason."""
-        for rule, reason in (
+        cluster = self._ref(self.executor.cluster, "")
+        log_group = self._ref(self.executor.log_group, self.config.existing_execution_log_group)
+        bucket = self._ref(self.data.code_bucket, "", ".Arn")
+        if not bucket.startswith("<"):
+            bucket = f"arn:<AWS::Partition>:s3:::{self.config.existing_code_bucket}"
+        logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+        ecs_arn = "arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
+        findings = [
             (
                 "AwsSolutions-IAM5[Action::xray:PutTraceSegments]",
                 "X-Ray accepts trace segments only on Resource *.",
@@ -199,31 +254,39 @@ class MycliStack(Stack):
             ),
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "Only the X-Ray actions above use Resource * (they allow nothing else).",
+                "Only the X-Ray actions above, and ecs:ListTasks limited by its ecs:cluster "
+                "condition to the executor cluster, use Resource *.",
             ),
             (
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:"
-                f"<AWS::AccountId>:task/<{self._logical_id(self.executor.cluster)}>/*]",
+                f"AwsSolutions-IAM5[Resource::{ecs_arn}task/{cluster}/*]",
                 "Task ids exist only once a task runs: stop, describe and tag are limited to "
                 "tasks of the executor cluster.",
             ),
             (
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
-                f"<AWS::AccountId>:log-group:<{self._logical_id(self.executor.log_group)}>:"
-                f"log-stream:{LOG_STREAM_PREFIX}/*]",
-                "Stream names carry the task id, known only at run time: reads are limited to "
-                "the executor log group's command streams.",
+                f"AwsSolutions-IAM5[Resource::{bucket}/{UPLOADS_PREFIX}*]",
+                "Upload keys are made per user and upload at run time: access is limited to "
+                "the uploads/ prefix (PutObject to presign slots, GetObject to check uploads "
+                "and presign the task's GET URLs).",
             ),
             (
-                f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.data.code_bucket)}.Arn>/"
-                f"{UPLOADS_PREFIX}*]",
-                "Upload keys are made per user and upload at run time: access is limited to "
-                "the uploads/ prefix (PutObject to presign slots, GetObject to check or fetch).",
+                f"AwsSolutions-IAM5[Resource::{bucket}/{RUNS_PREFIX}*]",
+                "A run's manifest is keyed by its execution id, known only at run time: "
+                "access is limited to the runs/ prefix.",
             ),
             (
                 "AwsSolutions-L1",
-                "Python 3.12 matches the Powertools public layer this stack uses "
-                f"({POWERTOOLS_LAYER_PARAMETER}); move both together.",
+                "Python 3.12 matches the Powertools public layer this stack pins "
+                f"({POWERTOOLS_LAYER}); move both together.",
             ),
-        ):
+        ]
+        for stream in ("", f"{FETCH_CONTAINER}/", f"{PREPARE_CONTAINER}/"):
+            findings.append(
+                (
+                    f"AwsSolutions-IAM5[Resource::{logs_arn}{log_group}:log-stream:"
+                    f"{LOG_STREAM_PREFIX}/{stream}*]",
+                    "Stream names carry the task id, known only at run time: reads are "
+                    "limited to the executor log group's command and setup-step streams.",
+                )
+            )
+        for rule, reason in findings:
             Validations.of(self).acknowledge(Acknowledgment(id=rule, reason=reason))

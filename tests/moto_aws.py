@@ -17,6 +17,7 @@ REGION = "eu-west-1"
 CONTAINER = "command"
 LOG_GROUP = "/mycli/executions"
 CODE_BUCKET = "mycli-code"
+TASK_ROLE_ARN = "arn:aws:iam::123456789012:role/mycli-task"
 
 TABLES: dict[str, dict[str, Any]] = {
     "APIKeys": {
@@ -105,7 +106,7 @@ def create_executor() -> dict[str, Any]:
         memory="512",
         containerDefinitions=[
             {"name": name, "image": "public.ecr.aws/docker/library/busybox", "memory": 128}
-            for name in ("prepare", "unpack", CONTAINER)
+            for name in ("fetch", "prepare", "unpack", CONTAINER)
         ],
     )["taskDefinition"]["taskDefinitionArn"]
     env_key = boto3.client("kms", region_name=REGION).create_key(Description="env")["KeyMetadata"][
@@ -125,6 +126,7 @@ def create_executor() -> dict[str, Any]:
         "prepared_task_definition": prepared_task_definition,
         "code_bucket": CODE_BUCKET,
         "env_key": env_key,
+        "task_role_arn": TASK_ROLE_ARN,
         "subnets": tuple(subnets),
         "security_groups": (group["GroupId"],),
     }
@@ -141,6 +143,7 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "PREPARED_TASK_DEFINITION_ARN": settings.prepared_task_definition,
         "CODE_BUCKET": settings.code_bucket,
         "ENV_KEY_ARN": settings.env_key,
+        "TASK_ROLE_ARN": settings.task_role_arn,
         "CONTAINER_NAME": settings.container_name,
         "SUBNET_IDS": ",".join(settings.subnets),
         "SECURITY_GROUP_IDS": ",".join(settings.security_groups),

@@ -19,7 +19,16 @@ STACK_NAME = "Mycli"
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 OUTPUTS_FILE = "cdk.outputs.json"
 DEFAULT_ADMIN_EMAIL = "admin@mycli"
-RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+RETAINED_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
+# Logical id prefixes of the retained resources a redeploy reattaches, and their context keys.
+REATTACH_CONTEXT = {
+    "DataApiKeys": "mycli:existingApiKeysTable",
+    "DataExecutions": "mycli:existingExecutionsTable",
+    "DataLocks": "mycli:existingLocksTable",
+    "DataCodeBucket": "mycli:existingCodeBucket",
+    "ExecutorExecutionLogs": "mycli:existingExecutionLogGroup",
+}
+TASK_STOP_TIMEOUT_SECONDS = 600
 
 
 class PrerequisiteMissing(CliError):
@@ -94,15 +103,37 @@ def resolve_target(session: Any) -> Target:
 
 
 def is_bootstrapped(session: Any) -> bool:
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         session.client("ssm").get_parameter(Name=BOOTSTRAP_PARAMETER)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
             return False
-        raise
+        raise CliError(
+            f"cannot tell whether the CDK is bootstrapped here (SSM {BOOTSTRAP_PARAMETER}): "
+            f"{_one_line(error)}"
+        ) from error
+    except BotoCoreError as error:
+        raise CliError(f"cannot reach SSM: {_one_line(error)}") from error
     return True
+
+
+def api_logging(session: Any) -> str:
+    """`existing-role` when API Gateway already has a CloudWatch role in this account and
+    region (then the API logs through it), else `off`: mycli never replaces that role
+    unless asked (`-c mycli:apiLogging=create-role`)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        account = session.client("apigateway").get_account()
+    except (ClientError, BotoCoreError):
+        return "off"
+    return "existing-role" if account.get("cloudwatchRoleArn") else "off"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 class CdkRunner:
@@ -168,26 +199,93 @@ def ensure_admin_key(session: Any, table: str, email: str, rotate: bool) -> str 
     return issued.api_key
 
 
-def retained_resources(session: Any) -> list[tuple[str, str]]:
-    """(type, physical id) of what the stack keeps when deleted: tables and buckets."""
-    from botocore.exceptions import ClientError
+def stack_resources(session: Any) -> list[dict[str, Any]]:
+    """The stack's resources; [] when there is no stack."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         response = session.client("cloudformation").describe_stack_resources(StackName=STACK_NAME)
     except ClientError as error:
-        raise CliError(f"cannot read stack {STACK_NAME}: {error}") from error
+        if "does not exist" in str(error):
+            return []
+        raise CliError(f"cannot read stack {STACK_NAME}: {_one_line(error)}") from error
+    except BotoCoreError as error:
+        raise CliError(f"cannot reach CloudFormation: {_one_line(error)}") from error
+    resources: list[dict[str, Any]] = response["StackResources"]
+    return resources
+
+
+def retained_resources(resources: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(type, physical id) of what the stack keeps when deleted: tables, buckets and the
+    executions' log group."""
     return [
         (r["ResourceType"], r["PhysicalResourceId"])
-        for r in response["StackResources"]
+        for r in resources
         if r["ResourceType"] in RETAINED_TYPES
+        and (r["ResourceType"] != "AWS::Logs::LogGroup" or _reattach_key(r) is not None)
     ]
 
 
+def reattach_context(resources: list[dict[str, Any]]) -> dict[str, str]:
+    """The context values with which a later `mycli init` reattaches the retained data."""
+    return {
+        key: r["PhysicalResourceId"] for r in resources if (key := _reattach_key(r)) is not None
+    }
+
+
+def _reattach_key(resource: dict[str, Any]) -> str | None:
+    logical = str(resource.get("LogicalResourceId", ""))
+    return next(
+        (key for prefix, key in REATTACH_CONTEXT.items() if logical.startswith(prefix)), None
+    )
+
+
+def stop_running_tasks(
+    session: Any, resources: list[dict[str, Any]], say: Callable[[str], None]
+) -> None:
+    """Stop every task of the executor cluster and wait until they have stopped: ECS
+    refuses to delete a cluster with tasks, and a command must not outlive its records."""
+    import time
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    clusters = [
+        r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ECS::Cluster"
+    ]
+    ecs = session.client("ecs")
+    try:
+        for cluster in clusters:
+            arns = [
+                arn
+                for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster)
+                for arn in page.get("taskArns", [])
+            ]
+            for arn in arns:
+                ecs.stop_task(cluster=cluster, task=arn, reason="mycli destroy")
+            if arns:
+                say(f"stopping {len(arns)} running task(s) of {cluster}")
+            deadline = time.monotonic() + TASK_STOP_TIMEOUT_SECONDS
+            while arns:
+                described = ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"]
+                arns = [t["taskArn"] for t in described if t.get("lastStatus") != "STOPPED"] + arns[
+                    100:
+                ]
+                if not arns:
+                    break
+                if time.monotonic() >= deadline:
+                    raise CliError(f"{len(arns)} task(s) of {cluster} did not stop in time")
+                time.sleep(5)
+    except (ClientError, BotoCoreError) as error:
+        raise CliError(f"cannot stop the running tasks: {_one_line(error)}") from error
+
+
 def purge(session: Any, resources: list[tuple[str, str]], say: Callable[[str], None]) -> None:
-    """Delete retained tables and buckets (emptying the buckets first)."""
+    """Delete retained tables, buckets (emptying them first) and the executions' logs."""
     for kind, name in resources:
         if kind == "AWS::DynamoDB::Table":
             session.client("dynamodb").delete_table(TableName=name)
+        elif kind == "AWS::Logs::LogGroup":
+            session.client("logs").delete_log_group(logGroupName=name)
         else:
             bucket = session.resource("s3").Bucket(name)
             bucket.object_versions.delete()

@@ -27,6 +27,7 @@ COMMANDS = {
     "init": ("mycli.commands.deploy", "init"),
     "destroy": ("mycli.commands.deploy", "destroy"),
     "completion": ("mycli.commands.completion", "completion"),
+    "doctor": ("mycli.commands.doctor", "doctor"),
 }
 
 

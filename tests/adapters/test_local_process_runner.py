@@ -348,3 +348,18 @@ def test_the_waiter_never_waits_longer_than_the_host_allows() -> None:
     waiter.wait("silent", "0", 20)
 
     assert 0.15 < time.monotonic() - started < 2
+
+
+def test_a_stopping_server_answers_waiting_requests_at_once() -> None:
+    waiter = LocalLogWaiter(max_wait_seconds=20)
+    answered = threading.Event()
+    threading.Thread(
+        target=lambda: (waiter.wait("quiet", "0", 20), answered.set()), daemon=True
+    ).start()
+
+    waiter.release_all()
+
+    assert answered.wait(2)
+    started = time.monotonic()
+    waiter.wait("quiet", "0", 20)
+    assert time.monotonic() - started < 1

@@ -106,6 +106,7 @@ def test_create_run_and_read_an_execution(api: ApiHarness) -> None:
         ({"command": "true", "timeout_seconds": 0}, "timeout_seconds"),
         ({"command": "true", "timeout_seconds": 86401}, "timeout_seconds"),
         ({"command": "x" * 20000}, "command"),
+        ({"command": "true", "env": {f"V{n}": "v" * 5000 for n in range(4)}}, "16384 bytes"),
     ],
 )
 def test_bad_execution_requests_are_400_and_store_nothing(

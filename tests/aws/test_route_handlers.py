@@ -17,8 +17,8 @@ from archives import member, tarball
 from events import ecs_task_event
 from lambda_harness import Lambdas
 from moto_aws import REGION
+from orchestrator.adapters.aws.run_inputs import manifest_key
 from orchestrator.adapters.aws.s3_uploads import user_prefix
-from orchestrator.adapters.aws.task_layout import PREPARE_FAILED_REASON
 from orchestrator.handlers.catalog import ROUTES
 
 
@@ -363,17 +363,25 @@ def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_prepared_task(
         "tasks"
     ]
     assert task["taskDefinitionArn"] == lambdas.settings.prepared_task_definition
-    [prepare] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "prepare"]
-    variables = {v["name"]: v["value"] for v in prepare["environment"]}
-    assert variables["MYCLI_UPLOAD_KEY"] == (
-        f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
-    )
+    manifest = read_manifest(execution["execution_id"])
+    key = f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
+    assert f"/{key}?" in manifest["upload_url"]
+    with urllib.request.urlopen(manifest["upload_url"], timeout=10) as fetched:
+        assert fetched.read() == archive
+    assert "MYCLI_UPLOAD_KEY" not in json.dumps(task["overrides"])
 
 
 @pytest.mark.parametrize(
     ("containers", "reason"),
     [
-        ({"prepare": 1}, PREPARE_FAILED_REASON),
+        (
+            {"fetch": 1},
+            "could not fetch the run's inputs: fetch exited with code 1",
+        ),
+        (
+            {"fetch": 0, "prepare": 255},
+            "could not unseal the env values: prepare exited with code 255",
+        ),
         ({"prepare": 0, "unpack": 67}, "upload refused: path leaves the directory"),
         ({"prepare": 0, "unpack": 66}, "upload refused: absolute path in archive"),
         ({"prepare": 0, "unpack": 65}, "upload refused: corrupt archive"),
@@ -415,13 +423,20 @@ def test_env_values_reach_the_task_sealed_never_in_plaintext(lambdas: Lambdas) -
     assert "p@ss" not in stored and "blue" not in stored
     assert execution["env_names"] == ["DB_PASSWORD", "STAGE"]
 
-    [prepare] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "prepare"]
-    sealed = {v["name"]: v["value"] for v in prepare["environment"]}["MYCLI_SEALED_ENV"]
+    manifest = read_manifest(execution["execution_id"])
+    assert "p@ss" not in json.dumps(manifest) and "blue" not in json.dumps(manifest)
+    [sealed] = manifest["sealed_env"]
     kms = boto3.client("kms", region_name=REGION)
     plaintext = kms.decrypt(
         CiphertextBlob=base64.b64decode(sealed),
         EncryptionContext={"execution_id": execution["execution_id"]},
     )["Plaintext"].decode()
+    [grant] = kms.list_grants(KeyId=lambdas.settings.env_key)["Grants"]
+    assert grant["GranteePrincipal"] == lambdas.settings.task_role_arn
+    assert grant["Operations"] == ["Decrypt"]
+    assert grant["Constraints"] == {
+        "EncryptionContextEquals": {"execution_id": execution["execution_id"]}
+    }
     assert plaintext == "DB_PASSWORD='p@ss w'\"'\"'rd'\nSTAGE=blue\n"
     loaded = subprocess.run(
         ["sh", "-c", 'set -a; . /dev/stdin; set +a; echo "$DB_PASSWORD|$STAGE"'],
@@ -431,5 +446,45 @@ def test_env_values_reach_the_task_sealed_never_in_plaintext(lambdas: Lambdas) -
         check=True,
     )
     assert loaded.stdout == "p@ss w'rd|blue\n"
-    [command] = [o for o in task["overrides"]["containerOverrides"] if o["name"] == "command"]
-    assert {"name": "MYCLI_COMMAND", "value": "deploy"} in command["environment"]
+    assert manifest["command"] == "deploy"
+    assert "deploy" not in overrides
+
+
+def read_manifest(execution_id: str) -> dict[str, Any]:
+    s3 = boto3.client("s3", region_name=REGION)
+    body = s3.get_object(Bucket="mycli-code", Key=manifest_key(execution_id))["Body"].read()
+    manifest: dict[str, Any] = json.loads(body)
+    return manifest
+
+
+def test_a_failed_setup_step_shows_its_own_output(lambdas: Lambdas) -> None:
+    execution = start(lambdas, lambdas.alice_key, env={"TOKEN": "x"})
+    task_id = execution["task_ref"].rsplit("/", 1)[-1]
+    logs = boto3.client("logs", region_name=REGION)
+    stream = f"exec/prepare/{task_id}"
+    logs.create_log_stream(logGroupName=lambdas.settings.log_group, logStreamName=stream)
+    logs.put_log_events(
+        logGroupName=lambdas.settings.log_group,
+        logStreamName=stream,
+        logEvents=[
+            {
+                "timestamp": int(time.time() * 1000),
+                "message": "An error occurred (AccessDeniedException) when calling the Decrypt "
+                "operation: no grant",
+            }
+        ],
+    )
+    event = stop_event(lambdas, execution, stop_code="EssentialContainerExited")
+    event["detail"]["containers"] += [
+        {"name": "fetch", "lastStatus": "STOPPED", "exitCode": 0},
+        {"name": "prepare", "lastStatus": "STOPPED", "exitCode": 254, "reason": "Error"},
+    ]
+
+    lambdas.invoke("task_events", event)
+    _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
+
+    assert final["status"] == "FAILED"
+    assert final["reason"] == (
+        "could not unseal the env values: prepare exited with code 254 (Error): "
+        "An error occurred (AccessDeniedException) when calling the Decrypt operation: no grant"
+    )

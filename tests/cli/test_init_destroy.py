@@ -105,7 +105,7 @@ def bootstrap() -> None:
 def test_init_bootstraps_deploys_creates_an_admin_and_writes_the_aws_profile(
     deployer: Deployer,
 ) -> None:
-    result = deployer.run("init")
+    result = deployer.run("init", "--no-doctor")
 
     assert result.exit_code == 0, result.stderr
     calls = deployer.cdk_calls
@@ -121,11 +121,11 @@ def test_init_bootstraps_deploys_creates_an_admin_and_writes_the_aws_profile(
 
 
 def test_init_again_keeps_the_admin_and_skips_the_bootstrap(deployer: Deployer) -> None:
-    deployer.run("init")
+    deployer.run("init", "--no-doctor")
     first_key = deployer.config["profiles"]["aws"]["api_key"]
     bootstrap()
 
-    again = deployer.run("init")
+    again = deployer.run("init", "--no-doctor")
 
     assert again.exit_code == 0, again.stderr
     assert [call[0] for call in deployer.cdk_calls] == ["bootstrap", "deploy", "deploy"]
@@ -136,10 +136,10 @@ def test_init_again_keeps_the_admin_and_skips_the_bootstrap(deployer: Deployer) 
 
 def test_rotating_the_admin_key_revokes_the_old_one(deployer: Deployer) -> None:
     bootstrap()
-    deployer.run("init")
+    deployer.run("init", "--no-doctor")
     old_key = deployer.config["profiles"]["aws"]["api_key"]
 
-    rotated = deployer.run("init", "--rotate-admin-key")
+    rotated = deployer.run("init", "--rotate-admin-key", "--no-doctor")
 
     new_key = deployer.config["profiles"]["aws"]["api_key"]
     assert rotated.exit_code == 0
@@ -153,7 +153,7 @@ def test_a_failed_deploy_stops_with_its_exit_code_and_writes_nothing(deployer: D
     bootstrap()
     deployer.env["FAKE_CDK_EXIT"] = "3"
 
-    result = deployer.run("init")
+    result = deployer.run("init", "--no-doctor")
 
     assert result.exit_code == 1
     assert result.stderr.strip().endswith("failed (exit 3)")
@@ -163,7 +163,7 @@ def test_a_failed_deploy_stops_with_its_exit_code_and_writes_nothing(deployer: D
 
 def test_missing_node_is_named(deployer: Deployer) -> None:
     deployer.env["PATH"] = str(deployer.home / "bin")
-    result = deployer.run("init")
+    result = deployer.run("init", "--no-doctor")
     assert result.exit_code == 1
     assert "Node.js is missing" in result.stderr
     assert deployer.cdk_calls == []
@@ -174,7 +174,7 @@ def test_a_missing_cdk_cli_is_named(deployer: Deployer) -> None:
     deployer.env["PATH"] = os.pathsep.join(
         p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "cdk").exists()
     )
-    result = deployer.run("init")
+    result = deployer.run("init", "--no-doctor")
     assert result.exit_code == 1
     assert "the AWS CDK CLI is missing: run `npm ci`" in result.stderr
 
@@ -190,7 +190,7 @@ def test_missing_credentials_are_named(deployer: Deployer, monkeypatch: pytest.M
         "AWS_EC2_METADATA_DISABLED", "true"
     )  # never ask the instance metadata service
 
-    result = deployer.run("init")
+    result = deployer.run("init", "--no-doctor")
 
     assert result.exit_code == 1
     assert "no usable AWS credentials" in result.stderr
@@ -204,7 +204,7 @@ def test_a_missing_region_is_named(deployer: Deployer, monkeypatch: pytest.Monke
     empty.write_text("")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
 
-    result = deployer.run("init")
+    result = deployer.run("init", "--no-doctor")
 
     assert result.exit_code == 1
     assert "no AWS region: pass --region" in result.stderr
@@ -270,3 +270,145 @@ def test_init_synth_only_synthesizes_for_real(tmp_path: Path) -> None:
     template = json.loads((ROOT / "cdk.out" / "Mycli.template.json").read_text())
     assert "ApiUrl" in template["Outputs"]
     assert not (tmp_path / "config").exists()
+
+
+def test_init_runs_the_doctor_on_the_new_profile_and_fails_if_it_fails(
+    deployer: Deployer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mycli.commands import doctor
+
+    seen: list[str] = []
+
+    def fake_doctor(app: Any, timeout: float) -> bool:
+        seen.append(app.client().api_url)
+        return False
+
+    monkeypatch.setattr(doctor, "run_doctor", fake_doctor)
+    bootstrap()
+
+    result = deployer.run("init")
+
+    assert seen == ["https://abc123.execute-api.eu-west-1.amazonaws.com/prod"]
+    assert result.exit_code == 1
+    assert "deployed, but `mycli doctor` failed" in result.stderr
+
+
+def test_init_passes_context_values_and_keeps_api_logging_off_by_default(
+    deployer: Deployer,
+) -> None:
+    bootstrap()
+
+    result = deployer.run("init", "--no-doctor", "-c", "mycli:existingLocksTable=Old-Locks")
+
+    assert result.exit_code == 0, result.stderr
+    deploy = deployer.cdk_calls[-1]
+    assert deploy[6:] == [
+        "--context",
+        "mycli:apiLogging=off",
+        "--context",
+        "mycli:existingLocksTable=Old-Locks",
+    ]
+    assert deployer.run("init", "-c", "nonsense").exit_code == 2
+
+
+def test_init_logs_the_api_through_a_cloudwatch_role_the_account_already_has(
+    deployer: Deployer,
+) -> None:
+    bootstrap()
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="apigw-logs", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("apigateway", region_name=REGION).update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}]
+    )
+
+    deployer.run("init", "--no-doctor")
+
+    assert "mycli:apiLogging=existing-role" in deployer.cdk_calls[-1]
+
+
+def test_ssm_errors_other_than_not_found_are_one_line(
+    deployer: Deployer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from mycli import aws_deploy
+
+    real_session = aws_deploy.boto3_session
+
+    class DeniedSsm:
+        def get_parameter(self, **_: Any) -> None:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                "GetParameter",
+            )
+
+    def session(region: str | None) -> Any:
+        inner = real_session(region)
+
+        class Session:
+            region_name = inner.region_name
+
+            def client(self, name: str) -> Any:
+                return DeniedSsm() if name == "ssm" else inner.client(name)
+
+        return Session()
+
+    monkeypatch.setattr(aws_deploy, "boto3_session", session)
+
+    result = deployer.run("init", "--no-doctor")
+
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("mycli: error: cannot tell whether the CDK is bootstrapped here")
+    assert "AccessDeniedException" in line
+    assert "Traceback" not in result.stderr
+    assert deployer.cdk_calls == []
+
+
+def test_destroy_stops_running_tasks_first_and_says_how_to_reattach_the_data(
+    deployer: Deployer, aws: AwsSettings
+) -> None:
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(
+        StackName="Mycli",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {
+                    "ExecutorCluster1A2B": {
+                        "Type": "AWS::ECS::Cluster",
+                        "Properties": {"ClusterName": "mycli-doomed"},
+                    },
+                    "DataApiKeys5C6D": {
+                        "Type": "AWS::DynamoDB::Table",
+                        "Properties": {
+                            "TableName": "Mycli-DataApiKeys-XYZ",
+                            "BillingMode": "PAY_PER_REQUEST",
+                            "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                            "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+                        },
+                    },
+                }
+            }
+        ),
+    )
+    ecs = boto3.client("ecs", region_name=REGION)
+    [task] = ecs.run_task(
+        cluster="mycli-doomed",
+        taskDefinition=aws.task_definition,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": list(aws.subnets),
+                "securityGroups": list(aws.security_groups),
+            }
+        },
+    )["tasks"]
+
+    result = deployer.run("destroy", "--yes")
+
+    assert result.exit_code == 0, result.stderr
+    [stopped] = ecs.describe_tasks(cluster="mycli-doomed", tasks=[task["taskArn"]])["tasks"]
+    assert (stopped["lastStatus"], stopped["stoppedReason"]) == ("STOPPED", "mycli destroy")
+    assert "stopping 1 running task(s) of mycli-doomed" in result.stderr
+    assert "mycli init -c mycli:existingApiKeysTable=Mycli-DataApiKeys-XYZ" in result.stderr
+    assert deployer.cdk_calls == [["destroy", "Mycli", "--force"]]

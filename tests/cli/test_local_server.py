@@ -1,13 +1,17 @@
-"""The local HTTP host itself: the OpenAPI document, oversized bodies, keep-alive."""
+"""The local HTTP host itself: the OpenAPI document, body and header limits, keep-alive, path
+values decoded once, timeouts from the environment."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from cli_harness import CliHarness
+from orchestrator.local.server import ServerLimits
 
 
 def connect(harness: CliHarness) -> http.client.HTTPConnection:
@@ -45,3 +49,55 @@ def test_one_connection_serves_many_requests(harness: CliHarness) -> None:
         connection.request("GET", "/me", headers={"X-API-Key": harness.user_key})
         response = connection.getresponse()
         assert (response.status, json.loads(response.read())["email"]) == (200, "user@example.com")
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_the_connection_closed(
+    harness: CliHarness,
+) -> None:
+    connection = connect(harness)
+    connection.putrequest("POST", "/executions")
+    connection.putheader("X-API-Key", harness.user_key)
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    chunk = b"x" * 65536
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        for _ in range(17):  # 1.06 MiB
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    response = connection.getresponse()
+
+    assert response.status == 413
+    assert response.getheader("Connection") == "close"
+
+
+def test_timeouts_can_be_set_through_the_environment() -> None:
+    limits = ServerLimits.from_environment(
+        {"MYCLI_HTTP_HEADER_TIMEOUT": "1.5", "MYCLI_HTTP_IDLE_TIMEOUT": "2"}
+    )
+
+    assert (limits.header_timeout, limits.idle_timeout) == (1.5, 2.0)
+    assert limits.body_timeout == ServerLimits().body_timeout
+
+
+def test_a_lock_name_with_a_slash_is_decoded_once(harness: CliHarness) -> None:
+    connection = connect(harness)
+    connection.request("DELETE", "/locks/infra%252Fprod", headers={"X-API-Key": harness.admin_key})
+    response = connection.getresponse()
+
+    # %25 decodes to "%" once, leaving the literal name "infra%2Fprod": not a valid lock name.
+    assert response.status == 400
+    assert "infra%2Fprod" in json.loads(response.read())["error"]["message"]
+
+
+def test_headers_over_64_kib_are_431_and_the_connection_closed(harness: CliHarness) -> None:
+    url = urlsplit(harness.url)
+    with socket.create_connection((url.hostname or "", url.port or 80), timeout=10) as raw:
+        raw.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(16):  # just over the limit with the line: more would be reset
+                raw.sendall(b"y" * 4096)
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+
+    assert received.startswith(b"HTTP/1.1 431 ")
+    assert b'"code":"headers_too_large"' in received

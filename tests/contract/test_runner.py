@@ -15,6 +15,7 @@ import pytest
 from moto_aws import REGION
 from orchestrator.adapters.aws.ecs import EXECUTION_TAG, EcsRunner
 from orchestrator.adapters.aws.kms_env import KmsEnvSealer
+from orchestrator.adapters.aws.run_inputs import RunInputs
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
@@ -82,7 +83,13 @@ def ecs_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runn
         "security_groups": settings.security_groups,
         "log_stream_prefix": "exec",
         "prepared_task_definition": settings.prepared_task_definition,
-        "seal": KmsEnvSealer(boto3.client("kms", region_name=REGION), settings.env_key),
+        "inputs": RunInputs(
+            boto3.client("s3", region_name=REGION),
+            settings.code_bucket,
+            KmsEnvSealer(
+                boto3.client("kms", region_name=REGION), settings.env_key, settings.task_role_arn
+            ),
+        ),
     }
     harness = RunnerHarness(
         EcsRunner(ecs, **options),
@@ -184,5 +191,5 @@ def test_without_a_prepared_task_definition_env_values_cannot_be_sent(aws: Any) 
         security_groups=aws.security_groups,
         log_stream_prefix="exec",
     )
-    with pytest.raises(LaunchFailed, match="cannot take uploads or env values"):
+    with pytest.raises(LaunchFailed, match="cannot take uploads, env values or stdin"):
         runner.launch(LaunchSpec("e1", "x", {"TOKEN": "secret"}, 60))

@@ -78,10 +78,60 @@ def test_tables_keep_the_designs_keys_indexes_and_ttl(resources: Resources) -> N
         assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
 
 
-def test_tables_and_buckets_are_retained_on_stack_deletion(resources: Resources) -> None:
-    for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
-        for resource in of_type(resources, kind).values():
-            assert resource["DeletionPolicy"] == "Retain"
+def test_data_and_execution_logs_are_retained_except_when_the_first_create_fails(
+    resources: Resources,
+) -> None:
+    kept = [
+        *of_type(resources, "AWS::DynamoDB::Table").values(),
+        *of_type(resources, "AWS::S3::Bucket").values(),
+        execution_log_group(resources),
+    ]
+    assert len(kept) == 6
+    for resource in kept:
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def execution_log_group(resources: Resources) -> dict[str, Any]:
+    [group] = [
+        r
+        for name, r in of_type(resources, "AWS::Logs::LogGroup").items()
+        if name.startswith("ExecutorExecutionLogs")
+    ]
+    return group
+
+
+def test_a_redeploy_reattaches_retained_data_named_in_context(redeployed: Resources) -> None:
+    assert of_type(redeployed, "AWS::DynamoDB::Table") == {}
+    assert not any(
+        name.startswith("ExecutorExecutionLogs")
+        for name in of_type(redeployed, "AWS::Logs::LogGroup")
+    )
+    [create] = [
+        r
+        for r in of_type(redeployed, "AWS::Lambda::Function").values()
+        if r["Properties"].get("Handler") == "orchestrator.handlers.create_execution.handler"
+    ]
+    variables = create["Properties"]["Environment"]["Variables"]
+    assert variables["API_KEYS_TABLE"] == "Mycli-DataApiKeys-OLD1"
+    assert variables["EXECUTIONS_TABLE"] == "Mycli-DataExecutions-OLD2"
+    assert variables["LOCKS_TABLE"] == "Mycli-DataLocks-OLD3"
+    assert variables["CODE_BUCKET"] == "mycli-databucket-old4"
+    assert variables["LOG_GROUP_NAME"] == "Mycli-ExecutorExecutionLogs-OLD5"
+
+
+def test_no_account_wide_api_gateway_role_unless_asked_for(
+    resources: Resources, redeployed: Resources
+) -> None:
+    assert of_type(resources, "AWS::ApiGateway::Account") == {}
+    [stage] = of_type(resources, "AWS::ApiGateway::Stage").values()
+    assert "AccessLogSetting" not in stage["Properties"]
+    assert "LoggingLevel" not in stage["Properties"]["MethodSettings"][0]
+
+    [account] = of_type(redeployed, "AWS::ApiGateway::Account").values()
+    assert account["DeletionPolicy"] == "Retain"
+    [logged] = of_type(redeployed, "AWS::ApiGateway::Stage").values()
+    assert "AccessLogSetting" in logged["Properties"]
 
 
 def test_the_code_bucket_is_private_tls_only_encrypted_and_expires_uploads(
@@ -100,7 +150,7 @@ def test_the_code_bucket_is_private_tls_only_encrypted_and_expires_uploads(
     assert code["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
         "ServerSideEncryptionByDefault"
     ] == {"SSEAlgorithm": "AES256"}
-    [rule] = code["LifecycleConfiguration"]["Rules"]
+    rule = code["LifecycleConfiguration"]["Rules"][0]
     assert (rule["Prefix"], rule["ExpirationInDays"], rule["Status"]) == ("uploads/", 7, "Enabled")
     policies = json.dumps(of_type(resources, "AWS::S3::BucketPolicy"))
     assert '"aws:SecureTransport": "false"' in policies
@@ -137,7 +187,7 @@ def test_every_route_is_an_explicit_method_with_its_own_function(resources: Reso
     assert len(set(methods.values())) == len(ROUTES) + 1
 
 
-def test_functions_are_python_312_arm64_traced_json_logged_without_retries(
+def test_functions_are_python_312_arm64_traced_json_logged_with_a_pinned_layer(
     resources: Resources,
 ) -> None:
     by_handler = functions_by_handler(resources)
@@ -152,8 +202,21 @@ def test_functions_are_python_312_arm64_traced_json_logged_without_retries(
         assert properties["Architectures"] == ["arm64"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
-        assert "powertoolspythonarm64python312" in json.dumps(properties["Layers"])
-        assert invoke_configs[json.dumps({"Ref": function_id})]["MaximumRetryAttempts"] == 0
+        [layer] = properties["Layers"]
+        assert layer == {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":lambda:",
+                    {"Ref": "AWS::Region"},
+                    ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:27",
+                ],
+            ]
+        }
+        retries = invoke_configs[json.dumps({"Ref": function_id})]["MaximumRetryAttempts"]
+        assert retries == (2 if function_id == by_handler["task_events"] else 0)
 
 
 def test_every_function_has_its_own_role(resources: Resources) -> None:
@@ -164,10 +227,19 @@ def test_every_function_has_its_own_role(resources: Resources) -> None:
     assert len(roles) == len(set(roles))
 
 
-def test_no_policy_uses_resource_star_except_for_xray(resources: Resources) -> None:
+def test_no_policy_uses_resource_star_except_for_xray_and_cluster_bound_list_tasks(
+    resources: Resources,
+) -> None:
+    cluster = next(iter(of_type(resources, "AWS::ECS::Cluster")))
     for policy in of_type(resources, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Resource"] == "*":
+            if statement["Resource"] != "*":
+                continue
+            if actions_of([statement]) == {"ecs:ListTasks"}:
+                assert statement["Condition"] == {
+                    "ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}
+                }
+            else:
                 assert set(actions_of([statement])) <= {
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
@@ -182,8 +254,9 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
 
     assert ("ecs:RunTask" in actions) == (module == "create_execution")
     assert ("iam:PassRole" in actions) == (module == "create_execution")
-    assert ("logs:GetLogEvents" in actions) == (module == "get_execution_logs")
+    assert ("logs:GetLogEvents" in actions) == (module in ("get_execution_logs", "task_events"))
     assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
+    assert ("ecs:ListTasks" in actions) == (module == "reaper")
     assert not any(action.endswith("*") for action in actions)
     if module in ("health", "list_locks", "list_executions", "get_execution", "list_users"):
         statements = policy_statements(resources, function_id)
@@ -218,20 +291,18 @@ def test_pass_role_is_limited_to_the_two_task_roles(
 
 def test_every_log_group_has_a_retention(resources: Resources) -> None:
     groups = of_type(resources, "AWS::Logs::LogGroup")
-    assert len(groups) >= len(FUNCTION_ACCESS) + 3
+    assert len(groups) >= len(FUNCTION_ACCESS) + 2
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 30
 
 
-def test_the_stage_is_prod_throttled_and_access_logged(resources: Resources) -> None:
+def test_the_stage_is_prod_and_throttled(resources: Resources) -> None:
     [stage] = of_type(resources, "AWS::ApiGateway::Stage").values()
     properties = stage["Properties"]
     assert properties["StageName"] == "prod"
-    assert "AccessLogSetting" in properties
     [settings] = properties["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (20, 40)
     assert settings["DataTraceEnabled"] is False
-    assert settings["LoggingLevel"] == "ERROR"
 
 
 def test_task_state_changes_of_this_cluster_reach_the_task_events_function(
@@ -292,45 +363,160 @@ def prepared_task(resources: Resources) -> dict[str, Any]:
     [task] = [
         t["Properties"]
         for t in of_type(resources, "AWS::ECS::TaskDefinition").values()
-        if len(t["Properties"]["ContainerDefinitions"]) == 3
+        if len(t["Properties"]["ContainerDefinitions"]) == 4
     ]
     return task
 
 
-def test_the_upload_task_fetches_then_unpacks_before_the_command(resources: Resources) -> None:
+def test_the_prepared_task_fetches_unseals_and_unpacks_before_the_command(
+    resources: Resources,
+) -> None:
     task = prepared_task(resources)
     containers = {c["Name"]: c for c in task["ContainerDefinitions"]}
-    fetch, unpack, command = containers["prepare"], containers["unpack"], containers["command"]
+    fetch, prepare = containers["fetch"], containers["prepare"]
+    unpack, command = containers["unpack"], containers["command"]
 
-    assert "aws s3 cp" in json.dumps(fetch["Command"])
-    assert "$MYCLI_UPLOAD_KEY" in json.dumps(fetch["Command"])
-    assert "aws kms decrypt" in json.dumps(fetch["Command"])
+    assert fetch["EntryPoint"][:2] == ["python3", "-c"]
+    assert "MYCLI_MANIFEST_URL" in fetch["EntryPoint"][2]
+    assert fetch["Command"] == ["/mycli"]
+    assert "aws kms decrypt" in json.dumps(prepare["Command"])
+    assert "--grant-tokens" in json.dumps(prepare["Command"])
+    assert "aws s3" not in json.dumps(prepare["Command"])
+    assert prepare["DependsOn"] == [{"ContainerName": "fetch", "Condition": "SUCCESS"}]
     assert unpack["DependsOn"] == [{"ContainerName": "prepare", "Condition": "SUCCESS"}]
-    assert unpack["EntryPoint"][:2] == ["python3", "-c"]
     assert "def safe_extract" in unpack["EntryPoint"][2]
     assert unpack["Command"] == ["/mycli/upload.tar.gz", "/mycli/work"]
     assert command["DependsOn"] == [{"ContainerName": "unpack", "Condition": "SUCCESS"}]
     assert command["WorkingDirectory"] == "/mycli/work"
-    assert (fetch["Essential"], unpack["Essential"], command["Essential"]) == (False, False, True)
-    for container in (fetch, unpack, command):
+    essential = [c["Essential"] for c in (fetch, prepare, unpack, command)]
+    assert essential == [False, False, False, True]
+    for container in containers.values():
         assert container["MountPoints"] == [
             {"ContainerPath": "/mycli", "SourceVolume": "workspace", "ReadOnly": False}
         ]
 
 
-def test_the_task_role_may_only_read_uploads_and_unseal_env(resources: Resources) -> None:
+def test_the_task_role_grants_nothing(resources: Resources) -> None:
     role = prepared_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
-    statements = [
-        s
+    policies = [
+        p
         for p in of_type(resources, "AWS::IAM::Policy").values()
         if {"Ref": role} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert sorted(s["Action"] for s in statements) == ["kms:Decrypt", "s3:GetObject"]
-    [read] = [s for s in statements if s["Action"] == "s3:GetObject"]
-    assert json.dumps(read["Resource"]).endswith('"/uploads/*"]]}')
+    assert policies == []
+    assert "ManagedPolicyArns" not in resources[role]["Properties"]
     [key] = of_type(resources, "AWS::KMS::Key").values()
     assert key["Properties"]["EnableKeyRotation"] is True
+    assert "kms:Decrypt" not in json.dumps(of_type(resources, "AWS::IAM::Policy"))
+
+
+def test_create_may_grant_the_task_role_only_decrypt_bound_to_an_execution(
+    resources: Resources,
+) -> None:
+    function_id = functions_by_handler(resources)["create_execution"]
+    [statement] = [
+        s for s in policy_statements(resources, function_id) if "kms:CreateGrant" in actions_of([s])
+    ]
+    role = prepared_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "kms:GranteePrincipal": {"Fn::GetAtt": [role, "Arn"]},
+            "kms:GrantConstraintType": "EncryptionContextEquals",
+        },
+        "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]},
+    }
+
+
+def test_ecs_service_linked_role_is_created_if_missing_before_the_cluster(
+    resources: Resources,
+) -> None:
+    [(name, custom)] = of_type(resources, "Custom::AWS").items()
+    create = json.dumps(custom["Properties"]["Create"])
+    assert "createServiceLinkedRole" in create
+    assert "ecs.amazonaws.com" in create
+    assert "InvalidInput" in create  # "has been taken": it exists already
+    assert "Delete" not in custom["Properties"]
+    [cluster] = of_type(resources, "AWS::ECS::Cluster").values()
+    assert name in cluster["DependsOn"]
+
+
+def test_failed_task_events_are_retried_then_dead_lettered_with_an_alarm(
+    resources: Resources,
+) -> None:
+    by_handler = functions_by_handler(resources)
+    [(queue_id, queue)] = of_type(resources, "AWS::SQS::Queue").items()
+    [config] = [
+        c["Properties"]
+        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": by_handler["task_events"]}
+    ]
+    [rule] = [
+        r["Properties"]
+        for r in of_type(resources, "AWS::Events::Rule").values()
+        if "EventPattern" in r["Properties"]
+    ]
+    [alarm] = of_type(resources, "AWS::CloudWatch::Alarm").values()
+
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [queue_id, "Arn"]
+    }
+    assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert rule["Targets"][0]["RetryPolicy"]["MaximumRetryAttempts"] == 8
+    assert alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Properties"]["Threshold"] == 1
+    assert alarm["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameters(
+    resources: Resources,
+) -> None:
+    models = {
+        r["Properties"]["Name"]: r["Properties"]["Schema"]
+        for r in of_type(resources, "AWS::ApiGateway::Model").values()
+    }
+    create = models["CreateExecutionBody"]
+    assert create["$schema"] == "http://json-schema.org/draft-04/schema#"
+    assert create["required"] == ["command"]
+    assert create["additionalProperties"] is False
+    assert create["properties"]["command"]["maxLength"] == 16384
+    assert models["CreateUserBody"]["properties"]["role"]["enum"] == ["admin", "user"]
+    assert "$ref" not in json.dumps(models)
+    [validator] = of_type(resources, "AWS::ApiGateway::RequestValidator").values()
+    assert validator["Properties"]["ValidateRequestBody"] is True
+    methods = of_type(resources, "AWS::ApiGateway::Method").values()
+    posts_with_models = [m for m in methods if "RequestModels" in m["Properties"]]
+    assert len(posts_with_models) == 2
+    with_paths = [
+        m["Properties"]["RequestParameters"]
+        for m in methods
+        if "RequestParameters" in m["Properties"]
+        and any(".path." in k for k in m["Properties"]["RequestParameters"])
+    ]
+    assert len(with_paths) == 5
+    for parameters in with_paths:
+        assert all(v is True for k, v in parameters.items() if ".path." in k)
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert "validation_error" in json.dumps(responses["BAD_REQUEST_BODY"])
+
+
+def test_run_inputs_expire_after_a_day(resources: Resources) -> None:
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    [code] = [
+        b["Properties"] for b in buckets.values() if "LoggingConfiguration" in b["Properties"]
+    ]
+    rules = {r["Id"]: r for r in code["LifecycleConfiguration"]["Rules"]}
+    assert (
+        rules["expire-run-inputs"]["Prefix"],
+        rules["expire-run-inputs"]["ExpirationInDays"],
+    ) == (
+        "runs/",
+        1,
+    )
 
 
 def test_only_the_create_function_may_seal_env_values(resources: Resources) -> None:
@@ -345,5 +531,5 @@ def test_only_the_upload_route_signs_puts_and_only_create_checks_uploads(
 ) -> None:
     for module, function_id in functions_by_handler(resources).items():
         actions = actions_of(policy_statements(resources, function_id))
-        assert ("s3:PutObject" in actions) == (module == "create_upload")
         assert ("s3:GetObject" in actions) == (module == "create_execution")
+        assert "s3:PutObject" not in actions or module in ("create_upload", "create_execution")

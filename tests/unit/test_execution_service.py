@@ -238,3 +238,16 @@ def test_fail_unfinished_fails_active_executions_and_frees_their_locks(world: Fa
     assert failed[0].reason == "server restarted"
     assert world.locks.get("prod") is None
     assert world.executions.get(done.execution_id).status is S.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_env_over_the_limit_both_backends_carry_is_refused_before_anything_runs(
+    world: FakeWorld,
+) -> None:
+    env = {"A": "a" * 8192, "B": "b" * 8192}  # 16,386 bytes with their names
+
+    with pytest.raises(ValidationFailed, match="16384 bytes"):
+        world.services.executions.start(ALICE, ExecutionRequest("true", lock="prod", env=env))
+
+    assert world.runner.launched == []
+    assert world.executions.items == {}
+    assert world.locks.get("prod") is None

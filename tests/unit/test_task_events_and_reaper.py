@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from fakes import FakeRunner
 from orchestrator.domain.executions import TIMEOUT_STOP_PREFIX
 from orchestrator.domain.models import Execution, ExecutionRequest, ExecutionStatus, TaskStateChange
 from orchestrator.domain.reaper import Reaper
@@ -167,3 +168,91 @@ def test_an_execution_that_never_got_a_task_fails_after_the_launch_grace(world: 
     world.clock.advance(301)
     assert reaper(world).run().lost == [execution.execution_id]
     assert current(world, execution).reason == "never started"
+
+
+class FlakyStops(FakeRunner):
+    """StopTask fails `failures` times, then works."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def stop(self, execution: Execution, reason: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("ThrottlingException: Rate exceeded")
+        super().stop(execution, reason)
+
+
+def test_a_cancel_whose_stop_failed_is_stopped_by_the_reaper(world: FakeWorld) -> None:
+    flaky = FlakyStops(failures=1)
+    world.runner = flaky
+    world.services.executions._runner = flaky
+    execution = started(world)
+
+    with pytest.raises(RuntimeError):
+        world.services.executions.cancel(ALICE, execution.execution_id)
+    assert current(world, execution).status is S.CANCELLING
+    report = Reaper(world.executions, flaky, world.services.executions, world.clock).run()
+
+    assert report.stopped == [execution.execution_id]
+    assert flaky.stopped == [(execution.execution_id, "cancelled by alice@example.com")]
+
+
+def test_one_failing_execution_does_not_stop_the_reaper(world: FakeWorld) -> None:
+    flaky = FlakyStops(failures=1)
+    first = started(world, timeout_seconds=60)
+    second = world.services.executions.start(ALICE, ExecutionRequest("x", timeout_seconds=60))
+    world.clock.advance(61)
+
+    report = Reaper(world.executions, flaky, world.services.executions, world.clock).run()
+
+    assert report.failed == [first.execution_id]
+    assert report.stopped == [second.execution_id]
+
+
+class EndedTasks:
+    def __init__(self, ended: dict[str, TaskStateChange | None]) -> None:
+        self.ended_tasks = ended
+
+    def ended(self, executions: object) -> dict[str, TaskStateChange | None]:
+        return self.ended_tasks
+
+
+def test_the_reaper_settles_a_stopped_task_from_its_record_exit_code_included(
+    world: FakeWorld,
+) -> None:
+    execution = started(world)
+    stop = stopped(execution, task_ref=execution.task_ref, exit_code=7)
+    tasks = EndedTasks({execution.execution_id: stop})
+
+    report = Reaper(
+        world.executions, world.runner, world.services.executions, world.clock, tasks=tasks
+    ).run()
+    world.services.executions.on_task_event(stop)  # the late event changes nothing
+
+    assert report.settled == [execution.execution_id]
+    assert (current(world, execution).status, current(world, execution).exit_code) == (S.FAILED, 7)
+    assert world.locks.get("prod") is None
+
+
+def test_a_never_recorded_execution_has_its_tasks_stopped_before_the_lock_is_freed(
+    world: FakeWorld,
+) -> None:
+    execution = started(world)
+    world.executions.items[execution.execution_id] = replace(
+        execution, status=S.PENDING, task_ref=None
+    )
+    world.clock.advance(301)
+    flaky = FlakyStops(failures=1)
+
+    first = Reaper(world.executions, flaky, world.services.executions, world.clock).run()
+    assert first.failed == [execution.execution_id]
+    assert world.locks.get("prod") is not None  # not freed while its task may still run
+    second = Reaper(world.executions, flaky, world.services.executions, world.clock).run()
+
+    assert second.lost == [execution.execution_id]
+    assert flaky.stopped == [
+        (execution.execution_id, "mycli: its execution never recorded this task")
+    ]
+    assert world.locks.get("prod") is None

@@ -8,6 +8,7 @@ import click
 
 from mycli import aws_deploy
 from mycli.config import ConfigFile
+from mycli.errors import CliError, ConfigError
 
 AWS_PROFILE = "aws"
 
@@ -38,6 +39,16 @@ def say(message: str) -> None:
     is_flag=True,
     help="Check the tools and synthesize the stack (cdk synth); touch no AWS account.",
 )
+@click.option(
+    "--context",
+    "-c",
+    "contexts",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A CDK context value for the deploy (e.g. the mycli:existing... values that "
+    "`mycli destroy` prints to reattach kept data).",
+)
+@click.option("--no-doctor", is_flag=True, help="Do not run `mycli doctor` after deploying.")
 @click.pass_context
 def init(
     ctx: click.Context,
@@ -46,13 +57,19 @@ def init(
     admin_email: str,
     rotate_admin_key: bool,
     synth_only: bool,
+    contexts: tuple[str, ...],
+    no_doctor: bool,
 ) -> None:
     """Deploy the platform to AWS and configure the `aws` profile.
 
     Checks Node, the CDK CLI, AWS credentials and a region; bootstraps the account and region
     if needed; runs `cdk deploy`; creates the first admin key in the APIKeys table (an existing
-    admin is kept unless --rotate-admin-key); writes the `aws` profile. Safe to run again.
+    admin is kept unless --rotate-admin-key); writes the `aws` profile; runs `mycli doctor`.
+    Safe to run again.
     """
+    for value in contexts:
+        if "=" not in value:
+            raise ConfigError(f"--context takes KEY=VALUE, not {value!r}")
     directory = aws_deploy.find_app_dir(app_dir)
     cdk = aws_deploy.find_cdk(directory)
     if synth_only:
@@ -68,6 +85,7 @@ def init(
         say("bootstrapping the CDK in this account and region (once)")
         runner.run("bootstrap", f"aws://{target.account}/{target.region}")
     outputs_file = directory / aws_deploy.OUTPUTS_FILE
+    options = [f"mycli:apiLogging={aws_deploy.api_logging(session)}", *contexts]
     runner.run(
         "deploy",
         aws_deploy.STACK_NAME,
@@ -75,6 +93,7 @@ def init(
         "never",
         "--outputs-file",
         str(outputs_file),
+        *(argument for value in options for argument in ("--context", value)),
     )
     outputs = aws_deploy.read_outputs(outputs_file)
     new_key = aws_deploy.ensure_admin_key(
@@ -94,6 +113,11 @@ def init(
     elif "api_key" not in config.profiles[profile_name]:
         say("an admin already exists; run again with --rotate-admin-key for a key of your own")
     say(f"profile '{profile_name}' in {path} points at {outputs['ApiUrl']}")
+    if not no_doctor and "api_key" in config.profiles[profile_name]:
+        from mycli.commands.doctor import run_doctor
+
+        if not run_doctor(ctx.obj, timeout=300):
+            raise CliError("deployed, but `mycli doctor` failed: see the phases above")
     say("next: `mycli whoami`, `mycli admin add-user EMAIL`, `mycli exec -- echo hello`")
 
 
@@ -103,8 +127,9 @@ def init(
 @click.option("--purge", is_flag=True, help="Also delete the retained tables and buckets (data!).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def destroy(app_dir: Path | None, region: str | None, purge: bool, yes: bool) -> None:
-    """Delete the AWS deployment (`cdk destroy`). The tables and buckets are retained, with
-    their data, unless --purge."""
+    """Delete the AWS deployment (`cdk destroy`), stopping its running tasks first. The
+    tables, buckets and the executions' logs are retained, with their data, unless --purge;
+    the command prints how a later `mycli init` reattaches them."""
     directory = aws_deploy.find_app_dir(app_dir)
     cdk = aws_deploy.find_cdk(directory)
     session = aws_deploy.boto3_session(region)
@@ -115,11 +140,16 @@ def destroy(app_dir: Path | None, region: str | None, purge: bool, yes: bool) ->
             f"Delete {what} of {aws_deploy.STACK_NAME} in {target.account}/{target.region}?",
             abort=True,
         )
-    retained = aws_deploy.retained_resources(session) if purge else []
+    resources = aws_deploy.stack_resources(session)
+    aws_deploy.stop_running_tasks(session, resources, say)
     aws_deploy.CdkRunner(cdk, directory, target.region).run(
         "destroy", aws_deploy.STACK_NAME, "--force"
     )
     if purge:
-        aws_deploy.purge(session, retained, say)
-    else:
-        say("tables and buckets were kept with their data; `mycli destroy --purge` removes them")
+        aws_deploy.purge(session, aws_deploy.retained_resources(resources), say)
+        return
+    say("tables, buckets and execution logs were kept with their data; `--purge` removes them")
+    reattach = aws_deploy.reattach_context(resources)
+    if reattach:
+        flags = " ".join(f"-c {key}={name}" for key, name in reattach.items())
+        say(f"to deploy again on the same data: mycli init {flags}")

@@ -223,9 +223,10 @@ def reachable_url(url: str) -> str:
 
 def _start_background(data_dir: Path, host: str, port: int, server_options: list[str]) -> str:
     """Start `python -m orchestrator.local` detached; return its URL once it is serving."""
+    from orchestrator.adapters.local.private import private_file, secure_data_dir
     from orchestrator.local.server import read_state
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(data_dir)
     log_path = data_dir / "server.log"
     command = [
         sys.executable,
@@ -239,7 +240,7 @@ def _start_background(data_dir: Path, host: str, port: int, server_options: list
         str(port),
         *server_options,
     ]
-    with log_path.open("ab") as log:
+    with private_file(log_path, "ab") as log:
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

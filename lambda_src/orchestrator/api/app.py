@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -33,9 +35,17 @@ def all_routers() -> list[Router]:
     ]
 
 
+class _Resolver(APIGatewayRestResolver):
+    """Routes match the path as sent (a "/" inside a value stays %2F); each path value is then
+    percent-decoded here, exactly once, before validation sees it."""
+
+    def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
+        return {key: unquote(value) for key, value in match.groupdict().items()}
+
+
 def build_resolver(routers: Iterable[Router] | None = None) -> APIGatewayRestResolver:
     """A resolver serving `routers` (all of them by default), errors mapped in one place."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
     for router in routers if routers is not None else all_routers():
         app.include_router(router)
     register_error_handlers(app)

@@ -14,10 +14,12 @@ from orchestrator.domain.models import (
     LOCK_NAME_PATTERN,
     MAX_COMMAND_LENGTH,
     MAX_ENV_ENTRIES,
+    MAX_ENV_TOTAL_BYTES,
     MAX_ENV_VALUE_LENGTH,
     MAX_TIMEOUT_SECONDS,
     ExecutionStatus,
     Role,
+    env_size,
 )
 
 _STRICT = ConfigDict(extra="forbid")
@@ -64,6 +66,8 @@ class CreateExecution(BaseModel):
                 raise ValueError(f"invalid variable name {name!r}")
             if len(value) > MAX_ENV_VALUE_LENGTH:
                 raise ValueError(f"value of {name} is longer than {MAX_ENV_VALUE_LENGTH}")
+        if env_size(env) > MAX_ENV_TOTAL_BYTES:
+            raise ValueError(f"names and values take more than {MAX_ENV_TOTAL_BYTES} bytes")
         return env
 
 

@@ -18,6 +18,7 @@ from orchestrator.domain.errors import (
 )
 from orchestrator.domain.models import (
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_ENV_TOTAL_BYTES,
     MAX_LOG_PAGE_BYTES,
     MAX_LOG_WAIT_SECONDS,
     MAX_PAGE_SIZE,
@@ -32,6 +33,7 @@ from orchestrator.domain.models import (
     Page,
     TaskStateChange,
     Upload,
+    env_size,
     utc_iso,
 )
 from orchestrator.domain.uploads import UploadService
@@ -155,6 +157,10 @@ class ExecutionService:
             if existing is not None:
                 return existing
         timeout = self._timeout_for(request.timeout_seconds)
+        if env_size(request.env) > MAX_ENV_TOTAL_BYTES:
+            raise ValidationFailed(
+                f"env names and values take more than {MAX_ENV_TOTAL_BYTES} bytes"
+            )
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
         now = self._clock.now()

@@ -15,12 +15,19 @@ MAX_TIMEOUT_SECONDS = 86400
 MAX_COMMAND_LENGTH = 16384
 MAX_ENV_ENTRIES = 100
 MAX_ENV_VALUE_LENGTH = 8192
+# Names and values together (UTF-8 bytes), on every backend: what AWS carries sealed.
+MAX_ENV_TOTAL_BYTES = 16384
 MAX_PAGE_SIZE = 100
 MAX_LOG_PAGE_BYTES = 1024 * 1024
 MAX_LOG_WAIT_SECONDS = 20.0
 DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
 
 _LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
+
+
+def env_size(env: dict[str, str]) -> int:
+    """The bytes of an execution's env entries, names and values (UTF-8)."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in env.items())
 
 
 def is_valid_lock_name(name: str) -> bool:

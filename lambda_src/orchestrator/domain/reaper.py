@@ -1,19 +1,31 @@
-"""The reaper (AWS, every minute): stop what ran past its deadline, and settle executions
-whose task no longer exists. Locally the process runner does this work itself."""
+"""The reaper (AWS, every minute): stop what ran past its deadline, settle executions whose
+task has ended without its event being applied, stop tasks that were started but never
+recorded, and repeat the stop of cancellations. Locally the process runner does this work
+itself."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from orchestrator.domain.executions import TIMEOUT_STOP_PREFIX, ExecutionService
-from orchestrator.domain.models import ExecutionStatus, parse_iso
+from orchestrator.domain.models import Execution, ExecutionStatus, TaskStateChange, parse_iso
 from orchestrator.ports import Clock, ExecutionStore, Runner
 
 TASK_LOST_REASON = "task lost"
 NEVER_STARTED_REASON = "never started"
+NEVER_RECORDED_STOP = "mycli: its execution never recorded this task"
 # A PENDING execution without a task is being launched; after this long, it never will be.
 LAUNCH_GRACE = timedelta(minutes=5)
+
+
+class TaskInspector(Protocol):
+    def ended(self, executions: Sequence[Execution]) -> dict[str, TaskStateChange | None]:
+        """Executions whose task has ended: how it ended (exit code included), or None
+        when nothing is known of the task any more."""
+        ...
 
 
 @dataclass
@@ -21,6 +33,8 @@ class ReapReport:
     stopped: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)  # from the task's recorded end
+    failed: list[str] = field(default_factory=list)  # left for the next run
 
 
 class Reaper:
@@ -30,42 +44,71 @@ class Reaper:
         runner: Runner,
         service: ExecutionService,
         clock: Clock,
+        tasks: TaskInspector | None = None,
     ) -> None:
         self._executions = executions
         self._runner = runner
         self._service = service
         self._clock = clock
+        self._tasks = tasks
 
     def run(self) -> ReapReport:
         report = ReapReport()
-        now = self._clock.now()
         active = self._executions.list_active()
-        launched = [e for e in active if e.task_ref]
-        gone = self._runner.lost(launched) if launched else set()
+        ended = self._ended([e for e in active if e.task_ref])
         for execution in active:
-            overdue = execution.deadline <= now
-            if execution.execution_id in gone:
-                # Its STOPPED event never came (or came before the record was written).
-                if overdue:
-                    self._service.finish(
-                        execution.execution_id,
-                        ExecutionStatus.TIMED_OUT,
-                        reason=f"timed out after {execution.timeout_seconds}s",
-                    )
-                    report.timed_out.append(execution.execution_id)
-                else:
-                    self._service.finish(
-                        execution.execution_id, ExecutionStatus.FAILED, reason=TASK_LOST_REASON
-                    )
-                    report.lost.append(execution.execution_id)
-            elif not execution.task_ref:
-                if parse_iso(execution.started_at) + LAUNCH_GRACE <= now:
-                    self._service.finish(
-                        execution.execution_id, ExecutionStatus.FAILED, reason=NEVER_STARTED_REASON
-                    )
-                    report.lost.append(execution.execution_id)
-            elif overdue:
-                reason = f"{TIMEOUT_STOP_PREFIX} after {execution.timeout_seconds}s"
-                self._runner.stop(execution, reason)
-                report.stopped.append(execution.execution_id)
+            try:
+                self._reap(execution, ended, report)
+            except Exception:  # one execution's failure must not stop the others
+                report.failed.append(execution.execution_id)
         return report
+
+    def _ended(self, launched: list[Execution]) -> dict[str, TaskStateChange | None]:
+        if not launched:
+            return {}
+        if self._tasks is not None:
+            return self._tasks.ended(launched)
+        return dict.fromkeys(self._runner.lost(launched))
+
+    def _reap(
+        self,
+        execution: Execution,
+        ended: dict[str, TaskStateChange | None],
+        report: ReapReport,
+    ) -> None:
+        now = self._clock.now()
+        execution_id = execution.execution_id
+        overdue = execution.deadline <= now
+        if execution_id in ended:
+            change = ended[execution_id]
+            if change is not None and change.last_status == "STOPPED":
+                # Its STOPPED event was lost or failed: settle from the task's own record.
+                self._service.on_task_event(change)
+                report.settled.append(execution_id)
+            elif overdue:
+                self._service.finish(
+                    execution_id,
+                    ExecutionStatus.TIMED_OUT,
+                    reason=f"timed out after {execution.timeout_seconds}s",
+                )
+                report.timed_out.append(execution_id)
+            else:
+                self._service.finish(execution_id, ExecutionStatus.FAILED, reason=TASK_LOST_REASON)
+                report.lost.append(execution_id)
+        elif not execution.task_ref:
+            if parse_iso(execution.started_at) + LAUNCH_GRACE <= now:
+                # A task may have started without being recorded: stop it before the lock
+                # is freed, so nothing runs without its execution and its lock.
+                self._runner.stop(execution, NEVER_RECORDED_STOP)
+                self._service.finish(
+                    execution_id, ExecutionStatus.FAILED, reason=NEVER_STARTED_REASON
+                )
+                report.lost.append(execution_id)
+        elif overdue:
+            reason = f"{TIMEOUT_STOP_PREFIX} after {execution.timeout_seconds}s"
+            self._runner.stop(execution, reason)
+            report.stopped.append(execution_id)
+        elif execution.status is ExecutionStatus.CANCELLING:
+            # A cancel whose stop failed (or is slow): ask again, every minute.
+            self._runner.stop(execution, f"cancelled by {execution.cancelled_by}")
+            report.stopped.append(execution_id)

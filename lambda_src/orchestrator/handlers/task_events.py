@@ -1,13 +1,24 @@
-"""EventBridge "ECS Task State Change" for the executor cluster → the execution's status."""
+"""EventBridge "ECS Task State Change" for the executor cluster → the execution's status.
+
+A failure here raises, so Lambda retries the event and, after the last retry, sends it to
+the dead-letter queue (and its alarm); the reaper settles the execution meanwhile."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.aws.task_events import parse_task_state_change
+from orchestrator.adapters.aws.clients import AwsClients
+from orchestrator.adapters.aws.task_events import (
+    failed_step,
+    parse_task_state_change,
+    step_output,
+)
 from orchestrator.handlers.runtime import logger, metrics, services, settings, tracer
+
+_clients = AwsClients()
 
 
 @logger.inject_lambda_context
@@ -15,6 +26,8 @@ from orchestrator.handlers.runtime import logger, metrics, services, settings, t
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = parse_task_state_change(event, settings().container_name)
+    if change is not None and change.setup_failure:
+        change = replace(change, setup_failure=_with_step_output(event, change.setup_failure))
     execution = services().executions.on_task_event(change) if change else None
     if execution is None:
         logger.info("ignored an event about a task that is not a mycli execution's")
@@ -27,3 +40,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return {"execution_id": execution.execution_id, "status": execution.status.value}
+
+
+def _with_step_output(event: dict[str, Any], reason: str) -> str:
+    """The reason, followed by the last lines the failed step wrote to its log."""
+    detail = event.get("detail") or {}
+    step = failed_step(detail.get("containers") or [])
+    task_id = str(detail.get("taskArn", "")).rsplit("/", 1)[-1]
+    if step is None or not task_id or not settings().log_group:
+        return reason
+    stream = f"{settings().log_stream_prefix}/{step}/{task_id}"
+    output = step_output(_clients.logs, settings().log_group, stream)
+    return f"{reason}: {output}" if output else reason

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.settings import AwsSettings
@@ -27,6 +27,9 @@ from orchestrator.ports import (
     Runner,
     UploadStore,
 )
+
+if TYPE_CHECKING:
+    from orchestrator.adapters.aws.ecs import EcsRunner
 
 
 class Deferred:
@@ -71,16 +74,28 @@ def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
 
 
 def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
+    return ecs_tasks(settings, clients)
+
+
+def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
+    """The ECS runner; it also tells the reaper how ended tasks ended (DescribeTasks)."""
     from orchestrator.adapters.aws.ecs import EcsRunner
     from orchestrator.adapters.aws.kms_env import KmsEnvSealer
+    from orchestrator.adapters.aws.run_inputs import RunInputs
 
     settings.require("cluster", "task_definition", "subnets", "security_groups")
+    sealer = (
+        KmsEnvSealer(clients.kms, settings.env_key, settings.task_role_arn)
+        if settings.env_key and settings.task_role_arn
+        else None
+    )
+    inputs = RunInputs(clients.s3, settings.code_bucket, sealer) if settings.code_bucket else None
     return EcsRunner(
         clients.ecs,
         cluster=settings.cluster,
         task_definition=settings.task_definition,
         prepared_task_definition=settings.prepared_task_definition,
-        seal=KmsEnvSealer(clients.kms, settings.env_key) if settings.env_key else None,
+        inputs=inputs,
         container_name=settings.container_name,
         subnets=settings.subnets,
         security_groups=settings.security_groups,

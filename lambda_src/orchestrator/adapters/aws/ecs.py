@@ -1,29 +1,39 @@
-"""The ECS runner: each execution is one Fargate task of the executor task definition."""
+"""The ECS runner: each execution is one Fargate task of an executor task definition."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from orchestrator.adapters.aws.task_events import parse_task_state_change
 from orchestrator.adapters.aws.task_layout import (
-    COMMAND_VARIABLE,
     COMMAND_WRAPPER,
     EXECUTION_ID_VARIABLE,
+    FETCH_CONTAINER,
+    MANIFEST_URL_VARIABLE,
+    MAX_OVERRIDES_CHARS,
     PREPARE_CONTAINER,
-    SEALED_ENV_VARIABLE,
-    UPLOAD_KEY_VARIABLE,
+    overrides_size,
 )
 from orchestrator.domain.errors import LaunchFailed
-from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec
+from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, TaskStateChange
 
 EXECUTION_TAG = "mycli:execution-id"
 # ECS emits the STOPPED event within seconds; a task stopped longer ago than this whose
-# execution is still open had its event lost.
+# execution is still open had its event lost (or its handler failed every retry).
 STOPPED_EVENT_GRACE = timedelta(minutes=2)
 DESCRIBE_BATCH = 100
+logger = logging.getLogger(__name__)
+
+
+class Inputs(Protocol):
+    def publish(self, spec: LaunchSpec) -> str:
+        """Store the run's inputs; the presigned URL of its manifest."""
+        ...
 
 
 class EcsRunner:
@@ -38,13 +48,13 @@ class EcsRunner:
         security_groups: Sequence[str],
         log_stream_prefix: str,
         prepared_task_definition: str = "",
-        seal: Callable[[LaunchSpec], str] | None = None,
+        inputs: Inputs | None = None,
     ) -> None:
         self._ecs = ecs
         self._cluster = cluster
         self._task_definition = task_definition
         self._prepared_task_definition = prepared_task_definition
-        self._seal = seal
+        self._inputs = inputs
         self._container = container_name
         self._subnets = list(subnets)
         self._security_groups = list(security_groups)
@@ -92,45 +102,77 @@ class EcsRunner:
         )
 
     def _overrides(self, spec: LaunchSpec) -> tuple[str, list[dict[str, Any]]]:
-        """The task definition and container overrides for `spec`. Env values travel sealed
-        with KMS; only the prepare container can unseal them (the task role)."""
+        """The task definition and container overrides for `spec`: the plain task when the
+        command fits in the overrides and nothing else comes with it, else the prepared
+        task, whose overrides carry only the execution id and the manifest's URL."""
         identity = {"name": EXECUTION_ID_VARIABLE, "value": spec.execution_id}
-        if not spec.upload_location and not spec.env:
-            plain: dict[str, Any] = {
+        plain = [
+            {
                 "name": self._container,
                 "command": ["sh", "-c", spec.command],
                 "environment": [identity],
             }
-            return self._task_definition, [plain]
-        if not self._prepared_task_definition or self._seal is None:
-            raise LaunchFailed("this deployment cannot take uploads or env values")
-        prepare_env = [identity]
-        if spec.upload_location:
-            prepare_env.append({"name": UPLOAD_KEY_VARIABLE, "value": spec.upload_location})
-        if spec.env:
-            prepare_env.append({"name": SEALED_ENV_VARIABLE, "value": self._seal(spec)})
-        command: dict[str, Any] = {
-            "name": self._container,
-            "command": ["sh", "-c", COMMAND_WRAPPER],
-            "environment": [identity, {"name": COMMAND_VARIABLE, "value": spec.command}],
-        }
-        prepare = {"name": PREPARE_CONTAINER, "environment": prepare_env}
-        return self._prepared_task_definition, [command, prepare]
+        ]
+        needs_inputs = spec.upload_location or spec.env or spec.stdin_location
+        if not needs_inputs and overrides_size(plain) <= MAX_OVERRIDES_CHARS:
+            return self._task_definition, plain
+        if not self._prepared_task_definition or self._inputs is None:
+            raise LaunchFailed("this deployment cannot take uploads, env values or stdin")
+        manifest_url = self._inputs.publish(spec)
+        containers: list[dict[str, Any]] = [
+            {
+                "name": self._container,
+                "command": ["sh", "-c", COMMAND_WRAPPER],
+                "environment": [identity],
+            },
+            {
+                "name": FETCH_CONTAINER,
+                "environment": [identity, {"name": MANIFEST_URL_VARIABLE, "value": manifest_url}],
+            },
+            {"name": PREPARE_CONTAINER, "environment": [identity]},
+        ]
+        size = overrides_size(containers)
+        if size > MAX_OVERRIDES_CHARS:
+            raise LaunchFailed(
+                f"the task's overrides take {size} characters; ECS accepts {MAX_OVERRIDES_CHARS}"
+            )
+        return self._prepared_task_definition, containers
 
     def stop(self, execution: Execution, reason: str) -> None:
-        if not execution.task_ref:
-            return
-        try:
-            self._ecs.stop_task(cluster=self._cluster, task=execution.task_ref, reason=reason[:255])
-        except ClientError as error:
-            # A task that is already gone needs no stopping; its end is settled elsewhere.
-            if "not found" not in str(error).lower():
-                raise
+        """Stop the execution's task; without a recorded task, every task started for it
+        (the create function may have died between RunTask and recording the task)."""
+        arns = [execution.task_ref] if execution.task_ref else self._tasks_started_for(execution)
+        for arn in arns:
+            try:
+                self._ecs.stop_task(cluster=self._cluster, task=arn, reason=reason[:255])
+            except ClientError as error:
+                # A task that is already gone needs no stopping; its end is settled elsewhere.
+                if "not found" not in str(error).lower():
+                    raise
+
+    def _tasks_started_for(self, execution: Execution) -> list[str]:
+        arns: list[str] = []
+        for desired in ("RUNNING", "PENDING"):
+            paginator = self._ecs.get_paginator("list_tasks")
+            for page in paginator.paginate(
+                cluster=self._cluster,
+                startedBy=execution.execution_id[:36],
+                desiredStatus=desired,
+            ):
+                arns += [arn for arn in page.get("taskArns", []) if arn not in arns]
+        return arns
 
     def lost(self, executions: Sequence[Execution]) -> set[str]:
+        return set(self.ended(executions))
+
+    def ended(self, executions: Sequence[Execution]) -> dict[str, TaskStateChange | None]:
+        """Executions whose task has ended: what DescribeTasks says about that end (the
+        same facts a STOPPED event carries, exit code included), or None when ECS no
+        longer knows the task. Tasks stopped less than the grace ago are left to their
+        event."""
         by_arn = {e.task_ref: e.execution_id for e in executions if e.task_ref}
         arns = list(by_arn)
-        gone: set[str] = set()
+        ended: dict[str, TaskStateChange | None] = {}
         now = datetime.now(UTC)
         for start in range(0, len(arns), DESCRIBE_BATCH):
             batch = arns[start : start + DESCRIBE_BATCH]
@@ -142,6 +184,13 @@ class EcsRunner:
                 if task.get("lastStatus") == "STOPPED" and (
                     stopped_at is None or now - stopped_at > STOPPED_EVENT_GRACE
                 ):
-                    gone.add(by_arn[task["taskArn"]])
-            gone |= {by_arn[arn] for arn in batch if arn not in seen}
-        return gone
+                    execution_id = by_arn[task["taskArn"]]
+                    ended[execution_id] = parse_task_state_change(
+                        {
+                            "detail-type": "ECS Task State Change",
+                            "detail": {**task, "startedBy": execution_id},
+                        },
+                        self._container,
+                    )
+            ended |= {by_arn[arn]: None for arn in batch if arn not in seen}
+        return ended

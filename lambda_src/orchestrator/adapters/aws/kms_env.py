@@ -1,18 +1,22 @@
-"""Env values sealed with KMS for the trip through ECS: RunTask's request (and so CloudTrail)
-and the task's record hold only ciphertext, bound to its execution by the encryption context.
-The task's prepare container unseals them with the task role."""
+"""Env values sealed with KMS for the trip to the task: RunTask's request (and so
+CloudTrail), the ECS task record and the run's manifest hold only ciphertext, bound to its
+execution by the encryption context.
+
+Nothing holds a standing right to decrypt: for each execution the create function makes a
+KMS grant that lets the task role decrypt only with that execution's encryption context,
+and the task's prepare step retires it once the env is unsealed."""
 
 from __future__ import annotations
 
 import base64
 import shlex
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestrator.adapters.aws.task_layout import MAX_SEALED_ENV_BYTES
+from orchestrator.adapters.aws.task_layout import MAX_SEALED_CHUNK_BYTES
 from orchestrator.domain.errors import LaunchFailed
-from orchestrator.domain.models import LaunchSpec
 
 
 def env_file(env: dict[str, str]) -> bytes:
@@ -20,24 +24,40 @@ def env_file(env: dict[str, str]) -> bytes:
     return "".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(env.items())).encode()
 
 
+@dataclass(frozen=True)
+class SealedEnv:
+    pieces: list[str]  # base64 ciphertexts; their plaintexts, concatenated, are the env file
+    grant_token: str
+
+
 class KmsEnvSealer:
-    def __init__(self, kms: Any, key_id: str) -> None:
+    def __init__(self, kms: Any, key_id: str, task_role_arn: str) -> None:
         self._kms = kms
         self._key_id = key_id
+        self._task_role_arn = task_role_arn
 
-    def __call__(self, spec: LaunchSpec) -> str:
-        plaintext = env_file(spec.env)
-        if len(plaintext) > MAX_SEALED_ENV_BYTES:
-            raise LaunchFailed(
-                f"the env values take {len(plaintext)} bytes; on AWS they must fit in "
-                f"{MAX_SEALED_ENV_BYTES}"
-            )
+    def seal(self, execution_id: str, env: dict[str, str]) -> SealedEnv:
+        plaintext = env_file(env)
+        context = {"execution_id": execution_id}
         try:
-            sealed = self._kms.encrypt(
+            pieces = [
+                base64.b64encode(
+                    self._kms.encrypt(
+                        KeyId=self._key_id,
+                        Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
+                        EncryptionContext=context,
+                    )["CiphertextBlob"]
+                ).decode()
+                for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
+            ]
+            grant = self._kms.create_grant(
                 KeyId=self._key_id,
-                Plaintext=plaintext,
-                EncryptionContext={"execution_id": spec.execution_id},
-            )["CiphertextBlob"]
+                GranteePrincipal=self._task_role_arn,
+                RetiringPrincipal=self._task_role_arn,
+                Operations=["Decrypt"],
+                Constraints={"EncryptionContextEquals": context},
+                Name=f"mycli-{execution_id}",
+            )
         except (ClientError, BotoCoreError) as error:
             raise LaunchFailed(f"cannot seal the env values: {error}") from error
-        return base64.b64encode(sealed).decode()
+        return SealedEnv(pieces=pieces, grant_token=str(grant["GrantToken"]))

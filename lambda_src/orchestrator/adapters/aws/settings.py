@@ -33,6 +33,7 @@ class AwsSettings:
     log_stream_prefix: str = "exec"
     code_bucket: str = ""
     env_key: str = ""
+    task_role_arn: str = ""
     default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
@@ -59,6 +60,7 @@ class AwsSettings:
             log_stream_prefix=env.get("LOG_STREAM_PREFIX", "exec"),
             code_bucket=env.get("CODE_BUCKET", ""),
             env_key=env.get("ENV_KEY_ARN", ""),
+            task_role_arn=env.get("TASK_ROLE_ARN", ""),
             default_timeout_seconds=int(
                 env.get("DEFAULT_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
             ),

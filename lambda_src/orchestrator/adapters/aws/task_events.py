@@ -1,16 +1,24 @@
-"""EventBridge "ECS Task State Change" events → TaskStateChange."""
+"""EventBridge "ECS Task State Change" events (and DescribeTasks' task records, which have
+the same shape) → TaskStateChange; the output of a failed setup step."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from orchestrator.adapters.aws.task_layout import (
+    FETCH_CONTAINER,
     PREPARE_CONTAINER,
-    PREPARE_FAILED_REASON,
     UNPACK_CONTAINER,
 )
 from orchestrator.domain.models import TaskStateChange
 from orchestrator.unpack import REASON_BY_EXIT_CODE
+
+STEP_PURPOSE = {
+    FETCH_CONTAINER: "fetch the run's inputs",
+    PREPARE_CONTAINER: "unseal the env values",
+}
+OUTPUT_TAIL_LINES = 5
+MAX_OUTPUT_CHARS = 600
 
 
 def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskStateChange | None:
@@ -25,7 +33,7 @@ def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskS
     )
     exit_code = container.get("exitCode")
     return TaskStateChange(
-        setup_failure=_setup_failure(detail.get("containers") or []),
+        setup_failure=setup_failure(detail.get("containers") or []),
         execution_id=execution_id,
         last_status=last_status,
         task_ref=detail.get("taskArn"),
@@ -36,14 +44,42 @@ def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskS
     )
 
 
-def _setup_failure(containers: list[dict[str, Any]]) -> str | None:
-    """Why the prepare or unpack step failed, if it did (the command never ran)."""
+def failed_step(containers: list[dict[str, Any]]) -> str | None:
+    """The first setup step (fetch, prepare, unpack) that exited non-zero, if any."""
     codes = {c.get("name"): c.get("exitCode") for c in containers}
-    prepared = codes.get(PREPARE_CONTAINER)
-    if prepared not in (None, 0):
-        return PREPARE_FAILED_REASON
-    unpacked = codes.get(UNPACK_CONTAINER)
-    if unpacked not in (None, 0):
-        reason = REASON_BY_EXIT_CODE.get(int(unpacked), f"unpack exited with code {unpacked}")
-        return f"upload refused: {reason}"
+    for step in (FETCH_CONTAINER, PREPARE_CONTAINER, UNPACK_CONTAINER):
+        if codes.get(step) not in (None, 0):
+            return step
     return None
+
+
+def setup_failure(containers: list[dict[str, Any]]) -> str | None:
+    """Why a setup step failed, if one did (the command never ran): the step, its exit
+    code and ECS's reason for it."""
+    step = failed_step(containers)
+    if step is None:
+        return None
+    container = next(c for c in containers if c.get("name") == step)
+    code = int(container["exitCode"])
+    if step == UNPACK_CONTAINER:
+        reason = REASON_BY_EXIT_CODE.get(code, f"unpack exited with code {code}")
+        return f"upload refused: {reason}"
+    why = f"could not {STEP_PURPOSE[step]}: {step} exited with code {code}"
+    if container.get("reason"):
+        why += f" ({container['reason']})"
+    return why
+
+
+def step_output(logs: Any, log_group: str, stream: str) -> str:
+    """The last lines a setup step wrote (its CloudWatch stream), '' when there are none."""
+    try:
+        response = logs.get_log_events(
+            logGroupName=log_group,
+            logStreamName=stream,
+            limit=OUTPUT_TAIL_LINES,
+            startFromHead=False,
+        )
+    except Exception:  # the reason stays useful without the output
+        return ""
+    text = " | ".join(e["message"].strip() for e in response.get("events", []) if e["message"])
+    return text[-MAX_OUTPUT_CHARS:]

@@ -1,45 +1,86 @@
 """How the executor task definitions are laid out: shared by the ECS runner, the task-event
 parser and the CDK stack, so names cannot drift apart.
 
-A plain command runs in the plain task definition. A command with an upload or with env
-values runs in the prepared one: its `prepare` container copies the upload from S3 and
-unseals the env (KMS, so values never appear in RunTask's request, ECS's task record or
-CloudTrail), its `unpack` container unpacks the upload safely, then `command` runs."""
+A short command with no upload, no env values and no stdin runs in the plain task
+definition, the command in ECS's container overrides. Anything else runs in the prepared
+one, whose steps run in order, each only if the one before succeeded:
+
+1. `fetch` (python image) downloads this run's manifest through a presigned GET URL made by
+   the create function, then the upload and the stdin object through the presigned URLs the
+   manifest holds. The task role grants no S3 access at all.
+2. `prepare` (aws-cli image) unseals the env values with KMS, allowed only by a grant the
+   create function made for this execution's encryption context, then retires that grant.
+3. `unpack` (python image) unpacks the upload safely.
+4. `command` runs the command (read from the manifest, never from the overrides) with the
+   env loaded and stdin from the stdin object or /dev/null.
+
+ECS accepts at most 8,192 characters of container overrides, so commands and env values
+travel in the manifest (an S3 object under runs/), never in the overrides themselves."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 COMMAND_CONTAINER = "command"
+FETCH_CONTAINER = "fetch"
 PREPARE_CONTAINER = "prepare"
 UNPACK_CONTAINER = "unpack"
+SETUP_CONTAINERS = (FETCH_CONTAINER, PREPARE_CONTAINER, UNPACK_CONTAINER)
 WORKSPACE = "/mycli"
 ARCHIVE_PATH = f"{WORKSPACE}/upload.tar.gz"
 ENV_FILE = f"{WORKSPACE}/env"
+STDIN_FILE = f"{WORKSPACE}/stdin"
+COMMAND_FILE = f"{WORKSPACE}/command"
 WORK_DIR = f"{WORKSPACE}/work"
-UPLOAD_KEY_VARIABLE = "MYCLI_UPLOAD_KEY"
-SEALED_ENV_VARIABLE = "MYCLI_SEALED_ENV"
-COMMAND_VARIABLE = "MYCLI_COMMAND"
+MANIFEST_URL_VARIABLE = "MYCLI_MANIFEST_URL"
 EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"
 UPLOADS_PREFIX = "uploads/"
-PREPARE_FAILED_REASON = "could not prepare the task (fetch the upload or unseal the env)"
-# KMS encrypts at most 4 KB directly.
-MAX_SEALED_ENV_BYTES = 4096
+RUNS_PREFIX = "runs/"
+# KMS encrypts at most 4 KB directly: larger env files are sealed in pieces of this size.
+MAX_SEALED_CHUNK_BYTES = 4096
+# ECS refuses container overrides longer than this (JSON formatting included).
+MAX_OVERRIDES_CHARS = 8192
 
-# The command container of the prepared task: load the unsealed env, delete it, run.
+# The command container of the prepared task: load the unsealed env, delete it, run the
+# command from its file (no shell variable of ours can clash with the user's env).
 COMMAND_WRAPPER = (
     f"if [ -f {ENV_FILE} ]; then set -a; . {ENV_FILE}; set +a; rm -f {ENV_FILE}; fi; "
-    f'exec sh -c "${COMMAND_VARIABLE}"'
+    f"if [ -f {STDIN_FILE} ]; then exec /bin/sh {COMMAND_FILE} < {STDIN_FILE}; fi; "
+    f"exec /bin/sh {COMMAND_FILE} < /dev/null"
 )
 
 
-def prepare_script(bucket: str) -> str:
-    """The prepare container's shell script (the aws-cli image): fetch, unseal."""
+def overrides_size(container_overrides: list[dict[str, Any]]) -> int:
+    """How many characters ECS counts for these overrides (their JSON, spaces included:
+    a little more than ECS's own count, never less)."""
+    return len(json.dumps({"containerOverrides": container_overrides}))
+
+
+def prepare_script(workspace: str = WORKSPACE) -> str:
+    """The prepare container's shell script (the aws-cli image; works in bash, dash and
+    busybox sh). Unseal every piece of the env with this execution's grant, then retire it.
+
+    No pipelines: every step's status is its own, and `set -e` stops at the first failure,
+    so a failed decrypt fails the step (and the command never runs). The env file appears
+    only once complete."""
+    sealed = f"{workspace}/sealed"
     return (
-        f"set -e; mkdir -p {WORK_DIR}; "
-        f'if [ -n "${UPLOAD_KEY_VARIABLE}" ]; then '
-        f'aws s3 cp --only-show-errors "s3://{bucket}/${UPLOAD_KEY_VARIABLE}" {ARCHIVE_PATH}; fi; '
-        f'if [ -n "${SEALED_ENV_VARIABLE}" ]; then '
-        f'echo "${SEALED_ENV_VARIABLE}" | base64 -d > /tmp/sealed; '
-        f"aws kms decrypt --ciphertext-blob fileb:///tmp/sealed "
+        "set -e; (set -o pipefail) 2>/dev/null && set -o pipefail; "
+        f"if [ -d {sealed} ]; then "
+        f"token=$(cat {workspace}/grant-token); "
+        f": > {workspace}/env.part; "
+        f"for chunk in {sealed}/*; do "
+        'aws kms decrypt --ciphertext-blob "fileb://$chunk" '
         f'--encryption-context "execution_id=${EXECUTION_ID_VARIABLE}" '
-        f"--query Plaintext --output text | base64 -d > {ENV_FILE}; rm -f /tmp/sealed; fi"
+        '--grant-tokens "$token" '
+        f"--query Plaintext --output text > {workspace}/chunk.b64; "
+        f"base64 -d {workspace}/chunk.b64 >> {workspace}/env.part; "
+        "done; "
+        f"mv {workspace}/env.part {workspace}/env; "
+        f"rm -rf {sealed} {workspace}/chunk.b64 {workspace}/grant-token; "
+        'aws kms retire-grant --grant-token "$token" '
+        '|| echo "mycli: could not retire the env grant (it only opens this run\'s env)" >&2; '
+        'echo "mycli: env values unsealed" >&2; '
+        "fi"
     )

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchestrator.adapters.local.private import create_private, private_dir
+
 BUSY_TIMEOUT_MS = 10_000
 
 # Append only: each entry upgrades the schema by one version (PRAGMA user_version).
@@ -83,7 +85,9 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        # SQLite gives its -wal and -shm files the mode of the database file.
+        create_private(path)
         self._migrate()
 
     @property

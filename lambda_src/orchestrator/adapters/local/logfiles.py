@@ -184,6 +184,13 @@ class LocalLogWaiter:
         self._changed = threading.Condition()
         self._sizes: dict[str, int] = {}
         self._ended: dict[str, float] = {}
+        self._closing = False
+
+    def release_all(self) -> None:
+        """The server is stopping: answer every waiting request now, and wait no more."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
 
     def grew(self, execution_id: str, size: int) -> None:
         with self._changed:
@@ -206,7 +213,11 @@ class LocalLogWaiter:
             return
         with self._changed:
             self._changed.wait_for(
-                lambda: self._sizes.get(execution_id, 0) > offset or execution_id in self._ended,
+                lambda: (
+                    self._closing
+                    or self._sizes.get(execution_id, 0) > offset
+                    or execution_id in self._ended
+                ),
                 timeout,
             )
 

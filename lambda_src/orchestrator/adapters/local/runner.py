@@ -24,6 +24,7 @@ from orchestrator.adapters.local.logfiles import (
     LogFileWriter,
     log_stream_name,
 )
+from orchestrator.adapters.local.private import DIR_MODE, private_dir
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, Execution, LaunchResult, LaunchSpec
 from orchestrator.ports import Clock, RunnerListener
@@ -63,8 +64,8 @@ class LocalProcessRunner:
         self._listener: RunnerListener | None = None
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
-        work_dir.mkdir(parents=True, exist_ok=True)
-        log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(work_dir)
+        private_dir(log_dir)
 
     def subscribe(self, listener: RunnerListener) -> None:
         self._listener = listener
@@ -73,7 +74,7 @@ class LocalProcessRunner:
         workdir = self._work_dir / spec.execution_id
         stream = log_stream_name(spec.execution_id)
         try:
-            workdir.mkdir(parents=True)
+            workdir.mkdir(mode=DIR_MODE, parents=True)
         except OSError as exc:
             raise LaunchFailed(f"cannot prepare the working directory: {exc.strerror}") from exc
         if spec.upload_location:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.adapters.local.database import Database
+from orchestrator.adapters.local.private import private_dir, private_file
 from orchestrator.domain.errors import Conflict, NotFound, TooLarge, ValidationFailed
 from orchestrator.domain.models import Upload, UploadSlot, utc_iso
 
@@ -31,7 +32,7 @@ class LocalUploadStore:
         self._db = db
         self._directory = directory
         self.base_url = base_url  # set once the server knows its address
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
 
     def open_slot(
         self, upload_id: str, user_email: str, expires_at: datetime, max_bytes: int
@@ -92,7 +93,7 @@ class LocalUploadStore:
             raise TooLarge(f"the upload is {length} bytes, over the limit of {row['max_bytes']}")
         partial = self._directory / f".{upload_id}.partial"
         try:
-            with partial.open("wb") as out:
+            with private_file(partial, "wb") as out:
                 remaining = length
                 while remaining:
                     chunk = body.read(min(CHUNK, remaining))

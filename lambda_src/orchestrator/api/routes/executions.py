@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -102,7 +101,7 @@ def list_executions(
 )
 def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
     # Path segments arrive percent-encoded (as API Gateway passes them): decode once.
-    return services().executions.get(caller(), unquote(execution_id)).to_dict()
+    return services().executions.get(caller(), execution_id).to_dict()
 
 
 @router.get(
@@ -124,9 +123,7 @@ def get_logs(
     max_bytes: Annotated[int, Query(ge=1, le=MAX_LOG_PAGE_BYTES)] = MAX_LOG_PAGE_BYTES,
     wait: Annotated[float, Query(ge=0, le=MAX_LOG_WAIT_SECONDS)] = 0,
 ) -> dict[str, Any]:
-    execution, page = services().executions.logs(
-        caller(), unquote(execution_id), cursor, max_bytes, wait
-    )
+    execution, page = services().executions.logs(caller(), execution_id, cursor, max_bytes, wait)
     return {
         "chunks": [
             {
@@ -152,4 +149,4 @@ def get_logs(
     responses={202: documented(ExecutionOut, "cancelling, or already finished"), **NOT_YOURS},
 )
 def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return services().executions.cancel(caller(), unquote(execution_id)).to_dict()
+    return services().executions.cancel(caller(), execution_id).to_dict()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -38,8 +37,7 @@ def list_locks() -> dict[str, Any]:
     },
 )
 def release_lock(lock_name: Annotated[str, Path(max_length=400)]) -> dict[str, Any]:
-    # Lock names may hold "/", which clients send percent-encoded in this path segment.
-    name = unquote(lock_name)
-    if not is_valid_lock_name(name):
-        raise ValidationFailed(f"invalid lock name {name!r}", {"pattern": LOCK_NAME_PATTERN})
-    return services().locks.force_release(caller(), name).to_dict()
+    # Lock names may hold "/": clients send it as %2F, the resolver decoded it once.
+    if not is_valid_lock_name(lock_name):
+        raise ValidationFailed(f"invalid lock name {lock_name!r}", {"pattern": LOCK_NAME_PATTERN})
+    return services().locks.force_release(caller(), lock_name).to_dict()

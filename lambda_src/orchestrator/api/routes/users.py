@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
@@ -76,4 +75,4 @@ def list_users() -> dict[str, Any]:
     },
 )
 def revoke_user(email: Annotated[str, Path(max_length=254)]) -> dict[str, Any]:
-    return _user(services().users.revoke_user(caller(), unquote(email)))
+    return _user(services().users.revoke_user(caller(), email))

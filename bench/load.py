@@ -1,0 +1,215 @@
+"""The local server under load: with 10,000 executions stored, `GET /executions?limit=50`
+from 4 clients (the baseline) and from 200 concurrent keep-alive clients, then 200 again
+while 100 idle keep-alive connections and 20 slowloris senders are held open.
+
+Prints requests/s, latency percentiles, errors, and the server's RSS and thread count.
+Targets (2-core machine), with 200 clients: no errors, >= 600 requests/s, p99 <= 1 s,
+RSS < 150 MB; the idle and slow connections do not lower those figures much."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from common import local_server, print_table, summarize
+from list_throughput import seed
+
+STORED = 10_000
+REQUESTS = 4000
+IDLE_CONNECTIONS = 100
+SLOWLORIS_SENDERS = 20
+
+
+@dataclass
+class Run:
+    clients: int
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def request_bytes(host: str, api_key: str) -> bytes:
+    return (
+        f"GET /executions?limit=50 HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {api_key}\r\n"
+        "Accept: application/json\r\n\r\n"
+    ).encode()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    length = next(
+        int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")
+    )
+    return status, await reader.readexactly(length)
+
+
+async def client(host: str, port: int, request: bytes, count: int, run: Run) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            writer.write(request)
+            try:
+                status, body = await read_response(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                run.errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                continue
+            run.latencies.append((time.perf_counter() - started) * 1000)
+            if status != 200 or body.count(b'"execution_id"') != 50:
+                run.errors += 1
+    finally:
+        writer.close()
+
+
+async def load(url: str, api_key: str, clients: int, requests: int) -> Run:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = request_bytes(f"{host}:{port}", api_key)
+    run = Run(clients)
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(client(host, port, request, requests // clients, run) for _ in range(clients))
+    )
+    run.elapsed = time.perf_counter() - started
+    return run
+
+
+async def hostile_connections(url: str) -> tuple[list[asyncio.StreamWriter], asyncio.Task[int]]:
+    """Idle connections (open, silent) and slowloris senders (a
+    header byte now and then, never finishing); the task counts slowloris cut off."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    idle: list[asyncio.StreamWriter] = []
+    for _ in range(IDLE_CONNECTIONS):
+        _, writer = await asyncio.open_connection(host, port)
+        idle.append(writer)
+
+    async def slowloris() -> bool:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for n in range(120):
+                writer.write(f"X-Slow-{n}: y\r\n".encode())
+                await writer.drain()
+                if await _closed(reader, 1.0):
+                    return True
+        except ConnectionError:
+            return True
+        finally:
+            writer.close()
+        return False
+
+    async def count_cut() -> int:
+        return sum(await asyncio.gather(*(slowloris() for _ in range(SLOWLORIS_SENDERS))))
+
+    return idle, asyncio.create_task(count_cut())
+
+
+async def _closed(reader: asyncio.StreamReader, wait: float) -> bool:
+    try:
+        data = await asyncio.wait_for(reader.read(1), wait)
+    except TimeoutError:
+        return False
+    return data == b""
+
+
+def server_pid(data_dir: Path) -> int:
+    return int(json.loads((data_dir / "server.json").read_text())["pid"])
+
+
+def server_cpu_seconds(data_dir: Path) -> float:
+    """User + system CPU time the server process has used."""
+    fields = Path(f"/proc/{server_pid(data_dir)}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_figures(data_dir: Path) -> tuple[float, int]:
+    """RSS in MB and thread count of the server process."""
+    pid = server_pid(data_dir)
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["Threads"])
+
+
+async def scenario(data_dir: Path, url: str, api_key: str) -> list[list[object]]:
+    rows: list[list[object]] = []
+
+    async def measured(clients: int) -> tuple[Run, float]:
+        cpu = server_cpu_seconds(data_dir)
+        run = await load(url, api_key, clients, REQUESTS)
+        return run, (server_cpu_seconds(data_dir) - cpu) * 1000 / max(1, len(run.latencies))
+
+    def row(name: str, measurement: tuple[Run, float]) -> None:
+        run, cpu_ms = measurement
+        rss, threads = server_figures(data_dir)
+        stats = summarize(run.latencies)
+        rows.append(
+            [
+                name,
+                run.clients,
+                len(run.latencies),
+                run.errors,
+                f"{len(run.latencies) / run.elapsed:.0f}",
+                f"{stats['median']:.1f}",
+                f"{stats['p99']:.1f}",
+                f"{cpu_ms:.2f}",
+                f"{rss:.0f}",
+                threads,
+            ]
+        )
+
+    await load(url, api_key, 200, 1000)  # warm-up: every worker thread started
+    rss, threads = server_figures(data_dir)
+    rows.append(["after warm-up", "-", "-", "-", "-", "-", "-", "-", f"{rss:.0f}", threads])
+    row("4 clients", await measured(4))
+    row("200 clients", await measured(200))
+    idle, slow = await hostile_connections(url)
+    row(f"200 + {IDLE_CONNECTIONS} idle + {SLOWLORIS_SENDERS} slow", await measured(200))
+    cut = await slow
+    for writer in idle:
+        writer.close()
+    rows.append([f"slowloris cut off: {cut}/{SLOWLORIS_SENDERS}", *[""] * 9])
+    return rows
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as home:
+        data_dir = Path(home) / "data"
+        api_key = seed(data_dir, STORED)
+        with local_server(data_dir) as url:
+            rows = asyncio.run(scenario(data_dir, url, api_key))
+    print(f"GET /executions?limit=50 with {STORED:,} executions stored\n")
+    print_table(
+        [
+            "load",
+            "clients",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/req",
+            "RSS MB",
+            "threads",
+        ],
+        rows,
+    )
+    print(
+        "\ntargets at 200 clients: no errors, >= 600 req/s, p99 <= 1000 ms, RSS < 150 MB"
+        "\n(CPU ms/req: the server's CPU time per request; on a busy machine req/s falls, it holds)"
+    )
+
+
+if __name__ == "__main__":
+    main()
