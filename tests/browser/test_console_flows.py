@@ -60,6 +60,8 @@ def test_a_run_started_with_mycli_exec_shows_up_and_its_log_arrives_live(
     expect(page.get_by_text("the log is complete")).to_be_visible()
     expect(page.locator(".record")).to_contain_text("SUCCEEDED")
     assert console.log_text().split("\n") == [f"tick {i}" for i in range(1, 9)] + [""]
+    page.get_by_role("button", name="Copy command").click()
+    assert page.evaluate("() => navigator.clipboard.readText()") == f"mycli logs -f {execution_id}"
 
     page.get_by_role("link", name="← All runs").click()
     expect(page.locator(f'tr[data-key="{execution_id}"]')).to_contain_text("SUCCEEDED")
