@@ -38,6 +38,7 @@ class Access:
 
 FUNCTION_ACCESS: dict[str, Access] = {
     "health": Access(api_keys=()),
+    "console": Access(api_keys=()),  # static files only: no table, no key
     "me": Access(),
     "create_execution": Access(
         executions=(QUERY, PUT, UPDATE),

@@ -18,7 +18,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from orchestrator.handlers.catalog import ROUTES
+from orchestrator.handlers.catalog import CONSOLE_ROUTES, ROUTES
 from stacks.config import PlatformConfig
 from stacks.functions import PythonFunction
 
@@ -62,6 +62,7 @@ class RestApi(Construct):
             route.module: self._build_route(route.method, route.path, route.module, make_function)
             for route in ROUTES
         }
+        self.functions["console"] = self._build_console(make_function)
         self._acknowledge()
 
     @property
@@ -151,6 +152,18 @@ class RestApi(Construct):
         )
         return function
 
+    def _build_console(self, make_function: Callable[[str, str], PythonFunction]) -> PythonFunction:
+        """The web console's files: GET /ui and /ui/{proxy+}, one function, no API key."""
+        function = make_function("console", "GET /ui/... (the web console's files)")
+        for route in CONSOLE_ROUTES:
+            self.api.root.resource_for_path(route.path).add_method(
+                route.method,
+                apigateway.LambdaIntegration(function.function, proxy=True),
+                request_validator=self.validator,
+                operation_name="console",
+            )
+        return function
+
     def _body_model(self, module: str, operation: dict[str, Any]) -> dict[str, apigateway.IModel]:
         """The operation's JSON body schema from the OpenAPI document, as a draft-4 model."""
         body = operation.get("requestBody", {}).get("content", {}).get("application/json")
@@ -186,8 +199,9 @@ class RestApi(Construct):
         for rule, reason in (
             (
                 "AwsSolutions-APIG4",
-                "Every route but /health authenticates the caller's mycli API key in its "
-                "function, against DynamoDB, so a revoked key fails on its very next request.",
+                "Every route but /health and the console's static files (/ui) authenticates "
+                "the caller's mycli API key in its function, against DynamoDB, so a revoked key "
+                "fails on its very next request.",
             ),
             (
                 "AwsSolutions-COG4",

@@ -33,7 +33,16 @@ API_TITLE = "mycli"
 
 
 def all_routers() -> list[Router]:
-    from orchestrator.api.routes import executions, health, locks, me, quota, uploads, users
+    from orchestrator.api.routes import (
+        console,
+        executions,
+        health,
+        locks,
+        me,
+        quota,
+        uploads,
+        users,
+    )
 
     return [
         health.router,
@@ -43,6 +52,7 @@ def all_routers() -> list[Router]:
         locks.router,
         users.router,
         uploads.router,
+        console.router,
     ]
 
 

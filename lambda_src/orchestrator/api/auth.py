@@ -11,11 +11,20 @@ from orchestrator.api.context import RequestScope
 
 API_KEY_HEADER = "X-API-Key"
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+CONSOLE_PATH = "/ui"  # the web console's static files (GET only); the app asks for a key
+
+
+def is_console_request(event: dict[str, Any]) -> bool:
+    """A GET for the console's files: /ui or anything below /ui/ (only console routes)."""
+    path = event.get("path") or ""
+    return event.get("httpMethod") == "GET" and (
+        path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
+    )
 
 
 def authenticate(event: dict[str, Any], scope: RequestScope) -> None:
     """Set the scope's caller from the event's key; raises Unauthorized."""
-    if event.get("path") in PUBLIC_PATHS:
+    if event.get("path") in PUBLIC_PATHS or is_console_request(event):
         return
     wanted = API_KEY_HEADER.lower()
     headers = event.get("headers") or {}

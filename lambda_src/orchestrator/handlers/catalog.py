@@ -33,6 +33,12 @@ ROUTES = (
     RouteFunction("POST", "/uploads", "create_upload"),
 )
 
+# The web console's files (no API key; not API operations): one function for both resources.
+CONSOLE_ROUTES = (
+    RouteFunction("GET", "/ui", "console"),
+    RouteFunction("GET", "/ui/{proxy+}", "console"),
+)
+
 # What the Lambda asset (lambda_src/) leaves out: local-only code and caches.
 ASSET_EXCLUDES = (
     "orchestrator/local",

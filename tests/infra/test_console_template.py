@@ -1,0 +1,59 @@
+"""Template assertions for the web console: GET /ui and /ui/{proxy+} (no API key, no
+authorizer) proxied to one function that may touch nothing but its own logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from test_template import actions_of, functions_by_handler, of_type, policy_statements
+
+Resources = dict[str, Any]
+
+
+def _resource_paths(resources: Resources) -> dict[str, str]:
+    parts = {
+        name: (r["Properties"]["PathPart"], r["Properties"]["ParentId"])
+        for name, r in of_type(resources, "AWS::ApiGateway::Resource").items()
+    }
+
+    def full(name: str) -> str:
+        part, parent = parts[name]
+        return (full(parent["Ref"]) if "Ref" in parent else "") + "/" + part
+
+    return {name: full(name) for name in parts}
+
+
+def test_get_ui_and_its_proxy_reach_the_console_function_without_a_key(
+    resources: Resources,
+) -> None:
+    console = functions_by_handler(resources)["console"]
+    paths = _resource_paths(resources)
+    methods = {
+        paths[m["Properties"]["ResourceId"]["Ref"]]: m["Properties"]
+        for m in of_type(resources, "AWS::ApiGateway::Method").values()
+        if "Ref" in m["Properties"]["ResourceId"]
+        and paths[m["Properties"]["ResourceId"]["Ref"]].startswith("/ui")
+    }
+
+    assert set(methods) == {"/ui", "/ui/{proxy+}"}
+    for properties in methods.values():
+        assert properties["HttpMethod"] == "GET"
+        assert properties["AuthorizationType"] == "NONE"
+        assert not properties.get("ApiKeyRequired", False)
+        assert properties["Integration"]["Type"] == "AWS_PROXY"
+        assert f'"{console}"' in json.dumps(properties["Integration"]["Uri"])
+
+
+def test_the_console_function_serves_files_and_may_touch_no_data(resources: Resources) -> None:
+    console = functions_by_handler(resources)["console"]
+    properties = resources[console]["Properties"]
+    actions = actions_of(policy_statements(resources, console))
+
+    assert properties["Handler"] == "orchestrator.handlers.console.handler"
+    assert actions <= {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
