@@ -44,6 +44,8 @@ class PlatformConfig:
     # 20 tasks of the default 0.25 vCPU stay within the smallest default Fargate vCPU quota.
     max_running_per_user: int = 10
     max_running_total: int = 20
+    # Most output a run's log gives back (CloudWatch keeps it all until the retention).
+    max_log_mib: int = 100
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -71,6 +73,8 @@ class PlatformConfig:
             )
         if not 1 <= self.max_running_per_user <= self.max_running_total:
             raise ConfigError("need 1 <= mycli:maxRunningPerUser <= mycli:maxRunningTotal")
+        if not 1 <= self.max_log_mib <= 1024 * 1024:
+            raise ConfigError("need 1 <= mycli:maxLogMib <= 1048576")
         if self.log_retention_days not in _RETENTION:
             raise ConfigError(
                 f"mycli:logRetentionDays must be one of {sorted(_RETENTION)}, "

@@ -91,6 +91,7 @@ class MycliStack(Stack):
             "MAX_TIMEOUT_SECONDS": str(self.config.max_timeout_seconds),
             "MAX_RUNNING_PER_USER": str(self.config.max_running_per_user),
             "MAX_RUNNING_TOTAL": str(self.config.max_running_total),
+            "MAX_LOG_BYTES": str(self.config.max_log_mib * 1024 * 1024),
             "POWERTOOLS_SERVICE_NAME": "mycli",
             "POWERTOOLS_METRICS_NAMESPACE": "mycli",
         }

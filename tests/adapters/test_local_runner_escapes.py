@@ -5,7 +5,6 @@ allows one) and the environment marker alone."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -16,11 +15,11 @@ import pytest
 
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import (
-    EXECUTION_ID_VARIABLE,
     LocalProcessRunner,
     run_cgroup_base,
 )
 from orchestrator.domain.models import LaunchSpec
+from processes import marked
 from support import started_execution
 
 ESCAPES = {
@@ -71,21 +70,6 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalProc
     assert runner.tracking == ("cgroup" if request.param else "marker")
     yield runner
     runner.stop_all()
-
-
-def marked(execution_id: str) -> list[int]:
-    """Live processes whose environment carries the run's marker (scanned in /proc)."""
-    marker = f"{EXECUTION_ID_VARIABLE}={execution_id}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                environ = Path(f"/proc/{entry.name}/environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ.split(b"\0"):
-                found.append(int(entry.name))
-    return found
 
 
 def launch(runner: LocalProcessRunner, command: str, timeout: int = 60) -> tuple[str, Exits]:

@@ -6,34 +6,18 @@ cancel), found by scanning /proc for the run's marker."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from deployment import TERMINAL, LocalDeployment
+from processes import marked
 
 ESCAPES = {
     "setsid": "setsid sleep 60 &",
     "double-fork": "sh -c '(sleep 60 &) &';",
 }
-
-
-def marked(execution_id: str) -> list[int]:
-    """Live processes carrying the run's marker in their environment."""
-    marker = f"MYCLI_EXECUTION_ID={execution_id}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                environ = Path(f"/proc/{entry.name}/environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ.split(b"\0"):
-                found.append(int(entry.name))
-    return found
 
 
 def wait_for(condition: object, seconds: float = 10) -> None:
