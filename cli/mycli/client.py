@@ -71,8 +71,9 @@ class ApiClient:
         self._answered = False
         self._http: httpx.Client | None = None
 
-    def get(self, path: str, **query: Any) -> Any:
-        return self.request("GET", path, query=query)
+    def get(self, path: str, *, following: bool = False, **query: Any) -> Any:
+        """GET `path`; `following` (a log follower) retries for the longer follow budget."""
+        return self.request("GET", path, query=query, following=following)
 
     def post(
         self,
@@ -99,6 +100,7 @@ class ApiClient:
         body: dict[str, Any] | None = None,
         query: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        following: bool = False,
     ) -> Any:
         """Send one request (retried as the module docstring says); the decoded JSON body,
         or ApiError / ConnectionFailed."""
@@ -115,7 +117,7 @@ class ApiClient:
             headers["Content-Type"] = "application/json"
         params = {k: v for k, v in (query or {}).items() if v is not None}
         retryable = method == "GET" or (method == "POST" and idempotency_key is not None)
-        budget = self.follow_retry_seconds if path.endswith("/logs") else self.retry_seconds
+        budget = self.follow_retry_seconds if following else self.retry_seconds
         deadline = time.monotonic() + (budget if retryable else 0)
         delay = BACKOFF_FIRST_SECONDS
         while True:

@@ -49,6 +49,7 @@ class LogFollower:
             started = time.monotonic()
             page = self._client.get(
                 api_path("executions", self._execution_id, "logs"),
+                following=follow,
                 cursor=self.cursor,
                 wait=WAIT_SECONDS if follow else None,
             )

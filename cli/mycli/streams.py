@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import sys
 from typing import IO, Any
+
+from mycli.errors import Interrupted
 
 
 class ChunkWriter:
@@ -23,14 +27,34 @@ class ChunkWriter:
         self._stdout = stdout if stdout is not None else sys.stdout.buffer
         self._stderr = stderr if stderr is not None else sys.stderr.buffer
         self._timestamps = timestamps
+        self._closed: set[int] = set()
 
     def __call__(self, chunk: dict[str, Any]) -> None:
         data = base64.b64decode(chunk["data"])
         if self._timestamps:
             data = f"{chunk['timestamp']} ".encode() + data
         target = self._stderr if chunk["stream"] == "stderr" else self._stdout
-        target.write(data)
-        target.flush()
+        if id(target) in self._closed:
+            return
+        try:
+            target.write(data)
+            target.flush()
+        except BrokenPipeError:
+            # The reader went away (`mycli exec ... | head`): like SIGPIPE to a local command.
+            # Later output is dropped, and the caller is told once, so `exec` cancels the run.
+            self._closed.add(id(target))
+            _discard_further_writes(target)
+            raise Interrupted(signal.SIGPIPE) from None
+
+
+def _discard_further_writes(stream: IO[bytes]) -> None:
+    """Point a broken stream at /dev/null, so flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 class JsonChunkWriter:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.handlers.catalog import ASSET_EXCLUDES, ROUTES
+from orchestrator.handlers.catalog import ASSET_EXCLUDES, CONSOLE_ROUTES, ROUTES
 
 LAMBDA_SRC = Path(__file__).parents[2] / "lambda_src"
-MODULES = [route.module for route in ROUTES] + ["task_events", "reaper"]
+MODULES = sorted({route.module for route in (*ROUTES, *CONSOLE_ROUTES)} | {"task_events", "reaper"})
 
 
 def asset_files() -> list[Path]:

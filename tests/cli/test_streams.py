@@ -39,7 +39,7 @@ class ScriptedClient:
         self.pages = pages
         self.queries: list[dict[str, Any]] = []
 
-    def get(self, path: str, **query: Any) -> dict[str, Any]:
+    def get(self, path: str, *, following: bool = False, **query: Any) -> dict[str, Any]:
         self.queries.append(query)
         return self.pages.pop(0)
 

@@ -167,6 +167,30 @@ def test_sigterm_and_sighup_cancel_the_run_and_free_its_lock(
     assert deployment.locks() == []
 
 
+def test_a_reader_that_goes_away_cancels_the_run_and_frees_its_lock(
+    deployment: LocalDeployment,
+) -> None:
+    # Given `mycli exec` piped into a reader that stops after one line
+    pipeline = f"'{MYCLI}' exec --lock feed -- yes | head -1; exit ${{PIPESTATUS[0]}}"
+
+    # When the reader exits while the command still writes
+    result = subprocess.run(
+        ["bash", "-c", pipeline],
+        env=deployment.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # Then mycli ends like a local command would on SIGPIPE, and nothing runs on
+    assert (result.returncode, result.stdout) == (141, "y\n"), result.stderr
+    assert "Traceback" not in result.stderr
+    execution = only_execution(deployment)
+    assert execution["status"] == "CANCELLED"
+    assert deployment.locks() == []
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_signal_while_waiting_for_a_lock_just_exits(
     deployment: LocalDeployment, signum: int, code: int

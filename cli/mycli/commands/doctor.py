@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from mycli import __version__, exitcodes
+from mycli.client import api_path
 from mycli.commands.common import pass_app
 from mycli.errors import CliError
 from mycli.main import AppContext
@@ -162,7 +163,7 @@ class Doctor:
     ) -> dict[str, Any] | None:
         while True:
             try:
-                execution: dict[str, Any] = self._client.get(f"/executions/{execution_id}")
+                execution: dict[str, Any] = self._client.get(api_path("executions", execution_id))
             except CliError:
                 execution = {}
             if execution.get("status") in wanted:
@@ -174,7 +175,7 @@ class Doctor:
     def _wait_first_line(self, execution_id: str, deadline: float) -> str | None:
         while True:
             try:
-                page = self._client.get(f"/executions/{execution_id}/logs")
+                page = self._client.get(api_path("executions", execution_id, "logs"))
             except CliError:
                 page = {}
             text = _log_text(page)
@@ -187,13 +188,9 @@ class Doctor:
 
 
 def _log_text(page: dict[str, Any]) -> str:
-    """The text of a logs page, in either shape: `chunks[].data` (base64 bytes) or the
-    older `events[].message` lines."""
-    if "chunks" in page:
-        return b"".join(base64.b64decode(c["data"]) for c in page["chunks"]).decode(
-            errors="replace"
-        )
-    return "".join(f"{e['message']}\n" for e in page.get("events", []))
+    """The text of a logs page (its chunks' base64 bytes)."""
+    data = b"".join(base64.b64decode(c["data"]) for c in page.get("chunks", []))
+    return data.decode(errors="replace")
 
 
 def _items(listing: Any) -> list[dict[str, Any]]:
