@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from orchestrator.adapters.local.database import Database
@@ -23,6 +25,12 @@ from orchestrator.domain.models import (
 )
 
 _EXECUTION_FIELDS = tuple(Execution.__dataclass_fields__)
+# Executions are read as plain tuples in field order (no sqlite3.Row lookups by name): a
+# listing turns dozens of rows into records per request, so the per-row cost is what counts.
+_EXECUTION_COLUMNS = ", ".join(_EXECUTION_FIELDS)
+_STATUS_AT = _EXECUTION_FIELDS.index("status")
+_ENV_NAMES_AT = _EXECUTION_FIELDS.index("env_names")
+_STATUSES = {status.value: status for status in ExecutionStatus}
 
 
 class SqliteApiKeyStore:
@@ -92,12 +100,12 @@ class SqliteExecutionStore:
             raise Conflict(f"execution {execution.execution_id} already exists") from exc
 
     def get(self, execution_id: str) -> Execution | None:
-        row = (
-            self._db.connection()
-            .execute("SELECT * FROM executions WHERE execution_id = ?", (execution_id,))
-            .fetchone()
+        rows = _tuples(
+            self._db.connection(),
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE execution_id = ?",
+            (execution_id,),
         )
-        return _execution(row) if row else None
+        return next(_executions(rows), None)
 
     def advance(
         self,
@@ -111,16 +119,13 @@ class SqliteExecutionStore:
         values = {"status": status.value, "updated_at": updated_at, **settable_fields(fields)}
         assignments = ", ".join(f"{name} = ?" for name in values)
         marks = ", ".join("?" for _ in sources)
-        row = (
-            self._db.connection()
-            .execute(
-                f"UPDATE executions SET {assignments} WHERE execution_id = ?"
-                f" AND status IN ({marks}) RETURNING *",
-                (*values.values(), execution_id, *(s.value for s in sources)),
-            )
-            .fetchone()
+        rows = _tuples(
+            self._db.connection(),
+            f"UPDATE executions SET {assignments} WHERE execution_id = ?"
+            f" AND status IN ({marks}) RETURNING {_EXECUTION_COLUMNS}",
+            (*values.values(), execution_id, *(s.value for s in sources)),
         )
-        return _execution(row) if row else None
+        return next(_executions(rows), None)
 
     def annotate(self, execution_id: str, **fields: object) -> None:
         values = settable_fields(fields)
@@ -153,11 +158,13 @@ class SqliteExecutionStore:
             conditions.append("(started_at, execution_id) < (?, ?)")
             params += [position["started_at"], position["execution_id"]]
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = self._db.connection().execute(
-            f"SELECT * FROM executions {where} ORDER BY started_at DESC, execution_id DESC LIMIT ?",
+        rows = _tuples(
+            self._db.connection(),
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions {where}"
+            " ORDER BY started_at DESC, execution_id DESC LIMIT ?",
             (*params, limit + 1),
         )
-        items = [_execution(row) for row in rows]
+        items = list(_executions(rows))
         next_cursor = None
         if len(items) > limit:
             items = items[:limit]
@@ -169,11 +176,13 @@ class SqliteExecutionStore:
 
     def list_active(self) -> list[Execution]:
         marks = ", ".join("?" for _ in ACTIVE_STATUSES)
-        rows = self._db.connection().execute(
-            f"SELECT * FROM executions WHERE status IN ({marks}) ORDER BY started_at",
+        rows = _tuples(
+            self._db.connection(),
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE status IN ({marks})"
+            " ORDER BY started_at",
             tuple(s.value for s in ACTIVE_STATUSES),
         )
-        return [_execution(row) for row in rows]
+        return list(_executions(rows))
 
     def count_active(self, user_email: str) -> RunningCount:
         # Reads only the active rows, through the (status, ...) index.
@@ -243,11 +252,26 @@ def _execution_row(execution: Execution) -> dict[str, object]:
     return row
 
 
-def _execution(row: sqlite3.Row) -> Execution:
-    data = {name: row[name] for name in _EXECUTION_FIELDS}
-    data["status"] = ExecutionStatus(row["status"])
-    data["env_names"] = tuple(json.loads(row["env_names"]))
-    return Execution(**data)
+def _tuples(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
+    """The rows of `sql` as plain tuples."""
+    cursor = connection.cursor()
+    cursor.row_factory = None
+    return cursor.execute(sql, params)
+
+
+def _executions(rows: Iterable[tuple[Any, ...]]) -> Iterator[Execution]:
+    """Records from rows holding the columns of `_EXECUTION_COLUMNS`, in that order."""
+    for row in rows:
+        values = list(row)
+        values[_STATUS_AT] = _STATUSES[values[_STATUS_AT]]
+        values[_ENV_NAMES_AT] = _env_names(values[_ENV_NAMES_AT])
+        yield Execution(*values)
+
+
+@lru_cache(maxsize=1024)
+def _env_names(stored: str) -> tuple[str, ...]:
+    # The same few name lists recur across a user's executions; a tuple is safe to share.
+    return tuple(json.loads(stored))
 
 
 def _api_key(row: sqlite3.Row) -> ApiKeyRecord:
