@@ -38,7 +38,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 
 @contextmanager
-def local_server(data_dir: Path) -> Iterator[str]:
+def local_server(data_dir: Path, log_level: str = "WARNING") -> Iterator[str]:
     """`python -m orchestrator.local` on a free port; yields its URL."""
     process = subprocess.Popen(
         [
@@ -50,7 +50,7 @@ def local_server(data_dir: Path) -> Iterator[str]:
             "--port",
             "0",
             "--log-level",
-            "WARNING",
+            log_level,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -187,7 +187,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         data_dir = Path(home) / "data"
         api_key = seed(data_dir, STORED)
-        with local_server(data_dir) as url:
+        # INFO, as `mycli local up` runs: every request is logged to server.log.
+        with local_server(data_dir, log_level="INFO") as url:
             rows = asyncio.run(scenario(data_dir, url, api_key))
     print(f"GET /executions?limit=50 with {STORED:,} executions stored\n")
     print_table(
