@@ -184,7 +184,11 @@ class _Reader:
 
     def value(self, node: yaml.Node, location: Location) -> Any:
         if id(node) in self._seen:
-            raise self._refuse(node, "bad YAML: aliases (*name) are not supported in playbooks")
+            # An alias is the anchored node itself: its marks are the anchor's, not the use's.
+            raise PlaybookError(
+                f"{self._where}:{self._lines[location]}",
+                "bad YAML: aliases (*name) are not supported in playbooks",
+            )
         self._seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             mapping: dict[str, Any] = {}
@@ -212,7 +216,9 @@ class _Reader:
 
 
 def _line(error: yaml.MarkedYAMLError) -> int:
-    mark = error.problem_mark or error.context_mark
+    mark = error.problem_mark
+    if error.context_mark is not None and "end of stream" in (error.problem or ""):
+        mark = error.context_mark  # where the unfinished thing began, not the file's end
     return mark.line + 1 if mark is not None else 1
 
 
