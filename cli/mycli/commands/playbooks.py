@@ -151,7 +151,8 @@ def run(app: AppContext, /, name: str, param_pairs: tuple[str, ...], **options: 
     with the file or a --param is refused before anything runs (exit 2, FILE:LINE).
     """
     loaded = load(find_playbook(name, Path.cwd()))
-    rendered = render(loaded, param_values(loaded, param_pairs))
+    values = param_values(loaded, param_pairs)
+    rendered = render(loaded, values, with_lock=options["lock"] is None)
     apply_file_options(loaded, rendered, options)
     execute(app, command=(rendered.command,), playbook=loaded.name, **options)
 

@@ -74,8 +74,9 @@ def param_values(loaded: LoadedPlaybook, pairs: Sequence[str]) -> dict[str, str]
     return values
 
 
-def render(loaded: LoadedPlaybook, values: dict[str, str]) -> Rendered:
-    """The command (one shell string), env and lock with `values` substituted."""
+def render(loaded: LoadedPlaybook, values: dict[str, str], with_lock: bool = True) -> Rendered:
+    """The command (one shell string), env and lock with `values` substituted; without
+    `with_lock` (the command line names another) the file's lock is left out."""
     playbook = loaded.playbook
     params = playbook.params
     if isinstance(playbook.command, str):
@@ -84,7 +85,7 @@ def render(loaded: LoadedPlaybook, values: dict[str, str]) -> Rendered:
         command = shlex.join(_substitute(arg, values, params) for arg in playbook.command)
     env = {name: _substitute(value, values, params) for name, value in playbook.env.items()}
     lock = None
-    if playbook.lock is not None:
+    if playbook.lock is not None and with_lock:
         lock = _substitute(playbook.lock, values, params)
         if not is_valid_lock_name(lock):
             raise PlaybookError(loaded.where(("lock",)), f"lock {lock!r}: {LOCK_NAME_RULE}")

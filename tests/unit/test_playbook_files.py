@@ -359,3 +359,12 @@ def test_the_schema_module_prints_it() -> None:
         timeout=30,
     ).stdout
     assert json.loads(printed) == playbook_schema()
+
+
+def test_a_lock_the_command_line_replaces_is_left_out(tmp_path: Path) -> None:
+    loaded = load_text(
+        tmp_path,
+        "description: x\ncommand: 'true'\nlock: a/{{ params.p }}\nparams:\n  p: {description: p}\n",
+    )
+
+    assert render(loaded, param_values(loaded, ["p=not a lock"]), with_lock=False).lock is None
