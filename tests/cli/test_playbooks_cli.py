@@ -13,7 +13,7 @@ import pytest
 
 from cli_harness import CliHarness
 from mycli.commands.exec_command import exec_command
-from mycli.commands.playbooks import EXEC_OPTION_OF_KEY, run
+from mycli.commands.playbooks import EXEC_OPTION_OF_KEY, complete_names, run
 from mycli.playbooks.model import Playbook
 
 GREET = """
@@ -235,3 +235,11 @@ def test_show_prints_the_keys_and_params(harness: CliHarness, repo: Path) -> Non
     assert "code   0        [0-9]{1,3}  exit code" in shown.stdout
     assert data["params"]["who"] == {"description": "who to greet", "default": "world"}
     assert (data["name"], data["timeout"]) == ("greet", 60)
+
+
+def test_shell_completion_offers_the_playbook_names(repo: Path) -> None:
+    write(repo, "deploy.yaml", "description: d\ncommand: 'true'\n")
+    ctx = click.Context(run)
+
+    assert complete_names(ctx, run.params[0], "") == ["deploy", "greet"]
+    assert complete_names(ctx, run.params[0], "g") == ["greet"]

@@ -128,6 +128,16 @@ def test_run_uploads_a_directory_of_the_repository(server: LocalDeployment, work
     assert newest(server)["upload_id"] is not None
 
 
+def test_an_upload_on_the_command_line_replaces_the_file_s(
+    server: LocalDeployment, workdir: Path
+) -> None:
+    (workdir / "index.html").write_text("<h1>draft</h1>\n")
+
+    result = mycli(server, workdir, "run", "site", "--upload", ".")
+
+    assert (result.returncode, result.stdout) == (0, "<h1>draft</h1>\n"), result.stderr
+
+
 def test_sigterm_cancels_the_run_like_exec(server: LocalDeployment, workdir: Path) -> None:
     process = subprocess.Popen(
         [MYCLI, "run", "wait"],

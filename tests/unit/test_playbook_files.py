@@ -119,6 +119,8 @@ def test_listing_loads_each_file_and_keeps_the_bad_ones_apart(tmp_path: Path) ->
         ("description: x\ncommand: !!python/object:os.system a\n", 2, "bad YAML"),
         ("description: x\ncommand: a\n---\ndescription: y\n", 3, "bad YAML"),
         ("- description: x\n", 1, "a playbook is a mapping"),
+        ("description: x\ncommand: " + "[" * 20000 + "]" * 20000 + "\n", 1, "nested too deeply"),
+        ("description: x\ncommand: a\nenv:" + " {a:" * 20 + " b" + "}" * 20, 3, "too deeply"),
         ("", 1, "the file is empty"),
         ("description: x\ncommand: a\ncolour: red\n", 3, "unknown key 'colour'"),
         (

@@ -23,6 +23,7 @@ from mycli.playbooks.loader import (
     find_root,
     iter_loaded,
     load,
+    playbook_files,
     shown,
 )
 from mycli.playbooks.render import Rendered, param_values, render
@@ -30,7 +31,7 @@ from mycli.playbooks.render import Rendered, param_values, render
 # A playbook key -> the parameter of `mycli exec` it sets (its name in `execute`). A value
 # from the command line wins over the file's; for repeatable options the file's come first.
 # A key whose option this mycli's `exec` lacks is refused, not ignored.
-EXEC_OPTION_OF_KEY = {
+EXEC_OPTION_OF_KEY: dict[str, str] = {
     "lock": "lock",
     "timeout": "timeout",
     "wait_lock": "wait_lock",
@@ -44,6 +45,21 @@ EXEC_OPTION_OF_KEY = {
     "git_subdir": "git_subdir",
     "git_secret": "git_secret",
 }
+# Where the code comes from: a source on the command line replaces the file's whole source.
+SOURCE_OPTIONS = ("upload", "git")
+SOURCE_KEYS = ("upload", "git", "git_subdir", "git_secret")
+
+
+def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of NAME: the playbook files found from here (none read)."""
+    root = find_root(Path.cwd())
+    if root is None:
+        return []
+    try:
+        names = [file.name for file in playbook_files(root)]
+    except PlaybookError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
 
 
 @click.group("playbooks")
@@ -94,7 +110,7 @@ def list_playbooks(output: str) -> None:
 
 
 @playbooks.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names)
 @output_option
 def show_playbook(name: str, output: str) -> None:
     """One playbook: its keys as the file sets them, and its params."""
@@ -134,7 +150,7 @@ def show_playbook(name: str, output: str) -> None:
 
 
 @click.command("run", epilog=EXEC_EPILOG)
-@click.argument("name")
+@click.argument("name", shell_complete=complete_names)
 @click.option(
     "--param",
     "param_pairs",
@@ -162,7 +178,8 @@ def apply_file_options(loaded: LoadedPlaybook, rendered: Rendered, options: dict
     where the command line left them unset; each value is checked as exec checks it."""
     ctx = click.get_current_context()
     declared = {param.name: param for param in ctx.command.params}
-    for key, value in file_values(loaded, rendered).items():
+    source_given = any(options.get(option) for option in SOURCE_OPTIONS)
+    for key in file_keys(loaded, rendered):
         where = loaded.where((key,))
         option = EXEC_OPTION_OF_KEY[key]
         param = declared.get(option)
@@ -170,33 +187,34 @@ def apply_file_options(loaded: LoadedPlaybook, rendered: Rendered, options: dict
             raise PlaybookError(
                 where, f"`{key}` is not supported yet: this mycli's exec has no option for it"
             )
+        if (not param.multiple and options[option] is not None) or (
+            key in SOURCE_KEYS and source_given
+        ):
+            continue  # the command line's value replaces the file's
         try:
-            converted = param.type_cast_value(ctx, value)
+            value = param.type_cast_value(ctx, file_value(loaded, rendered, key))
         except click.BadParameter as error:
             raise PlaybookError(where, f"{key}: {error.format_message()}") from None
-        if param.multiple:
-            options[option] = (*converted, *options[option])
-        elif options[option] is None:
-            options[option] = converted
+        options[option] = (*value, *options[option]) if param.multiple else value
 
 
-def file_values(loaded: LoadedPlaybook, rendered: Rendered) -> dict[str, Any]:
-    """The exec settings the playbook sets, with params in place, as exec's options take
-    them: env as NAME=VALUE pairs, upload as a directory inside the repository."""
+def file_keys(loaded: LoadedPlaybook, rendered: Rendered) -> list[str]:
+    """The keys of exec's options that the playbook sets."""
     playbook = loaded.playbook
-    values: dict[str, Any] = {
-        key: getattr(playbook, key)
-        for key in EXEC_OPTION_OF_KEY
-        if key not in ("lock", "env", "upload") and key in playbook.model_fields_set
-    }
-    values = {key: value for key, value in values.items() if value not in (None, [])}
-    if rendered.lock is not None:
-        values["lock"] = rendered.lock
-    if rendered.env:
-        values["env"] = [f"{name}={value}" for name, value in rendered.env.items()]
-    if playbook.upload is not None:
-        values["upload"] = upload_directory(loaded, playbook.upload)
-    return values
+    keys = [key for key in EXEC_OPTION_OF_KEY if getattr(playbook, key) not in (None, [], {})]
+    return [key for key in keys if key != "lock" or rendered.lock is not None]
+
+
+def file_value(loaded: LoadedPlaybook, rendered: Rendered, key: str) -> Any:
+    """The playbook's value for `key` as exec's option takes it, with params in place: env
+    as NAME=VALUE pairs, upload as a directory inside the repository."""
+    if key == "lock":
+        return rendered.lock
+    if key == "env":
+        return [f"{name}={value}" for name, value in rendered.env.items()]
+    if key == "upload":
+        return upload_directory(loaded, str(loaded.playbook.upload))
+    return getattr(loaded.playbook, key)
 
 
 def upload_directory(loaded: LoadedPlaybook, upload: str) -> Path:

@@ -22,6 +22,7 @@ from mycli.playbooks.model import Location, Playbook, check_name, problems
 PLAYBOOKS_DIR = Path(".mycli") / "playbooks"
 SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 16  # a playbook needs 4 levels (params.NAME.choices[i])
 
 
 class PlaybookError(CliError):
@@ -162,6 +163,8 @@ def read_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
     except yaml.reader.ReaderError as error:
         line = text[: error.position].count("\n") + 1
         raise PlaybookError(f"{where}:{line}", f"bad YAML: {error.reason}") from None
+    except RecursionError:
+        raise PlaybookError(f"{where}:1", "bad YAML: nested too deeply") from None
     if node is None:
         raise PlaybookError(
             f"{where}:1", "the file is empty: a playbook needs description and command"
@@ -190,6 +193,8 @@ class _Reader:
                 "bad YAML: aliases (*name) are not supported in playbooks",
             )
         self._seen.add(id(node))
+        if len(location) > MAX_DEPTH:
+            raise self._refuse(node, "bad YAML: nested too deeply")
         if isinstance(node, yaml.MappingNode):
             mapping: dict[str, Any] = {}
             for key_node, value_node in node.value:
