@@ -125,12 +125,15 @@ def load(file: PlaybookFile) -> LoadedPlaybook:
     try:
         playbook = Playbook.model_validate(data)
     except ValidationError as invalid:
-        error = invalid.errors()[0]
-        line, path = line_of(lines, error["loc"])
-        more = invalid.error_count() - 1
+        # The first problem in the file's order, as an editor would list them.
+        errors = sorted(invalid.errors(), key=lambda error: line_of(lines, error["loc"])[0])
+        line, path = line_of(lines, errors[0]["loc"])
+        more = len(errors) - 1
         also = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise PlaybookError(f"{where}:{line}", describe(error, path) + also) from None
-    for location, problem in problems(playbook):
+        raise PlaybookError(f"{where}:{line}", describe(errors[0], path) + also) from None
+    found = sorted(problems(playbook), key=lambda problem: line_of(lines, problem[0])[0])
+    if found:
+        location, problem = found[0]
         raise PlaybookError(
             f"{where}:{line_of(lines, location)[0]}", f"{dotted(location)}: {problem}"
         )
