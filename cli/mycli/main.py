@@ -29,6 +29,8 @@ COMMANDS = {
     "destroy": ("mycli.commands.deploy", "destroy"),
     "completion": ("mycli.commands.completion", "completion"),
     "doctor": ("mycli.commands.doctor", "doctor"),
+    "playbooks": ("mycli.commands.playbooks", "playbooks"),
+    "run": ("mycli.commands.playbooks", "run"),
 }
 
 

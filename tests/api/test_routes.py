@@ -413,3 +413,26 @@ def test_malformed_upload_ids_are_400(api: ApiHarness, upload_id: str) -> None:
         400,
         "validation_error",
     )
+
+
+def test_the_playbook_named_in_a_request_is_recorded(api: ApiHarness) -> None:
+    # When a run is created on behalf of a playbook
+    status, created = api.call(
+        "POST", "/executions", api.alice_key, body={"command": "true", "playbook": "deploy-web"}
+    )
+
+    # Then the record and the listing name it
+    assert (status, created["playbook"]) == (202, "deploy-web")
+    _, page = api.call("GET", "/executions", api.alice_key)
+    assert [item["playbook"] for item in page["items"]] == ["deploy-web"]
+
+
+@pytest.mark.parametrize("name", ["", "has space", "../up", "-dash", "x" * 65, "tab\there", 5])
+def test_a_bad_playbook_name_is_400_and_stores_nothing(api: ApiHarness, name: Any) -> None:
+    error = assert_error(
+        api.call("POST", "/executions", api.alice_key, body={"command": "true", "playbook": name}),
+        400,
+        "validation_error",
+    )
+    assert "playbook" in error["message"]
+    assert api.call("GET", "/executions", api.alice_key)[1]["items"] == []

@@ -179,3 +179,16 @@ def test_list_active_returns_only_unfinished(execution_store: Any) -> None:
     for n in (0, 1, 2, 4, 5):
         execution_store.advance(f"e{n}", S.SUCCEEDED, updated_at=ts(20))
     assert sorted(e.execution_id for e in execution_store.list_active()) == ["e3", "e6"]
+
+
+def test_the_playbook_that_started_an_execution_is_kept(execution_store: Any) -> None:
+    # Given an execution started by `mycli run deploy`, and one started by `mycli exec`
+    execution_store.create(make("e1", ts(1), playbook="deploy"))
+    execution_store.create(make("e2", ts(2)))
+
+    # When it ends
+    execution_store.advance("e1", S.SUCCEEDED, updated_at=ts(3), exit_code=0)
+
+    # Then the record names the playbook, and only that one
+    assert execution_store.get("e1").playbook == "deploy"
+    assert execution_store.get("e2").playbook is None

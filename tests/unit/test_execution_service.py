@@ -251,3 +251,14 @@ def test_env_over_the_limit_both_backends_carry_is_refused_before_anything_runs(
     assert world.runner.launched == []
     assert world.executions.items == {}
     assert world.locks.get("prod") is None
+
+
+def test_start_records_the_playbook_that_asked(world: FakeWorld) -> None:
+    # Given a request made by `mycli run deploy`
+    request = ExecutionRequest("./deploy.sh", playbook="deploy")
+
+    # When it starts
+    execution = world.services.executions.start(ALICE, request)
+
+    # Then the record names the playbook
+    assert world.executions.get(execution.execution_id).playbook == "deploy"

@@ -38,6 +38,7 @@ EXECUTION_FIELDS = (
     "cancelled_by",
     "lock_released_by",
     "task_ref",
+    "playbook",
 )
 
 

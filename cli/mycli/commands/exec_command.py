@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import shlex
@@ -12,10 +13,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -35,13 +36,8 @@ STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-@click.command(
-    "exec",
-    context_settings={"allow_interspersed_args": False},
-    epilog="Exit codes: the command's own; 124 timed out; 125 could not run (lock held, "
-    "failed to start, server restarted, connection lost); 130 Ctrl-C; 143/129 SIGTERM/SIGHUP "
-    "(the execution is cancelled); 2 bad input; 3 key; 4 not found.",
-)
+# `mycli exec`'s options are declared on `execute`, the function that does its work, and
+# added to `exec` and `run` by `exec_options`. New options go after the existing ones.
 @click.option("--lock", metavar="NAME", help="Hold this named lock while the command runs.")
 @click.option(
     "--env",
@@ -79,9 +75,7 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 )
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
 @output_option
-@click.argument("command", nargs=-1, required=True)
-@pass_app
-def exec_command(
+def execute(
     app: AppContext,
     lock: str | None,
     env_pairs: tuple[str, ...],
@@ -92,15 +86,13 @@ def exec_command(
     detach: bool,
     output: str,
     command: tuple[str, ...],
+    playbook: str | None = None,
 ) -> None:
-    """Run COMMAND remotely, streaming its output to stdout.
-
-    Put `--` before the command. One argument is run as a shell string
-    (`mycli exec -- 'make test | tee log'`); several are quoted as an argument list
-    (`mycli exec -- terraform apply -auto-approve`). Ctrl-C, SIGTERM and SIGHUP cancel the
-    execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
-    """
+    """What `mycli exec` does (and `mycli run`, with a playbook's command and options):
+    start the execution, stream its output and exit with its code, or print its id."""
     body = request_body(command, lock, env_pairs, timeout, wait_lock)
+    if playbook is not None:
+        body["playbook"] = playbook
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
     if not forward_stdin:
@@ -123,6 +115,37 @@ def exec_command(
                 click.echo(execution_id)
             return
         run_to_the_end(app, execution)
+
+
+EXEC_EPILOG = (
+    "Exit codes: the command's own; 124 timed out; 125 could not run (lock held, "
+    "failed to start, server restarted, connection lost); 130 Ctrl-C; 143/129 SIGTERM/SIGHUP "
+    "(the execution is cancelled); 2 bad input; 3 key; 4 not found."
+)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exec_options(function: F) -> F:
+    """Gives a command the options of `mycli exec` (each a copy: commands share no state)."""
+    declared: list[click.Parameter] = getattr(execute, "__click_params__", [])
+    params = getattr(function, "__click_params__", [])
+    function.__click_params__ = [*params, *(copy.copy(param) for param in declared)]  # type: ignore[attr-defined]
+    return function
+
+
+@click.command("exec", context_settings={"allow_interspersed_args": False}, epilog=EXEC_EPILOG)
+@exec_options
+@click.argument("command", nargs=-1, required=True)
+@pass_app
+def exec_command(app: AppContext, /, command: tuple[str, ...], **options: Any) -> None:
+    """Run COMMAND remotely, streaming its output to stdout.
+
+    Put `--` before the command. One argument is run as a shell string
+    (`mycli exec -- 'make test | tee log'`); several are quoted as an argument list
+    (`mycli exec -- terraform apply -auto-approve`). Ctrl-C, SIGTERM and SIGHUP cancel the
+    execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
+    """
+    execute(app, command=command, **options)
 
 
 def request_body(

@@ -17,6 +17,7 @@ from orchestrator.domain.models import (
     MAX_ENV_TOTAL_BYTES,
     MAX_ENV_VALUE_LENGTH,
     MAX_TIMEOUT_SECONDS,
+    PLAYBOOK_NAME_PATTERN,
     ExecutionStatus,
     Role,
     TextKind,
@@ -89,6 +90,11 @@ class CreateExecution(BaseModel):
         description="an upload (POST /uploads, then PUT) whose raw bytes become the "
         "command's stdin; without it stdin is empty",
     )
+    playbook: Name | None = Field(
+        default=None,
+        pattern=PLAYBOOK_NAME_PATTERN,
+        description="the playbook that started the run (`mycli run NAME`), kept in the record",
+    )
 
     @field_validator("command")
     @classmethod
@@ -148,6 +154,7 @@ class ExecutionOut(BaseModel):
         description="byte offset where storing the output stopped (the log cap), or null"
     )
     stdin_upload_id: str | None
+    playbook: str | None = Field(description="the playbook that started it (`mycli run`)")
 
 
 class ExecutionPageOut(BaseModel):

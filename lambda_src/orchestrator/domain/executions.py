@@ -195,6 +195,7 @@ class ExecutionService:
             lock_name=request.lock,
             upload_id=request.upload_id,
             stdin_upload_id=request.stdin_upload_id,
+            playbook=request.playbook,
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
         )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
 
 LOCK_NAME_PATTERN = r"^[A-Za-z0-9._/-]{1,128}$"
+PLAYBOOK_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 DEFAULT_TIMEOUT_SECONDS = 1800
@@ -180,6 +181,7 @@ class ExecutionRequest:
     timeout_seconds: int | None = None
     upload_id: str | None = None
     stdin_upload_id: str | None = None
+    playbook: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ class Execution:
     lock_released_by: str | None = None
     log_truncated_at: int | None = None
     stdin_upload_id: str | None = None
+    playbook: str | None = None
 
     @property
     def deadline(self) -> datetime:

@@ -76,6 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN log_truncated_at INTEGER;
     ALTER TABLE executions ADD COLUMN stdin_upload_id TEXT;
     """,
+    "ALTER TABLE executions ADD COLUMN playbook TEXT;",
 )
 
 

@@ -83,6 +83,7 @@ def create_execution(
         timeout_seconds=body.timeout_seconds,
         upload_id=body.upload_id,
         stdin_upload_id=body.stdin_upload_id,
+        playbook=body.playbook,
     )
     execution = services().executions.start(
         caller(), request, current_scope().request_id, idempotency_key

@@ -1,0 +1,186 @@
+"""Playbooks end to end: the real `mycli` in a repository's subdirectory against a real
+`mycli local up`: list, run with params and overrides, the record naming the playbook, the
+command's exit code and signals mirrored, an upload from the repository, and a bad playbook
+refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployment import MYCLI, LocalDeployment
+
+pytestmark = pytest.mark.e2e
+
+PLAYBOOKS = {
+    "greet.yml": """
+        description: Greet someone, then exit with a code
+        command: echo "$GREETING," {{ params.who }}; exit {{ params.code }}
+        lock: greet/{{ params.who }}
+        env:
+          GREETING: hello
+        params:
+          who: {description: who to greet, default: world}
+          code: {description: exit code, default: "0", pattern: "[0-9]{1,3}"}
+        """,
+    "site.yaml": """
+        description: Print the site's index from an upload of site/
+        command: [cat, index.html]
+        upload: site
+        """,
+    "wait.yml": """
+        description: Wait until cancelled
+        command: echo started; sleep 30
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
+    local = LocalDeployment(tmp_path_factory.mktemp("playbooks"))
+    local.up()
+    yield local
+    local.down()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with playbooks and a site/ directory; returns a subdirectory of it."""
+    repo = tmp_path_factory.mktemp("repo")
+    directory = repo / ".mycli" / "playbooks"
+    directory.mkdir(parents=True)
+    for name, text in PLAYBOOKS.items():
+        (directory / name).write_text(textwrap.dedent(text).lstrip("\n"))
+    (repo / "site").mkdir()
+    (repo / "site" / "index.html").write_text("<h1>hi</h1>\n")
+    (repo / "src" / "deep").mkdir(parents=True)
+    return repo / "src" / "deep"
+
+
+def mycli(server: LocalDeployment, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MYCLI, *args],
+        cwd=cwd,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def recorded(server: LocalDeployment) -> list[dict[str, Any]]:
+    """Every execution, newest first."""
+    status, page = server.api("GET", "/executions?limit=100", server.admin_key)
+    assert status == 200
+    return page["items"]  # type: ignore[no-any-return]
+
+
+def newest(server: LocalDeployment) -> dict[str, Any]:
+    return recorded(server)[0]
+
+
+def test_list_shows_every_playbook_from_a_subdirectory(
+    server: LocalDeployment, workdir: Path
+) -> None:
+    result = mycli(server, workdir, "playbooks", "list", "-o", "json")
+
+    assert result.returncode == 0, result.stderr
+    assert [(p["name"], p["file"]) for p in json.loads(result.stdout)] == [
+        ("greet", "../../.mycli/playbooks/greet.yml"),
+        ("site", "../../.mycli/playbooks/site.yaml"),
+        ("wait", "../../.mycli/playbooks/wait.yml"),
+    ]
+
+
+def test_run_with_params_and_overrides_mirrors_the_code_and_names_the_playbook(
+    server: LocalDeployment, workdir: Path
+) -> None:
+    # When a playbook runs with params, an env override and a lock override
+    result = mycli(
+        server, workdir, "run", "greet", "--param", "who=Ada Lovelace", "--param", "code=3",
+        "-e", "GREETING=hi", "--lock", "greeting",
+    )  # fmt: skip
+
+    # Then it behaves as `mycli exec` would: the output, the code, the summary line
+    assert (result.returncode, result.stdout) == (3, "hi, Ada Lovelace\n"), result.stderr
+    assert "FAILED: exited with code 3" in result.stderr
+    # And the record names the playbook, with what ran
+    execution = newest(server)
+    assert execution["playbook"] == "greet"
+    assert execution["command"] == """echo "$GREETING," 'Ada Lovelace'; exit 3"""
+    assert (execution["lock_name"], execution["env_names"]) == ("greeting", ["GREETING"])
+    status = server.mycli("status", execution["execution_id"], check=True).stdout
+    assert "\nplaybook          greet\n" in status
+
+
+def test_run_uploads_a_directory_of_the_repository(server: LocalDeployment, workdir: Path) -> None:
+    result = mycli(server, workdir, "run", "site")
+
+    assert (result.returncode, result.stdout) == (0, "<h1>hi</h1>\n"), result.stderr
+    assert newest(server)["upload_id"] is not None
+
+
+def test_an_upload_on_the_command_line_replaces_the_file_s(
+    server: LocalDeployment, workdir: Path
+) -> None:
+    (workdir / "index.html").write_text("<h1>draft</h1>\n")
+
+    result = mycli(server, workdir, "run", "site", "--upload", ".")
+
+    assert (result.returncode, result.stdout) == (0, "<h1>draft</h1>\n"), result.stderr
+
+
+def test_sigterm_cancels_the_run_like_exec(server: LocalDeployment, workdir: Path) -> None:
+    process = subprocess.Popen(
+        [MYCLI, "run", "wait"],
+        cwd=workdir,
+        env=server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "started\n"
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=30) == 143
+    execution = newest(server)
+    assert (execution["playbook"], execution["status"]) == ("wait", "CANCELLED")
+
+
+def test_a_bad_playbook_is_refused_before_anything_runs(
+    server: LocalDeployment, workdir: Path
+) -> None:
+    # Given a playbook with a typo, next to good ones
+    bad = workdir.parents[1] / ".mycli" / "playbooks" / "typo.yml"
+    bad.write_text("description: typo\ncommand: 'true'\ntimeot: 30\n")
+    before = recorded(server)
+    try:
+        # When it is run, or a good one with a value its param refuses
+        typo = mycli(server, workdir, "run", "typo")
+        refused = mycli(server, workdir, "run", "greet", "--param", "code=1; reboot")
+        listed = mycli(server, workdir, "playbooks", "list")
+    finally:
+        bad.unlink()
+
+    # Then each is exit 2 with the file, the line and the problem, and nothing started
+    assert typo.returncode == 2
+    assert typo.stderr == (
+        "mycli: error: ../../.mycli/playbooks/typo.yml:3: unknown key 'timeot' in the "
+        "playbook (allowed: description, command, lock, timeout, wait_lock, env, secrets, "
+        "image, cpu, memory, git, git_subdir, git_secret, upload, params)\n"
+    )
+    assert refused.returncode == 2
+    assert "greet.yml:8: param code: '1; reboot' does not match the pattern" in refused.stderr
+    assert listed.returncode == 2 and "typo.yml:3: unknown key" in listed.stderr
+    assert "greet" in listed.stdout
+    assert recorded(server) == before
