@@ -13,6 +13,7 @@ from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
+from orchestrator.domain.images import ImagePolicy, ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
@@ -20,6 +21,8 @@ from orchestrator.domain.users import UserService
 from orchestrator.ports import (
     ApiKeyStore,
     ExecutionStore,
+    ImagePlatform,
+    ImageStore,
     LockStore,
     LogReader,
     Metrics,
@@ -103,6 +106,25 @@ def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
     )
 
 
+def image_store(settings: AwsSettings, clients: AwsClients) -> ImageStore:
+    from orchestrator.adapters.aws.images import DynamoImageStore
+
+    settings.require("images_table")
+    return DynamoImageStore(clients.dynamodb, settings.images_table)
+
+
+def image_platform(settings: AwsSettings, clients: AwsClients) -> ImagePlatform:
+    from orchestrator.adapters.aws.images import EcsImagePlatform
+
+    settings.require("prepared_task_definition")
+    return EcsImagePlatform(
+        clients.ecs,
+        prepared_task_definition=settings.prepared_task_definition,
+        container_name=settings.container_name,
+        family_prefix=settings.image_family_prefix,
+    )
+
+
 def cloudwatch_reader(settings: AwsSettings, clients: AwsClients) -> LogReader:
     from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
 
@@ -120,6 +142,8 @@ class AwsPorts:
     runner: Runner
     log_reader: LogReader
     uploads: UploadStore
+    images: ImageStore | None = None
+    image_platform: ImagePlatform | None = None
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -133,6 +157,8 @@ class AwsPorts:
             runner=later(ecs_runner),
             log_reader=later(cloudwatch_reader),
             uploads=later(upload_store),
+            images=later(image_store),
+            image_platform=later(image_platform),
         )
 
 
@@ -147,6 +173,7 @@ def build_services(
         max_running_total=settings.max_running_total,
     )
     uploads = UploadService(ports.uploads, clock, UploadPolicy(max_bytes=settings.max_upload_bytes))
+    images = _image_service(ports, settings, clock)
     return Services(
         executions=ExecutionService(
             ports.executions,
@@ -158,9 +185,45 @@ def build_services(
             metrics=metrics,
             uploads=uploads,
             log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
+            images=images,
         ),
         locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),
         uploads=uploads,
         backend="aws",
+        images=images,
     )
+
+
+def _image_service(ports: AwsPorts, settings: AwsSettings, clock: SystemClock) -> ImageService:
+    """Images over their table; with no IMAGES_TABLE (a function deployed before images)
+    every lookup finds none, so runs are as they were."""
+    from orchestrator.ports import NoImagePlatform
+
+    store: ImageStore = (
+        ports.images if ports.images is not None and settings.images_table else (_NoImages())
+    )
+    platform = ports.image_platform if ports.image_platform is not None else NoImagePlatform()
+    policy = ImagePolicy(role_arn_prefix=settings.image_role_arn_prefix or None)
+    return ImageService(store, platform, clock, policy)
+
+
+class _NoImages:
+    """An image store with nothing in it, for a function that was given no images table."""
+
+    def create(self, image: Any) -> None:
+        from orchestrator.domain.errors import ValidationFailed
+
+        raise ValidationFailed("this deployment has no images table")
+
+    def get(self, name: str) -> None:
+        return None
+
+    def list_all(self) -> list[Any]:
+        return []
+
+    def delete(self, name: str) -> bool:
+        return False
+
+    def set_default(self, name: str) -> None:
+        return None
