@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from orchestrator.domain.images import IMAGE_NAME_PATTERN, MAX_CPU_UNITS, MAX_MEMORY_MIB
 from orchestrator.domain.models import (
     EMAIL_PATTERN,
     ENV_NAME_PATTERN,
@@ -89,6 +90,20 @@ class CreateExecution(BaseModel):
         description="an upload (POST /uploads, then PUT) whose raw bytes become the "
         "command's stdin; without it stdin is empty",
     )
+    image: str | None = Field(
+        default=None,
+        pattern=IMAGE_NAME_PATTERN,
+        description="a registered image (GET /images); the default image when omitted",
+    )
+    cpu: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CPU_UNITS,
+        description="Fargate CPU units, within the image's limit",
+    )
+    memory: int | None = Field(
+        default=None, ge=1, le=MAX_MEMORY_MIB, description="MiB, within the image's limit"
+    )
 
     @field_validator("command")
     @classmethod
@@ -148,6 +163,14 @@ class ExecutionOut(BaseModel):
         description="byte offset where storing the output stopped (the log cap), or null"
     )
     stdin_upload_id: str | None
+    image: str | None = Field(
+        default=None, description="the image it ran on (null: no image, as before images)"
+    )
+    image_uri: str | None = Field(
+        default=None, description="the image's URI when it ran (embedded host: informational)"
+    )
+    cpu: int | None = Field(default=None, description="Fargate CPU units it ran with")
+    memory: int | None = Field(default=None, description="MiB it ran with")
 
 
 class ExecutionPageOut(BaseModel):

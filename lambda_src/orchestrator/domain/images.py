@@ -46,9 +46,15 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     16384: _steps(32768, 122880, 8192),
 }
 
+MAX_CPU_UNITS = max(FARGATE_SIZES)
+MAX_MEMORY_MIB = max(max(values) for values in FARGATE_SIZES.values())
 _IMAGE_NAME = re.compile(IMAGE_NAME_PATTERN)
 _SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 _ROLE_ARN = re.compile(ROLE_ARN_PATTERN)
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.fullmatch(name))
 
 
 def size_problem(cpu: int, memory: int) -> ValidationFailed | None:
@@ -222,9 +228,7 @@ class ImageService:
         _check_text("description", spec.description, MAX_DESCRIPTION_LENGTH, required=False)
         if spec.task_role_arn is not None:
             self._check_role(spec.task_role_arn)
-        if len(spec.secrets) > MAX_IMAGE_SECRETS or not all(
-            _SECRET_NAME.fullmatch(name) for name in spec.secrets
-        ):
+        if len(spec.secrets) > MAX_IMAGE_SECRETS or not all(map(is_secret_name, spec.secrets)):
             raise ValidationFailed(
                 f"secrets: at most {MAX_IMAGE_SECRETS} names of 1-128 letters, digits, _ . -"
             )
