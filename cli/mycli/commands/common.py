@@ -38,6 +38,10 @@ EXECUTION_FIELDS = (
     "cancelled_by",
     "lock_released_by",
     "task_ref",
+    "image",
+    "image_uri",
+    "cpu",
+    "memory",
 )
 
 

@@ -78,6 +78,19 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
     help="Send this process's stdin to the command (up to the server's upload limit).",
 )
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
+@click.option("--image", metavar="NAME", help="Run on this image (default: the default image).")
+@click.option(
+    "--cpu",
+    type=click.IntRange(1),
+    metavar="N",
+    help="CPU units (1024 = 1 vCPU), within the image's limit.",
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(1),
+    metavar="MIB",
+    help="Memory in MiB, within the image's limit.",
+)
 @output_option
 @click.argument("command", nargs=-1, required=True)
 @pass_app
@@ -92,6 +105,9 @@ def exec_command(
     detach: bool,
     output: str,
     command: tuple[str, ...],
+    image: str | None = None,
+    cpu: int | None = None,
+    memory: int | None = None,
 ) -> None:
     """Run COMMAND remotely, streaming its output to stdout.
 
@@ -101,6 +117,7 @@ def exec_command(
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
     body = request_body(command, lock, env_pairs, timeout, wait_lock)
+    body |= {k: v for k, v in (("image", image), ("cpu", cpu), ("memory", memory)) if v}
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
     if not forward_stdin:
