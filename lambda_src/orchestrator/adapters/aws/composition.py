@@ -142,8 +142,8 @@ class AwsPorts:
     runner: Runner
     log_reader: LogReader
     uploads: UploadStore
-    images: ImageStore | None = None
-    image_platform: ImagePlatform | None = None
+    images: ImageStore
+    image_platform: ImagePlatform
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -196,34 +196,5 @@ def build_services(
 
 
 def _image_service(ports: AwsPorts, settings: AwsSettings, clock: SystemClock) -> ImageService:
-    """Images over their table; with no IMAGES_TABLE (a function deployed before images)
-    every lookup finds none, so runs are as they were."""
-    from orchestrator.ports import NoImagePlatform
-
-    store: ImageStore = (
-        ports.images if ports.images is not None and settings.images_table else (_NoImages())
-    )
-    platform = ports.image_platform if ports.image_platform is not None else NoImagePlatform()
     policy = ImagePolicy(role_arn_prefix=settings.image_role_arn_prefix or None)
-    return ImageService(store, platform, clock, policy)
-
-
-class _NoImages:
-    """An image store with nothing in it, for a function that was given no images table."""
-
-    def create(self, image: Any) -> None:
-        from orchestrator.domain.errors import ValidationFailed
-
-        raise ValidationFailed("this deployment has no images table")
-
-    def get(self, name: str) -> None:
-        return None
-
-    def list_all(self) -> list[Any]:
-        return []
-
-    def delete(self, name: str) -> bool:
-        return False
-
-    def set_default(self, name: str) -> None:
-        return None
+    return ImageService(ports.images, ports.image_platform, clock, policy)
