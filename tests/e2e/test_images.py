@@ -23,6 +23,21 @@ SHOW_MEMORY_LIMIT = (
 )
 
 
+def register(platform: LocalDeployment, name: str, **body: object) -> None:
+    """Set-up through the API itself (the CLI's own path is tested once, below)."""
+    status, image = platform.api(
+        "POST", "/images", platform.admin_key, {"name": name, "uri": "x:1", **body}
+    )
+    assert status == 201, image
+
+
+def user(platform: LocalDeployment, email: str) -> str:
+    status, created = platform.api("POST", "/users", platform.admin_key, {"email": email})
+    assert status == 201, created
+    key: str = created["api_key"]
+    return key
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
     local = LocalDeployment(tmp_path_factory.mktemp("images"))
@@ -32,7 +47,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployme
 
 
 def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment) -> None:
-    alice = platform.add_user("alice-images@example.com")
+    alice = user(platform, "alice-images@example.com")
 
     # Given an admin registers two images, one of them the default
     registered = platform.mycli(
@@ -56,7 +71,7 @@ def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment)
         check=True,
     )
     assert "registered tools (0.5 vCPU / 1024 MiB, default)" in registered.stdout
-    platform.mycli("admin", "images", "register", "small", "--image", "alpine:3.20", check=True)
+    register(platform, "small", uri="alpine:3.20")
 
     # When Alice lists them, Then she sees names, descriptions, sizes and the default
     table = platform.mycli("images", "list", key=alice, check=True).stdout
@@ -86,16 +101,16 @@ def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment)
 
 
 def test_a_user_cannot_register_or_remove_images(platform: LocalDeployment) -> None:
-    bob = platform.add_user("bob-images@example.com")
-    platform.mycli("admin", "images", "register", "keep", "--image", "x:1", check=True)
+    bob = user(platform, "bob-images@example.com")
+    register(platform, "keep")
 
-    register = platform.mycli("admin", "images", "register", "mine", "--image", "x:1", key=bob)
+    registered = platform.mycli("admin", "images", "register", "mine", "--image", "x:1", key=bob)
     remove = platform.mycli("admin", "images", "remove", "keep", key=bob)
 
-    assert register.returncode == 3, register.stderr
+    assert registered.returncode == 3, registered.stderr
     assert remove.returncode == 3, remove.stderr
     assert "admin" in remove.stderr
-    names = [i["name"] for i in json.loads(platform.mycli("images", "list", "-o", "json").stdout)]
+    names = [i["name"] for i in platform.api("GET", "/images", bob)[1]["items"]]
     assert "keep" in names and "mine" not in names
 
 
@@ -103,7 +118,7 @@ def test_an_invalid_size_is_refused_with_the_valid_choices(platform: LocalDeploy
     refused = platform.mycli(
         "admin", "images", "register", "odd", "--image", "x:1", "--cpu", "256", "--memory", "4096"
     )
-    platform.mycli("admin", "images", "register", "capped", "--image", "x:1", check=True)
+    register(platform, "capped")
     over = platform.mycli("exec", "--image", "capped", "--memory", "2048", "--", "true")
 
     assert refused.returncode == 2, refused.stderr
@@ -113,17 +128,7 @@ def test_an_invalid_size_is_refused_with_the_valid_choices(platform: LocalDeploy
 
 
 def test_the_memory_size_limits_the_command(platform: LocalDeployment) -> None:
-    platform.mycli(
-        "admin",
-        "images",
-        "register",
-        "roomy",
-        "--image",
-        "x:1",
-        "--max-memory",
-        "2048",
-        check=True,
-    )
+    register(platform, "roomy", max_memory=2048)
 
     small = platform.mycli("exec", "--image", "roomy", "--", SHOW_MEMORY_LIMIT, check=True)
     large = platform.mycli(
@@ -144,25 +149,21 @@ def test_the_memory_size_limits_the_command(platform: LocalDeployment) -> None:
 
 
 def test_removing_an_image_leaves_a_run_on_it_alone(platform: LocalDeployment) -> None:
-    platform.mycli("admin", "images", "register", "brief", "--image", "x:1", check=True)
-    started = platform.mycli(
-        "exec",
-        "--detach",
-        "-o",
-        "json",
-        "--image",
-        "brief",
-        "--",
-        "sleep 1; echo done",
-        check=True,
+    register(platform, "brief")
+    status, started = platform.api(
+        "POST",
+        "/executions",
+        platform.admin_key,
+        {"command": "sleep 1; echo done", "image": "brief"},
     )
-    execution_id = json.loads(started.stdout)["execution_id"]
+    assert status == 202, started
+    execution_id = started["execution_id"]
 
     removed = platform.mycli("admin", "images", "remove", "brief", check=True)
     logs = platform.mycli("logs", "-f", execution_id, check=True)
 
     assert removed.stdout == "removed brief\n"
-    finished = platform.execution(execution_id)
+    finished = platform.api("GET", f"/executions/{execution_id}", platform.admin_key)[1]
     assert (finished["status"], finished["image"], finished["image_uri"]) == (
         "SUCCEEDED",
         "brief",
