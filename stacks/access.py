@@ -34,6 +34,8 @@ class Access:
     check_uploads: bool = False  # s3:GetObject (HeadObject) under uploads/, to presign GETs
     write_run_inputs: bool = False  # s3:PutObject and GetObject under runs/ (the manifest)
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
+    images: tuple[str, ...] = ()  # actions on the Images table
+    image_task_definitions: bool = False  # register/deregister images' task definitions
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -48,8 +50,12 @@ FUNCTION_ACCESS: dict[str, Access] = {
         check_uploads=True,
         write_run_inputs=True,
         seal_env=True,
+        images=(GET, SCAN),  # the run's image, or the default one
     ),
     "create_upload": Access(sign_upload_puts=True),
+    "create_image": Access(images=(GET, PUT, SCAN, UPDATE), image_task_definitions=True),
+    "list_images": Access(images=(SCAN,)),
+    "delete_image": Access(images=(GET, DELETE), image_task_definitions=True),
     "quota": Access(execution_indexes=("status-started_at",)),
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
     "get_execution": Access(executions=(QUERY,)),

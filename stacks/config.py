@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -46,6 +47,9 @@ class PlatformConfig:
     max_running_total: int = 20
     # Most output a run's log gives back (CloudWatch keeps it all until the retention).
     max_log_mib: int = 100
+    # Task roles an image may carry: IAM role names (path included) starting with this.
+    image_role_prefix: str = "mycli-task-"
+    existing_images_table: str = ""
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -75,6 +79,11 @@ class PlatformConfig:
             raise ConfigError("need 1 <= mycli:maxRunningPerUser <= mycli:maxRunningTotal")
         if not 1 <= self.max_log_mib <= 1024 * 1024:
             raise ConfigError("need 1 <= mycli:maxLogMib <= 1048576")
+        if not re.fullmatch(r"[A-Za-z0-9+=,.@_/-]{1,64}", self.image_role_prefix):
+            raise ConfigError(
+                "mycli:imageRolePrefix must be 1-64 characters of a role name or path "
+                "(letters, digits, + = , . @ _ / -): an empty prefix would allow every role"
+            )
         if self.log_retention_days not in _RETENTION:
             raise ConfigError(
                 f"mycli:logRetentionDays must be one of {sorted(_RETENTION)}, "

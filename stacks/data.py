@@ -1,4 +1,4 @@
-"""Data: the APIKeys, Executions and Locks tables, and the CodeBucket for uploads and runs'
+"""Data: the APIKeys, Executions, Locks and Images tables, and the CodeBucket for uploads and runs'
 inputs.
 
 With `mycli:retainData` (the default) they are kept when the stack is deleted or replaces
@@ -42,6 +42,11 @@ class DataStore(Construct):
             dynamodb.Table.from_table_name(self, "Locks", config.existing_locks_table)
             if config.existing_locks_table
             else self._build_locks()
+        )
+        self.images: dynamodb.ITable = (
+            dynamodb.Table.from_table_name(self, "Images", config.existing_images_table)
+            if config.existing_images_table
+            else self._table("Images", "name")
         )
         self.code_bucket: s3.IBucket = (
             s3.Bucket.from_bucket_name(self, "CodeBucket", config.existing_code_bucket)

@@ -92,9 +92,52 @@ class MycliStack(Stack):
             "MAX_RUNNING_PER_USER": str(self.config.max_running_per_user),
             "MAX_RUNNING_TOTAL": str(self.config.max_running_total),
             "MAX_LOG_BYTES": str(self.config.max_log_mib * 1024 * 1024),
+            "IMAGES_TABLE": self.data.images.table_name,
+            "IMAGE_ROLE_ARN_PREFIX": self._image_role_arn_prefix,
+            "IMAGE_FAMILY_PREFIX": self._image_family_prefix,
             "POWERTOOLS_SERVICE_NAME": "mycli",
             "POWERTOOLS_METRICS_NAMESPACE": "mycli",
         }
+
+    @property
+    def _image_role_arn_prefix(self) -> str:
+        """The roles images may carry (mycli:imageRolePrefix), as an ARN prefix."""
+        return f"arn:{self.partition}:iam::{self.account}:role/{self.config.image_role_prefix}"
+
+    @property
+    def _image_family_prefix(self) -> str:
+        """Images' task definition families: `<stack name>-image-<image name>`."""
+        return f"{self.stack_name}-image"
+
+    def _pass_roles(self, function: PythonFunction) -> None:
+        """PassRole to ECS tasks only: the stack's task and execution roles, and the roles
+        under the image role prefix (never `*`)."""
+        executor = self.executor
+        function.allow(
+            ["iam:PassRole"],
+            [
+                executor.task_role.role_arn,
+                executor.execution_role.role_arn,
+                f"{self._image_role_arn_prefix}*",
+            ],
+            StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+        )
+
+    def _grant_images(self, function: PythonFunction, access: Access) -> None:
+        if access.images:
+            function.allow(list(access.images), [self.data.images.table_arn])
+        if access.image_task_definitions:
+            # Register/Deregister/DescribeTaskDefinition authorize on Resource "*" only; what
+            # limits them is PassRole (above), allowed only for the image role prefix.
+            function.allow(
+                [
+                    "ecs:DescribeTaskDefinition",
+                    "ecs:RegisterTaskDefinition",
+                    "ecs:DeregisterTaskDefinition",
+                ],
+                ["*"],
+            )
+            self._pass_roles(function)
 
     def _function(
         self,
@@ -116,6 +159,7 @@ class MycliStack(Stack):
             retry_attempts=retry_attempts,
         )
         self._grant(function, FUNCTION_ACCESS[module])
+        self._grant_images(function, FUNCTION_ACCESS[module])
         return function
 
     def _grant(self, function: PythonFunction, access: Access) -> None:
@@ -142,6 +186,11 @@ class MycliStack(Stack):
                 [
                     executor.task_definition.task_definition_arn,
                     executor.prepared_task_definition.task_definition_arn,
+                    self.format_arn(
+                        service="ecs",
+                        resource="task-definition",
+                        resource_name=f"{self._image_family_prefix}-*",
+                    ),
                 ],
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
@@ -150,11 +199,7 @@ class MycliStack(Stack):
                 [executor.task_arn_pattern],
                 StringEquals={"ecs:CreateAction": "RunTask"},
             )
-            function.allow(
-                ["iam:PassRole"],
-                [executor.task_role.role_arn, executor.execution_role.role_arn],
-                StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
-            )
+            self._pass_roles(function)
         task_actions = [
             action
             for action, wanted in (
@@ -197,6 +242,14 @@ class MycliStack(Stack):
                     "kms:GranteePrincipal": executor.task_role.role_arn,
                     "kms:GrantConstraintType": "EncryptionContextEquals",
                 },
+                **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
+            )
+            # The same for a run on an image with its own task role (under the prefix).
+            function.allow(
+                ["kms:CreateGrant"],
+                [executor.env_key.key_arn],
+                StringLike={"kms:GranteePrincipal": f"{self._image_role_arn_prefix}*"},
+                StringEquals={"kms:GrantConstraintType": "EncryptionContextEquals"},
                 **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
             )
         if access.read_setup_logs:
@@ -257,8 +310,21 @@ class MycliStack(Stack):
             ),
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "Only the X-Ray actions above, and ecs:ListTasks limited by its ecs:cluster "
-                "condition to the executor cluster, use Resource *.",
+                "Only the X-Ray actions above, ecs:ListTasks limited by its ecs:cluster "
+                "condition to the executor cluster, and the images functions' "
+                "Describe/Register/DeregisterTaskDefinition (which authorize on * only; "
+                "what a task definition may carry is bounded by iam:PassRole) use Resource *.",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/"
+                f"{self.config.image_role_prefix}*]",
+                "Images carry task roles an admin names at run time; PassRole is limited to "
+                "the deployer's role prefix (mycli:imageRolePrefix) and to ECS tasks.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{ecs_arn}task-definition/{self.stack_name}-image-*]",
+                "Each image's task definition is registered at run time: RunTask is limited to "
+                "this stack's image families, on the executor cluster.",
             ),
             (
                 f"AwsSolutions-IAM5[Resource::{ecs_arn}task/{cluster}/*]",

@@ -14,6 +14,7 @@ from orchestrator.domain.models import (
     ApiKeyRecord,
     Execution,
     ExecutionStatus,
+    Image,
     LaunchResult,
     LaunchSpec,
     Lock,
@@ -247,3 +248,41 @@ class InMemoryUploadStore:
     def find(self, user_email: str, upload_id: str) -> Upload | None:
         upload = self.uploads.get(upload_id)
         return upload if upload is not None and upload.user_email == user_email else None
+
+
+class InMemoryImageStore:
+    def __init__(self) -> None:
+        self.items: dict[str, Image] = {}
+
+    def create(self, image: Image) -> None:
+        if image.name in self.items:
+            raise Conflict("exists")
+        self.items[image.name] = image
+
+    def get(self, name: str) -> Image | None:
+        return self.items.get(name)
+
+    def list_all(self) -> list[Image]:
+        return [self.items[name] for name in sorted(self.items)]
+
+    def delete(self, name: str) -> bool:
+        return self.items.pop(name, None) is not None
+
+    def set_default(self, name: str) -> None:
+        for key, image in self.items.items():
+            self.items[key] = replace(image, is_default=key == name)
+
+
+class RecordingImagePlatform:
+    """Records what the image service asked the backend to prepare and release."""
+
+    def __init__(self) -> None:
+        self.registered: list[str] = []
+        self.unregistered: list[str] = []
+
+    def register(self, image: Image) -> str | None:
+        self.registered.append(image.name)
+        return f"td/{image.name}"
+
+    def unregister(self, image: Image) -> None:
+        self.unregistered.append(image.name)

@@ -68,7 +68,12 @@ TABLES: dict[str, dict[str, Any]] = {
         "KeySchema": [{"AttributeName": "lock_name", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "lock_name", "AttributeType": "S"}],
     },
+    "Images": {
+        "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
+    },
 }
+IMAGE_ROLE_ARN_PREFIX = "arn:aws:iam::123456789012:role/mycli-task-"
 
 
 def create_tables() -> None:
@@ -153,6 +158,9 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "SECURITY_GROUP_IDS": ",".join(settings.security_groups),
         "LOG_GROUP_NAME": settings.log_group,
         "LOG_STREAM_PREFIX": settings.log_stream_prefix,
+        "IMAGES_TABLE": settings.images_table,
+        "IMAGE_ROLE_ARN_PREFIX": settings.image_role_arn_prefix,
+        "IMAGE_FAMILY_PREFIX": settings.image_family_prefix,
     }
 
 
@@ -191,6 +199,8 @@ def moto_platform() -> Iterator[AwsSettings]:
             api_keys_table="APIKeys",
             executions_table="Executions",
             locks_table="Locks",
+            images_table="Images",
+            image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
             container_name=CONTAINER,
             log_group=LOG_GROUP,
             log_stream_prefix="exec",

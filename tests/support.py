@@ -8,11 +8,14 @@ from fakes import (
     FakeRunner,
     InMemoryApiKeyStore,
     InMemoryExecutionStore,
+    InMemoryImageStore,
     InMemoryLockStore,
     InMemoryUploadStore,
+    RecordingImagePlatform,
     RecordingLogWaiter,
 )
 from orchestrator.domain.executions import ExecutionService
+from orchestrator.domain.images import ImagePolicy, ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import Caller, Execution, ExecutionStatus, Role
 from orchestrator.domain.services import Services
@@ -22,6 +25,7 @@ from orchestrator.domain.users import UserService
 ALICE = Caller("alice@example.com", Role.USER)
 BOB = Caller("bob@example.com", Role.USER)
 ADMIN = Caller("admin@example.com", Role.ADMIN)
+IMAGE_ROLE_ARN_PREFIX = "arn:aws:iam::123456789012:role/mycli-task-"
 
 
 class FakeWorld:
@@ -37,6 +41,11 @@ class FakeWorld:
         self.log_waiter = RecordingLogWaiter()
         self.uploads = InMemoryUploadStore()
         upload_service = UploadService(self.uploads, self.clock)
+        self.images = InMemoryImageStore()
+        self.image_platform = RecordingImagePlatform()
+        image_service = ImageService(
+            self.images, self.image_platform, self.clock, ImagePolicy(IMAGE_ROLE_ARN_PREFIX)
+        )
         self.services = Services(
             executions=ExecutionService(
                 self.executions,
@@ -46,11 +55,13 @@ class FakeWorld:
                 self.clock,
                 uploads=upload_service,
                 log_waiter=self.log_waiter,
+                images=image_service,
             ),
             uploads=upload_service,
             locks=LockService(self.locks, self.executions, self.clock),
             users=UserService(self.keys, self.clock),
             backend="local",
+            images=image_service,
         )
 
 

@@ -27,6 +27,7 @@ REATTACH_CONTEXT = {
     "DataLocks": "mycli:existingLocksTable",
     "DataCodeBucket": "mycli:existingCodeBucket",
     "ExecutorExecutionLogs": "mycli:existingExecutionLogGroup",
+    "DataImages": "mycli:existingImagesTable",
 }
 TASK_STOP_TIMEOUT_SECONDS = 600
 

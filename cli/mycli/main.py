@@ -24,6 +24,7 @@ COMMANDS = {
     "quota": ("mycli.commands.quota", "quota"),
     "locks": ("mycli.commands.locks", "locks"),
     "admin": ("mycli.commands.admin", "admin"),
+    "images": ("mycli.commands.images", "images"),
     "local": ("mycli.commands.local", "local"),
     "init": ("mycli.commands.deploy", "init"),
     "destroy": ("mycli.commands.deploy", "destroy"),

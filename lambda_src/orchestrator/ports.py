@@ -11,6 +11,7 @@ from orchestrator.domain.models import (
     ApiKeyRecord,
     Execution,
     ExecutionStatus,
+    Image,
     LaunchResult,
     LaunchSpec,
     Lock,
@@ -175,4 +176,49 @@ class NoLogWait:
     """For hosts that answer at once (a Lambda function must not sit waiting for output)."""
 
     def wait(self, execution_id: str, cursor: str, timeout_seconds: float) -> None:
+        return None
+
+
+class ImageStore(Protocol):
+    def create(self, image: Image) -> None:
+        """Record a new image; raises Conflict if the name exists."""
+        ...
+
+    def get(self, name: str) -> Image | None: ...
+
+    def list_all(self) -> list[Image]:
+        """Every image, by name (a handful: admins register them)."""
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Forget the image; False when there was none."""
+        ...
+
+    def set_default(self, name: str) -> None:
+        """Make `name` the only default image."""
+        ...
+
+
+class ImagePlatform(Protocol):
+    """What the backend does when an image comes and goes (AWS: its task definition)."""
+
+    def register(self, image: Image) -> str | None:
+        """Prepare the backend for runs on `image`; returns its handle (a task definition
+        ARN), or None where there is nothing to prepare. Raises ValidationFailed when the
+        backend refuses the image."""
+        ...
+
+    def unregister(self, image: Image) -> None:
+        """Release what `register` made; runs already started on it are not affected."""
+        ...
+
+
+class NoImagePlatform:
+    """For hosts where an image needs nothing prepared (the embedded host runs commands on
+    itself and records the image's URI only)."""
+
+    def register(self, image: Image) -> str | None:
+        return None
+
+    def unregister(self, image: Image) -> None:
         return None

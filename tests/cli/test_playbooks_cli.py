@@ -152,16 +152,37 @@ def test_a_refused_run_exits_2_and_starts_nothing(
     assert executions(harness) == []
 
 
-def test_a_key_this_exec_has_no_option_for_is_refused(harness: CliHarness, repo: Path) -> None:
-    write(repo, "img.yml", "description: image\ncommand: 'true'\nimage: python:3.12\n")
+def test_image_and_size_keys_run_on_that_image_and_the_command_line_wins(
+    harness: CliHarness, repo: Path
+) -> None:
+    # Given an image and a playbook that asks for it with a size
+    registered = harness.run(
+        "admin",
+        "images",
+        "register",
+        "tools",
+        "--image",
+        "python:3.12",
+        "--cpu",
+        "512",
+        "--memory",
+        "2048",
+        "--max-memory",
+        "4096",
+        key=harness.admin_key,
+    )
+    assert registered.exit_code == 0, registered.stderr
+    write(repo, "img.yml", "description: image\ncommand: 'true'\nimage: tools\nmemory: 1024\n")
 
-    result = harness.run("run", "img")
+    # When it runs as written, then with a memory given on the command line
+    as_written = harness.run("run", "img")
+    overridden = harness.run("run", "img", "--memory", "4096")
 
-    if "image" in {param.name for param in exec_command.params}:
-        pytest.skip("exec has --image: the key is honoured (tested with the option)")
-    assert result.exit_code == 2
-    assert "img.yml:3: `image` is not supported yet" in result.stderr
-    assert executions(harness) == []
+    # Then both ran on the image; the file's size, then the command line's
+    assert (as_written.exit_code, overridden.exit_code) == (0, 0), overridden.stderr
+    first, second = sorted(executions(harness), key=lambda e: str(e["started_at"]))
+    assert (first["image"], first["memory"], first["playbook"]) == ("tools", 1024, "img")
+    assert (second["image"], second["memory"]) == ("tools", 4096)
 
 
 def test_a_file_value_exec_would_refuse_is_refused_at_its_line(

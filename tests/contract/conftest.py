@@ -10,14 +10,21 @@ from typing import Any
 import boto3
 import pytest
 
-from fakes import InMemoryApiKeyStore, InMemoryExecutionStore, InMemoryLockStore
+from fakes import (
+    InMemoryApiKeyStore,
+    InMemoryExecutionStore,
+    InMemoryImageStore,
+    InMemoryLockStore,
+)
 from moto_aws import REGION
 from orchestrator.adapters.aws.dynamodb import (
     DynamoApiKeyStore,
     DynamoExecutionStore,
     DynamoLockStore,
 )
+from orchestrator.adapters.aws.images import DynamoImageStore
 from orchestrator.adapters.local.database import Database
+from orchestrator.adapters.local.images import SqliteImageStore
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
     SqliteExecutionStore,
@@ -72,3 +79,17 @@ def lock_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 @pytest.fixture(params=sorted(KEY_STORES))
 def key_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return KEY_STORES[request.param](request, tmp_path)
+
+
+IMAGE_STORES: dict[str, StoreFactory] = {
+    "memory": lambda request, tmp: InMemoryImageStore(),
+    "sqlite": lambda request, tmp: SqliteImageStore(_sqlite(tmp)),
+    "dynamodb": lambda request, tmp: DynamoImageStore(
+        _dynamodb(request)[1], _dynamodb(request)[0].images_table
+    ),
+}
+
+
+@pytest.fixture(params=sorted(IMAGE_STORES))
+def image_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    return IMAGE_STORES[request.param](request, tmp_path)

@@ -44,6 +44,7 @@ def redeployed() -> dict[str, Any]:
             "mycli:existingLocksTable": "Mycli-DataLocks-OLD3",
             "mycli:existingCodeBucket": "mycli-databucket-old4",
             "mycli:existingExecutionLogGroup": "Mycli-ExecutorExecutionLogs-OLD5",
+            "mycli:existingImagesTable": "Mycli-DataImages-OLD6",
             "mycli:apiLogging": "create-role",
         }
     ).to_json()["Resources"]

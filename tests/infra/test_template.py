@@ -86,7 +86,7 @@ def test_data_and_execution_logs_are_retained_except_when_the_first_create_fails
         *of_type(resources, "AWS::S3::Bucket").values(),
         execution_log_group(resources),
     ]
-    assert len(kept) == 6
+    assert len(kept) == 7  # APIKeys, Executions, Locks, Images; two buckets; the log group
     for resource in kept:
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
         assert resource["UpdateReplacePolicy"] == "Retain"
@@ -227,6 +227,14 @@ def test_every_function_has_its_own_role(resources: Resources) -> None:
     assert len(roles) == len(set(roles))
 
 
+PASSES_ROLES = {"create_execution", "create_image", "delete_image"}
+IMAGE_TASK_DEFINITION_ACTIONS = {
+    "ecs:DescribeTaskDefinition",
+    "ecs:RegisterTaskDefinition",
+    "ecs:DeregisterTaskDefinition",
+}
+
+
 def test_no_policy_uses_resource_star_except_for_xray_and_cluster_bound_list_tasks(
     resources: Resources,
 ) -> None:
@@ -240,9 +248,11 @@ def test_no_policy_uses_resource_star_except_for_xray_and_cluster_bound_list_tas
                     "ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}
                 }
             else:
+                # CDK merges statements on the same resource: X-Ray's and the images'.
                 assert set(actions_of([statement])) <= {
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
+                    *IMAGE_TASK_DEFINITION_ACTIONS,
                 }, statement
 
 
@@ -253,7 +263,8 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
     assert ("ecs:RunTask" in actions) == (module == "create_execution")
-    assert ("iam:PassRole" in actions) == (module == "create_execution")
+    assert ("iam:PassRole" in actions) == (module in PASSES_ROLES)
+    assert ("ecs:RegisterTaskDefinition" in actions) == (module in ("create_image", "delete_image"))
     assert ("logs:GetLogEvents" in actions) == (module in ("get_execution_logs", "task_events"))
     assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
     assert ("ecs:ListTasks" in actions) == (module == "reaper")
@@ -270,14 +281,18 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
         assert not any(action.startswith("dynamodb:") for action in actions)
 
 
-def test_pass_role_is_limited_to_the_two_task_roles(
-    resources: Resources,
+@pytest.mark.parametrize("module", sorted(PASSES_ROLES))
+def test_pass_role_is_limited_to_the_two_task_roles_and_the_image_role_prefix(
+    resources: Resources, module: str
 ) -> None:
-    function_id = functions_by_handler(resources)["create_execution"]
+    function_id = functions_by_handler(resources)[module]
     [statement] = [
         s for s in policy_statements(resources, function_id) if "iam:PassRole" in actions_of([s])
     ]
-    roles = {r["Fn::GetAtt"][0] for r in statement["Resource"]}
+    roles = {r["Fn::GetAtt"][0] for r in statement["Resource"] if "Fn::GetAtt" in r}
+    [prefixed] = [r for r in statement["Resource"] if "Fn::GetAtt" not in r]
+    assert json.dumps(prefixed).endswith(':role/mycli-task-*"]]}')
+    assert "*" not in statement["Resource"]
     task_definitions = of_type(resources, "AWS::ECS::TaskDefinition").values()
     expected = {t["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0] for t in task_definitions} | {
         t["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0] for t in task_definitions
@@ -414,7 +429,7 @@ def test_create_may_grant_the_task_role_only_decrypt_bound_to_an_execution(
     resources: Resources,
 ) -> None:
     function_id = functions_by_handler(resources)["create_execution"]
-    [statement] = [
+    [statement, for_images] = [
         s for s in policy_statements(resources, function_id) if "kms:CreateGrant" in actions_of([s])
     ]
     role = prepared_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
@@ -424,6 +439,19 @@ def test_create_may_grant_the_task_role_only_decrypt_bound_to_an_execution(
             "kms:GrantConstraintType": "EncryptionContextEquals",
         },
         "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]},
+    }
+    # A run on an image with its own role: the grantee must be under the image role prefix.
+    assert set(for_images["Condition"]) == {
+        "StringLike",
+        "StringEquals",
+        "ForAllValues:StringEquals",
+    }
+    assert json.dumps(for_images["Condition"]["StringLike"]).endswith(':role/mycli-task-*"]]}}')
+    assert for_images["Condition"]["StringEquals"] == {
+        "kms:GrantConstraintType": "EncryptionContextEquals"
+    }
+    assert for_images["Condition"]["ForAllValues:StringEquals"] == {
+        "kms:GrantOperations": ["Decrypt"]
     }
 
 
@@ -487,14 +515,14 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
     assert validator["Properties"]["ValidateRequestBody"] is True
     methods = of_type(resources, "AWS::ApiGateway::Method").values()
     posts_with_models = [m for m in methods if "RequestModels" in m["Properties"]]
-    assert len(posts_with_models) == 2
+    assert len(posts_with_models) == 3  # POST /executions, /users, /images
     with_paths = [
         m["Properties"]["RequestParameters"]
         for m in methods
         if "RequestParameters" in m["Properties"]
         and any(".path." in k for k in m["Properties"]["RequestParameters"])
     ]
-    assert len(with_paths) == 5
+    assert len(with_paths) == 6
     for parameters in with_paths:
         assert all(v is True for k, v in parameters.items() if ".path." in k)
     responses = {

@@ -73,3 +73,12 @@ def list_users(app: AppContext, output: str) -> None:
             for user in items
         ]
         emit_table(rows, USER_COLUMNS, empty="no users")
+
+
+def _add_images() -> None:
+    from mycli.commands.images import admin_images
+
+    admin.add_command(admin_images)
+
+
+_add_images()

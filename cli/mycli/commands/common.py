@@ -39,6 +39,10 @@ EXECUTION_FIELDS = (
     "lock_released_by",
     "task_ref",
     "playbook",
+    "image",
+    "image_uri",
+    "cpu",
+    "memory",
 )
 
 

@@ -74,6 +74,19 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
     help="Send this process's stdin to the command (up to the server's upload limit).",
 )
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
+@click.option("--image", metavar="NAME", help="Run on this image (default: the default image).")
+@click.option(
+    "--cpu",
+    type=click.IntRange(1),
+    metavar="N",
+    help="CPU units (1024 = 1 vCPU), within the image's limit.",
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(1),
+    metavar="MIB",
+    help="Memory in MiB, within the image's limit.",
+)
 @output_option
 def execute(
     app: AppContext,
@@ -87,12 +100,16 @@ def execute(
     output: str,
     command: tuple[str, ...],
     playbook: str | None = None,
+    image: str | None = None,
+    cpu: int | None = None,
+    memory: int | None = None,
 ) -> None:
     """What `mycli exec` does (and `mycli run`, with a playbook's command and options):
     start the execution, stream its output and exit with its code, or print its id."""
     body = request_body(command, lock, env_pairs, timeout, wait_lock)
     if playbook is not None:
         body["playbook"] = playbook
+    body |= {k: v for k, v in (("image", image), ("cpu", cpu), ("memory", memory)) if v}
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
     if not forward_stdin:

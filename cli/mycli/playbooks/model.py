@@ -159,7 +159,7 @@ class Playbook(BaseModel):
         default_factory=list, description="--secret NAME or VAR=NAME for each entry."
     )
     image: Name | None = Field(default=None, min_length=1, max_length=256, description="--image")
-    cpu: float | None = Field(default=None, gt=0, description="--cpu")
+    cpu: int | None = Field(default=None, ge=1, description="--cpu N (CPU units, 1024 = 1 vCPU)")
     memory: int | None = Field(default=None, ge=1, description="--memory MIB")
     git: Name | None = Field(
         default=None, min_length=1, max_length=2048, description="--git URL[#REF]"

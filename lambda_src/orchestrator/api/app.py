@@ -37,6 +37,7 @@ def all_routers() -> list[Router]:
         console,
         executions,
         health,
+        images,
         locks,
         me,
         quota,
@@ -53,6 +54,7 @@ def all_routers() -> list[Router]:
         users.router,
         uploads.router,
         console.router,
+        images.router,
     ]
 
 

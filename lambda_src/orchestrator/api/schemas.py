@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from orchestrator.domain.images import IMAGE_NAME_PATTERN, MAX_CPU_UNITS, MAX_MEMORY_MIB
 from orchestrator.domain.models import (
     EMAIL_PATTERN,
     ENV_NAME_PATTERN,
@@ -95,6 +96,20 @@ class CreateExecution(BaseModel):
         pattern=PLAYBOOK_NAME_PATTERN,
         description="the playbook that started the run (`mycli run NAME`), kept in the record",
     )
+    image: str | None = Field(
+        default=None,
+        pattern=IMAGE_NAME_PATTERN,
+        description="a registered image (GET /images); the default image when omitted",
+    )
+    cpu: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CPU_UNITS,
+        description="Fargate CPU units, within the image's limit",
+    )
+    memory: int | None = Field(
+        default=None, ge=1, le=MAX_MEMORY_MIB, description="MiB, within the image's limit"
+    )
 
     @field_validator("command")
     @classmethod
@@ -155,6 +170,14 @@ class ExecutionOut(BaseModel):
     )
     stdin_upload_id: str | None
     playbook: str | None = Field(description="the playbook that started it (`mycli run`)")
+    image: str | None = Field(
+        default=None, description="the image it ran on (null: no image, as before images)"
+    )
+    image_uri: str | None = Field(
+        default=None, description="the image's URI when it ran (embedded host: informational)"
+    )
+    cpu: int | None = Field(default=None, description="Fargate CPU units it ran with")
+    memory: int | None = Field(default=None, description="MiB it ran with")
 
 
 class ExecutionPageOut(BaseModel):

@@ -20,6 +20,7 @@ from orchestrator.domain.errors import (
     TooManyExecutions,
     ValidationFailed,
 )
+from orchestrator.domain.images import ImageService, RunImage
 from orchestrator.domain.models import (
     DEFAULT_MAX_RUNNING_PER_USER,
     DEFAULT_MAX_RUNNING_TOTAL,
@@ -136,6 +137,7 @@ class ExecutionService:
         new_id: Callable[[], str] = new_execution_id,
         uploads: UploadService | None = None,
         log_waiter: LogWaiter | None = None,
+        images: ImageService | None = None,
     ) -> None:
         self._executions = executions
         self._locks = locks
@@ -147,6 +149,7 @@ class ExecutionService:
         self._new_id = new_id
         self._uploads = uploads
         self._log_waiter = log_waiter or NoLogWait()
+        self._images = images
         # Counting running executions and recording a new one happen under this lock, so
         # one host's concurrent requests cannot all pass the same count (the embedded server
         # is one process; on AWS each container serves one request at a time anyway).
@@ -183,6 +186,7 @@ class ExecutionService:
             )
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
+        run_image = self._image_for(request)
         now = self._clock.now()
         execution = Execution(
             execution_id=execution_id,
@@ -199,6 +203,7 @@ class ExecutionService:
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
         )
+        execution = _record_image(execution, run_image)
         acquired = False
         try:
             with self._admission:
@@ -215,7 +220,14 @@ class ExecutionService:
             if acquired and request.lock:
                 self._locks.release(request.lock, execution_id)
             raise
-        return self._launch(execution, request, upload, stdin)
+        return self._launch(execution, request, upload, stdin, run_image)
+
+    def _image_for(self, request: ExecutionRequest) -> RunImage | None:
+        if self._images is None:
+            if request.image is not None or request.cpu is not None or request.memory is not None:
+                raise ValidationFailed("this server has no images")
+            return None
+        return self._images.for_run(request)
 
     def _repeated(
         self, execution_id: str, idempotency_key: str | None, refused: MycliError
@@ -475,6 +487,7 @@ class ExecutionService:
         request: ExecutionRequest,
         upload: Upload | None,
         stdin: Upload | None,
+        run_image: RunImage | None = None,
     ) -> Execution:
         spec = LaunchSpec(
             execution_id=execution.execution_id,
@@ -485,6 +498,7 @@ class ExecutionService:
             upload_location=upload.location if upload else None,
             stdin_location=stdin.location if stdin else None,
         )
+        spec = _launch_on_image(spec, run_image)
         launched: LaunchResult | None = None
         try:
             try:
@@ -523,3 +537,28 @@ class ExecutionService:
 
     def _now(self) -> str:
         return utc_iso(self._clock.now())
+
+
+def _record_image(execution: Execution, run_image: RunImage | None) -> Execution:
+    """What an execution records about its image: enough to read after the image is gone."""
+    if run_image is None:
+        return execution
+    image = run_image.image
+    return replace(
+        execution, image=image.name, image_uri=image.uri, cpu=run_image.cpu, memory=run_image.memory
+    )
+
+
+def _launch_on_image(spec: LaunchSpec, run_image: RunImage | None) -> LaunchSpec:
+    if run_image is None:
+        return spec
+    image = run_image.image
+    return replace(
+        spec,
+        image=image.name,
+        image_uri=image.uri,
+        image_ref=image.platform_ref,
+        task_role_arn=image.task_role_arn,
+        cpu=run_image.cpu,
+        memory=run_image.memory,
+    )

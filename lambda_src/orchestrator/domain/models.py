@@ -182,6 +182,9 @@ class ExecutionRequest:
     upload_id: str | None = None
     stdin_upload_id: str | None = None
     playbook: str | None = None
+    image: str | None = None
+    cpu: int | None = None
+    memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,10 @@ class Execution:
     log_truncated_at: int | None = None
     stdin_upload_id: str | None = None
     playbook: str | None = None
+    image: str | None = None  # the image it ran on (kept after the image is removed)
+    image_uri: str | None = None
+    cpu: int | None = None
+    memory: int | None = None
 
     @property
     def deadline(self) -> datetime:
@@ -359,6 +366,14 @@ class LaunchSpec:
     upload_id: str | None = None
     upload_location: str | None = None
     stdin_location: str | None = None
+    # The run's image (see domain/images.py): `image_ref` is the backend's handle on it (an
+    # ECS task definition ARN; None locally), the size in Fargate units (CPU units, MiB).
+    image: str | None = None
+    image_uri: str | None = None
+    image_ref: str | None = None
+    task_role_arn: str | None = None
+    cpu: int | None = None
+    memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -381,3 +396,30 @@ class LaunchResult:
 
     task_ref: str
     log_stream_name: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """A registered image: what a run executes in (a container image on AWS; informational on
+    the embedded host), its task role, its size (Fargate CPU units and MiB) and the largest
+    size a run may ask for. `platform_ref` is the backend's handle (an ECS task definition
+    ARN); `secrets` are the names of secrets runs on it get by default."""
+
+    name: str
+    uri: str
+    cpu: int
+    memory: int
+    max_cpu: int
+    max_memory: int
+    registered_by: str
+    registered_at: str
+    description: str = ""
+    task_role_arn: str | None = None
+    is_default: bool = False
+    secrets: tuple[str, ...] = ()
+    platform_ref: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["secrets"] = list(self.secrets)
+        return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.domain.executions import ExecutionService
+from orchestrator.domain.images import ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
@@ -17,3 +18,4 @@ class Services:
     users: UserService
     uploads: UploadService
     backend: str
+    images: ImageService | None = None

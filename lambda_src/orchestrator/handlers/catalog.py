@@ -31,6 +31,9 @@ ROUTES = (
     RouteFunction("GET", "/users", "list_users"),
     RouteFunction("DELETE", "/users/{email}", "revoke_user"),
     RouteFunction("POST", "/uploads", "create_upload"),
+    RouteFunction("POST", "/images", "create_image"),
+    RouteFunction("GET", "/images", "list_images"),
+    RouteFunction("DELETE", "/images/{name}", "delete_image"),
 )
 
 # The web console's files (no API key; not API operations): one function for both resources.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
+from orchestrator.adapters.local.images import SqliteImageStore
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.adapters.local.stores import (
@@ -19,12 +20,13 @@ from orchestrator.adapters.local.stores import (
 )
 from orchestrator.adapters.local.uploads import LocalUploadStore
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
+from orchestrator.domain.images import ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, MAX_LOG_WAIT_SECONDS, Role
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
-from orchestrator.ports import Clock
+from orchestrator.ports import Clock, NoImagePlatform
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class LocalPlatform:
         self.uploads_store = LocalUploadStore(self.database, settings.data_dir / "uploads")
         self.uploads = UploadService(self.uploads_store, clock, settings.upload_policy)
         self.clock = clock
+        images = ImageService(SqliteImageStore(self.database), NoImagePlatform(), clock)
         executions = ExecutionService(
             self.executions_store,
             self.locks_store,
@@ -98,6 +101,7 @@ class LocalPlatform:
             settings.policy,
             uploads=self.uploads,
             log_waiter=self.log_waiter,
+            images=images,
         )
         self.runner.subscribe(executions)
         self.services = Services(
@@ -106,6 +110,7 @@ class LocalPlatform:
             users=UserService(self.keys_store, clock),
             uploads=self.uploads,
             backend="local",
+            images=images,
         )
 
     def recover(self) -> int:

@@ -13,6 +13,7 @@ from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
+from orchestrator.domain.images import ImagePolicy, ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
@@ -20,6 +21,8 @@ from orchestrator.domain.users import UserService
 from orchestrator.ports import (
     ApiKeyStore,
     ExecutionStore,
+    ImagePlatform,
+    ImageStore,
     LockStore,
     LogReader,
     Metrics,
@@ -103,6 +106,25 @@ def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
     )
 
 
+def image_store(settings: AwsSettings, clients: AwsClients) -> ImageStore:
+    from orchestrator.adapters.aws.images import DynamoImageStore
+
+    settings.require("images_table")
+    return DynamoImageStore(clients.dynamodb, settings.images_table)
+
+
+def image_platform(settings: AwsSettings, clients: AwsClients) -> ImagePlatform:
+    from orchestrator.adapters.aws.images import EcsImagePlatform
+
+    settings.require("prepared_task_definition")
+    return EcsImagePlatform(
+        clients.ecs,
+        prepared_task_definition=settings.prepared_task_definition,
+        container_name=settings.container_name,
+        family_prefix=settings.image_family_prefix,
+    )
+
+
 def cloudwatch_reader(settings: AwsSettings, clients: AwsClients) -> LogReader:
     from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
 
@@ -120,6 +142,8 @@ class AwsPorts:
     runner: Runner
     log_reader: LogReader
     uploads: UploadStore
+    images: ImageStore
+    image_platform: ImagePlatform
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -133,6 +157,8 @@ class AwsPorts:
             runner=later(ecs_runner),
             log_reader=later(cloudwatch_reader),
             uploads=later(upload_store),
+            images=later(image_store),
+            image_platform=later(image_platform),
         )
 
 
@@ -147,6 +173,7 @@ def build_services(
         max_running_total=settings.max_running_total,
     )
     uploads = UploadService(ports.uploads, clock, UploadPolicy(max_bytes=settings.max_upload_bytes))
+    images = _image_service(ports, settings, clock)
     return Services(
         executions=ExecutionService(
             ports.executions,
@@ -158,9 +185,16 @@ def build_services(
             metrics=metrics,
             uploads=uploads,
             log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
+            images=images,
         ),
         locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),
         uploads=uploads,
         backend="aws",
+        images=images,
     )
+
+
+def _image_service(ports: AwsPorts, settings: AwsSettings, clock: SystemClock) -> ImageService:
+    policy = ImagePolicy(role_arn_prefix=settings.image_role_arn_prefix or None)
+    return ImageService(ports.images, ports.image_platform, clock, policy)

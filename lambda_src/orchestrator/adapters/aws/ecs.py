@@ -78,7 +78,7 @@ class EcsRunner:
                         "assignPublicIp": "ENABLED",  # public subnets, no NAT: pulls need it
                     }
                 },
-                overrides={"containerOverrides": containers},
+                overrides={"containerOverrides": containers, **_task_size(spec)},
             )
         except ClientError as error:
             raise LaunchFailed(
@@ -113,7 +113,8 @@ class EcsRunner:
                 "environment": [identity],
             }
         ]
-        needs_inputs = spec.upload_location or spec.env or spec.stdin_location
+        # A run on an image uses the image's task definition, a clone of the prepared one.
+        needs_inputs = spec.upload_location or spec.env or spec.stdin_location or spec.image_ref
         if not needs_inputs and overrides_size(plain) <= MAX_OVERRIDES_CHARS:
             return self._task_definition, plain
         if not self._prepared_task_definition or self._inputs is None:
@@ -136,7 +137,7 @@ class EcsRunner:
             raise LaunchFailed(
                 f"the task's overrides take {size} characters; ECS accepts {MAX_OVERRIDES_CHARS}"
             )
-        return self._prepared_task_definition, containers
+        return spec.image_ref or self._prepared_task_definition, containers
 
     def stop(self, execution: Execution, reason: str) -> None:
         """Stop the execution's task; without a recorded task, every task started for it
@@ -194,3 +195,10 @@ class EcsRunner:
                     )
             ended |= {by_arn[arn]: None for arn in batch if arn not in seen}
         return ended
+
+
+def _task_size(spec: LaunchSpec) -> dict[str, str]:
+    """Task-level size overrides for a run on an image (Fargate units: CPU units, MiB)."""
+    if spec.cpu is None or spec.memory is None:
+        return {}
+    return {"cpu": str(spec.cpu), "memory": str(spec.memory)}

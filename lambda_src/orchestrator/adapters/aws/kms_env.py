@@ -36,7 +36,12 @@ class KmsEnvSealer:
         self._key_id = key_id
         self._task_role_arn = task_role_arn
 
-    def seal(self, execution_id: str, env: dict[str, str]) -> SealedEnv:
+    def seal(
+        self, execution_id: str, env: dict[str, str], task_role_arn: str | None = None
+    ) -> SealedEnv:
+        """Seal `env` for the task of `execution_id`, whose role (the stack's task role unless
+        the run's image has its own) gets the grant."""
+        grantee = task_role_arn or self._task_role_arn
         plaintext = env_file(env)
         context = {"execution_id": execution_id}
         try:
@@ -52,8 +57,8 @@ class KmsEnvSealer:
             ]
             grant = self._kms.create_grant(
                 KeyId=self._key_id,
-                GranteePrincipal=self._task_role_arn,
-                RetiringPrincipal=self._task_role_arn,
+                GranteePrincipal=grantee,
+                RetiringPrincipal=grantee,
                 Operations=["Decrypt"],
                 Constraints={"EncryptionContextEquals": context},
                 Name=f"mycli-{execution_id}",

@@ -36,7 +36,7 @@ class RunInputs:
         if spec.env:
             if self._sealer is None:
                 raise LaunchFailed("this deployment cannot take env values")
-            sealed = self._sealer.seal(spec.execution_id, spec.env)
+            sealed = self._sealer.seal(spec.execution_id, spec.env, spec.task_role_arn)
             manifest |= {"sealed_env": sealed.pieces, "grant_token": sealed.grant_token}
         for field, key in (
             ("upload_url", spec.upload_location),

@@ -44,6 +44,9 @@ class AwsSettings:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
     max_running_per_user: int = AWS_MAX_RUNNING_PER_USER
     max_running_total: int = AWS_MAX_RUNNING_TOTAL
+    images_table: str = ""
+    image_role_arn_prefix: str = ""  # task roles images may carry (mycli:imageRolePrefix)
+    image_family_prefix: str = "mycli-image"  # images' task definition families
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
@@ -75,6 +78,9 @@ class AwsSettings:
             max_log_bytes=int(env.get("MAX_LOG_BYTES", DEFAULT_MAX_LOG_BYTES)),
             max_running_per_user=int(env.get("MAX_RUNNING_PER_USER", AWS_MAX_RUNNING_PER_USER)),
             max_running_total=int(env.get("MAX_RUNNING_TOTAL", AWS_MAX_RUNNING_TOTAL)),
+            images_table=env.get("IMAGES_TABLE", ""),
+            image_role_arn_prefix=env.get("IMAGE_ROLE_ARN_PREFIX", ""),
+            image_family_prefix=env.get("IMAGE_FAMILY_PREFIX", "mycli-image"),
         )
 
     def require(self, *names: str) -> None:

@@ -77,6 +77,27 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN stdin_upload_id TEXT;
     """,
     "ALTER TABLE executions ADD COLUMN playbook TEXT;",
+    """
+    CREATE TABLE images (
+        name          TEXT PRIMARY KEY,
+        uri           TEXT NOT NULL,
+        cpu           INTEGER NOT NULL,
+        memory        INTEGER NOT NULL,
+        max_cpu       INTEGER NOT NULL,
+        max_memory    INTEGER NOT NULL,
+        registered_by TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        description   TEXT NOT NULL DEFAULT '',
+        task_role_arn TEXT,
+        is_default    INTEGER NOT NULL DEFAULT 0,
+        secrets       TEXT NOT NULL DEFAULT '[]',
+        platform_ref  TEXT
+    );
+    ALTER TABLE executions ADD COLUMN image TEXT;
+    ALTER TABLE executions ADD COLUMN image_uri TEXT;
+    ALTER TABLE executions ADD COLUMN cpu INTEGER;
+    ALTER TABLE executions ADD COLUMN memory INTEGER;
+    """,
 )
 
 

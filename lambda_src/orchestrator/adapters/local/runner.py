@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.adapters.local.limits import limit_cgroup, with_memory_rlimit
 from orchestrator.adapters.local.logfiles import (
     STDERR,
     STDOUT,
@@ -131,6 +132,9 @@ class LocalProcessRunner:
         argv = ["sh", "-c", spec.command]
         if cgroup is not None:
             argv = ["sh", "-c", CGROUP_ENTRY, "sh", str(cgroup / "cgroup.procs"), spec.command]
+        limited = limit_cgroup(cgroup, spec.cpu, spec.memory)  # see adapters/local/limits.py
+        if spec.memory is not None and "memory" not in limited:
+            argv = with_memory_rlimit(argv, spec.memory)
         try:
             # Under the lock: the orphan reaper must never take a child not yet registered.
             with self._lock:

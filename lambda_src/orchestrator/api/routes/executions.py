@@ -65,7 +65,8 @@ IdempotencyKey = Annotated[
             413,
             415,
             429,
-            e404="no such upload (upload_id, stdin_upload_id), or not the caller's",
+            e404="no such upload (upload_id, stdin_upload_id), or not the caller's; or no "
+            "such image",
             e409="lock_held: names the holder, its execution and the expiry; or a request "
             "with this Idempotency-Key is in progress",
             e413="the body is over 1 MiB, or the upload over the upload limit",
@@ -84,6 +85,9 @@ def create_execution(
         upload_id=body.upload_id,
         stdin_upload_id=body.stdin_upload_id,
         playbook=body.playbook,
+        image=body.image,
+        cpu=body.cpu,
+        memory=body.memory,
     )
     execution = services().executions.start(
         caller(), request, current_scope().request_id, idempotency_key

@@ -1,0 +1,165 @@
+"""Images on AWS: the Images table (partition key `name`), and each image's own ECS task
+definition, a clone of the stack's prepared task definition with the command container's
+image, the task role and the size replaced (registered with the image, deregistered when
+it is removed)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from orchestrator.adapters.aws.clients import error_code
+from orchestrator.adapters.aws.dynamodb import (
+    from_item,
+    is_condition_failure,
+    to_item,
+)
+from orchestrator.domain.errors import Conflict, ValidationFailed
+from orchestrator.domain.models import Image
+
+logger = logging.getLogger(__name__)
+# What DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
+_DESCRIBED_ONLY = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+)
+
+
+class DynamoImageStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def create(self, image: Image) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(image.to_dict()),
+                ConditionExpression="attribute_not_exists(#name)",
+                ExpressionAttributeNames={"#name": "name"},
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict(
+                    f"image {image.name} already exists", {"name": image.name}
+                ) from error
+            raise
+
+    def get(self, name: str) -> Image | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"name": {"S": name}}, ConsistentRead=True
+        )
+        return _image(response["Item"]) if "Item" in response else None
+
+    def list_all(self) -> list[Image]:
+        # A handful of items, registered by admins: a scan is the whole table.
+        images: list[Image] = []
+        request: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True}
+        while True:
+            response = self._client.scan(**request)
+            images += [_image(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return sorted(images, key=lambda image: image.name)
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete(self, name: str) -> bool:
+        response = self._client.delete_item(
+            TableName=self._table, Key={"name": {"S": name}}, ReturnValues="ALL_OLD"
+        )
+        return "Attributes" in response
+
+    def set_default(self, name: str) -> None:
+        for image in self.list_all():
+            if image.is_default != (image.name == name):
+                try:
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key={"name": {"S": image.name}},
+                        UpdateExpression="SET is_default = :default",
+                        ConditionExpression="attribute_exists(#name)",
+                        ExpressionAttributeNames={"#name": "name"},
+                        ExpressionAttributeValues={":default": {"BOOL": image.name == name}},
+                    )
+                except ClientError as error:
+                    if not is_condition_failure(error):  # removed meanwhile: nothing to mark
+                        raise
+
+
+def _image(item: dict[str, Any]) -> Image:
+    data = from_item(item)
+    fields: dict[str, Any] = {name: data.get(name) for name in Image.__dataclass_fields__}
+    fields["is_default"] = bool(data.get("is_default", False))
+    fields["secrets"] = tuple(data.get("secrets") or ())
+    fields["description"] = data.get("description") or ""
+    return Image(**fields)
+
+
+class EcsImagePlatform:
+    """Each image gets the task definition family `<prefix>-<image name>`: the prepared task
+    definition (DescribeTaskDefinition) with the command container's image, the task role,
+    cpu and memory replaced."""
+
+    def __init__(
+        self,
+        ecs: Any,
+        *,
+        prepared_task_definition: str,
+        container_name: str,
+        family_prefix: str,
+    ) -> None:
+        self._ecs = ecs
+        self._prepared = prepared_task_definition
+        self._container = container_name
+        self._family_prefix = family_prefix
+
+    def family_of(self, image: Image) -> str:
+        return f"{self._family_prefix}-{image.name}"[:255]
+
+    def register(self, image: Image) -> str | None:
+        described = self._ecs.describe_task_definition(taskDefinition=self._prepared)
+        definition = {
+            key: value
+            for key, value in described["taskDefinition"].items()
+            if key not in _DESCRIBED_ONLY
+        }
+        containers = [
+            {**container, "image": image.uri} if container["name"] == self._container else container
+            for container in definition["containerDefinitions"]
+        ]
+        definition |= {
+            "family": self.family_of(image),
+            "containerDefinitions": containers,
+            "cpu": str(image.cpu),
+            "memory": str(image.memory),
+        }
+        if image.task_role_arn:
+            definition["taskRoleArn"] = image.task_role_arn
+        try:
+            response = self._ecs.register_task_definition(**definition)
+        except ClientError as error:
+            if error_code(error) in ("ClientException", "InvalidParameterException"):
+                message = error.response.get("Error", {}).get("Message") or str(error)
+                raise ValidationFailed(f"ECS refused the image: {message}") from error
+            raise
+        arn: str = response["taskDefinition"]["taskDefinitionArn"]
+        return arn
+
+    def unregister(self, image: Image) -> None:
+        if not image.platform_ref:
+            return
+        try:
+            self._ecs.deregister_task_definition(taskDefinition=image.platform_ref)
+        except ClientError as error:
+            # Already gone (or inactive): what we wanted. Anything else is worth a log line,
+            # not a failed removal: the image's record is gone already.
+            logger.warning(
+                "could not deregister %s: %s", image.platform_ref, error_code(error) or error
+            )

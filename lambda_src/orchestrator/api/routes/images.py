@@ -1,0 +1,174 @@
+"""Images: admins register and remove them; every user lists them (task roles and the
+backend's handle are shown to admins only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.api.context import caller, services
+from orchestrator.api.schemas import API_KEY, Name, documented, errors
+from orchestrator.domain.errors import ValidationFailed
+from orchestrator.domain.images import (
+    IMAGE_NAME_PATTERN,
+    MAX_CPU_UNITS,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_IMAGE_SECRETS,
+    MAX_MEMORY_MIB,
+    MAX_URI_LENGTH,
+    ROLE_ARN_PATTERN,
+    ImageService,
+    ImageSpec,
+    is_secret_name,
+)
+from orchestrator.domain.models import Caller, Image
+
+router = Router()
+
+CpuUnits = Annotated[int | None, Field(default=None, ge=1, le=MAX_CPU_UNITS)]
+MemoryMib = Annotated[int | None, Field(default=None, ge=1, le=MAX_MEMORY_MIB)]
+
+
+class RegisterImage(BaseModel):
+    """POST /images."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(pattern=IMAGE_NAME_PATTERN, description="lowercase letters, digits, _ -")
+    uri: Name = Field(min_length=1, max_length=MAX_URI_LENGTH, description="container image URI")
+    description: Name = Field(default="", max_length=MAX_DESCRIPTION_LENGTH)
+    task_role_arn: str | None = Field(
+        default=None,
+        pattern=ROLE_ARN_PATTERN,
+        description="IAM role the run's task gets (AWS: only under the deployment's "
+        "mycli:imageRolePrefix); the stack's task role when omitted",
+    )
+    cpu: CpuUnits = Field(default=None, description="Fargate CPU units (default 256)")
+    memory: MemoryMib = Field(default=None, description="MiB (default: the smallest for cpu)")
+    max_cpu: CpuUnits = Field(default=None, description="largest cpu a run may ask (default cpu)")
+    max_memory: MemoryMib = Field(
+        default=None, description="largest memory a run may ask (default memory)"
+    )
+    default: bool = Field(default=False, description="runs without an image use this one")
+    secrets: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_IMAGE_SECRETS,
+        description="names of secrets runs on this image get by default",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not is_secret_name(name):
+                raise ValueError(f"invalid secret name {name[:40]!r}: 1-128 letters, digits, _ . -")
+        return names
+
+
+class ImageOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    uri: str
+    description: str
+    cpu: int = Field(description="Fargate CPU units")
+    memory: int = Field(description="MiB")
+    max_cpu: int
+    max_memory: int
+    is_default: bool
+    registered_by: str
+    registered_at: str
+    secrets: list[str]
+    task_role_arn: str | None = Field(description="admins only (null for other users)")
+    platform_ref: str | None = Field(
+        description="admins only: the image's ECS task definition ARN (null locally)"
+    )
+
+
+class ImageListOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    items: list[ImageOut]
+
+
+def _images() -> ImageService:
+    images = services().images
+    if images is None:
+        raise ValidationFailed("this server has no images")
+    return images
+
+
+def _shown(image: Image, viewer: Caller) -> dict[str, Any]:
+    data = image.to_dict()
+    if not viewer.is_admin:
+        data["task_role_arn"] = None
+        data["platform_ref"] = None
+    return data
+
+
+@router.post(
+    "/images",
+    status_code=201,
+    summary="Register an image (admin)",
+    tags=["images"],
+    security=API_KEY,
+    responses={
+        201: documented(ImageOut, "registered"),
+        **errors(
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            e400="invalid request: a bad name, URI or role, a size that is not a Fargate size "
+            "(the message lists the valid ones), or a role outside the allowed prefix",
+            e409="an image with this name exists",
+        ),
+    },
+)
+def register_image(body: Annotated[RegisterImage, Body()]) -> dict[str, Any]:
+    spec = ImageSpec(
+        name=body.name,
+        uri=body.uri,
+        description=body.description,
+        task_role_arn=body.task_role_arn,
+        cpu=body.cpu,
+        memory=body.memory,
+        max_cpu=body.max_cpu,
+        max_memory=body.max_memory,
+        is_default=body.default,
+        secrets=tuple(body.secrets),
+    )
+    who = caller()
+    return _shown(_images().register(who, spec), who)
+
+
+@router.get(
+    "/images",
+    summary="Registered images, by name",
+    tags=["images"],
+    security=API_KEY,
+    responses={200: documented(ImageListOut, "every image"), **errors(400, 401)},
+)
+def list_images() -> dict[str, Any]:
+    who = caller()
+    return {"items": [_shown(image, who) for image in _images().list()]}
+
+
+@router.delete(
+    "/images/<name>",
+    summary="Remove an image (admin); runs already on it keep going",
+    tags=["images"],
+    security=API_KEY,
+    responses={
+        200: documented(ImageOut, "the image that was removed"),
+        **errors(400, 401, 403, 404, e404="no such image"),
+    },
+)
+def remove_image(name: Annotated[Name, Path(max_length=128)]) -> dict[str, Any]:
+    who = caller()
+    return _shown(_images().remove(who, name), who)

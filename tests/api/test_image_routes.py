@@ -1,0 +1,157 @@
+"""The images routes through the resolver, on the embedded platform (SQLite, real runs):
+who may do what, what users see, statuses and error bodies, runs on images."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+
+from api_harness import ApiHarness
+
+ROLE = "arn:aws:iam::123456789012:role/mycli-task-infra"
+
+
+def register(api: ApiHarness, **body: Any) -> tuple[int, Any]:
+    return api.call("POST", "/images", api.admin_key, body={"uri": "alpine:3.20", **body})
+
+
+def finished(api: ApiHarness, execution_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        _, execution = api.call("GET", f"/executions/{execution_id}", api.alice_key)
+        if execution["status"] in ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"):
+            return execution
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_an_admin_registers_an_image_and_every_user_lists_it_without_the_role(
+    api: ApiHarness,
+) -> None:
+    # Given an admin registers an image with a task role
+    status, image = register(
+        api,
+        name="infra",
+        task_role_arn=ROLE,
+        cpu=512,
+        memory=1024,
+        default=True,
+        secrets=["DB_PASSWORD"],
+        description="terraform",
+    )
+    assert status == 201, image
+    assert image["task_role_arn"] == ROLE
+    assert (image["cpu"], image["memory"], image["max_cpu"], image["max_memory"]) == (
+        512,
+        1024,
+        512,
+        1024,
+    )
+    assert image["registered_by"] == "admin@example.com"
+
+    # When a user and the admin list images
+    _, as_user = api.call("GET", "/images", api.alice_key)
+    _, as_admin = api.call("GET", "/images", api.admin_key)
+
+    # Then both see it, and only the admin sees its role
+    [seen] = as_user["items"]
+    assert (seen["name"], seen["is_default"], seen["secrets"]) == ("infra", True, ["DB_PASSWORD"])
+    assert seen["task_role_arn"] is None
+    assert as_admin["items"][0]["task_role_arn"] == ROLE
+
+
+def test_users_cannot_register_or_remove(api: ApiHarness) -> None:
+    register(api, name="a")
+
+    status, body = api.call("POST", "/images", api.alice_key, body={"name": "b", "uri": "x"})
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    status, body = api.call("DELETE", "/images/a", api.bob_key)
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    assert [i["name"] for i in api.call("GET", "/images", api.alice_key)[1]["items"]] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"name": "a", "cpu": 256, "memory": 4096}, "valid memory (MiB): 512, 1024, 2048"),
+        ({"name": "a", "cpu": 300}, "valid CPU units: 256, 512"),
+        ({"name": "A b"}, "image names are 1-63 lowercase letters"),
+        ({"name": "a", "task_role_arn": "role"}, "must be an IAM role ARN"),
+        ({"name": "a", "cpu": "256"}, "cpu"),
+        ({"name": "a", "uri": "x\u0000"}, "NUL"),
+        ({"name": "a", "secrets": ["a b"]}, "invalid secret name"),
+    ],
+)
+def test_a_bad_image_is_refused_in_words(api: ApiHarness, body: dict[str, Any], words: str) -> None:
+    status, answer = register(api, **body)
+
+    assert status == 400, answer
+    assert answer["error"]["code"] == "validation_error"
+    assert words in answer["error"]["message"]
+    assert api.call("GET", "/images", api.admin_key)[1]["items"] == []
+
+
+def test_a_name_is_registered_once_and_removed_once(api: ApiHarness) -> None:
+    assert register(api, name="a")[0] == 201
+    status, body = register(api, name="a")
+    assert (status, body["error"]["code"]) == (409, "conflict")
+
+    status, removed = api.call("DELETE", "/images/a", api.admin_key)
+    assert (status, removed["name"]) == (200, "a")
+    status, body = api.call("DELETE", "/images/a", api.admin_key)
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_a_run_on_an_image_is_recorded_with_it_and_limited_to_its_size(api: ApiHarness) -> None:
+    # Given an image whose runs may grow to 1024 CPU units and 2048 MiB
+    register(api, name="sized", cpu=256, memory=512, max_cpu=1024, max_memory=2048)
+
+    # When a run asks for more than that, or for a size Fargate has not
+    status, over = api.call(
+        "POST",
+        "/executions",
+        api.alice_key,
+        body={"command": "true", "image": "sized", "memory": 4096, "lock": "l1"},
+    )
+    status_bad, bad = api.call(
+        "POST",
+        "/executions",
+        api.alice_key,
+        body={"command": "true", "image": "sized", "cpu": 256, "memory": 1536},
+    )
+
+    # Then both are refused before anything starts, the lock untaken
+    assert (status, over["error"]["code"]) == (400, "validation_error")
+    assert "limit" in over["error"]["message"]
+    assert status_bad == 400 and "512, 1024, 2048" in bad["error"]["message"]
+    assert api.call("GET", "/locks", api.alice_key)[1]["items"] == []
+
+    # And a run within the limits is recorded with its image and size, its memory applied
+    status, created = api.call(
+        "POST",
+        "/executions",
+        api.alice_key,
+        body={"command": "ulimit -v", "image": "sized", "memory": 1024},
+    )
+    assert status == 202, created
+    done = finished(api, created["execution_id"])
+    assert (done["image"], done["image_uri"], done["cpu"], done["memory"]) == (
+        "sized",
+        "alpine:3.20",
+        256,
+        1024,
+    )
+    _, page = api.call("GET", f"/executions/{created['execution_id']}/logs", api.alice_key)
+    output = b"".join(base64.b64decode(c["data"]) for c in page["chunks"]).decode()
+    assert done["status"] == "SUCCEEDED"
+    assert output.strip() in (str(1024 * 1024), "unlimited")  # unlimited: cgroup memory.max
+
+
+def test_an_unknown_image_is_not_found(api: ApiHarness) -> None:
+    status, body = api.call(
+        "POST", "/executions", api.alice_key, body={"command": "true", "image": "nope"}
+    )
+    assert (status, body["error"]["code"]) == (404, "not_found")

@@ -1,0 +1,137 @@
+"""The images functions and runs on images, against moto: a registered image becomes its own
+task definition (the prepared one with the image, role and size replaced), a run on it is
+RunTask on that definition with its size, removal deregisters it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from lambda_harness import Lambdas
+from moto_aws import IMAGE_ROLE_ARN_PREFIX, REGION
+
+ROLE = IMAGE_ROLE_ARN_PREFIX + "infra"
+
+
+def register(lambdas: Lambdas, **body: Any) -> tuple[int, Any]:
+    return lambdas.call(
+        "POST",
+        "/images",
+        lambdas.admin_key,
+        body={"name": "infra", "uri": "registry.example/terraform:1.9", **body},
+    )
+
+
+def test_register_makes_a_task_definition_with_the_image_role_and_size(lambdas: Lambdas) -> None:
+    # When an admin registers an image with its own role and size
+    status, image = register(lambdas, task_role_arn=ROLE, cpu=1024, memory=2048)
+
+    # Then it has a task definition: the prepared one with those replaced
+    assert status == 201, image
+    ecs = boto3.client("ecs", region_name=REGION)
+    definition = ecs.describe_task_definition(taskDefinition=image["platform_ref"])[
+        "taskDefinition"
+    ]
+    assert definition["family"] == "mycli-image-infra"
+    assert (definition["cpu"], definition["memory"]) == ("1024", "2048")
+    assert definition["taskRoleArn"] == ROLE
+    containers = {c["name"]: c["image"] for c in definition["containerDefinitions"]}
+    assert containers["command"] == "registry.example/terraform:1.9"
+    assert set(containers) == {"fetch", "prepare", "unpack", "command"}
+    assert containers["fetch"] == "public.ecr.aws/docker/library/busybox"
+
+
+def test_a_role_outside_the_prefix_is_refused_before_ecs_is_asked(lambdas: Lambdas) -> None:
+    status, body = register(lambdas, task_role_arn="arn:aws:iam::123456789012:role/admin")
+
+    assert status == 400
+    assert "must start with " + IMAGE_ROLE_ARN_PREFIX in body["error"]["message"]
+    ecs = boto3.client("ecs", region_name=REGION)
+    families = ecs.list_task_definition_families(familyPrefix="mycli-image")["families"]
+    assert families == []
+
+
+def test_a_run_on_an_image_is_run_task_on_its_definition_with_its_size(lambdas: Lambdas) -> None:
+    # Given an image whose runs may grow to 2048 CPU units
+    _, image = register(
+        lambdas, task_role_arn=ROLE, cpu=512, memory=1024, max_cpu=2048, max_memory=4096
+    )
+
+    # When a user runs on it with a larger size
+    status, execution = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.alice_key,
+        body={"command": "terraform plan", "image": "infra", "cpu": 2048, "memory": 4096},
+    )
+
+    # Then the task runs on the image's definition with that size, and the record says so
+    assert status == 202, execution
+    assert (execution["image"], execution["image_uri"], execution["cpu"], execution["memory"]) == (
+        "infra",
+        "registry.example/terraform:1.9",
+        2048,
+        4096,
+    )
+    ecs = boto3.client("ecs", region_name=REGION)
+    [task] = ecs.describe_tasks(cluster=lambdas.settings.cluster, tasks=[execution["task_ref"]])[
+        "tasks"
+    ]
+    assert task["taskDefinitionArn"] == image["platform_ref"]
+    assert (task["overrides"]["cpu"], task["overrides"]["memory"]) == ("2048", "4096")
+    assert "terraform plan" not in str(task["overrides"])  # the command is in the manifest
+
+
+def test_remove_deregisters_the_definition_and_a_started_run_keeps_its_record(
+    lambdas: Lambdas,
+) -> None:
+    _, image = register(lambdas)
+    _, execution = lambdas.call(
+        "POST", "/executions", lambdas.alice_key, body={"command": "sleep 60", "image": "infra"}
+    )
+
+    status, removed = lambdas.call("DELETE", "/images/infra", lambdas.admin_key)
+
+    assert (status, removed["name"]) == (200, "infra")
+    ecs = boto3.client("ecs", region_name=REGION)
+    definition = ecs.describe_task_definition(taskDefinition=image["platform_ref"])
+    assert definition["taskDefinition"]["status"] == "INACTIVE"
+    status, kept = lambdas.call(
+        "GET", f"/executions/{execution['execution_id']}", lambdas.alice_key
+    )
+    assert (status, kept["image"], kept["status"]) == (200, "infra", "STARTING")
+    assert lambdas.call("GET", "/images", lambdas.alice_key)[1]["items"] == []
+
+
+def test_users_see_images_without_roles_and_cannot_register(lambdas: Lambdas) -> None:
+    register(lambdas, task_role_arn=ROLE)
+
+    _, listed = lambdas.call("GET", "/images", lambdas.bob_key)
+    status, _ = lambdas.call("POST", "/images", lambdas.bob_key, body={"name": "x", "uri": "x"})
+
+    assert [(i["name"], i["task_role_arn"], i["platform_ref"]) for i in listed["items"]] == [
+        ("infra", None, None)
+    ]
+    assert status == 403
+
+
+def test_env_values_of_a_run_on_an_image_are_unsealed_by_the_images_role(
+    lambdas: Lambdas,
+) -> None:
+    register(lambdas, task_role_arn=ROLE)
+
+    status, execution = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.alice_key,
+        body={"command": "true", "image": "infra", "env": {"TOKEN": "s3cr3t"}},
+    )
+
+    assert status == 202, execution
+    kms = boto3.client("kms", region_name=REGION)
+    [grant] = kms.list_grants(KeyId=lambdas.settings.env_key)["Grants"]
+    assert grant["GranteePrincipal"] == ROLE
+    assert grant["Constraints"] == {
+        "EncryptionContextEquals": {"execution_id": execution["execution_id"]}
+    }

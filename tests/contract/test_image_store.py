@@ -1,0 +1,79 @@
+"""ImageStore contract: create once, read back every field, list by name, one default,
+delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestrator.domain.errors import Conflict
+from orchestrator.domain.models import Image
+
+
+def image(name: str, **fields: Any) -> Image:
+    values: dict[str, Any] = {
+        "name": name,
+        "uri": f"registry.example/{name}:1",
+        "cpu": 256,
+        "memory": 512,
+        "max_cpu": 1024,
+        "max_memory": 2048,
+        "registered_by": "admin@x.io",
+        "registered_at": "2026-01-01T00:00:00.000Z",
+        **fields,
+    }
+    return Image(**values)
+
+
+def test_an_image_reads_back_with_every_field(image_store: Any) -> None:
+    # Given an image with every optional field set
+    full = image(
+        "terraform",
+        description="terraform 1.9 and aws-cli",
+        task_role_arn="arn:aws:iam::123456789012:role/mycli-task-infra",
+        is_default=True,
+        secrets=("DB_PASSWORD", "api.token"),
+        platform_ref="arn:aws:ecs:eu-west-1:123456789012:task-definition/x-image-terraform:1",
+    )
+    bare = image("bare")
+
+    # When both are stored
+    image_store.create(full)
+    image_store.create(bare)
+
+    # Then each reads back as it was, and the listing is by name
+    assert image_store.get("terraform") == full
+    assert image_store.get("bare") == bare
+    assert image_store.get("nope") is None
+    assert image_store.list_all() == [bare, full]
+
+
+def test_a_name_is_registered_once(image_store: Any) -> None:
+    image_store.create(image("a"))
+
+    with pytest.raises(Conflict):
+        image_store.create(image("a", uri="other"))
+
+    assert image_store.get("a").uri == "registry.example/a:1"
+
+
+def test_only_one_image_is_the_default(image_store: Any) -> None:
+    # Given a default image and another
+    image_store.create(image("a", is_default=True))
+    image_store.create(image("b"))
+
+    # When the other becomes the default
+    image_store.set_default("b")
+
+    # Then it alone is
+    assert [(i.name, i.is_default) for i in image_store.list_all()] == [("a", False), ("b", True)]
+
+
+def test_delete_forgets_the_image_once(image_store: Any) -> None:
+    image_store.create(image("a"))
+
+    assert image_store.delete("a") is True
+    assert image_store.delete("a") is False
+    assert image_store.get("a") is None
+    assert image_store.list_all() == []
