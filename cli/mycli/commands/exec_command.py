@@ -79,6 +79,14 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 )
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
 @output_option
+@click.option(
+    "--secret",
+    "secret_refs",
+    multiple=True,
+    metavar="[VAR=]NAME",
+    help="Give the command stored secret NAME as env var NAME, or as VAR (repeatable). "
+    "Its value is masked as *** in the output.",
+)
 @click.argument("command", nargs=-1, required=True)
 @pass_app
 def exec_command(
@@ -92,6 +100,7 @@ def exec_command(
     detach: bool,
     output: str,
     command: tuple[str, ...],
+    secret_refs: tuple[str, ...] = (),
 ) -> None:
     """Run COMMAND remotely, streaming its output to stdout.
 
@@ -101,6 +110,10 @@ def exec_command(
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
     body = request_body(command, lock, env_pairs, timeout, wait_lock)
+    if secret_refs:
+        from mycli.commands.secrets import parse_secret_refs
+
+        body["secrets"] = parse_secret_refs(secret_refs, body.get("env", {}))
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
     if not forward_stdin:

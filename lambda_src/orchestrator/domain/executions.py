@@ -39,11 +39,13 @@ from orchestrator.domain.models import (
     LogPage,
     Page,
     Quota,
+    SecretValues,
     TaskStateChange,
     Upload,
     env_size,
     utc_iso,
 )
+from orchestrator.domain.secrets import NO_SECRETS, ResolvedSecrets, SecretService
 from orchestrator.domain.uploads import UploadService
 from orchestrator.ports import (
     Clock,
@@ -136,6 +138,7 @@ class ExecutionService:
         new_id: Callable[[], str] = new_execution_id,
         uploads: UploadService | None = None,
         log_waiter: LogWaiter | None = None,
+        secrets: SecretService | None = None,
     ) -> None:
         self._executions = executions
         self._locks = locks
@@ -147,6 +150,7 @@ class ExecutionService:
         self._new_id = new_id
         self._uploads = uploads
         self._log_waiter = log_waiter or NoLogWait()
+        self._secrets = secrets
         # Counting running executions and recording a new one happen under this lock, so
         # one host's concurrent requests cannot all pass the same count (the embedded server
         # is one process; on AWS each container serves one request at a time anyway).
@@ -183,6 +187,7 @@ class ExecutionService:
             )
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
+        secrets = self._secrets_for(request, execution_id)
         now = self._clock.now()
         execution = Execution(
             execution_id=execution_id,
@@ -197,6 +202,7 @@ class ExecutionService:
             stdin_upload_id=request.stdin_upload_id,
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
+            secret_names=secrets.names,
         )
         acquired = False
         try:
@@ -214,7 +220,7 @@ class ExecutionService:
             if acquired and request.lock:
                 self._locks.release(request.lock, execution_id)
             raise
-        return self._launch(execution, request, upload, stdin)
+        return self._launch(execution, request, upload, stdin, secrets.values)
 
     def _repeated(
         self, execution_id: str, idempotency_key: str | None, refused: MycliError
@@ -468,12 +474,26 @@ class ExecutionService:
             raise ValidationFailed("this server takes no uploads")
         return self._uploads.require(caller, upload_id)
 
+    def _secrets_for(self, request: ExecutionRequest, execution_id: str) -> ResolvedSecrets:
+        """The run's secrets, checked (known, allowed on its image, no clash with `env`)."""
+        if not request.secrets:
+            return NO_SECRETS
+        if self._secrets is None:
+            raise ValidationFailed("this server keeps no secrets")
+        clash = sorted(set(request.env) & set(request.secrets))
+        if clash:
+            raise ValidationFailed(
+                f"{', '.join(clash)} set both as env and as a secret", {"variables": clash}
+            )
+        return self._secrets.resolve(request.secrets, request.image, execution_id)
+
     def _launch(
         self,
         execution: Execution,
         request: ExecutionRequest,
         upload: Upload | None,
         stdin: Upload | None,
+        secret_values: SecretValues | None = None,
     ) -> Execution:
         spec = LaunchSpec(
             execution_id=execution.execution_id,
@@ -483,6 +503,7 @@ class ExecutionService:
             upload_id=execution.upload_id,
             upload_location=upload.location if upload else None,
             stdin_location=stdin.location if stdin else None,
+            secrets=secret_values or SecretValues(),
         )
         launched: LaunchResult | None = None
         try:

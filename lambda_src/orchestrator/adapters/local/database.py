@@ -76,6 +76,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN log_truncated_at INTEGER;
     ALTER TABLE executions ADD COLUMN stdin_upload_id TEXT;
     """,
+    """
+    CREATE TABLE secrets (
+        name        TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        images      TEXT NOT NULL DEFAULT '[]',
+        set_by      TEXT NOT NULL,
+        set_at      TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        ciphertext  TEXT NOT NULL
+    );
+    ALTER TABLE executions ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 
