@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -165,3 +166,33 @@ def test_a_refused_secret_is_400_before_any_lock_or_task(
     operations = {operation for operation, _ in calls}
     assert "RunTask" not in operations and "PutItem" not in operations
     assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+
+
+def test_writes_and_uses_are_logged_without_the_value_and_no_body_is_logged(
+    lambdas: Lambdas, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Functions log at INFO (Lambda's application log level); Powertools' and our own
+    # loggers are watched even at DEBUG (the resolver's debug log prints parsed bodies).
+    caplog.set_level(logging.INFO)
+    for name in ("aws_lambda_powertools", "orchestrator"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    put(lambdas, "db.password", lambdas.admin_key)
+    _, execution = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.alice_key,
+        body={"command": "true", "secrets": {"DB": "db.password"}},
+    )
+    lambdas.call("DELETE", "/secrets/db.password", lambdas.admin_key)
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert "secret db.password set (version 1) by admin@example.com" in messages
+    assert f"execution {execution['execution_id']} uses secrets db.password (version 1)" in messages
+    assert "secret db.password deleted" in messages
+    [use] = [r for r in caplog.records if getattr(r, "execution_id", None)]
+    assert use.secrets == {"db.password": 1}  # type: ignore[attr-defined]
+    captured = capsys.readouterr()
+    everything = " ".join(messages) + captured.out + captured.err
+    index = everything.find(VALUE)
+    assert VALUE not in everything, everything[max(0, index - 600) : index + 100]
+    assert VALUE not in json.dumps([r.__dict__ for r in caplog.records], default=str)

@@ -117,3 +117,12 @@ def test_the_mask_step_runs_the_masker_after_prepare_and_before_the_command(
     assert mask["DependsOn"] == [{"ContainerName": "prepare", "Condition": "SUCCESS"}]
     assert mask["Essential"] is False
     assert mask["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "exec"
+
+
+def test_no_function_logs_its_events_or_the_gateway_its_bodies(resources: Resources) -> None:
+    for function_id in functions_by_handler(resources).values():
+        variables = resources[function_id]["Properties"]["Environment"]["Variables"]
+        assert variables.get("POWERTOOLS_LOGGER_LOG_EVENT", "false") == "false"
+    [stage] = of_type(resources, "AWS::ApiGateway::Stage").values()
+    for setting in stage["Properties"].get("MethodSettings", []):
+        assert setting.get("DataTraceEnabled") is not True

@@ -84,6 +84,7 @@ class CreateExecution(BaseModel):
     lock: Name | None = Field(default=None, pattern=LOCK_NAME_PATTERN)
     env: dict[str, str] = Field(
         default_factory=dict,
+        repr=False,  # values never in a repr (Powertools' debug log prints the parsed body)
         max_length=MAX_ENV_ENTRIES,
         description=f"names match {ENV_NAME_PATTERN}; values (no NUL) are never stored",
     )
@@ -271,7 +272,10 @@ class PutSecret(BaseModel):
 
     model_config = _STRICT
 
+    # repr=False: never in a repr (Powertools' debug log prints the parsed body).
     value: Annotated[str, _text_of(TextKind.VALUE)] = Field(
+        repr=False,
+        json_schema_extra={"writeOnly": True},
         min_length=1,
         max_length=MAX_SECRET_VALUE_BYTES,
         description=f"at most {MAX_SECRET_VALUE_BYTES} bytes (UTF-8), no NUL; never returned, "
