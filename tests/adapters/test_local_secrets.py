@@ -16,6 +16,7 @@ from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.logfiles import LogFileReader
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.adapters.local.secrets import KEY_FILE, FernetSecretStore
+from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import LaunchSpec, Secret, SecretValues
 from support import started_execution
 
@@ -68,8 +69,16 @@ def test_a_value_moved_to_another_row_does_not_decrypt_as_that_secret(tmp_path: 
         " WHERE name = 'b'"
     )
 
-    with pytest.raises(RuntimeError, match="another secret's value"):
+    with pytest.raises(Conflict, match="another secret's value"):
         store.reveal(["b"], "e1")
+
+
+def test_a_replaced_key_file_is_said_in_words(tmp_path: Path) -> None:
+    FernetSecretStore(Database(tmp_path / "mycli.db"), tmp_path / KEY_FILE).put(secret("db"), VALUE)
+    (tmp_path / KEY_FILE).unlink()
+
+    with pytest.raises(Conflict, match="cannot be decrypted with this data directory's key"):
+        FernetSecretStore(Database(tmp_path / "mycli.db"), tmp_path / KEY_FILE).reveal(["db"], "e1")
 
 
 class Exits:

@@ -77,6 +77,8 @@ def test_a_secret_set_from_stdin_reaches_the_command_masked_and_is_stored_nowher
     stored = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
     assert (data_dir / "server.log").is_file()
     assert VALUE.encode() not in stored
+    grep = subprocess.run(["grep", "-r", "-F", "-l", VALUE, str(data_dir)], check=False)
+    assert grep.returncode == 1, "grep found the value in the data directory"
     # ... nor in any response of the routes secrets touch
     responses = [
         server.api("GET", "/secrets", server.admin_key),

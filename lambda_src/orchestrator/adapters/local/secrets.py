@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.private import FILE_MODE
+from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import Secret
 
 KEY_FILE = "secrets.key"
@@ -93,9 +94,13 @@ class FernetSecretStore:
             try:
                 sealed = json.loads(self._fernet.decrypt(row["ciphertext"].encode("ascii")))
             except (InvalidToken, ValueError) as error:
-                raise RuntimeError(f"secret {name} cannot be decrypted with this key") from error
+                raise Conflict(
+                    f"secret {name} cannot be decrypted with this data directory's key "
+                    f"({KEY_FILE} was replaced?): set it again",
+                    {"name": name},
+                ) from error
             if sealed.get("name") != name:
-                raise RuntimeError(f"secret {name} holds another secret's value")
+                raise Conflict(f"secret {name} holds another secret's value: set it again")
             values[name] = str(sealed["value"])
         return values
 
