@@ -36,6 +36,10 @@ class Access:
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
     images: tuple[str, ...] = ()  # actions on the Images table
     image_task_definitions: bool = False  # register/deregister images' task definitions
+    write_secrets: bool = False  # ssm:PutParameter under the secrets path (SecureString)
+    list_secrets: bool = False  # ssm:GetParametersByPath on the secrets' metadata
+    delete_secrets: bool = False  # ssm:GetParameters, DeleteParameters under the path
+    read_secrets: bool = False  # ssm:GetParameters (decrypted) under the path: a run's secrets
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -51,6 +55,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         write_run_inputs=True,
         seal_env=True,
         images=(GET, SCAN),  # the run's image, or the default one
+        read_secrets=True,
     ),
     "create_upload": Access(sign_upload_puts=True),
     "create_image": Access(images=(GET, PUT, SCAN, UPDATE), image_task_definitions=True),
@@ -66,6 +71,9 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "create_user": Access(api_keys=(*AUTHENTICATE, PUT), api_keys_by_email=True),
     "list_users": Access(api_keys=(*AUTHENTICATE, SCAN)),
     "revoke_user": Access(api_keys_by_email=True),
+    "put_secret": Access(write_secrets=True),
+    "list_secrets": Access(list_secrets=True),
+    "delete_secret": Access(delete_secrets=True),
     "task_events": Access(
         api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,), read_setup_logs=True
     ),

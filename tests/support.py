@@ -10,6 +10,7 @@ from fakes import (
     InMemoryExecutionStore,
     InMemoryImageStore,
     InMemoryLockStore,
+    InMemorySecretStore,
     InMemoryUploadStore,
     RecordingImagePlatform,
     RecordingLogWaiter,
@@ -18,6 +19,7 @@ from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.images import ImagePolicy, ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import Caller, Execution, ExecutionStatus, Role
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
@@ -46,6 +48,8 @@ class FakeWorld:
         image_service = ImageService(
             self.images, self.image_platform, self.clock, ImagePolicy(IMAGE_ROLE_ARN_PREFIX)
         )
+        self.secrets = InMemorySecretStore()
+        secret_service = SecretService(self.secrets, self.clock)
         self.services = Services(
             executions=ExecutionService(
                 self.executions,
@@ -56,12 +60,14 @@ class FakeWorld:
                 uploads=upload_service,
                 log_waiter=self.log_waiter,
                 images=image_service,
+                secrets=secret_service,
             ),
             uploads=upload_service,
             locks=LockService(self.locks, self.executions, self.clock),
             users=UserService(self.keys, self.clock),
             backend="local",
             images=image_service,
+            secrets=secret_service,
         )
 
 

@@ -82,7 +82,7 @@ def test_users_cannot_register_or_remove(api: ApiHarness) -> None:
         ({"name": "a", "task_role_arn": "role"}, "must be an IAM role ARN"),
         ({"name": "a", "cpu": "256"}, "cpu"),
         ({"name": "a", "uri": "x\u0000"}, "NUL"),
-        ({"name": "a", "secrets": ["a b"]}, "invalid secret name"),
+        ({"name": "a", "secrets": ["a b"]}, "invalid default secret"),
     ],
 )
 def test_a_bad_image_is_refused_in_words(api: ApiHarness, body: dict[str, Any], words: str) -> None:

@@ -364,6 +364,9 @@ def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
         ("POST", "/images"),
         ("GET", "/images"),
         ("DELETE", "/images/{name}"),
+        ("PUT", "/secrets/{name}"),
+        ("GET", "/secrets"),
+        ("DELETE", "/secrets/{name}"),
     }
 
 

@@ -87,6 +87,14 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
     metavar="MIB",
     help="Memory in MiB, within the image's limit.",
 )
+@click.option(
+    "--secret",
+    "secret_refs",
+    multiple=True,
+    metavar="[VAR=]NAME",
+    help="Give the command stored secret NAME as env var NAME, or as VAR (repeatable). "
+    "Its value is masked as *** in the output.",
+)
 @output_option
 def execute(
     app: AppContext,
@@ -103,6 +111,7 @@ def execute(
     image: str | None = None,
     cpu: int | None = None,
     memory: int | None = None,
+    secret_refs: tuple[str, ...] = (),
 ) -> None:
     """What `mycli exec` does (and `mycli run`, with a playbook's command and options):
     start the execution, stream its output and exit with its code, or print its id."""
@@ -110,6 +119,10 @@ def execute(
     if playbook is not None:
         body["playbook"] = playbook
     body |= {k: v for k, v in (("image", image), ("cpu", cpu), ("memory", memory)) if v}
+    if secret_refs:
+        from mycli.commands.secrets import parse_secret_refs
+
+        body["secrets"] = parse_secret_refs(secret_refs, body.get("env", {}))
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
     if not forward_stdin:

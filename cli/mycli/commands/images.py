@@ -82,7 +82,13 @@ def admin_images() -> None:
 @click.option(
     "--max-memory", type=click.IntRange(1), metavar="MIB", help="Most memory a run may ask."
 )
-@click.option("--secret", "secrets", multiple=True, metavar="NAME", help="Default secret (repeat).")
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="NAME",
+    help="A secret runs on it get by default: NAME or VAR=NAME (repeat).",
+)
 @output_option
 @pass_app
 def register_image(

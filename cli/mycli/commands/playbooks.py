@@ -37,7 +37,7 @@ EXEC_OPTION_OF_KEY: dict[str, str] = {
     "wait_lock": "wait_lock",
     "env": "env_pairs",
     "upload": "upload",
-    "secrets": "secrets",
+    "secrets": "secret_refs",
     "image": "image",
     "cpu": "cpu",
     "memory": "memory",

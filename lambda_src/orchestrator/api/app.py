@@ -41,6 +41,7 @@ def all_routers() -> list[Router]:
         locks,
         me,
         quota,
+        secrets,
         uploads,
         users,
     )
@@ -53,6 +54,7 @@ def all_routers() -> list[Router]:
         locks.router,
         users.router,
         uploads.router,
+        secrets.router,
         console.router,
         images.router,
     ]

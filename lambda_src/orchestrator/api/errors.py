@@ -16,8 +16,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from orchestrator.domain import errors
-from orchestrator.domain.images import IMAGE_NAME_PATTERN, ROLE_ARN_PATTERN
-from orchestrator.domain.models import EMAIL_PATTERN, ENV_NAME_PATTERN, LOCK_NAME_PATTERN
+from orchestrator.domain.images import ROLE_ARN_PATTERN
+from orchestrator.domain.models import (
+    EMAIL_PATTERN,
+    ENV_NAME_PATTERN,
+    IMAGE_NAME_PATTERN,
+    LOCK_NAME_PATTERN,
+    SECRET_NAME_PATTERN,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +137,7 @@ RULE_BY_PATTERN = {
     r"^[A-Za-z0-9._:-]{1,128}$": "1-128 characters of letters, digits and . _ : -",
     IMAGE_NAME_PATTERN: "image names are 1-63 lowercase letters, digits, _ and -",
     ROLE_ARN_PATTERN: "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    SECRET_NAME_PATTERN: "names are 1-128 characters of letters, digits and . _ -",
 }
 
 

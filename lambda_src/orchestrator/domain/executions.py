@@ -40,10 +40,17 @@ from orchestrator.domain.models import (
     LogPage,
     Page,
     Quota,
+    SecretValues,
     TaskStateChange,
     Upload,
     env_size,
     utc_iso,
+)
+from orchestrator.domain.secrets import (
+    NO_SECRETS,
+    ResolvedSecrets,
+    SecretService,
+    secret_reference,
 )
 from orchestrator.domain.uploads import UploadService
 from orchestrator.ports import (
@@ -138,6 +145,7 @@ class ExecutionService:
         uploads: UploadService | None = None,
         log_waiter: LogWaiter | None = None,
         images: ImageService | None = None,
+        secrets: SecretService | None = None,
     ) -> None:
         self._executions = executions
         self._locks = locks
@@ -150,6 +158,7 @@ class ExecutionService:
         self._uploads = uploads
         self._log_waiter = log_waiter or NoLogWait()
         self._images = images
+        self._secrets = secrets
         # Counting running executions and recording a new one happen under this lock, so
         # one host's concurrent requests cannot all pass the same count (the embedded server
         # is one process; on AWS each container serves one request at a time anyway).
@@ -187,6 +196,7 @@ class ExecutionService:
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
         run_image = self._image_for(request)
+        secrets = self._secrets_for(request, execution_id, run_image)
         now = self._clock.now()
         execution = Execution(
             execution_id=execution_id,
@@ -202,6 +212,7 @@ class ExecutionService:
             playbook=request.playbook,
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
+            secret_names=secrets.names,
         )
         execution = _record_image(execution, run_image)
         acquired = False
@@ -220,7 +231,7 @@ class ExecutionService:
             if acquired and request.lock:
                 self._locks.release(request.lock, execution_id)
             raise
-        return self._launch(execution, request, upload, stdin, run_image)
+        return self._launch(execution, request, upload, stdin, run_image, secrets.values)
 
     def _image_for(self, request: ExecutionRequest) -> RunImage | None:
         if self._images is None:
@@ -481,6 +492,25 @@ class ExecutionService:
             raise ValidationFailed("this server takes no uploads")
         return self._uploads.require(caller, upload_id)
 
+    def _secrets_for(
+        self, request: ExecutionRequest, execution_id: str, run_image: RunImage | None
+    ) -> ResolvedSecrets:
+        """The run's secrets, checked (known, allowed on its image, no clash with `env`):
+        the ones it asked for, plus its image's defaults for variables it did not set."""
+        clash = sorted(set(request.env) & set(request.secrets))
+        if clash:
+            raise ValidationFailed(
+                f"{', '.join(clash)} set both as env and as a secret", {"variables": clash}
+            )
+        defaults = dict(map(secret_reference, run_image.image.secrets)) if run_image else {}
+        wanted = {k: v for k, v in defaults.items() if k not in request.env} | request.secrets
+        if not wanted:
+            return NO_SECRETS
+        if self._secrets is None:
+            raise ValidationFailed("this server keeps no secrets")
+        image = run_image.image.name if run_image else request.image
+        return self._secrets.resolve(wanted, image, execution_id)
+
     def _launch(
         self,
         execution: Execution,
@@ -488,6 +518,7 @@ class ExecutionService:
         upload: Upload | None,
         stdin: Upload | None,
         run_image: RunImage | None = None,
+        secret_values: SecretValues | None = None,
     ) -> Execution:
         spec = LaunchSpec(
             execution_id=execution.execution_id,
@@ -497,6 +528,7 @@ class ExecutionService:
             upload_id=execution.upload_id,
             upload_location=upload.location if upload else None,
             stdin_location=stdin.location if stdin else None,
+            secrets=secret_values or SecretValues(),
         )
         spec = _launch_on_image(spec, run_image)
         launched: LaunchResult | None = None

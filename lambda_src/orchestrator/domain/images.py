@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 
 from orchestrator.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from orchestrator.domain.models import (
+    ENV_NAME_PATTERN,
+    IMAGE_NAME_PATTERN,
     Caller,
     ExecutionRequest,
     Image,
@@ -17,11 +19,9 @@ from orchestrator.domain.models import (
     text_problem,
     utc_iso,
 )
+from orchestrator.domain.secrets import is_valid_secret_name, secret_reference
 from orchestrator.ports import Clock, ImagePlatform, ImageStore
 
-# Lowercase so it can name an ECS task definition family (letters, digits, _ and -).
-IMAGE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-SECRET_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
 MAX_URI_LENGTH = 1024
 MAX_DESCRIPTION_LENGTH = 256
@@ -49,12 +49,15 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 MAX_CPU_UNITS = max(FARGATE_SIZES)
 MAX_MEMORY_MIB = max(max(values) for values in FARGATE_SIZES.values())
 _IMAGE_NAME = re.compile(IMAGE_NAME_PATTERN)
-_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
 _ROLE_ARN = re.compile(ROLE_ARN_PATTERN)
 
 
-def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.fullmatch(name))
+def is_default_secret(entry: str) -> bool:
+    """Whether `entry` names a default secret: NAME (the variable of the same name) or
+    VAR=NAME."""
+    variable, name = secret_reference(entry)
+    return bool(_ENV_NAME.fullmatch(variable)) and is_valid_secret_name(name)
 
 
 def size_problem(cpu: int, memory: int) -> ValidationFailed | None:
@@ -228,9 +231,10 @@ class ImageService:
         _check_text("description", spec.description, MAX_DESCRIPTION_LENGTH, required=False)
         if spec.task_role_arn is not None:
             self._check_role(spec.task_role_arn)
-        if len(spec.secrets) > MAX_IMAGE_SECRETS or not all(map(is_secret_name, spec.secrets)):
+        if len(spec.secrets) > MAX_IMAGE_SECRETS or not all(map(is_default_secret, spec.secrets)):
             raise ValidationFailed(
-                f"secrets: at most {MAX_IMAGE_SECRETS} names of 1-128 letters, digits, _ . -"
+                f"secrets: at most {MAX_IMAGE_SECRETS} entries, each NAME or VAR=NAME (VAR an "
+                "env variable name; NAME 1-128 letters, digits, _ . -)"
             )
         cpu = spec.cpu
         memory = spec.memory

@@ -25,6 +25,16 @@ DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
 # Running (non-terminal) executions allowed at once: per user, and on the whole platform.
 DEFAULT_MAX_RUNNING_PER_USER = 10
 DEFAULT_MAX_RUNNING_TOTAL = 50
+# Stored secrets (domain/secrets.py): names, value size, and how many one execution may use.
+# A value fits an SSM parameter (8 KB, advanced tier) and an env value (MAX_ENV_VALUE_LENGTH).
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+# Lowercase so it can name an ECS task definition family (letters, digits, _ and -).
+IMAGE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+MAX_SECRET_VALUE_BYTES = 8 * 1024
+MAX_SECRET_BYTES_PER_EXECUTION = 32 * 1024
+MAX_SECRET_DESCRIPTION_LENGTH = 256
+MAX_SECRET_IMAGES = 20
+MAX_SECRETS_PER_EXECUTION = 20
 
 _LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
 
@@ -185,6 +195,8 @@ class ExecutionRequest:
     image: str | None = None
     cpu: int | None = None
     memory: int | None = None
+    # VAR -> secret name: the stored secret's value becomes the command's env var VAR.
+    secrets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -216,6 +228,7 @@ class Execution:
     image_uri: str | None = None
     cpu: int | None = None
     memory: int | None = None
+    secret_names: tuple[str, ...] = ()  # "VAR=NAME" per secret used; never a value
 
     @property
     def deadline(self) -> datetime:
@@ -225,6 +238,7 @@ class Execution:
         data = dict(self.__dict__)  # the fields, in order (a copy: listings call this a lot)
         data["status"] = self.status.value
         data["env_names"] = list(self.env_names)
+        data["secret_names"] = list(self.secret_names)
         return data
 
 
@@ -353,6 +367,34 @@ class Upload:
     completed_at: str
 
 
+class SecretValues(dict[str, str]):
+    """Env var name -> a secret's value. Printing it (repr, str, an f-string, a log line
+    formatting it) shows the names only."""
+
+    def __repr__(self) -> str:
+        return f"SecretValues({sorted(self)})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A stored secret as anyone may see it: its metadata. The value is never part of it.
+    `images`: the images whose runs may use it (empty: any run)."""
+
+    name: str
+    description: str
+    images: tuple[str, ...]
+    set_by: str
+    set_at: str
+    version: int
+
+    def to_dict(self) -> dict[str, object]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["images"] = list(self.images)
+        return data
+
+
 @dataclass(frozen=True)
 class LaunchSpec:
     """What a runner needs to start one execution. `upload_location` is where the upload's
@@ -374,6 +416,8 @@ class LaunchSpec:
     task_role_arn: str | None = None
     cpu: int | None = None
     memory: int | None = None
+    # VAR -> a stored secret's value: only in memory, never in a repr, record or log line.
+    secrets: SecretValues = field(default_factory=SecretValues, repr=False)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.images import ImageService
 from orchestrator.domain.locks import LockService
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
 
@@ -19,3 +20,4 @@ class Services:
     uploads: UploadService
     backend: str
     images: ImageService | None = None
+    secrets: SecretService | None = None

@@ -34,6 +34,9 @@ ROUTES = (
     RouteFunction("POST", "/images", "create_image"),
     RouteFunction("GET", "/images", "list_images"),
     RouteFunction("DELETE", "/images/{name}", "delete_image"),
+    RouteFunction("PUT", "/secrets/{name}", "put_secret"),
+    RouteFunction("GET", "/secrets", "list_secrets"),
+    RouteFunction("DELETE", "/secrets/{name}", "delete_secret"),
 )
 
 # The web console's files (no API key; not API operations): one function for both resources.

@@ -13,6 +13,7 @@ from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.images import SqliteImageStore
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.runner import LocalProcessRunner
+from orchestrator.adapters.local.secrets import KEY_FILE, FernetSecretStore
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
     SqliteExecutionStore,
@@ -23,6 +24,7 @@ from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.images import ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, MAX_LOG_WAIT_SECONDS, Role
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
@@ -92,6 +94,8 @@ class LocalPlatform:
         self.uploads = UploadService(self.uploads_store, clock, settings.upload_policy)
         self.clock = clock
         images = ImageService(SqliteImageStore(self.database), NoImagePlatform(), clock)
+        self.secrets_store = FernetSecretStore(self.database, settings.data_dir / KEY_FILE)
+        self.secrets = SecretService(self.secrets_store, clock)
         executions = ExecutionService(
             self.executions_store,
             self.locks_store,
@@ -102,6 +106,7 @@ class LocalPlatform:
             uploads=self.uploads,
             log_waiter=self.log_waiter,
             images=images,
+            secrets=self.secrets,
         )
         self.runner.subscribe(executions)
         self.services = Services(
@@ -111,6 +116,7 @@ class LocalPlatform:
             uploads=self.uploads,
             backend="local",
             images=images,
+            secrets=self.secrets,
         )
 
     def recover(self) -> int:

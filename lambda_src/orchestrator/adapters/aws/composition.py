@@ -15,6 +15,7 @@ from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.images import ImagePolicy, ImageService
 from orchestrator.domain.locks import LockService
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
@@ -28,6 +29,7 @@ from orchestrator.ports import (
     Metrics,
     NoLogWait,
     Runner,
+    SecretStore,
     UploadStore,
 )
 
@@ -74,6 +76,13 @@ def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
 
     settings.require("code_bucket")
     return S3UploadStore(clients.s3, settings.code_bucket)
+
+
+def secret_store(settings: AwsSettings, clients: AwsClients) -> SecretStore:
+    from orchestrator.adapters.aws.ssm_secrets import SsmSecretStore
+
+    settings.require("secrets_path", "secrets_key")
+    return SsmSecretStore(clients.ssm, settings.secrets_path, settings.secrets_key)
 
 
 def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
@@ -144,6 +153,7 @@ class AwsPorts:
     uploads: UploadStore
     images: ImageStore
     image_platform: ImagePlatform
+    secrets: SecretStore
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -159,6 +169,7 @@ class AwsPorts:
             uploads=later(upload_store),
             images=later(image_store),
             image_platform=later(image_platform),
+            secrets=later(secret_store),
         )
 
 
@@ -174,6 +185,7 @@ def build_services(
     )
     uploads = UploadService(ports.uploads, clock, UploadPolicy(max_bytes=settings.max_upload_bytes))
     images = _image_service(ports, settings, clock)
+    secrets = SecretService(ports.secrets, clock)
     return Services(
         executions=ExecutionService(
             ports.executions,
@@ -186,12 +198,14 @@ def build_services(
             uploads=uploads,
             log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
             images=images,
+            secrets=secrets,
         ),
         locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),
         uploads=uploads,
         backend="aws",
         images=images,
+        secrets=secrets,
     )
 
 

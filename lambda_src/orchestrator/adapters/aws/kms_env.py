@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import shlex
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,10 +25,16 @@ def env_file(env: dict[str, str]) -> bytes:
     return "".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(env.items())).encode()
 
 
+def mask_file(values: Sequence[str]) -> bytes:
+    """The masker's values file: the secret values, NUL-separated (no value holds NUL)."""
+    return b"".join(value.encode() + b"\0" for value in values)
+
+
 @dataclass(frozen=True)
 class SealedEnv:
     pieces: list[str]  # base64 ciphertexts; their plaintexts, concatenated, are the env file
     grant_token: str
+    mask_pieces: list[str] = field(default_factory=list)  # the same for the masker's values
 
 
 class KmsEnvSealer:
@@ -37,24 +44,21 @@ class KmsEnvSealer:
         self._task_role_arn = task_role_arn
 
     def seal(
-        self, execution_id: str, env: dict[str, str], task_role_arn: str | None = None
+        self,
+        execution_id: str,
+        env: dict[str, str],
+        mask_values: Sequence[str] = (),
+        task_role_arn: str | None = None,
     ) -> SealedEnv:
-        """Seal `env` for the task of `execution_id`, whose role (the stack's task role unless
-        the run's image has its own) gets the grant."""
+        """`env` as a sourceable file, and `mask_values` (secret values to mask in the
+        output) as the masker's file, each sealed in pieces, and a grant to unseal them for
+        the task of `execution_id`, whose role (the stack's task role unless the run's image
+        has its own) gets it."""
         grantee = task_role_arn or self._task_role_arn
-        plaintext = env_file(env)
         context = {"execution_id": execution_id}
         try:
-            pieces = [
-                base64.b64encode(
-                    self._kms.encrypt(
-                        KeyId=self._key_id,
-                        Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
-                        EncryptionContext=context,
-                    )["CiphertextBlob"]
-                ).decode()
-                for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
-            ]
+            pieces = self._pieces(env_file(env), context)
+            mask_pieces = self._pieces(mask_file(mask_values), context)
             grant = self._kms.create_grant(
                 KeyId=self._key_id,
                 GranteePrincipal=grantee,
@@ -65,4 +69,18 @@ class KmsEnvSealer:
             )
         except (ClientError, BotoCoreError) as error:
             raise LaunchFailed(f"cannot seal the env values: {error}") from error
-        return SealedEnv(pieces=pieces, grant_token=str(grant["GrantToken"]))
+        return SealedEnv(
+            pieces=pieces, grant_token=str(grant["GrantToken"]), mask_pieces=mask_pieces
+        )
+
+    def _pieces(self, plaintext: bytes, context: dict[str, str]) -> list[str]:
+        return [
+            base64.b64encode(
+                self._kms.encrypt(
+                    KeyId=self._key_id,
+                    Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
+                    EncryptionContext=context,
+                )["CiphertextBlob"]
+            ).decode()
+            for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
+        ]

@@ -33,11 +33,19 @@ class RunInputs:
     def publish(self, spec: LaunchSpec) -> str:
         """Write `spec`'s manifest; returns the presigned URL the fetch step reads it from."""
         manifest: dict[str, Any] = {"command": spec.command}
-        if spec.env:
+        if spec.env or spec.secrets:
             if self._sealer is None:
                 raise LaunchFailed("this deployment cannot take env values")
-            sealed = self._sealer.seal(spec.execution_id, spec.env, spec.task_role_arn)
+            # Secret values travel like env values, and once more for the output's masker.
+            sealed = self._sealer.seal(
+                spec.execution_id,
+                {**spec.env, **spec.secrets},
+                list(spec.secrets.values()),
+                spec.task_role_arn,
+            )
             manifest |= {"sealed_env": sealed.pieces, "grant_token": sealed.grant_token}
+            if sealed.mask_pieces:
+                manifest["sealed_mask"] = sealed.mask_pieces
         for field, key in (
             ("upload_url", spec.upload_location),
             ("stdin_url", spec.stdin_location),

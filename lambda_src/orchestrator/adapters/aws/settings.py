@@ -47,6 +47,8 @@ class AwsSettings:
     images_table: str = ""
     image_role_arn_prefix: str = ""  # task roles images may carry (mycli:imageRolePrefix)
     image_family_prefix: str = "mycli-image"  # images' task definition families
+    secrets_path: str = ""  # the stack's SSM parameter path, "/mycli/<stack>/"
+    secrets_key: str = ""  # the KMS key of the SecureString secrets
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
@@ -81,6 +83,8 @@ class AwsSettings:
             images_table=env.get("IMAGES_TABLE", ""),
             image_role_arn_prefix=env.get("IMAGE_ROLE_ARN_PREFIX", ""),
             image_family_prefix=env.get("IMAGE_FAMILY_PREFIX", "mycli-image"),
+            secrets_path=env.get("SECRETS_PATH", ""),
+            secrets_key=env.get("SECRETS_KEY_ARN", ""),
         )
 
     def require(self, *names: str) -> None:

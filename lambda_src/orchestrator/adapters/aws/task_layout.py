@@ -14,6 +14,13 @@ one, whose steps run in order, each only if the one before succeeded:
 4. `command` runs the command (read from the manifest, never from the overrides) with the
    env loaded and stdin from the stdin object or /dev/null.
 
+A run with secrets also has its output masked: their values travel sealed with the env (and
+once more, NUL-separated, for the masker); `prepare` unseals both and makes a FIFO; `mask`
+(python image, orchestrator/masking.py) starts once prepare has succeeded, reads the FIFO
+and writes the masked output to its own log stream, which is the run's log; the command
+writes everything it prints into the FIFO, and when it ends waits (a few seconds at most)
+for the masker to finish before its exit code ends the task.
+
 ECS accepts at most 8,192 characters of container overrides, so commands and env values
 travel in the manifest (an S3 object under runs/), never in the overrides themselves."""
 
@@ -26,6 +33,7 @@ COMMAND_CONTAINER = "command"
 FETCH_CONTAINER = "fetch"
 PREPARE_CONTAINER = "prepare"
 UNPACK_CONTAINER = "unpack"
+MASK_CONTAINER = "mask"
 SETUP_CONTAINERS = (FETCH_CONTAINER, PREPARE_CONTAINER, UNPACK_CONTAINER)
 WORKSPACE = "/mycli"
 ARCHIVE_PATH = f"{WORKSPACE}/upload.tar.gz"
@@ -33,6 +41,11 @@ ENV_FILE = f"{WORKSPACE}/env"
 STDIN_FILE = f"{WORKSPACE}/stdin"
 COMMAND_FILE = f"{WORKSPACE}/command"
 WORK_DIR = f"{WORKSPACE}/work"
+MASK_VALUES_FILE = f"{WORKSPACE}/mask-values"
+OUTPUT_FIFO = f"{WORKSPACE}/output"
+MASKED_FILE = f"{WORKSPACE}/masked"
+# How long the command's container waits for the masker to write the last output.
+MASK_DRAIN_TENTHS = 50
 MANIFEST_URL_VARIABLE = "MYCLI_MANIFEST_URL"
 EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"
 UPLOADS_PREFIX = "uploads/"
@@ -43,9 +56,21 @@ MAX_SEALED_CHUNK_BYTES = 4096
 MAX_OVERRIDES_CHARS = 8192
 
 # The command container of the prepared task: load the unsealed env, delete it, run the
-# command from its file (no shell variable of ours can clash with the user's env).
+# command from its file (no shell variable of ours can clash with the user's env). With
+# secrets (the FIFO exists), the output goes through the masker: the command runs as a
+# child (SIGTERM is passed on), then the wrapper waits for the masker and exits with the
+# command's code.
 COMMAND_WRAPPER = (
     f"if [ -f {ENV_FILE} ]; then set -a; . {ENV_FILE}; set +a; rm -f {ENV_FILE}; fi; "
+    f"if [ -p {OUTPUT_FIFO} ]; then "
+    f"if [ -f {STDIN_FILE} ]; then /bin/sh {COMMAND_FILE} < {STDIN_FILE} > {OUTPUT_FIFO} 2>&1 & "
+    f"else /bin/sh {COMMAND_FILE} < /dev/null > {OUTPUT_FIFO} 2>&1 & fi; "
+    "_mycli_pid=$!; trap 'kill -TERM $_mycli_pid 2>/dev/null' TERM INT HUP; "
+    "wait $_mycli_pid; _mycli_code=$?; "
+    "while kill -0 $_mycli_pid 2>/dev/null; do wait $_mycli_pid; _mycli_code=$?; done; "
+    f"_mycli_i=0; while [ ! -f {MASKED_FILE} ] && [ $_mycli_i -lt {MASK_DRAIN_TENTHS} ]; "
+    "do sleep 0.1; _mycli_i=$((_mycli_i + 1)); done; "
+    "exit $_mycli_code; fi; "
     f"if [ -f {STDIN_FILE} ]; then exec /bin/sh {COMMAND_FILE} < {STDIN_FILE}; fi; "
     f"exec /bin/sh {COMMAND_FILE} < /dev/null"
 )
@@ -63,22 +88,33 @@ def prepare_script(workspace: str = WORKSPACE) -> str:
 
     No pipelines: every step's status is its own, and `set -e` stops at the first failure,
     so a failed decrypt fails the step (and the command never runs). The env file appears
-    only once complete."""
+    only once complete. With secrets, the masker's values (sealed-mask/) are unsealed the
+    same way and the output FIFO is made."""
     sealed = f"{workspace}/sealed"
+    sealed_mask = f"{workspace}/sealed-mask"
+
+    def unseal(pieces: str, target: str) -> str:
+        return (
+            f": > {target}.part; "
+            f"for chunk in {pieces}/*; do "
+            'aws kms decrypt --ciphertext-blob "fileb://$chunk" '
+            f'--encryption-context "execution_id=${EXECUTION_ID_VARIABLE}" '
+            '--grant-tokens "$token" '
+            f"--query Plaintext --output text > {workspace}/chunk.b64; "
+            f"base64 -d {workspace}/chunk.b64 >> {target}.part; "
+            "done; "
+            f"mv {target}.part {target}; "
+        )
+
     return (
         "set -e; (set -o pipefail) 2>/dev/null && set -o pipefail; "
         f"if [ -d {sealed} ]; then "
         f"token=$(cat {workspace}/grant-token); "
-        f": > {workspace}/env.part; "
-        f"for chunk in {sealed}/*; do "
-        'aws kms decrypt --ciphertext-blob "fileb://$chunk" '
-        f'--encryption-context "execution_id=${EXECUTION_ID_VARIABLE}" '
-        '--grant-tokens "$token" '
-        f"--query Plaintext --output text > {workspace}/chunk.b64; "
-        f"base64 -d {workspace}/chunk.b64 >> {workspace}/env.part; "
-        "done; "
-        f"mv {workspace}/env.part {workspace}/env; "
-        f"rm -rf {sealed} {workspace}/chunk.b64 {workspace}/grant-token; "
+        + unseal(sealed, f"{workspace}/env")
+        + f"if [ -d {sealed_mask} ]; then "
+        + unseal(sealed_mask, f"{workspace}/mask-values")
+        + f"mkfifo {workspace}/output; fi; "
+        f"rm -rf {sealed} {sealed_mask} {workspace}/chunk.b64 {workspace}/grant-token; "
         'aws kms retire-grant --grant-token "$token" '
         '|| echo "mycli: could not retire the env grant (it only opens this run\'s env)" >&2; '
         'echo "mycli: env values unsealed" >&2; '

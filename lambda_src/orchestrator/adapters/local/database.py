@@ -98,6 +98,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN cpu INTEGER;
     ALTER TABLE executions ADD COLUMN memory INTEGER;
     """,
+    """
+    CREATE TABLE secrets (
+        name        TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        images      TEXT NOT NULL DEFAULT '[]',
+        set_by      TEXT NOT NULL,
+        set_at      TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        ciphertext  TEXT NOT NULL
+    );
+    ALTER TABLE executions ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 

@@ -30,6 +30,7 @@ _EXECUTION_FIELDS = tuple(Execution.__dataclass_fields__)
 _EXECUTION_COLUMNS = ", ".join(_EXECUTION_FIELDS)
 _STATUS_AT = _EXECUTION_FIELDS.index("status")
 _ENV_NAMES_AT = _EXECUTION_FIELDS.index("env_names")
+_SECRET_NAMES_AT = _EXECUTION_FIELDS.index("secret_names")
 _STATUSES = {status.value: status for status in ExecutionStatus}
 
 
@@ -249,6 +250,7 @@ def _execution_row(execution: Execution) -> dict[str, object]:
     row = {name: getattr(execution, name) for name in _EXECUTION_FIELDS}
     row["status"] = execution.status.value
     row["env_names"] = json.dumps(list(execution.env_names))
+    row["secret_names"] = json.dumps(list(execution.secret_names))
     return row
 
 
@@ -264,12 +266,13 @@ def _executions(rows: Iterable[tuple[Any, ...]]) -> Iterator[Execution]:
     for row in rows:
         values = list(row)
         values[_STATUS_AT] = _STATUSES[values[_STATUS_AT]]
-        values[_ENV_NAMES_AT] = _env_names(values[_ENV_NAMES_AT])
+        values[_ENV_NAMES_AT] = _names(values[_ENV_NAMES_AT])
+        values[_SECRET_NAMES_AT] = _names(values[_SECRET_NAMES_AT])
         yield Execution(*values)
 
 
 @lru_cache(maxsize=1024)
-def _env_names(stored: str) -> tuple[str, ...]:
+def _names(stored: str) -> tuple[str, ...]:
     # The same few name lists recur across a user's executions; a tuple is safe to share.
     return tuple(json.loads(stored))
 

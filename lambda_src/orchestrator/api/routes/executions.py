@@ -65,6 +65,8 @@ IdempotencyKey = Annotated[
             413,
             415,
             429,
+            e400="invalid request; also an unknown secret, a secret restricted to other "
+            "images, or a variable in both env and secrets",
             e404="no such upload (upload_id, stdin_upload_id), or not the caller's; or no "
             "such image",
             e409="lock_held: names the holder, its execution and the expiry; or a request "
@@ -88,6 +90,7 @@ def create_execution(
         image=body.image,
         cpu=body.cpu,
         memory=body.memory,
+        secrets=body.secrets,
     )
     execution = services().executions.start(
         caller(), request, current_scope().request_id, idempotency_key

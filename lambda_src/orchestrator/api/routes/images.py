@@ -13,7 +13,6 @@ from orchestrator.api.context import caller, services
 from orchestrator.api.schemas import API_KEY, Name, documented, errors
 from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.images import (
-    IMAGE_NAME_PATTERN,
     MAX_CPU_UNITS,
     MAX_DESCRIPTION_LENGTH,
     MAX_IMAGE_SECRETS,
@@ -22,9 +21,9 @@ from orchestrator.domain.images import (
     ROLE_ARN_PATTERN,
     ImageService,
     ImageSpec,
-    is_secret_name,
+    is_default_secret,
 )
-from orchestrator.domain.models import Caller, Image
+from orchestrator.domain.models import IMAGE_NAME_PATTERN, Caller, Image
 
 router = Router()
 
@@ -56,15 +55,19 @@ class RegisterImage(BaseModel):
     secrets: list[str] = Field(
         default_factory=list,
         max_length=MAX_IMAGE_SECRETS,
-        description="names of secrets runs on this image get by default",
+        description="secrets runs on this image get by default: NAME (as the env variable "
+        "NAME) or VAR=NAME; a run's own --secret for the same variable wins",
     )
 
     @field_validator("secrets")
     @classmethod
     def secret_names(cls, names: list[str]) -> list[str]:
         for name in names:
-            if not is_secret_name(name):
-                raise ValueError(f"invalid secret name {name[:40]!r}: 1-128 letters, digits, _ . -")
+            if not is_default_secret(name):
+                raise ValueError(
+                    f"invalid default secret {name[:40]!r}: NAME or VAR=NAME (VAR an env "
+                    "variable name, NAME 1-128 letters, digits, _ . -)"
+                )
         return names
 
 
