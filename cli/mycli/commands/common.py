@@ -38,6 +38,10 @@ EXECUTION_FIELDS = (
     "cancelled_by",
     "lock_released_by",
     "task_ref",
+    "git_url",
+    "git_ref",
+    "git_subdir",
+    "git_commit",
 )
 
 

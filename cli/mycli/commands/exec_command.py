@@ -78,6 +78,19 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
     help="Send this process's stdin to the command (up to the server's upload limit).",
 )
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
+@click.option(
+    "--git",
+    "git_source",
+    metavar="URL[#REF]",
+    help="Run in a fresh checkout of REF (branch, tag or full commit id; default: the "
+    "default branch) of this repository; the commit is recorded.",
+)
+@click.option("--git-subdir", metavar="PATH", help="With --git: run in PATH of the checkout.")
+@click.option(
+    "--git-secret",
+    metavar="NAME",
+    help="With --git: fetch with this stored secret (HTTPS token or SSH deploy key).",
+)
 @output_option
 @click.argument("command", nargs=-1, required=True)
 @pass_app
@@ -92,6 +105,9 @@ def exec_command(
     detach: bool,
     output: str,
     command: tuple[str, ...],
+    git_source: str | None = None,
+    git_subdir: str | None = None,
+    git_secret: str | None = None,
 ) -> None:
     """Run COMMAND remotely, streaming its output to stdout.
 
@@ -101,6 +117,7 @@ def exec_command(
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
     body = request_body(command, lock, env_pairs, timeout, wait_lock)
+    body |= git_fields(git_source, git_subdir, git_secret, upload)
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
     if not forward_stdin:
@@ -156,6 +173,36 @@ def request_body(
     if timeout:
         body["timeout_seconds"] = timeout
     return body
+
+
+def git_fields(
+    source: str | None, subdir: str | None, secret: str | None, upload: Path | None
+) -> dict[str, str]:
+    """The body's git_* fields for `--git URL[#REF]` and its options, checked (exit 2)."""
+    from orchestrator.domain.errors import ValidationFailed
+    from orchestrator.domain.git_sources import check_ref, check_subdir, check_url
+
+    if source is None:
+        if subdir is not None or secret is not None:
+            raise click.UsageError("--git-subdir and --git-secret go with --git")
+        return {}
+    if upload is not None:
+        raise click.UsageError("--git and --upload cannot be used together")
+    url, _, ref = source.rpartition("#") if "#" in source else (source, "", "")
+    fields = {"git_url": url}
+    try:
+        check_url(url)
+        if ref:
+            check_ref(ref)
+            fields["git_ref"] = ref
+        if subdir is not None:
+            fields["git_subdir"] = check_subdir(subdir)
+    except ValidationFailed as refused:
+        hint = "--git-subdir" if refused.details.get("field") == "git_subdir" else "--git"
+        raise click.BadParameter(refused.message, param_hint=hint) from None
+    if secret is not None:
+        fields["git_secret"] = secret
+    return fields
 
 
 def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from orchestrator.domain.errors import (
     TooManyExecutions,
     ValidationFailed,
 )
+from orchestrator.domain.git_sources import checked_source
 from orchestrator.domain.models import (
     DEFAULT_MAX_RUNNING_PER_USER,
     DEFAULT_MAX_RUNNING_TOTAL,
@@ -33,6 +34,7 @@ from orchestrator.domain.models import (
     Execution,
     ExecutionRequest,
     ExecutionStatus,
+    GitSource,
     LaunchResult,
     LaunchSpec,
     Lock,
@@ -183,6 +185,7 @@ class ExecutionService:
             )
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
+        git = self._git_source_for(caller, request)
         now = self._clock.now()
         execution = Execution(
             execution_id=execution_id,
@@ -197,6 +200,9 @@ class ExecutionService:
             stdin_upload_id=request.stdin_upload_id,
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
+            git_url=git.url if git else None,
+            git_ref=git.ref if git else None,
+            git_subdir=git.subdir if git else None,
         )
         acquired = False
         try:
@@ -214,7 +220,7 @@ class ExecutionService:
             if acquired and request.lock:
                 self._locks.release(request.lock, execution_id)
             raise
-        return self._launch(execution, request, upload, stdin)
+        return self._launch(execution, request, upload, stdin, git)
 
     def _repeated(
         self, execution_id: str, idempotency_key: str | None, refused: MycliError
@@ -286,6 +292,14 @@ class ExecutionService:
 
     def on_log_truncated(self, execution_id: str, offset: int) -> None:
         self._executions.annotate(execution_id, log_truncated_at=offset)
+
+    def on_git_commit(self, execution_id: str, commit: str) -> None:
+        """The run's git ref resolved to `commit`: the audit trail keeps it."""
+        self._executions.annotate(execution_id, git_commit=commit)
+
+    def on_setup_failed(self, execution_id: str, reason: str) -> None:
+        """The run's set-up (its git checkout) failed, so the command never ran."""
+        self.finish(execution_id, Status.FAILED, reason=reason)
 
     def on_task_event(self, change: TaskStateChange) -> Execution | None:
         """Apply a task-state event; returns the execution as it stands afterwards, or None
@@ -461,6 +475,22 @@ class ExecutionService:
                 },
             )
 
+    def _git_source_for(self, caller: Caller, request: ExecutionRequest) -> GitSource | None:
+        """The checked git source of `request` (None without one), with its credential."""
+        git = checked_source(
+            request.git_url, request.git_ref, request.git_subdir, request.git_secret
+        )
+        if git is None:
+            return None
+        if request.upload_id is not None:
+            raise ValidationFailed("a run takes its code from git_url or upload_id, not both")
+        if git.secret is not None:
+            raise ValidationFailed(
+                "git_secret: stored secrets are not available on this server",
+                {"field": "git_secret"},
+            )
+        return git
+
     def _upload_for(self, caller: Caller, upload_id: str | None) -> Upload | None:
         if upload_id is None:
             return None
@@ -474,6 +504,7 @@ class ExecutionService:
         request: ExecutionRequest,
         upload: Upload | None,
         stdin: Upload | None,
+        git: GitSource | None = None,
     ) -> Execution:
         spec = LaunchSpec(
             execution_id=execution.execution_id,
@@ -483,6 +514,7 @@ class ExecutionService:
             upload_id=execution.upload_id,
             upload_location=upload.location if upload else None,
             stdin_location=stdin.location if stdin else None,
+            git=git,
         )
         launched: LaunchResult | None = None
         try:

@@ -180,6 +180,10 @@ class ExecutionRequest:
     timeout_seconds: int | None = None
     upload_id: str | None = None
     stdin_upload_id: str | None = None
+    git_url: str | None = None
+    git_ref: str | None = None
+    git_subdir: str | None = None
+    git_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,10 @@ class Execution:
     lock_released_by: str | None = None
     log_truncated_at: int | None = None
     stdin_upload_id: str | None = None
+    git_url: str | None = None
+    git_ref: str | None = None
+    git_subdir: str | None = None
+    git_commit: str | None = None  # the commit the git ref resolved to, once known
 
     @property
     def deadline(self) -> datetime:
@@ -344,6 +352,19 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class GitSource:
+    """A repository to run in: `ref` (a branch, tag or full commit id; None: the default
+    branch) of `url`, the command in `subdir`. `secret` names the stored secret to fetch
+    with; `credential` is its value, resolved for the runner only (never stored or shown)."""
+
+    url: str
+    ref: str | None = None
+    subdir: str | None = None
+    secret: str | None = None
+    credential: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """What a runner needs to start one execution. `upload_location` is where the upload's
     archive is (a path, an S3 key), to unpack into the working directory first;
@@ -356,6 +377,7 @@ class LaunchSpec:
     upload_id: str | None = None
     upload_location: str | None = None
     stdin_location: str | None = None
+    git: GitSource | None = None  # check this repository out into the working directory
 
 
 @dataclass(frozen=True)

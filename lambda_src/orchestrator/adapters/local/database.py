@@ -76,6 +76,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN log_truncated_at INTEGER;
     ALTER TABLE executions ADD COLUMN stdin_upload_id TEXT;
     """,
+    """
+    ALTER TABLE executions ADD COLUMN git_url TEXT;
+    ALTER TABLE executions ADD COLUMN git_ref TEXT;
+    ALTER TABLE executions ADD COLUMN git_subdir TEXT;
+    ALTER TABLE executions ADD COLUMN git_commit TEXT;
+    """,
 )
 
 

@@ -83,6 +83,10 @@ def create_execution(
         timeout_seconds=body.timeout_seconds,
         upload_id=body.upload_id,
         stdin_upload_id=body.stdin_upload_id,
+        git_url=body.git_url,
+        git_ref=body.git_ref,
+        git_subdir=body.git_subdir,
+        git_secret=body.git_secret,
     )
     execution = services().executions.start(
         caller(), request, current_scope().request_id, idempotency_key
