@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 
 PRIVATE_USER = "deploy"
 PRIVATE_PASSWORD = "s3cr3t-git-t0ken-9f2c7e"
-_GIT = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "init.defaultBranch=main"]
+_GIT = [
+    "git",
+    "-c",
+    "user.email=t@example.com",
+    "-c",
+    "user.name=t",
+    "-c",
+    "init.defaultBranch=main",
+]
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,13 @@ class GitHttpServer:
         served = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 self._backend()
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._backend()
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return None
 
             def _backend(self) -> None:
@@ -112,9 +120,10 @@ class GitHttpServer:
                 authorization = self.headers.get("Authorization", "")
                 if authorization:
                     served.authorizations.append(authorization)
-                expected = "Basic " + base64.b64encode(
-                    f"{PRIVATE_USER}:{PRIVATE_PASSWORD}".encode()
-                ).decode()
+                expected = (
+                    "Basic "
+                    + base64.b64encode(f"{PRIVATE_USER}:{PRIVATE_PASSWORD}".encode()).decode()
+                )
                 if path.startswith("/private/") and authorization != expected:
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", 'Basic realm="git"')
@@ -133,7 +142,9 @@ class GitHttpServer:
                     "CONTENT_TYPE": self.headers.get("Content-Type", ""),
                     "CONTENT_LENGTH": str(length),
                     "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-                    "HTTP_GIT_PROTOCOL": "" if old_protocol else self.headers.get("Git-Protocol", ""),
+                    "HTTP_GIT_PROTOCOL": ""
+                    if old_protocol
+                    else self.headers.get("Git-Protocol", ""),
                     "REMOTE_ADDR": "127.0.0.1",
                 }
                 result = subprocess.run(

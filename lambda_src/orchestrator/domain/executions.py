@@ -183,9 +183,9 @@ class ExecutionService:
             raise ValidationFailed(
                 f"env names and values take more than {MAX_ENV_TOTAL_BYTES} bytes"
             )
+        git = self._git_source_for(caller, request)
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
-        git = self._git_source_for(caller, request)
         now = self._clock.now()
         execution = Execution(
             execution_id=execution_id,
