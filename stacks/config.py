@@ -46,6 +46,8 @@ class PlatformConfig:
     max_running_total: int = 20
     # Most output a run's log gives back (CloudWatch keeps it all until the retention).
     max_log_mib: int = 100
+    # The prepared task's clone step (git, sh and ssh; multi-arch, so ARM64 too).
+    git_image: str = "docker.io/alpine/git:v2.47.2"
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:

@@ -19,7 +19,9 @@ TOKEN as `x-access-token` (GitHub's convention; GitLab and others accept any use
 Inputs (environment): MYCLI_GIT_URL, MYCLI_GIT_REF, MYCLI_GIT_SUBDIR, MYCLI_GIT_TARGET (an
 empty directory), MYCLI_GIT_SCRATCH (a private directory for HOME and the key), and
 MYCLI_GIT_CREDENTIAL; or MYCLI_GIT_FILES, a directory holding files `url`, `ref`, `subdir`
-and `credential` (no `url`: there is no git source, and the step does nothing)."""
+and `credential` (no `url`: there is no git source, and the step does nothing). The AWS
+step passes MYCLI_GIT_FILES, MYCLI_GIT_TARGET and MYCLI_GIT_SCRATCH as the script's three
+arguments (`sh -c SCRIPT clone FILES TARGET SCRATCH`)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ _COMMIT_LINE = re.compile(rf"^{COMMIT_LINE_PREFIX}([0-9a-f]{{40}}|[0-9a-f]{{64}}
 CHECKOUT_SCRIPT = r"""
 set -u
 umask 077
+if [ $# -ge 3 ]; then
+  MYCLI_GIT_FILES=$1 MYCLI_GIT_TARGET=$2 MYCLI_GIT_SCRATCH=$3
+fi
 if [ -n "${MYCLI_GIT_FILES:-}" ]; then
   files=$MYCLI_GIT_FILES
   [ -f "$files/url" ] || exit 0

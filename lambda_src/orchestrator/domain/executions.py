@@ -310,6 +310,8 @@ class ExecutionService:
             execution.task_ref and change.task_ref and execution.task_ref != change.task_ref
         ):
             return None
+        if change.git_commit and not execution.git_commit:
+            self.on_git_commit(change.execution_id, change.git_commit)
         if change.last_status == "RUNNING":
             running = self._executions.advance(
                 change.execution_id, Status.RUNNING, updated_at=self._now()

@@ -392,6 +392,7 @@ class TaskStateChange:
     exit_code: int | None = None
     container_reason: str | None = None
     setup_failure: str | None = None  # the upload could not be fetched or unpacked
+    git_commit: str | None = None  # the commit the clone step checked out
 
 
 @dataclass(frozen=True)

@@ -113,11 +113,13 @@ class EcsRunner:
                 "environment": [identity],
             }
         ]
-        needs_inputs = spec.upload_location or spec.env or spec.stdin_location
+        needs_inputs = spec.upload_location or spec.env or spec.stdin_location or spec.git
         if not needs_inputs and overrides_size(plain) <= MAX_OVERRIDES_CHARS:
             return self._task_definition, plain
         if not self._prepared_task_definition or self._inputs is None:
-            raise LaunchFailed("this deployment cannot take uploads, env values or stdin")
+            raise LaunchFailed(
+                "this deployment cannot take uploads, env values, stdin or git sources"
+            )
         manifest_url = self._inputs.publish(spec)
         containers: list[dict[str, Any]] = [
             {

@@ -2,7 +2,8 @@
 library only): download this run's manifest through the presigned URL in
 $MYCLI_MANIFEST_URL, then write what it holds into the workspace: the command, the sealed
 env pieces and their grant token, the upload archive and the stdin object (each fetched
-through its own presigned URL). Any failure exits non-zero with the reason on stderr, and
+through its own presigned URL), the git source (git/url, git/ref, git/subdir) and its
+sealed credential (sealed-git/). Any failure exits non-zero with the reason on stderr, and
 the later steps and the command never run."""
 
 from __future__ import annotations
@@ -48,12 +49,17 @@ def main(argv: list[str]) -> int:
         manifest = json.loads(manifest_path.read_text())
         manifest_path.unlink()
         (workspace / "command").write_text(manifest["command"])
-        sealed = manifest.get("sealed_env") or []
-        if sealed:
-            (workspace / "sealed").mkdir(exist_ok=True)
-            for number, piece in enumerate(sealed):
-                (workspace / "sealed" / f"{number:03d}").write_bytes(base64.b64decode(piece))
+        for field, folder in (("sealed_env", "sealed"), ("sealed_git_credential", "sealed-git")):
+            for number, piece in enumerate(manifest.get(field) or []):
+                (workspace / folder).mkdir(exist_ok=True)
+                (workspace / folder / f"{number:03d}").write_bytes(base64.b64decode(piece))
+        if manifest.get("grant_token"):
             (workspace / "grant-token").write_text(manifest["grant_token"])
+        git = manifest.get("git") or {}
+        if git:
+            (workspace / "git").mkdir(exist_ok=True)
+            for name, value in git.items():
+                (workspace / "git" / name).write_text(value)
         for key, name in (("upload_url", "upload.tar.gz"), ("stdin_url", "stdin")):
             if manifest.get(key):
                 size = download(manifest[key], workspace / name)

@@ -30,6 +30,12 @@ class SealedEnv:
     grant_token: str
 
 
+@dataclass(frozen=True)
+class SealedParts:
+    pieces: dict[str, list[str]]  # by part name, as SealedEnv.pieces
+    grant_token: str
+
+
 class KmsEnvSealer:
     def __init__(self, kms: Any, key_id: str, task_role_arn: str) -> None:
         self._kms = kms
@@ -37,19 +43,27 @@ class KmsEnvSealer:
         self._task_role_arn = task_role_arn
 
     def seal(self, execution_id: str, env: dict[str, str]) -> SealedEnv:
-        plaintext = env_file(env)
+        sealed = self.seal_parts(execution_id, {"env": env_file(env)})
+        return SealedEnv(pieces=sealed.pieces["env"], grant_token=sealed.grant_token)
+
+    def seal_parts(self, execution_id: str, parts: dict[str, bytes]) -> SealedParts:
+        """Seal each named plaintext (the env file, a git credential) for `execution_id`,
+        all opened by one grant."""
         context = {"execution_id": execution_id}
         try:
-            pieces = [
-                base64.b64encode(
-                    self._kms.encrypt(
-                        KeyId=self._key_id,
-                        Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
-                        EncryptionContext=context,
-                    )["CiphertextBlob"]
-                ).decode()
-                for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
-            ]
+            pieces = {
+                name: [
+                    base64.b64encode(
+                        self._kms.encrypt(
+                            KeyId=self._key_id,
+                            Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
+                            EncryptionContext=context,
+                        )["CiphertextBlob"]
+                    ).decode()
+                    for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
+                ]
+                for name, plaintext in parts.items()
+            }
             grant = self._kms.create_grant(
                 KeyId=self._key_id,
                 GranteePrincipal=self._task_role_arn,
@@ -60,4 +74,4 @@ class KmsEnvSealer:
             )
         except (ClientError, BotoCoreError) as error:
             raise LaunchFailed(f"cannot seal the env values: {error}") from error
-        return SealedEnv(pieces=pieces, grant_token=str(grant["GrantToken"]))
+        return SealedParts(pieces=pieces, grant_token=str(grant["GrantToken"]))

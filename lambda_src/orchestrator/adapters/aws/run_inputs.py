@@ -1,5 +1,6 @@
 """A run's inputs for the prepared task: its manifest (the command, the sealed env and its
-grant token, presigned GET URLs of the upload and the stdin object), written under runs/
+grant token, presigned GET URLs of the upload and the stdin object, the git source and its
+sealed credential), written under runs/
 in the CodeBucket, and a presigned GET URL of that manifest for the task's fetch step.
 
 The task itself holds no S3 right: these URLs open exactly this run's objects, for
@@ -12,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestrator.adapters.aws.kms_env import KmsEnvSealer
+from orchestrator.adapters.aws.kms_env import KmsEnvSealer, env_file
 from orchestrator.adapters.aws.task_layout import RUNS_PREFIX
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import LaunchSpec
@@ -33,11 +34,22 @@ class RunInputs:
     def publish(self, spec: LaunchSpec) -> str:
         """Write `spec`'s manifest; returns the presigned URL the fetch step reads it from."""
         manifest: dict[str, Any] = {"command": spec.command}
+        secrets: dict[str, bytes] = {}
         if spec.env:
+            secrets["env"] = env_file(spec.env)
+        if spec.git is not None:
+            git = {"url": spec.git.url, "ref": spec.git.ref, "subdir": spec.git.subdir}
+            manifest["git"] = {name: value for name, value in git.items() if value}
+            if spec.git.credential:
+                secrets["git_credential"] = spec.git.credential.encode()
+        if secrets:
             if self._sealer is None:
-                raise LaunchFailed("this deployment cannot take env values")
-            sealed = self._sealer.seal(spec.execution_id, spec.env)
-            manifest |= {"sealed_env": sealed.pieces, "grant_token": sealed.grant_token}
+                raise LaunchFailed("this deployment cannot take env values or git credentials")
+            sealed = self._sealer.seal_parts(spec.execution_id, secrets)
+            manifest["grant_token"] = sealed.grant_token
+            for part, field in (("env", "sealed_env"), ("git_credential", "sealed_git_credential")):
+                if part in sealed.pieces:
+                    manifest[field] = sealed.pieces[part]
         for field, key in (
             ("upload_url", spec.upload_location),
             ("stdin_url", spec.stdin_location),
