@@ -57,11 +57,12 @@ def test_a_git_run_reaches_run_task_with_the_clone_step_and_no_credential(
     )
     source = GitSource("https://git.example.com/app.git", "v1", "ops", credential=CREDENTIAL)
 
-    # When a short command with a private git source is launched
-    runner.launch(LaunchSpec("e1", "./deploy.sh", {}, 60, git=source))
+    # When a short command with a private git source (and an env value) is launched
+    runner.launch(LaunchSpec("e1", "./deploy.sh", {"STAGE": "blue"}, 60, git=source))
 
     # Then it runs in the prepared task (whose clone step checks out), and RunTask's request
-    # holds no credential; the manifest holds the source, and the credential only sealed
+    # holds no credential; the manifest holds the source, and the credential only sealed,
+    # with the env values, under one grant
     [request] = requests
     assert request["taskDefinition"] == aws.prepared_task_definition
     assert PRIVATE_PASSWORD not in json.dumps(request)
@@ -73,34 +74,24 @@ def test_a_git_run_reaches_run_task_with_the_clone_step_and_no_credential(
         "subdir": "ops",
     }
     assert PRIVATE_PASSWORD not in json.dumps(manifest)
+    kms = boto3.client("kms", region_name=REGION)
     [sealed] = manifest["sealed_git_credential"]
-    plaintext = boto3.client("kms", region_name=REGION).decrypt(
+    plaintext = kms.decrypt(
         CiphertextBlob=base64.b64decode(sealed), EncryptionContext={"execution_id": "e1"}
     )["Plaintext"]
     assert plaintext == CREDENTIAL.encode()
-    assert "sealed_env" not in manifest and manifest["grant_token"]
+    assert len(manifest["sealed_env"]) == 1
+    assert len(kms.list_grants(KeyId=aws.env_key)["Grants"]) == 1
 
 
-def test_env_values_and_a_git_credential_share_one_grant(aws: AwsSettings) -> None:
-    runner = ecs_tasks(aws, AwsClients())
-    source = GitSource("https://git.example.com/app.git", credential=CREDENTIAL)
-
-    runner.launch(LaunchSpec("e1", "true", {"STAGE": "blue"}, 60, git=source))
-
-    manifest = read_manifest(aws.code_bucket, "e1")
-    assert len(manifest["sealed_env"]) == len(manifest["sealed_git_credential"]) == 1
-    grants = boto3.client("kms", region_name=REGION).list_grants(KeyId=aws.env_key)["Grants"]
-    assert len(grants) == 1
-
-
-def start_git_run(lambdas: Lambdas) -> dict[str, Any]:
+def start_git_run(lambdas: Lambdas, lock: str) -> dict[str, Any]:
     status, execution = lambdas.call(
         "POST",
         "/executions",
         lambdas.alice_key,
         body={
             "command": "make deploy",
-            "lock": "prod",
+            "lock": lock,
             "git_url": "https://git.example.com/app.git",
             "git_ref": "main",
         },
@@ -133,70 +124,50 @@ def task_event(
     )
 
 
-def test_the_clone_steps_commit_is_recorded_as_soon_as_it_has_run(lambdas: Lambdas) -> None:
-    # Given a git run whose clone step has printed its commit and exited 0
-    execution = start_git_run(lambdas)
-    assert (execution["git_url"], execution["git_ref"]) == (
+def test_the_clone_steps_commit_is_recorded_and_its_failure_is_the_reason(
+    lambdas: Lambdas,
+) -> None:
+    # Given a git run whose clone step printed its commit and exited 0, and another whose
+    # clone step failed
+    checked_out, failed = start_git_run(lambdas, "one"), start_git_run(lambdas, "two")
+    assert (checked_out["git_url"], checked_out["git_ref"]) == (
         "https://git.example.com/app.git",
         "main",
     )
-    put_step_log(lambdas, execution, "clone", f"mycli-git-commit: {SHA}")
-    event = task_event(lambdas, execution, "RUNNING")
-    event["detail"]["containers"] += [
+    put_step_log(lambdas, checked_out, "clone", f"mycli-git-commit: {SHA}")
+    running = task_event(lambdas, checked_out, "RUNNING")
+    running["detail"]["containers"] += [
         {"name": "fetch", "lastStatus": "STOPPED", "exitCode": 0},
         {"name": "prepare", "lastStatus": "STOPPED", "exitCode": 0},
         {"name": "clone", "lastStatus": "STOPPED", "exitCode": 0},
     ]
-
-    # When its task event arrives
-    lambdas.invoke("task_events", event)
-
-    # Then the record names the commit, while the run goes on
-    _, current = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
-    assert (current["status"], current["git_commit"]) == ("RUNNING", SHA)
-
-
-def test_a_failed_clone_fails_the_run_with_its_reason_and_frees_the_lock(
-    lambdas: Lambdas,
-) -> None:
-    execution = start_git_run(lambdas)
-    put_step_log(
-        lambdas,
-        execution,
-        "clone",
-        "mycli: git ref 'main' not found in https://git.example.com/app.git",
-    )
-    event = task_event(lambdas, execution, "STOPPED", stop_code="EssentialContainerExited")
-    event["detail"]["containers"] += [
+    reason = "mycli: git ref 'main' not found in https://git.example.com/app.git"
+    put_step_log(lambdas, failed, "clone", reason)
+    stopped = task_event(lambdas, failed, "STOPPED", stop_code="EssentialContainerExited")
+    stopped["detail"]["containers"] += [
         {"name": "fetch", "lastStatus": "STOPPED", "exitCode": 0},
         {"name": "prepare", "lastStatus": "STOPPED", "exitCode": 0},
         {"name": "clone", "lastStatus": "STOPPED", "exitCode": 1, "reason": "Error"},
     ]
 
-    lambdas.invoke("task_events", event)
+    # When their task events arrive
+    lambdas.invoke("task_events", running)
+    lambdas.invoke("task_events", stopped)
 
-    _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
+    # Then the first names its commit while it runs; the second is FAILED with the clone
+    # step's reason, and its lock is free
+    _, current = lambdas.call(
+        "GET", f"/executions/{checked_out['execution_id']}", lambdas.alice_key
+    )
+    assert (current["status"], current["git_commit"]) == ("RUNNING", SHA)
+    _, final = lambdas.call("GET", f"/executions/{failed['execution_id']}", lambdas.alice_key)
     assert final["status"] == "FAILED"
     assert final["reason"] == (
-        "could not check out the git source: clone exited with code 1 (Error): "
-        "mycli: git ref 'main' not found in https://git.example.com/app.git"
+        f"could not check out the git source: clone exited with code 1 (Error): {reason}"
     )
     assert final["git_commit"] is None
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
-
-
-def test_a_git_secret_is_refused_with_400_while_there_are_no_stored_secrets(
-    lambdas: Lambdas,
-) -> None:
-    status, body = lambdas.call(
-        "POST",
-        "/executions",
-        lambdas.alice_key,
-        body={"command": "true", "git_url": "https://h/app.git", "git_secret": "deploy"},
-    )
-
-    assert status == 400
-    assert "secrets are not available" in json.dumps(body)
+    [lock] = lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"]
+    assert lock["lock_name"] == "one"
 
 
 # -- the prepared task's steps, run for real ---------------------------------------------------

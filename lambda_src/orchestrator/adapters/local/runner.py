@@ -10,7 +10,12 @@ itself in before it execs, and `cgroup.kill` ends the whole cgroup at once), and
 main process exits, times out or is cancelled, or the server stops, every process found
 either way is killed, and the run's end is reported without waiting for output pipes an
 escaped process might still hold. A server that adopts orphans (PR_SET_CHILD_SUBREAPER)
-reaps the double-forked ones it inherits."""
+reaps the double-forked ones it inherits.
+
+A run with a git source first runs the checkout script (orchestrator.git_checkout) as its
+process, tracked and timed like the command; the command starts in its place once the
+checkout has succeeded, or the run ends without it (FAILED with the reason, or cancelled or
+timed out)."""
 
 from __future__ import annotations
 
