@@ -260,3 +260,59 @@ def test_a_run_stopped_during_its_checkout_ends_without_running_the_command(
     assert exit_code == 143
     assert local.output(execution) == ""
     assert local.runner.active_count == 0
+
+
+FAKE_SSH = """#!/bin/sh
+# Records how git called ssh and the key file it was given, then refuses like a server.
+echo "$*" > "{log}"
+while [ $# -gt 0 ]; do
+  if [ "$1" = "-i" ]; then stat -c %a "$2" > "{log}.mode"; cp "$2" "{log}.key"; fi
+  shift
+done
+echo "git@example.com: Permission denied (publickey)." >&2
+exit 255
+"""
+
+
+def test_a_deploy_key_reaches_ssh_as_a_private_file_that_is_gone_afterwards(
+    tmp_path: Path,
+) -> None:
+    # Given an ssh on PATH that records its arguments and the key file, then refuses
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "ssh.log"
+    (bin_dir / "ssh").write_text(FAKE_SSH.format(log=log))
+    (bin_dir / "ssh").chmod(0o755)
+    listener = Listener()
+    runner = LocalProcessRunner(
+        tmp_path / "work",
+        tmp_path / "logs",
+        SystemClock(),
+        path_variable=f"{bin_dir}:{os.environ['PATH']}",
+    )
+    runner.subscribe(listener)
+    key = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+        "b3BlbnNzaC1rZXktdjEAAAAA\n"
+        "-----END OPENSSH PRIVATE KEY-----"
+    )
+
+    # When a run fetches over ssh with a deploy key
+    source = GitSource("git@example.com:acme/app.git", "main", credential=key)
+    runner.launch(LaunchSpec("e1", "echo ran", {}, 30, git=source))
+
+    # Then ssh got the key as a 0600 file (never as an argument), in batch mode, and the
+    # refusal is the run's reason; the key file is gone
+    how, why = listener.wait("e1")
+    runner.stop_all()
+    assert how == "setup_failed"
+    assert why == (
+        "git checkout failed: git@example.com:acme/app.git refused the credentials of the "
+        "git secret"
+    )
+    arguments = log.read_text()
+    assert "BatchMode=yes" in arguments and "IdentitiesOnly=yes" in arguments
+    assert "b3BlbnNzaC1r" not in arguments
+    assert (tmp_path / "ssh.log.mode").read_text().strip() == "600"
+    assert (tmp_path / "ssh.log.key").read_text().strip() == key
+    assert list((tmp_path / "work").iterdir()) == []
