@@ -34,6 +34,10 @@ class Access:
     check_uploads: bool = False  # s3:GetObject (HeadObject) under uploads/, to presign GETs
     write_run_inputs: bool = False  # s3:PutObject and GetObject under runs/ (the manifest)
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
+    write_secrets: bool = False  # ssm:PutParameter under the secrets path (SecureString)
+    list_secrets: bool = False  # ssm:GetParametersByPath on the secrets' metadata
+    delete_secrets: bool = False  # ssm:GetParameters, DeleteParameters under the path
+    read_secrets: bool = False  # ssm:GetParameters (decrypted) under the path: a run's secrets
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -48,6 +52,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         check_uploads=True,
         write_run_inputs=True,
         seal_env=True,
+        read_secrets=True,
     ),
     "create_upload": Access(sign_upload_puts=True),
     "quota": Access(execution_indexes=("status-started_at",)),
@@ -60,6 +65,9 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "create_user": Access(api_keys=(*AUTHENTICATE, PUT), api_keys_by_email=True),
     "list_users": Access(api_keys=(*AUTHENTICATE, SCAN)),
     "revoke_user": Access(api_keys_by_email=True),
+    "put_secret": Access(write_secrets=True),
+    "list_secrets": Access(list_secrets=True),
+    "delete_secret": Access(delete_secrets=True),
     "task_events": Access(
         api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,), read_setup_logs=True
     ),

@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from orchestrator import unpack
+from orchestrator import masking, unpack
 from orchestrator.adapters.aws import fetch_inputs
 from orchestrator.adapters.aws.task_layout import (
     ARCHIVE_PATH,
@@ -28,6 +28,10 @@ from orchestrator.adapters.aws.task_layout import (
     FETCH_CONTAINER,
     GIT_FILES,
     GIT_SCRATCH,
+    MASK_CONTAINER,
+    MASK_VALUES_FILE,
+    MASKED_FILE,
+    OUTPUT_FIFO,
     PREPARE_CONTAINER,
     UNPACK_CONTAINER,
     WORK_DIR,
@@ -62,6 +66,7 @@ class Executor(Construct):
         self.cluster.node.add_dependency(self.service_linked_role)
         self.log_group = self._build_log_group()
         self.env_key = self._build_env_key()
+        self.secrets_key = self._build_secrets_key()
         self.task_role = self._build_task_role()
         self.execution_role = self._build_execution_role()
         self.task_definition = self._build_task_definition()
@@ -189,6 +194,17 @@ class Executor(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
+    def _build_secrets_key(self) -> kms.Key:
+        """Encrypts the stored secrets (SSM SecureString parameters); used only through SSM."""
+        return kms.Key(
+            self,
+            "SecretsKey",
+            description="mycli: encrypts stored secrets (SSM SecureString parameters)",
+            enable_key_rotation=True,
+            pending_window=Duration.days(7),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
     def _build_task_role(self) -> iam.Role:
         # Every container of a task holds this role (ECS has no per-container roles), the
         # user's command included: so it grants nothing. The setup steps read this run's
@@ -291,8 +307,28 @@ class Executor(Construct):
             working_directory=WORK_DIR,
             logging=self._logging(),
         )
-        for container in (fetch, prepare, clone, unpacker, command):
+        # Runs with secrets: reads the command's output from a FIFO, writes it masked.
+        mask = task_definition.add_container(
+            MASK_CONTAINER,
+            container_name=MASK_CONTAINER,
+            image=ecs.ContainerImage.from_registry(self._config.unpack_image),
+            essential=False,
+            entry_point=["python3", "-c", Path(masking.__file__).read_text()],
+            command=[MASK_VALUES_FILE, OUTPUT_FIFO, MASKED_FILE],
+            logging=self._logging(),
+        )
+        for container in (fetch, prepare, clone, unpacker, mask, command):
             container.add_mount_points(mount)
+        mask.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=prepare, condition=ecs.ContainerDependencyCondition.SUCCESS
+            )
+        )
+        command.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=mask, condition=ecs.ContainerDependencyCondition.START
+            )
+        )
         prepare.add_container_dependencies(
             ecs.ContainerDependency(
                 container=fetch, condition=ecs.ContainerDependencyCondition.SUCCESS

@@ -9,6 +9,8 @@ from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Vali
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
+from orchestrator.adapters.aws.ssm_secrets import METADATA as SECRET_METADATA
+from orchestrator.adapters.aws.ssm_secrets import VALUES as SECRET_VALUES
 from orchestrator.adapters.aws.task_layout import (
     FETCH_CONTAINER,
     PREPARE_CONTAINER,
@@ -92,6 +94,8 @@ class MycliStack(Stack):
             "MAX_RUNNING_PER_USER": str(self.config.max_running_per_user),
             "MAX_RUNNING_TOTAL": str(self.config.max_running_total),
             "MAX_LOG_BYTES": str(self.config.max_log_mib * 1024 * 1024),
+            "SECRETS_PATH": self.secrets_path,
+            "SECRETS_KEY_ARN": executor.secrets_key.key_arn,
             "POWERTOOLS_SERVICE_NAME": "mycli",
             "POWERTOOLS_METRICS_NAMESPACE": "mycli",
         }
@@ -117,6 +121,39 @@ class MycliStack(Stack):
         )
         self._grant(function, FUNCTION_ACCESS[module])
         return function
+
+    @property
+    def secrets_path(self) -> str:
+        """The SSM parameter path this stack's secrets live under (values and metadata)."""
+        return f"/mycli/{self.stack_name}/"
+
+    def _parameter_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{name}"
+
+    def _grant_secrets(self, function: PythonFunction, access: Access) -> None:
+        """SSM on this stack's secrets path only; the secrets key only through SSM, only for
+        parameters under that path (SSM puts the parameter's ARN in the encryption context)."""
+        values = self._parameter_arn(f"{self.secrets_path}{SECRET_VALUES}*")
+        metadata = self._parameter_arn(f"{self.secrets_path}{SECRET_METADATA}*")
+        through_ssm = {
+            "StringEquals": {"kms:ViaService": f"ssm.{self.region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": values},
+        }
+        key = self.executor.secrets_key.key_arn
+        if access.write_secrets:
+            function.allow(["ssm:PutParameter"], [values, metadata])
+            function.allow(["kms:Encrypt", "kms:GenerateDataKey"], [key], **through_ssm)
+        if access.list_secrets:
+            function.allow(
+                ["ssm:GetParametersByPath"],
+                [self._parameter_arn(f"{self.secrets_path}{SECRET_METADATA}".rstrip("/"))],
+            )
+        if access.delete_secrets:
+            function.allow(["ssm:GetParameters"], [metadata])
+            function.allow(["ssm:DeleteParameters"], [values, metadata])
+        if access.read_secrets:
+            function.allow(["ssm:GetParameters"], [values, metadata])
+            function.allow(["kms:Decrypt"], [key], **through_ssm)
 
     def _grant(self, function: PythonFunction, access: Access) -> None:
         data, executor = self.data, self.executor
@@ -199,6 +236,7 @@ class MycliStack(Stack):
                 },
                 **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
             )
+        self._grant_secrets(function, access)
         if access.read_setup_logs:
             function.allow(
                 ["logs:GetLogEvents"],
@@ -289,6 +327,15 @@ class MycliStack(Stack):
                     f"{LOG_STREAM_PREFIX}/{stream}*]",
                     "Stream names carry the task id, known only at run time: reads are "
                     "limited to the executor log group's command and setup-step streams.",
+                )
+            )
+        parameters = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
+        for kind in (SECRET_VALUES, SECRET_METADATA):
+            findings.append(
+                (
+                    f"AwsSolutions-IAM5[Resource::{parameters}{self.secrets_path}{kind}*]",
+                    "Secrets are named by admins at run time: SSM access is limited to this "
+                    "stack's secrets path (values and their metadata).",
                 )
             )
         for rule, reason in findings:

@@ -22,6 +22,7 @@ from orchestrator.domain.models import (
     LogStream,
     Page,
     RunningCount,
+    Secret,
     Upload,
     UploadSlot,
 )
@@ -247,3 +248,31 @@ class InMemoryUploadStore:
     def find(self, user_email: str, upload_id: str) -> Upload | None:
         upload = self.uploads.get(upload_id)
         return upload if upload is not None and upload.user_email == user_email else None
+
+
+class InMemorySecretStore:
+    """Secrets in a dict; `reveals` lists every (names, execution id) asked for."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, tuple[Secret, str]] = {}
+        self.reveals: list[tuple[tuple[str, ...], str]] = []
+
+    def put(self, secret: Secret, value: str) -> Secret:
+        previous = self.secrets.get(secret.name)
+        stored = replace(secret, version=(previous[0].version if previous else 0) + 1)
+        self.secrets[secret.name] = (stored, value)
+        return stored
+
+    def list(self) -> list[Secret]:
+        return [self.secrets[name][0] for name in sorted(self.secrets)]
+
+    def describe(self, names: Sequence[str]) -> dict[str, Secret]:
+        return {name: self.secrets[name][0] for name in names if name in self.secrets}
+
+    def delete(self, name: str) -> Secret | None:
+        removed = self.secrets.pop(name, None)
+        return removed[0] if removed else None
+
+    def reveal(self, names: Sequence[str], execution_id: str) -> dict[str, str]:
+        self.reveals.append((tuple(names), execution_id))
+        return {name: self.secrets[name][1] for name in names if name in self.secrets}

@@ -89,7 +89,8 @@ class GitHttpServer:
     """`git http-backend` for every bare repository under `root`, on 127.0.0.1."""
 
     root: Path
-    authorizations: list[str] = field(default_factory=list)
+    # (path, Authorization header) of every request that carried one
+    authorizations: list[tuple[str, str]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -119,7 +120,7 @@ class GitHttpServer:
                 path = parts.path.removeprefix("/v0")
                 authorization = self.headers.get("Authorization", "")
                 if authorization:
-                    served.authorizations.append(authorization)
+                    served.authorizations.append((path, authorization))
                 expected = (
                     "Basic "
                     + base64.b64encode(f"{PRIVATE_USER}:{PRIVATE_PASSWORD}".encode()).decode()

@@ -21,6 +21,7 @@ REGION = "eu-west-1"
 CONTAINER = "command"
 LOG_GROUP = "/mycli/executions"
 CODE_BUCKET = "mycli-code"
+SECRETS_PATH = "/mycli/MycliTest/"
 TASK_ROLE_ARN = "arn:aws:iam::123456789012:role/mycli-task"
 
 TABLES: dict[str, dict[str, Any]] = {
@@ -110,12 +111,15 @@ def create_executor() -> dict[str, Any]:
         memory="512",
         containerDefinitions=[
             {"name": name, "image": "public.ecr.aws/docker/library/busybox", "memory": 128}
-            for name in ("fetch", "prepare", "clone", "unpack", CONTAINER)
+            for name in ("fetch", "prepare", "clone", "unpack", "mask", CONTAINER)
         ],
     )["taskDefinition"]["taskDefinitionArn"]
     env_key = boto3.client("kms", region_name=REGION).create_key(Description="env")["KeyMetadata"][
         "Arn"
     ]
+    secrets_key = boto3.client("kms", region_name=REGION).create_key(Description="secrets")[
+        "KeyMetadata"
+    ]["Arn"]
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
@@ -130,6 +134,8 @@ def create_executor() -> dict[str, Any]:
         "prepared_task_definition": prepared_task_definition,
         "code_bucket": CODE_BUCKET,
         "env_key": env_key,
+        "secrets_path": SECRETS_PATH,
+        "secrets_key": secrets_key,
         "task_role_arn": TASK_ROLE_ARN,
         "subnets": tuple(subnets),
         "security_groups": (group["GroupId"],),
@@ -153,6 +159,8 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "SECURITY_GROUP_IDS": ",".join(settings.security_groups),
         "LOG_GROUP_NAME": settings.log_group,
         "LOG_STREAM_PREFIX": settings.log_stream_prefix,
+        "SECRETS_PATH": settings.secrets_path,
+        "SECRETS_KEY_ARN": settings.secrets_key,
     }
 
 

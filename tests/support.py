@@ -9,12 +9,14 @@ from fakes import (
     InMemoryApiKeyStore,
     InMemoryExecutionStore,
     InMemoryLockStore,
+    InMemorySecretStore,
     InMemoryUploadStore,
     RecordingLogWaiter,
 )
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import Caller, Execution, ExecutionStatus, Role
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
@@ -37,6 +39,8 @@ class FakeWorld:
         self.log_waiter = RecordingLogWaiter()
         self.uploads = InMemoryUploadStore()
         upload_service = UploadService(self.uploads, self.clock)
+        self.secrets = InMemorySecretStore()
+        secret_service = SecretService(self.secrets, self.clock)
         self.services = Services(
             executions=ExecutionService(
                 self.executions,
@@ -46,11 +50,13 @@ class FakeWorld:
                 self.clock,
                 uploads=upload_service,
                 log_waiter=self.log_waiter,
+                secrets=secret_service,
             ),
             uploads=upload_service,
             locks=LockService(self.locks, self.executions, self.clock),
             users=UserService(self.keys, self.clock),
             backend="local",
+            secrets=secret_service,
         )
 
 

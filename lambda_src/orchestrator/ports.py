@@ -17,6 +17,7 @@ from orchestrator.domain.models import (
     LogPage,
     Page,
     RunningCount,
+    Secret,
     Upload,
     UploadSlot,
 )
@@ -147,6 +148,32 @@ class UploadStore(Protocol):
     def find(self, user_email: str, upload_id: str) -> Upload | None:
         """The completed upload `upload_id` of `user_email`; None if it is another user's,
         was never completed, or is gone."""
+        ...
+
+
+class SecretStore(Protocol):
+    """Secrets: values kept encrypted, metadata beside them. Only `reveal` returns values."""
+
+    def put(self, secret: Secret, value: str) -> Secret:
+        """Store `value` under `secret.name` with its metadata, replacing an earlier one;
+        returns the metadata as stored, its `version` one past the replaced one's (1 when new)."""
+        ...
+
+    def list(self) -> list[Secret]:
+        """Every secret's metadata, by name."""
+        ...
+
+    def describe(self, names: Sequence[str]) -> dict[str, Secret]:
+        """The metadata of each of `names` that exists (the others are left out)."""
+        ...
+
+    def delete(self, name: str) -> Secret | None:
+        """Remove the secret; its metadata, or None when there was none."""
+        ...
+
+    def reveal(self, names: Sequence[str], execution_id: str) -> dict[str, str]:
+        """The values of `names` for the run `execution_id` (a name that no longer exists is
+        left out). Each call is a use of those secrets, recorded where the store can."""
         ...
 
 

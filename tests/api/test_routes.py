@@ -361,6 +361,9 @@ def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
         ("GET", "/users"),
         ("DELETE", "/users/{email}"),
         ("POST", "/uploads"),
+        ("PUT", "/secrets/{name}"),
+        ("GET", "/secrets"),
+        ("DELETE", "/secrets/{name}"),
     }
 
 

@@ -42,7 +42,7 @@ def stop_event(lambdas: Lambdas, execution: dict[str, Any], **fields: Any) -> di
 
 def test_every_route_of_the_contract_has_its_own_function() -> None:
     modules = [route.module for route in ROUTES]
-    assert len(modules) == len(set(modules)) == 14
+    assert len(modules) == len(set(modules)) == 17
 
 
 def test_health_answers_without_a_key(lambdas: Lambdas) -> None:
@@ -60,6 +60,7 @@ def test_every_other_function_refuses_a_missing_key(lambdas: Lambdas, route: Any
         route.path.replace("{execution_id}", "x")
         .replace("{lock_name}", "x")
         .replace("{email}", "a@b.c")
+        .replace("{name}", "x")
     )
     status, body = lambdas.call(route.method, path, None, body={})
     assert (status, body["error"]["code"]) == (401, "unauthorized")

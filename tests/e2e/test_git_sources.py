@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from deployment import LocalDeployment
-from git_repos import GitHttpServer, Repository, make_repository
+from deployment import MYCLI, LocalDeployment
+from git_repos import PRIVATE_PASSWORD, PRIVATE_USER, GitHttpServer, Repository, make_repository
 
 pytestmark = pytest.mark.e2e
 # A checkout can fail before the create's answer: then exec says "failed" instead.
@@ -28,6 +29,7 @@ class World:
     local: LocalDeployment
     repo: Repository
     server: GitHttpServer
+    private: Repository
 
     @property
     def http(self) -> str:
@@ -54,11 +56,11 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("git")
     repo = make_repository(root, "public.git")
-    make_repository(root / "private", "secret.git")
+    private = make_repository(root / "private", "secret.git")
     server = GitHttpServer(root).start()
     local = LocalDeployment(tmp_path_factory.mktemp("home"))
     local.up()
-    yield World(local, repo, server)
+    yield World(local, repo, server, private)
     local.down()
     server.stop()
 
@@ -134,7 +136,7 @@ def test_a_failed_checkout_fails_the_run_with_its_reason_and_frees_the_lock(
         ({"git_url": "https://example.com/a.git", "upload_id": "u1"}, "not both"),
         ({"git_url": "https://example.com/a.git", "git_ref": "--force"}, "not a branch"),
         ({"git_url": "https://example.com/a.git", "git_subdir": "a/../.."}, "'..'"),
-        ({"git_url": "https://example.com/a.git", "git_secret": "t"}, "secrets are not avail"),
+        ({"git_url": "https://example.com/a.git", "git_secret": "nope"}, "no such secret: nope"),
         ({"git_ref": "main"}, "need git_url"),
         ({"git_url": 7}, "string"),
     ],
@@ -151,6 +153,48 @@ def test_the_api_refuses_bad_git_fields_with_400(
     assert "hunter2" not in json.dumps(body)
 
 
+def set_secret(world: World, name: str, value: str) -> None:
+    result = subprocess.run(
+        [MYCLI, "admin", "secrets", "set", name],
+        env=world.local.env,
+        input=value,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_private_repository_is_reached_only_with_its_git_secret_kept_out_of_everything(
+    world: World,
+) -> None:
+    # Given the repository's credential as a stored secret, and a wrong one
+    url = f"{world.server.url}/private/secret.git"
+    set_secret(world, "git-deploy", f"{PRIVATE_USER}:{PRIVATE_PASSWORD}")
+    set_secret(world, "git-wrong", f"{PRIVATE_USER}:not-the-password")
+
+    # When a run fetches with each, and one with none
+    good = world.run("--git", f"{url}#v1", "--git-secret", "git-deploy", "--", "cat VERSION")
+    wrong = world.run("--git", url, "--git-secret", "git-wrong", "--", "echo ran")
+    without = world.run("--git", url, "--", "echo ran")
+
+    # Then only the right credential checks the commit out; the others fail with the reason
+    assert (good[0], good[1]) == (0, "1\n"), good[2]
+    assert good[3] is not None and good[3]["git_commit"] == world.private.first
+    assert wrong[0] == 125 and "refused the credentials of the git secret" in wrong[2]
+    assert without[0] == 125 and "needs credentials" in without[2]
+    # and the credential is in no record, response, log or file of the data directory
+    for _, out, err, record in (good, wrong, without):
+        assert PRIVATE_PASSWORD not in out + err + json.dumps(record)
+        logs = world.local.mycli("logs", record["execution_id"])  # type: ignore[index]
+        assert PRIVATE_PASSWORD not in logs.stdout + logs.stderr
+    assert PRIVATE_PASSWORD not in json.dumps(world.get("/executions?limit=100"))
+    for path in (world.local.home / "data").rglob("*"):
+        if path.is_file():
+            assert PRIVATE_PASSWORD.encode() not in path.read_bytes(), path
+
+
 def test_no_git_run_left_anything_in_the_work_directory(world: World) -> None:
     work = world.local.home / "data" / "work"
 
@@ -164,5 +208,5 @@ def test_nothing_refused_was_recorded(world: World) -> None:
     assert all(item["git_url"] != "ext::sh" for item in listed["items"])
 
 
-def test_the_server_saw_no_credential_for_public_runs(world: World) -> None:
-    assert world.server.authorizations == []
+def test_the_server_saw_a_credential_only_for_the_private_repository(world: World) -> None:
+    assert all(path.startswith("/private/") for path, _ in world.server.authorizations)

@@ -13,15 +13,15 @@ S = ExecutionStatus
 
 def test_start_records_the_execution_and_launches_it(world: FakeWorld) -> None:
     execution = world.services.executions.start(
-        ALICE, ExecutionRequest("echo hi", env={"TOKEN": "secret"}), request_id="r1"
+        ALICE, ExecutionRequest("echo hi", env={"TOKEN": "hunter2"}), request_id="r1"
     )
 
     assert execution.status is S.STARTING
     assert execution.task_ref == "task-1"
     assert execution.env_names == ("TOKEN",)
     assert execution.request_id == "r1"
-    assert world.runner.launched[0].env == {"TOKEN": "secret"}
-    assert "secret" not in repr(world.executions.get(execution.execution_id))
+    assert world.runner.launched[0].env == {"TOKEN": "hunter2"}
+    assert "hunter2" not in repr(world.executions.get(execution.execution_id))
 
 
 def test_a_held_lock_is_refused_naming_the_holder(world: FakeWorld) -> None:

@@ -8,7 +8,7 @@ import pytest
 from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.git_sources import checked_source, is_commit_id
 from orchestrator.domain.models import ExecutionRequest, ExecutionStatus, GitSource
-from support import ALICE, FakeWorld
+from support import ADMIN, ALICE, FakeWorld
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -205,12 +205,32 @@ def test_a_credential_in_the_url_is_refused_and_not_recorded(world: FakeWorld) -
     assert world.executions.list_active() == []
 
 
-def test_a_git_secret_is_refused_while_this_server_has_no_stored_secrets(
-    world: FakeWorld,
-) -> None:
+def test_an_unknown_git_secret_is_refused_before_anything_runs(world: FakeWorld) -> None:
     request = ExecutionRequest("true", git_url="https://h/app.git", git_secret="deploy-token")
 
-    with pytest.raises(ValidationFailed, match="secrets are not available"):
+    with pytest.raises(ValidationFailed, match="no such secret: deploy-token"):
         world.services.executions.start(ALICE, request)
 
     assert world.runner.launched == []
+
+
+def test_a_git_secrets_value_reaches_only_the_runner(world: FakeWorld) -> None:
+    # Given a stored secret holding a token
+    assert world.services.secrets is not None
+    world.services.secrets.set(ADMIN, "deploy-token", "user:hunter2")
+
+    # When a run names it as its git secret
+    execution = world.services.executions.start(
+        ALICE,
+        ExecutionRequest("true", git_url="https://h/app.git", git_secret="deploy-token"),
+    )
+
+    # Then the runner gets the value with the source; the record and the command's env
+    # and secrets do not, and the store saw one use for this run
+    [spec] = world.runner.launched
+    assert spec.git is not None and spec.git.credential == "user:hunter2"
+    assert spec.git.secret == "deploy-token"
+    assert spec.env == {} and dict(spec.secrets) == {}
+    assert "hunter2" not in repr(world.executions.get(execution.execution_id))
+    assert "hunter2" not in repr(spec)
+    assert world.secrets.reveals == [(("deploy-token",), execution.execution_id)]

@@ -6,6 +6,7 @@ import click
 
 from mycli.client import api_path
 from mycli.commands.common import pass_app
+from mycli.commands.secrets import secrets
 from mycli.main import AppContext
 from mycli.output import ago, emit_json, emit_table, output_option
 
@@ -20,7 +21,10 @@ USER_COLUMNS = (
 
 @click.group()
 def admin() -> None:
-    """Manage users and their API keys (admin role)."""
+    """Manage users and their API keys, and stored secrets (admin role)."""
+
+
+admin.add_command(secrets)
 
 
 @admin.command("add-user")

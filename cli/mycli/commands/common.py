@@ -32,6 +32,7 @@ EXECUTION_FIELDS = (
     "command",
     "lock_name",
     "env_names",
+    "secret_names",
     "timeout_seconds",
     "started_at",
     "finished_at",

@@ -92,6 +92,14 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
     help="With --git: fetch with this stored secret (HTTPS token or SSH deploy key).",
 )
 @output_option
+@click.option(
+    "--secret",
+    "secret_refs",
+    multiple=True,
+    metavar="[VAR=]NAME",
+    help="Give the command stored secret NAME as env var NAME, or as VAR (repeatable). "
+    "Its value is masked as *** in the output.",
+)
 @click.argument("command", nargs=-1, required=True)
 @pass_app
 def exec_command(
@@ -105,6 +113,7 @@ def exec_command(
     detach: bool,
     output: str,
     command: tuple[str, ...],
+    secret_refs: tuple[str, ...] = (),
     git_source: str | None = None,
     git_subdir: str | None = None,
     git_secret: str | None = None,
@@ -117,6 +126,10 @@ def exec_command(
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
     body = request_body(command, lock, env_pairs, timeout, wait_lock)
+    if secret_refs:
+        from mycli.commands.secrets import parse_secret_refs
+
+        body["secrets"] = parse_secret_refs(secret_refs, body.get("env", {}))
     body |= git_fields(git_source, git_subdir, git_secret, upload)
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")

@@ -40,6 +40,7 @@ def all_routers() -> list[Router]:
         locks,
         me,
         quota,
+        secrets,
         uploads,
         users,
     )
@@ -52,6 +53,7 @@ def all_routers() -> list[Router]:
         locks.router,
         users.router,
         uploads.router,
+        secrets.router,
         console.router,
     ]
 

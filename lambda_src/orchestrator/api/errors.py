@@ -16,7 +16,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from orchestrator.domain import errors
-from orchestrator.domain.models import EMAIL_PATTERN, ENV_NAME_PATTERN, LOCK_NAME_PATTERN
+from orchestrator.domain.models import (
+    EMAIL_PATTERN,
+    ENV_NAME_PATTERN,
+    LOCK_NAME_PATTERN,
+    SECRET_NAME_PATTERN,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +133,7 @@ RULE_BY_PATTERN = {
     EMAIL_PATTERN: "must be an email address",
     r"^[A-Za-z0-9_-]{1,64}$": "ids are 1-64 characters of letters, digits, _ and -",
     r"^[A-Za-z0-9._:-]{1,128}$": "1-128 characters of letters, digits and . _ : -",
+    SECRET_NAME_PATTERN: "names are 1-128 characters of letters, digits and . _ -",
 }
 
 

@@ -21,7 +21,12 @@ from orchestrator.domain.models import (
     MAX_ENV_ENTRIES,
     MAX_ENV_TOTAL_BYTES,
     MAX_ENV_VALUE_LENGTH,
+    MAX_SECRET_DESCRIPTION_LENGTH,
+    MAX_SECRET_IMAGES,
+    MAX_SECRET_VALUE_BYTES,
+    MAX_SECRETS_PER_EXECUTION,
     MAX_TIMEOUT_SECONDS,
+    SECRET_NAME_PATTERN,
     ExecutionStatus,
     Role,
     TextKind,
@@ -36,6 +41,7 @@ UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # waits until the document is generated, which keeps them out of a Lambda cold start.
 _DOCUMENTED = ConfigDict(defer_build=True)
 _ENV_NAME = re.compile(ENV_NAME_PATTERN)
+_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 _DECIMAL_INTEGER = re.compile(r"[0-9]+")
 _DECIMAL_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
@@ -83,6 +89,7 @@ class CreateExecution(BaseModel):
     lock: Name | None = Field(default=None, pattern=LOCK_NAME_PATTERN)
     env: dict[str, str] = Field(
         default_factory=dict,
+        repr=False,  # values never in a repr (Powertools' debug log prints the parsed body)
         max_length=MAX_ENV_ENTRIES,
         description=f"names match {ENV_NAME_PATTERN}; values (no NUL) are never stored",
     )
@@ -140,6 +147,27 @@ class CreateExecution(BaseModel):
             raise ValueError(f"names and values take more than {MAX_ENV_TOTAL_BYTES} bytes")
         return env
 
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_SECRETS_PER_EXECUTION,
+        description="env var name -> stored secret name (PUT /secrets): the secret's value "
+        f"becomes that variable; names match {ENV_NAME_PATTERN} and {SECRET_NAME_PATTERN}; "
+        "an unknown secret, one restricted to other images, or a variable also in `env` is 400",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def secret_names(cls, secrets: dict[str, str]) -> dict[str, str]:
+        for variable, name in secrets.items():
+            if not _ENV_NAME.fullmatch(variable):
+                raise ValueError(f"invalid variable name {variable!r}")
+            if not _SECRET_NAME.fullmatch(name):
+                raise ValueError(
+                    f"secret of {variable}: secret names are 1-128 characters of letters, "
+                    "digits and . _ -"
+                )
+        return secrets
+
 
 class CreateUser(BaseModel):
     """POST /users."""
@@ -176,6 +204,7 @@ class ExecutionOut(BaseModel):
         description="byte offset where storing the output stopped (the log cap), or null"
     )
     stdin_upload_id: str | None
+    secret_names: list[str] = Field(description='"VAR=NAME" per stored secret used; no value')
     git_url: str | None
     git_ref: str | None
     git_subdir: str | None
@@ -267,6 +296,48 @@ class UploadSlotOut(BaseModel):
     headers: dict[str, str] = Field(description="send these headers with the PUT")
     expires_at: str
     max_bytes: int
+
+
+SecretName = Annotated[str, Field(pattern=SECRET_NAME_PATTERN)]
+
+
+class PutSecret(BaseModel):
+    """PUT /secrets/{name}."""
+
+    model_config = _STRICT
+
+    # repr=False: never in a repr (Powertools' debug log prints the parsed body).
+    value: Annotated[str, _text_of(TextKind.VALUE)] = Field(
+        repr=False,
+        json_schema_extra={"writeOnly": True},
+        min_length=1,
+        max_length=MAX_SECRET_VALUE_BYTES,
+        description=f"at most {MAX_SECRET_VALUE_BYTES} bytes (UTF-8), no NUL; never returned, "
+        "logged or stored in plain text",
+    )
+    description: Name = Field(default="", max_length=MAX_SECRET_DESCRIPTION_LENGTH)
+    images: list[SecretName] = Field(
+        default_factory=list,
+        max_length=MAX_SECRET_IMAGES,
+        description="only runs on these images may use it (empty: any run)",
+    )
+
+
+class SecretOut(BaseModel):
+    model_config = _DOCUMENTED
+
+    name: str
+    description: str
+    images: list[str] = Field(description="images whose runs may use it; empty: any")
+    set_by: str
+    set_at: str
+    version: int = Field(description="1 when created, one more at each replacement")
+
+
+class SecretListOut(BaseModel):
+    model_config = _DOCUMENTED
+
+    items: list[SecretOut]
 
 
 class MeOut(BaseModel):

@@ -41,11 +41,13 @@ from orchestrator.domain.models import (
     LogPage,
     Page,
     Quota,
+    SecretValues,
     TaskStateChange,
     Upload,
     env_size,
     utc_iso,
 )
+from orchestrator.domain.secrets import NO_SECRETS, ResolvedSecrets, SecretService
 from orchestrator.domain.uploads import UploadService
 from orchestrator.ports import (
     Clock,
@@ -60,6 +62,8 @@ from orchestrator.ports import (
 )
 
 Status = ExecutionStatus
+# How a git source's secret is named when it is resolved (never an env var of the command).
+GIT_CREDENTIAL = "MYCLI_GIT_CREDENTIAL"
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class ExecutionService:
         new_id: Callable[[], str] = new_execution_id,
         uploads: UploadService | None = None,
         log_waiter: LogWaiter | None = None,
+        secrets: SecretService | None = None,
     ) -> None:
         self._executions = executions
         self._locks = locks
@@ -149,6 +154,7 @@ class ExecutionService:
         self._new_id = new_id
         self._uploads = uploads
         self._log_waiter = log_waiter or NoLogWait()
+        self._secrets = secrets
         # Counting running executions and recording a new one happen under this lock, so
         # one host's concurrent requests cannot all pass the same count (the embedded server
         # is one process; on AWS each container serves one request at a time anyway).
@@ -183,9 +189,10 @@ class ExecutionService:
             raise ValidationFailed(
                 f"env names and values take more than {MAX_ENV_TOTAL_BYTES} bytes"
             )
-        git = self._git_source_for(caller, request)
+        git = self._git_source_for(request, execution_id)
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
+        secrets = self._secrets_for(request, execution_id)
         now = self._clock.now()
         execution = Execution(
             execution_id=execution_id,
@@ -200,6 +207,7 @@ class ExecutionService:
             stdin_upload_id=request.stdin_upload_id,
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
+            secret_names=secrets.names,
             git_url=git.url if git else None,
             git_ref=git.ref if git else None,
             git_subdir=git.subdir if git else None,
@@ -220,7 +228,7 @@ class ExecutionService:
             if acquired and request.lock:
                 self._locks.release(request.lock, execution_id)
             raise
-        return self._launch(execution, request, upload, stdin, git)
+        return self._launch(execution, request, upload, stdin, secrets.values, git)
 
     def _repeated(
         self, execution_id: str, idempotency_key: str | None, refused: MycliError
@@ -477,8 +485,9 @@ class ExecutionService:
                 },
             )
 
-    def _git_source_for(self, caller: Caller, request: ExecutionRequest) -> GitSource | None:
-        """The checked git source of `request` (None without one), with its credential."""
+    def _git_source_for(self, request: ExecutionRequest, execution_id: str) -> GitSource | None:
+        """The checked git source of `request` (None without one), with its credential: the
+        value of the stored secret it names, resolved like the run's other secrets."""
         git = checked_source(
             request.git_url, request.git_ref, request.git_subdir, request.git_secret
         )
@@ -486,12 +495,13 @@ class ExecutionService:
             return None
         if request.upload_id is not None:
             raise ValidationFailed("a run takes its code from git_url or upload_id, not both")
-        if git.secret is not None:
-            raise ValidationFailed(
-                "git_secret: stored secrets are not available on this server",
-                {"field": "git_secret"},
-            )
-        return git
+        if git.secret is None:
+            return git
+        if self._secrets is None:
+            raise ValidationFailed("git_secret: this server keeps no secrets")
+        wanted = {GIT_CREDENTIAL: git.secret}
+        resolved = self._secrets.resolve(wanted, request.image, execution_id)
+        return replace(git, credential=resolved.values[GIT_CREDENTIAL])
 
     def _upload_for(self, caller: Caller, upload_id: str | None) -> Upload | None:
         if upload_id is None:
@@ -500,12 +510,26 @@ class ExecutionService:
             raise ValidationFailed("this server takes no uploads")
         return self._uploads.require(caller, upload_id)
 
+    def _secrets_for(self, request: ExecutionRequest, execution_id: str) -> ResolvedSecrets:
+        """The run's secrets, checked (known, allowed on its image, no clash with `env`)."""
+        if not request.secrets:
+            return NO_SECRETS
+        if self._secrets is None:
+            raise ValidationFailed("this server keeps no secrets")
+        clash = sorted(set(request.env) & set(request.secrets))
+        if clash:
+            raise ValidationFailed(
+                f"{', '.join(clash)} set both as env and as a secret", {"variables": clash}
+            )
+        return self._secrets.resolve(request.secrets, request.image, execution_id)
+
     def _launch(
         self,
         execution: Execution,
         request: ExecutionRequest,
         upload: Upload | None,
         stdin: Upload | None,
+        secret_values: SecretValues | None = None,
         git: GitSource | None = None,
     ) -> Execution:
         spec = LaunchSpec(
@@ -516,6 +540,7 @@ class ExecutionService:
             upload_id=execution.upload_id,
             upload_location=upload.location if upload else None,
             stdin_location=stdin.location if stdin else None,
+            secrets=secret_values or SecretValues(),
             git=git,
         )
         launched: LaunchResult | None = None

@@ -24,6 +24,14 @@ DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
 # Running (non-terminal) executions allowed at once: per user, and on the whole platform.
 DEFAULT_MAX_RUNNING_PER_USER = 10
 DEFAULT_MAX_RUNNING_TOTAL = 50
+# Stored secrets (domain/secrets.py): names, value size, and how many one execution may use.
+# A value fits an SSM parameter (8 KB, advanced tier) and an env value (MAX_ENV_VALUE_LENGTH).
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+MAX_SECRET_VALUE_BYTES = 8 * 1024
+MAX_SECRET_BYTES_PER_EXECUTION = 32 * 1024
+MAX_SECRET_DESCRIPTION_LENGTH = 256
+MAX_SECRET_IMAGES = 20
+MAX_SECRETS_PER_EXECUTION = 20
 
 _LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
 
@@ -180,6 +188,9 @@ class ExecutionRequest:
     timeout_seconds: int | None = None
     upload_id: str | None = None
     stdin_upload_id: str | None = None
+    # VAR -> secret name: the stored secret's value becomes the command's env var VAR.
+    secrets: dict[str, str] = field(default_factory=dict)
+    image: str | None = None
     git_url: str | None = None
     git_ref: str | None = None
     git_subdir: str | None = None
@@ -210,6 +221,7 @@ class Execution:
     lock_released_by: str | None = None
     log_truncated_at: int | None = None
     stdin_upload_id: str | None = None
+    secret_names: tuple[str, ...] = ()  # "VAR=NAME" per secret used; never a value
     git_url: str | None = None
     git_ref: str | None = None
     git_subdir: str | None = None
@@ -223,6 +235,7 @@ class Execution:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["status"] = self.status.value
         data["env_names"] = list(self.env_names)
+        data["secret_names"] = list(self.secret_names)
         return data
 
 
@@ -351,6 +364,34 @@ class Upload:
     completed_at: str
 
 
+class SecretValues(dict[str, str]):
+    """Env var name -> a secret's value. Printing it (repr, str, an f-string, a log line
+    formatting it) shows the names only."""
+
+    def __repr__(self) -> str:
+        return f"SecretValues({sorted(self)})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A stored secret as anyone may see it: its metadata. The value is never part of it.
+    `images`: the images whose runs may use it (empty: any run)."""
+
+    name: str
+    description: str
+    images: tuple[str, ...]
+    set_by: str
+    set_at: str
+    version: int
+
+    def to_dict(self) -> dict[str, object]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["images"] = list(self.images)
+        return data
+
+
 @dataclass(frozen=True)
 class GitSource:
     """A repository to run in: `ref` (a branch, tag or full commit id; None: the default
@@ -377,6 +418,8 @@ class LaunchSpec:
     upload_id: str | None = None
     upload_location: str | None = None
     stdin_location: str | None = None
+    # VAR -> a stored secret's value: only in memory, never in a repr, record or log line.
+    secrets: SecretValues = field(default_factory=SecretValues, repr=False)
     git: GitSource | None = None  # check this repository out into the working directory
 
 

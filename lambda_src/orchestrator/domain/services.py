@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.locks import LockService
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.uploads import UploadService
 from orchestrator.domain.users import UserService
 
@@ -17,3 +18,4 @@ class Services:
     users: UserService
     uploads: UploadService
     backend: str
+    secrets: SecretService | None = None

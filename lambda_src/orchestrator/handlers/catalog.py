@@ -31,6 +31,9 @@ ROUTES = (
     RouteFunction("GET", "/users", "list_users"),
     RouteFunction("DELETE", "/users/{email}", "revoke_user"),
     RouteFunction("POST", "/uploads", "create_upload"),
+    RouteFunction("PUT", "/secrets/{name}", "put_secret"),
+    RouteFunction("GET", "/secrets", "list_secrets"),
+    RouteFunction("DELETE", "/secrets/{name}", "delete_secret"),
 )
 
 # The web console's files (no API key; not API operations): one function for both resources.

@@ -12,6 +12,7 @@ from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.runner import LocalProcessRunner
+from orchestrator.adapters.local.secrets import KEY_FILE, FernetSecretStore
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
     SqliteExecutionStore,
@@ -21,6 +22,7 @@ from orchestrator.adapters.local.uploads import LocalUploadStore
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, MAX_LOG_WAIT_SECONDS, Role
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
@@ -89,6 +91,8 @@ class LocalPlatform:
         self.uploads_store = LocalUploadStore(self.database, settings.data_dir / "uploads")
         self.uploads = UploadService(self.uploads_store, clock, settings.upload_policy)
         self.clock = clock
+        self.secrets_store = FernetSecretStore(self.database, settings.data_dir / KEY_FILE)
+        self.secrets = SecretService(self.secrets_store, clock)
         executions = ExecutionService(
             self.executions_store,
             self.locks_store,
@@ -98,6 +102,7 @@ class LocalPlatform:
             settings.policy,
             uploads=self.uploads,
             log_waiter=self.log_waiter,
+            secrets=self.secrets,
         )
         self.runner.subscribe(executions)
         self.services = Services(
@@ -106,6 +111,7 @@ class LocalPlatform:
             users=UserService(self.keys_store, clock),
             uploads=self.uploads,
             backend="local",
+            secrets=self.secrets,
         )
 
     def recover(self) -> int:

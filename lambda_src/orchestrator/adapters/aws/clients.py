@@ -36,6 +36,10 @@ class AwsClients:
     def s3(self) -> Any:
         return self._session.create_client("s3")
 
+    @cached_property
+    def ssm(self) -> Any:
+        return self._session.create_client("ssm")
+
 
 def error_code(error: Exception) -> str:
     """The AWS error code of a botocore ClientError ('' for anything else)."""

@@ -14,6 +14,7 @@ from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.locks import LockService
+from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
@@ -25,6 +26,7 @@ from orchestrator.ports import (
     Metrics,
     NoLogWait,
     Runner,
+    SecretStore,
     UploadStore,
 )
 
@@ -71,6 +73,13 @@ def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
 
     settings.require("code_bucket")
     return S3UploadStore(clients.s3, settings.code_bucket)
+
+
+def secret_store(settings: AwsSettings, clients: AwsClients) -> SecretStore:
+    from orchestrator.adapters.aws.ssm_secrets import SsmSecretStore
+
+    settings.require("secrets_path", "secrets_key")
+    return SsmSecretStore(clients.ssm, settings.secrets_path, settings.secrets_key)
 
 
 def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
@@ -120,6 +129,7 @@ class AwsPorts:
     runner: Runner
     log_reader: LogReader
     uploads: UploadStore
+    secrets: SecretStore
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -133,6 +143,7 @@ class AwsPorts:
             runner=later(ecs_runner),
             log_reader=later(cloudwatch_reader),
             uploads=later(upload_store),
+            secrets=later(secret_store),
         )
 
 
@@ -147,6 +158,7 @@ def build_services(
         max_running_total=settings.max_running_total,
     )
     uploads = UploadService(ports.uploads, clock, UploadPolicy(max_bytes=settings.max_upload_bytes))
+    secrets = SecretService(ports.secrets, clock)
     return Services(
         executions=ExecutionService(
             ports.executions,
@@ -158,9 +170,11 @@ def build_services(
             metrics=metrics,
             uploads=uploads,
             log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
+            secrets=secrets,
         ),
         locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),
         uploads=uploads,
         backend="aws",
+        secrets=secrets,
     )

@@ -437,6 +437,7 @@ def _execution(item: Item) -> Execution:
     fields: dict[str, Any] = {name: data.get(name) for name in Execution.__dataclass_fields__}
     fields["status"] = ExecutionStatus(data["status"])
     fields["env_names"] = tuple(data.get("env_names") or ())
+    fields["secret_names"] = tuple(data.get("secret_names") or ())
     return Execution(**fields)
 
 

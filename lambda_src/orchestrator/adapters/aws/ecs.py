@@ -15,6 +15,7 @@ from orchestrator.adapters.aws.task_layout import (
     EXECUTION_ID_VARIABLE,
     FETCH_CONTAINER,
     MANIFEST_URL_VARIABLE,
+    MASK_CONTAINER,
     MAX_OVERRIDES_CHARS,
     PREPARE_CONTAINER,
     overrides_size,
@@ -96,9 +97,11 @@ class EcsRunner:
             raise LaunchFailed("; ".join(r for r in reasons if r) or "ECS started no task")
         task_arn: str = tasks[0]["taskArn"]
         task_id = task_arn.rsplit("/", 1)[-1]
+        # With secrets, the run's log is the masker's stream, never the command's own.
+        writer = MASK_CONTAINER if spec.secrets else self._container
         return LaunchResult(
             task_ref=task_arn,
-            log_stream_name=f"{self._log_stream_prefix}/{self._container}/{task_id}",
+            log_stream_name=f"{self._log_stream_prefix}/{writer}/{task_id}",
         )
 
     def _overrides(self, spec: LaunchSpec) -> tuple[str, list[dict[str, Any]]]:

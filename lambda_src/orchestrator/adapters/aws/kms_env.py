@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import shlex
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,16 +25,17 @@ def env_file(env: dict[str, str]) -> bytes:
     return "".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(env.items())).encode()
 
 
+def mask_file(values: Sequence[str]) -> bytes:
+    """The masker's values file: the secret values, NUL-separated (no value holds NUL)."""
+    return b"".join(value.encode() + b"\0" for value in values)
+
+
 @dataclass(frozen=True)
 class SealedEnv:
     pieces: list[str]  # base64 ciphertexts; their plaintexts, concatenated, are the env file
     grant_token: str
-
-
-@dataclass(frozen=True)
-class SealedParts:
-    pieces: dict[str, list[str]]  # by part name, as SealedEnv.pieces
-    grant_token: str
+    mask_pieces: list[str] = field(default_factory=list)  # the same for the masker's values
+    git_pieces: list[str] = field(default_factory=list)  # the same for a git credential
 
 
 class KmsEnvSealer:
@@ -42,28 +44,21 @@ class KmsEnvSealer:
         self._key_id = key_id
         self._task_role_arn = task_role_arn
 
-    def seal(self, execution_id: str, env: dict[str, str]) -> SealedEnv:
-        sealed = self.seal_parts(execution_id, {"env": env_file(env)})
-        return SealedEnv(pieces=sealed.pieces["env"], grant_token=sealed.grant_token)
-
-    def seal_parts(self, execution_id: str, parts: dict[str, bytes]) -> SealedParts:
-        """Seal each named plaintext (the env file, a git credential) for `execution_id`,
-        all opened by one grant."""
+    def seal(
+        self,
+        execution_id: str,
+        env: dict[str, str],
+        mask_values: Sequence[str] = (),
+        git_credential: str | None = None,
+    ) -> SealedEnv:
+        """`env` as a sourceable file, `mask_values` (secret values to mask in the output)
+        as the masker's file, and a git source's credential, each sealed in pieces, and a
+        grant to unseal them."""
         context = {"execution_id": execution_id}
         try:
-            pieces = {
-                name: [
-                    base64.b64encode(
-                        self._kms.encrypt(
-                            KeyId=self._key_id,
-                            Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
-                            EncryptionContext=context,
-                        )["CiphertextBlob"]
-                    ).decode()
-                    for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
-                ]
-                for name, plaintext in parts.items()
-            }
+            pieces = self._pieces(env_file(env), context)
+            mask_pieces = self._pieces(mask_file(mask_values), context)
+            git_pieces = self._pieces((git_credential or "").encode(), context)
             grant = self._kms.create_grant(
                 KeyId=self._key_id,
                 GranteePrincipal=self._task_role_arn,
@@ -74,4 +69,21 @@ class KmsEnvSealer:
             )
         except (ClientError, BotoCoreError) as error:
             raise LaunchFailed(f"cannot seal the env values: {error}") from error
-        return SealedParts(pieces=pieces, grant_token=str(grant["GrantToken"]))
+        return SealedEnv(
+            pieces=pieces,
+            grant_token=str(grant["GrantToken"]),
+            mask_pieces=mask_pieces,
+            git_pieces=git_pieces,
+        )
+
+    def _pieces(self, plaintext: bytes, context: dict[str, str]) -> list[str]:
+        return [
+            base64.b64encode(
+                self._kms.encrypt(
+                    KeyId=self._key_id,
+                    Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
+                    EncryptionContext=context,
+                )["CiphertextBlob"]
+            ).decode()
+            for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
+        ]

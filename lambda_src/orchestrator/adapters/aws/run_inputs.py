@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestrator.adapters.aws.kms_env import KmsEnvSealer, env_file
+from orchestrator.adapters.aws.kms_env import KmsEnvSealer
 from orchestrator.adapters.aws.task_layout import RUNS_PREFIX
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import LaunchSpec
@@ -34,22 +34,29 @@ class RunInputs:
     def publish(self, spec: LaunchSpec) -> str:
         """Write `spec`'s manifest; returns the presigned URL the fetch step reads it from."""
         manifest: dict[str, Any] = {"command": spec.command}
-        secrets: dict[str, bytes] = {}
-        if spec.env:
-            secrets["env"] = env_file(spec.env)
+        git_credential = spec.git.credential if spec.git is not None else None
+        if spec.env or spec.secrets or git_credential:
+            if self._sealer is None:
+                raise LaunchFailed("this deployment cannot take env values")
+            # Secret values travel like env values, and once more for the output's masker;
+            # a git credential only for the clone step.
+            sealed = self._sealer.seal(
+                spec.execution_id,
+                {**spec.env, **spec.secrets},
+                list(spec.secrets.values()),
+                git_credential,
+            )
+            manifest["grant_token"] = sealed.grant_token
+            for field, pieces in (
+                ("sealed_env", sealed.pieces),
+                ("sealed_mask", sealed.mask_pieces),
+                ("sealed_git_credential", sealed.git_pieces),
+            ):
+                if pieces:
+                    manifest[field] = pieces
         if spec.git is not None:
             git = {"url": spec.git.url, "ref": spec.git.ref, "subdir": spec.git.subdir}
             manifest["git"] = {name: value for name, value in git.items() if value}
-            if spec.git.credential:
-                secrets["git_credential"] = spec.git.credential.encode()
-        if secrets:
-            if self._sealer is None:
-                raise LaunchFailed("this deployment cannot take env values or git credentials")
-            sealed = self._sealer.seal_parts(spec.execution_id, secrets)
-            manifest["grant_token"] = sealed.grant_token
-            for part, field in (("env", "sealed_env"), ("git_credential", "sealed_git_credential")):
-                if part in sealed.pieces:
-                    manifest[field] = sealed.pieces[part]
         for field, key in (
             ("upload_url", spec.upload_location),
             ("stdin_url", spec.stdin_location),

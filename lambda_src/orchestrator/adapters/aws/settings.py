@@ -44,6 +44,8 @@ class AwsSettings:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
     max_running_per_user: int = AWS_MAX_RUNNING_PER_USER
     max_running_total: int = AWS_MAX_RUNNING_TOTAL
+    secrets_path: str = ""  # the stack's SSM parameter path, "/mycli/<stack>/"
+    secrets_key: str = ""  # the KMS key of the SecureString secrets
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
@@ -75,6 +77,8 @@ class AwsSettings:
             max_log_bytes=int(env.get("MAX_LOG_BYTES", DEFAULT_MAX_LOG_BYTES)),
             max_running_per_user=int(env.get("MAX_RUNNING_PER_USER", AWS_MAX_RUNNING_PER_USER)),
             max_running_total=int(env.get("MAX_RUNNING_TOTAL", AWS_MAX_RUNNING_TOTAL)),
+            secrets_path=env.get("SECRETS_PATH", ""),
+            secrets_key=env.get("SECRETS_KEY_ARN", ""),
         )
 
     def require(self, *names: str) -> None:

@@ -17,6 +17,13 @@ one, whose steps run in order, each only if the one before succeeded:
 5. `command` runs the command (read from the manifest, never from the overrides) with the
    env loaded and stdin from the stdin object or /dev/null.
 
+A run with secrets also has its output masked: their values travel sealed with the env (and
+once more, NUL-separated, for the masker); `prepare` unseals both and makes a FIFO; `mask`
+(python image, orchestrator/masking.py) starts once prepare has succeeded, reads the FIFO
+and writes the masked output to its own log stream, which is the run's log; the command
+writes everything it prints into the FIFO, and when it ends waits (a few seconds at most)
+for the masker to finish before its exit code ends the task.
+
 ECS accepts at most 8,192 characters of container overrides, so commands and env values
 travel in the manifest (an S3 object under runs/), never in the overrides themselves."""
 
@@ -29,6 +36,7 @@ COMMAND_CONTAINER = "command"
 FETCH_CONTAINER = "fetch"
 PREPARE_CONTAINER = "prepare"
 UNPACK_CONTAINER = "unpack"
+MASK_CONTAINER = "mask"
 CLONE_CONTAINER = "clone"
 SETUP_CONTAINERS = (FETCH_CONTAINER, PREPARE_CONTAINER, CLONE_CONTAINER, UNPACK_CONTAINER)
 WORKSPACE = "/mycli"
@@ -37,6 +45,11 @@ ENV_FILE = f"{WORKSPACE}/env"
 STDIN_FILE = f"{WORKSPACE}/stdin"
 COMMAND_FILE = f"{WORKSPACE}/command"
 WORK_DIR = f"{WORKSPACE}/work"
+MASK_VALUES_FILE = f"{WORKSPACE}/mask-values"
+OUTPUT_FIFO = f"{WORKSPACE}/output"
+MASKED_FILE = f"{WORKSPACE}/masked"
+# How long the command's container waits for the masker to write the last output.
+MASK_DRAIN_TENTHS = 50
 GIT_FILES = f"{WORKSPACE}/git"  # url, ref, subdir, and (unsealed, until read) credential
 GIT_SCRATCH = f"{WORKSPACE}/git-scratch"
 MANIFEST_URL_VARIABLE = "MYCLI_MANIFEST_URL"
@@ -49,10 +62,22 @@ MAX_SEALED_CHUNK_BYTES = 4096
 MAX_OVERRIDES_CHARS = 8192
 
 # The command container of the prepared task: load the unsealed env, delete it, run the
-# command from its file (no shell variable of ours can clash with the user's env).
+# command from its file (no shell variable of ours can clash with the user's env). With
+# secrets (the FIFO exists), the output goes through the masker: the command runs as a
+# child (SIGTERM is passed on), then the wrapper waits for the masker and exits with the
+# command's code.
 COMMAND_WRAPPER = (
     f'if [ -f {GIT_FILES}/subdir ]; then cd "./$(cat {GIT_FILES}/subdir)" || exit 125; fi; '
     f"if [ -f {ENV_FILE} ]; then set -a; . {ENV_FILE}; set +a; rm -f {ENV_FILE}; fi; "
+    f"if [ -p {OUTPUT_FIFO} ]; then "
+    f"if [ -f {STDIN_FILE} ]; then /bin/sh {COMMAND_FILE} < {STDIN_FILE} > {OUTPUT_FIFO} 2>&1 & "
+    f"else /bin/sh {COMMAND_FILE} < /dev/null > {OUTPUT_FIFO} 2>&1 & fi; "
+    "_mycli_pid=$!; trap 'kill -TERM $_mycli_pid 2>/dev/null' TERM INT HUP; "
+    "wait $_mycli_pid; _mycli_code=$?; "
+    "while kill -0 $_mycli_pid 2>/dev/null; do wait $_mycli_pid; _mycli_code=$?; done; "
+    f"_mycli_i=0; while [ ! -f {MASKED_FILE} ] && [ $_mycli_i -lt {MASK_DRAIN_TENTHS} ]; "
+    "do sleep 0.1; _mycli_i=$((_mycli_i + 1)); done; "
+    "exit $_mycli_code; fi; "
     f"if [ -f {STDIN_FILE} ]; then exec /bin/sh {COMMAND_FILE} < {STDIN_FILE}; fi; "
     f"exec /bin/sh {COMMAND_FILE} < /dev/null"
 )
@@ -70,28 +95,42 @@ def prepare_script(workspace: str = WORKSPACE) -> str:
     execution's grant, then retire it.
 
     No pipelines: every step's status is its own, and `set -e` stops at the first failure,
-    so a failed decrypt fails the step (and the command never runs). The env file and the
-    credential file appear only once complete."""
-    git_files = f"{workspace}/git"
+    so a failed decrypt fails the step (and the command never runs). The env file appears
+    only once complete. With secrets, the masker's values (sealed-mask/) are unsealed the
+    same way and the output FIFO is made; a git credential (sealed-git/) becomes
+    git/credential, readable by its owner only, for the clone step."""
+    sealed = f"{workspace}/sealed"
+    sealed_mask = f"{workspace}/sealed-mask"
+    sealed_git = f"{workspace}/sealed-git"
+
+    def unseal(pieces: str, target: str) -> str:
+        return (
+            f": > {target}.part; "
+            f"for chunk in {pieces}/*; do "
+            'aws kms decrypt --ciphertext-blob "fileb://$chunk" '
+            f'--encryption-context "execution_id=${EXECUTION_ID_VARIABLE}" '
+            '--grant-tokens "$token" '
+            f"--query Plaintext --output text > {workspace}/chunk.b64; "
+            f"base64 -d {workspace}/chunk.b64 >> {target}.part; "
+            "done; "
+            f"mv {target}.part {target}; "
+        )
+
     return (
-        "set -e; (set -o pipefail) 2>/dev/null && set -o pipefail; umask 077; "
+        "set -e; (set -o pipefail) 2>/dev/null && set -o pipefail; "
         f"if [ -f {workspace}/grant-token ]; then "
         f"token=$(cat {workspace}/grant-token); "
-        "unseal() { "
-        ': > "$2.part"; '
-        'for chunk in "$1"/*; do '
-        'aws kms decrypt --ciphertext-blob "fileb://$chunk" '
-        f'--encryption-context "execution_id=${EXECUTION_ID_VARIABLE}" '
-        '--grant-tokens "$token" '
-        f"--query Plaintext --output text > {workspace}/chunk.b64; "
-        f'base64 -d {workspace}/chunk.b64 >> "$2.part"; '
-        "done; "
-        'mv "$2.part" "$2"; rm -rf "$1"; '
-        "}; "
-        f"if [ -d {workspace}/sealed ]; then unseal {workspace}/sealed {workspace}/env; fi; "
-        f"if [ -d {workspace}/sealed-git ]; then mkdir -p {git_files}; "
-        f"unseal {workspace}/sealed-git {git_files}/credential; fi; "
-        f"rm -f {workspace}/chunk.b64 {workspace}/grant-token; "
+        f"if [ -d {sealed} ]; then "
+        + unseal(sealed, f"{workspace}/env")
+        + "fi; "
+        + f"if [ -d {sealed_mask} ]; then "
+        + unseal(sealed_mask, f"{workspace}/mask-values")
+        + f"mkfifo {workspace}/output; fi; "
+        + f"if [ -d {sealed_git} ]; then (umask 077; mkdir -p {workspace}/git; "
+        + unseal(sealed_git, f"{workspace}/git/credential")
+        + "); fi; "
+        f"rm -rf {sealed} {sealed_mask} {sealed_git} {workspace}/chunk.b64 "
+        f"{workspace}/grant-token; "
         'aws kms retire-grant --grant-token "$token" '
         '|| echo "mycli: could not retire the env grant (it only opens this run\'s env)" >&2; '
         'echo "mycli: env values unsealed" >&2; '

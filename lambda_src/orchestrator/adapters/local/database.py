@@ -77,6 +77,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN stdin_upload_id TEXT;
     """,
     """
+    CREATE TABLE secrets (
+        name        TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        images      TEXT NOT NULL DEFAULT '[]',
+        set_by      TEXT NOT NULL,
+        set_at      TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        ciphertext  TEXT NOT NULL
+    );
+    ALTER TABLE executions ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]';
+    """,
+    """
     ALTER TABLE executions ADD COLUMN git_url TEXT;
     ALTER TABLE executions ADD COLUMN git_ref TEXT;
     ALTER TABLE executions ADD COLUMN git_subdir TEXT;

@@ -29,7 +29,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -45,6 +45,7 @@ from orchestrator.adapters.local.private import DIR_MODE, private_dir
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, Execution, LaunchResult, LaunchSpec
 from orchestrator.git_checkout import CHECKOUT_SCRIPT, commit_of, reason_of
+from orchestrator.masking import Masker
 from orchestrator.ports import Clock, RunnerListener
 from orchestrator.unpack import UnsafeArchive, safe_extract
 
@@ -275,6 +276,7 @@ class LocalProcessRunner:
             "HOME": str(workdir),
             "LANG": "C.UTF-8",
             **spec.env,
+            **spec.secrets,
             EXECUTION_ID_VARIABLE: spec.execution_id,
             RUNNER_VARIABLE: self._runner_id,
         }
@@ -367,8 +369,13 @@ class LocalProcessRunner:
                 return
         process = running.process
         wake_read, wake_write = os.pipe()
+        # Secret values never reach the log: each stream is masked on its way there.
+        values = [value.encode() for value in spec.secrets.values()]
+        maskers = {STDOUT: Masker(values), STDERR: Masker(values)} if values else {}
         pump = threading.Thread(
-            target=self._pump, args=(spec.execution_id, process, writer, wake_read), daemon=True
+            target=self._pump,
+            args=(spec.execution_id, process, writer, wake_read, maskers),
+            daemon=True,
         )
         pump.start()
         timed_out = False
@@ -427,9 +434,33 @@ class LocalProcessRunner:
         process: subprocess.Popen[bytes],
         writer: LogFileWriter,
         wake_fd: int,
+        maskers: dict[int, Masker] | None = None,
     ) -> None:
-        """Copy both pipes to the log as the bytes arrive: no lines, nothing changed. Returns
-        at the end of both pipes, or when `wake_fd` becomes readable."""
+        """Copy both pipes to the log as the bytes arrive: no lines, nothing changed but
+        secret values masked (`maskers`, per stream). Returns at the end of both pipes, or
+        when `wake_fd` becomes readable."""
+        assert process.stdout is not None and process.stderr is not None
+        maskers = maskers or {}
+
+        def store(kind: int, data: bytes) -> None:
+            if writer.write(kind, data) and self._listener is not None:
+                self._listener.on_log_truncated(execution_id, writer.size)
+            if self._log_waiter is not None:
+                self._log_waiter.grew(execution_id, writer.size)
+
+        try:
+            self._copy_pipes(process, wake_fd, maskers, store)
+        finally:
+            for kind, masker in maskers.items():
+                store(kind, masker.flush())
+
+    def _copy_pipes(
+        self,
+        process: subprocess.Popen[bytes],
+        wake_fd: int,
+        maskers: dict[int, Masker],
+        store: Callable[[int, bytes], None],
+    ) -> None:
         assert process.stdout is not None and process.stderr is not None
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout.fileno(), selectors.EVENT_READ, STDOUT)
@@ -440,13 +471,13 @@ class LocalProcessRunner:
                     if key.data is None:
                         return
                     data = os.read(key.fd, READ_BYTES)
+                    masker = maskers.get(key.data)
                     if not data:
                         selector.unregister(key.fd)
+                        if masker is not None:
+                            store(key.data, masker.flush())
                         continue
-                    if writer.write(key.data, data) and self._listener is not None:
-                        self._listener.on_log_truncated(execution_id, writer.size)
-                    if self._log_waiter is not None:
-                        self._log_waiter.grew(execution_id, writer.size)
+                    store(key.data, masker.feed(data) if masker is not None else data)
 
     def _stop(self, running: _Running) -> None:
         """SIGTERM every process of the run now, SIGKILL them if the main process is still

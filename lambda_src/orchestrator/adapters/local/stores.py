@@ -240,6 +240,7 @@ def _execution_row(execution: Execution) -> dict[str, object]:
     row = {name: getattr(execution, name) for name in _EXECUTION_FIELDS}
     row["status"] = execution.status.value
     row["env_names"] = json.dumps(list(execution.env_names))
+    row["secret_names"] = json.dumps(list(execution.secret_names))
     return row
 
 
@@ -247,6 +248,7 @@ def _execution(row: sqlite3.Row) -> Execution:
     data = {name: row[name] for name in _EXECUTION_FIELDS}
     data["status"] = ExecutionStatus(row["status"])
     data["env_names"] = tuple(json.loads(row["env_names"]))
+    data["secret_names"] = tuple(json.loads(row["secret_names"]))
     return Execution(**data)
 
 

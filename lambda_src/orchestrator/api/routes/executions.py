@@ -65,6 +65,8 @@ IdempotencyKey = Annotated[
             413,
             415,
             429,
+            e400="invalid request; also an unknown secret, a secret restricted to other "
+            "images, or a variable in both env and secrets",
             e404="no such upload (upload_id, stdin_upload_id), or not the caller's",
             e409="lock_held: names the holder, its execution and the expiry; or a request "
             "with this Idempotency-Key is in progress",
@@ -83,6 +85,7 @@ def create_execution(
         timeout_seconds=body.timeout_seconds,
         upload_id=body.upload_id,
         stdin_upload_id=body.stdin_upload_id,
+        secrets=body.secrets,
         git_url=body.git_url,
         git_ref=body.git_ref,
         git_subdir=body.git_subdir,
