@@ -84,7 +84,7 @@ def test_a_git_run_reaches_run_task_with_the_clone_step_and_no_credential(
     assert len(kms.list_grants(KeyId=aws.env_key)["Grants"]) == 1
 
 
-def start_git_run(lambdas: Lambdas, lock: str) -> dict[str, Any]:
+def start_git_run(lambdas: Lambdas, lock: str, **fields: str) -> dict[str, Any]:
     status, execution = lambdas.call(
         "POST",
         "/executions",
@@ -94,6 +94,7 @@ def start_git_run(lambdas: Lambdas, lock: str) -> dict[str, Any]:
             "lock": lock,
             "git_url": "https://git.example.com/app.git",
             "git_ref": "main",
+            **fields,
         },
     )
     assert status == 202, execution
@@ -127,9 +128,22 @@ def task_event(
 def test_the_clone_steps_commit_is_recorded_and_its_failure_is_the_reason(
     lambdas: Lambdas,
 ) -> None:
-    # Given a git run whose clone step printed its commit and exited 0, and another whose
-    # clone step failed
-    checked_out, failed = start_git_run(lambdas, "one"), start_git_run(lambdas, "two")
+    # Given a git run with a stored secret, whose clone step printed its commit and exited
+    # 0, and another whose clone step failed
+    status, _ = lambdas.call(
+        "PUT", "/secrets/git-token", lambdas.admin_key, body={"value": CREDENTIAL}
+    )
+    assert status == 200
+    checked_out = start_git_run(lambdas, "one", git_secret="git-token")
+    failed = start_git_run(lambdas, "two")
+    [task] = boto3.client("ecs", region_name=REGION).describe_tasks(
+        cluster=lambdas.settings.cluster, tasks=[checked_out["task_ref"]]
+    )["tasks"]
+    assert PRIVATE_PASSWORD not in json.dumps(task, default=str)
+    assert PRIVATE_PASSWORD not in json.dumps(checked_out)
+    manifest = read_manifest(lambdas.settings.code_bucket, checked_out["execution_id"])
+    assert PRIVATE_PASSWORD not in json.dumps(manifest)
+    assert manifest["sealed_git_credential"] and "sealed_env" not in manifest
     assert (checked_out["git_url"], checked_out["git_ref"]) == (
         "https://git.example.com/app.git",
         "main",
