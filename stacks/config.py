@@ -50,6 +50,8 @@ class PlatformConfig:
     # Task roles an image may carry: IAM role names (path included) starting with this.
     image_role_prefix: str = "mycli-task-"
     existing_images_table: str = ""
+    # The prepared task's clone step (git, sh and ssh; multi-arch, so ARM64 too).
+    git_image: str = "docker.io/alpine/git:v2.47.2"
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:

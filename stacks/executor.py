@@ -2,7 +2,7 @@
 egress-only security group, ECS's service-linked role (created if the account has none),
 the ECS cluster, and two Fargate (ARM64) task definitions whose containers write to a log
 group through the awslogs driver: one for plain commands, and the prepared one, whose
-fetch, prepare and unpack steps set the run up before the command starts (see
+fetch, prepare, clone and unpack steps set the run up before the command starts (see
 orchestrator.adapters.aws.task_layout). The task role grants nothing by default: the steps
 use presigned URLs and a per-execution KMS grant."""
 
@@ -23,8 +23,11 @@ from orchestrator import masking, unpack
 from orchestrator.adapters.aws import fetch_inputs
 from orchestrator.adapters.aws.task_layout import (
     ARCHIVE_PATH,
+    CLONE_CONTAINER,
     COMMAND_CONTAINER,
     FETCH_CONTAINER,
+    GIT_FILES,
+    GIT_SCRATCH,
     MASK_CONTAINER,
     MASK_VALUES_FILE,
     MASKED_FILE,
@@ -35,6 +38,7 @@ from orchestrator.adapters.aws.task_layout import (
     WORKSPACE,
     prepare_script,
 )
+from orchestrator.git_checkout import CHECKOUT_SCRIPT
 from stacks.config import PlatformConfig
 
 CONTAINER_NAME = COMMAND_CONTAINER
@@ -276,6 +280,15 @@ class Executor(Construct):
             command=[prepare_script()],
             logging=self._logging(),
         )
+        clone = task_definition.add_container(
+            CLONE_CONTAINER,
+            container_name=CLONE_CONTAINER,
+            image=ecs.ContainerImage.from_registry(self._config.git_image),
+            essential=False,
+            entry_point=["sh", "-c"],
+            command=[CHECKOUT_SCRIPT, CLONE_CONTAINER, GIT_FILES, WORK_DIR, GIT_SCRATCH],
+            logging=self._logging(),
+        )
         unpacker = task_definition.add_container(
             UNPACK_CONTAINER,
             container_name=UNPACK_CONTAINER,
@@ -304,7 +317,7 @@ class Executor(Construct):
             command=[MASK_VALUES_FILE, OUTPUT_FIFO, MASKED_FILE],
             logging=self._logging(),
         )
-        for container in (fetch, prepare, unpacker, mask, command):
+        for container in (fetch, prepare, clone, unpacker, mask, command):
             container.add_mount_points(mount)
         mask.add_container_dependencies(
             ecs.ContainerDependency(
@@ -321,9 +334,14 @@ class Executor(Construct):
                 container=fetch, condition=ecs.ContainerDependencyCondition.SUCCESS
             )
         )
-        unpacker.add_container_dependencies(
+        clone.add_container_dependencies(
             ecs.ContainerDependency(
                 container=prepare, condition=ecs.ContainerDependencyCondition.SUCCESS
+            )
+        )
+        unpacker.add_container_dependencies(
+            ecs.ContainerDependency(
+                container=clone, condition=ecs.ContainerDependencyCondition.SUCCESS
             )
         )
         command.add_container_dependencies(

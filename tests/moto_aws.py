@@ -116,7 +116,7 @@ def create_executor() -> dict[str, Any]:
         memory="512",
         containerDefinitions=[
             {"name": name, "image": "public.ecr.aws/docker/library/busybox", "memory": 128}
-            for name in ("fetch", "prepare", "unpack", "mask", CONTAINER)
+            for name in ("fetch", "prepare", "clone", "unpack", "mask", CONTAINER)
         ],
     )["taskDefinition"]["taskDefinitionArn"]
     env_key = boto3.client("kms", region_name=REGION).create_key(Description="env")["KeyMetadata"][

@@ -115,6 +115,14 @@ class RunnerListener(Protocol):
         """The execution's output reached the log cap: nothing past `offset` is stored."""
         ...
 
+    def on_git_commit(self, execution_id: str, commit: str) -> None:
+        """The run's git ref resolved to `commit` (before the command starts)."""
+        ...
+
+    def on_setup_failed(self, execution_id: str, reason: str) -> None:
+        """Setting the run up (its git checkout) failed: the command never ran."""
+        ...
+
 
 class Runner(Protocol):
     def launch(self, spec: LaunchSpec) -> LaunchResult:

@@ -40,3 +40,4 @@ def test_a_version_2_database_is_upgraded_and_its_executions_read_back(tmp_path:
         None,
     )
     assert execution.playbook is None
+    assert (execution.git_url, execution.git_commit) == (None, None)

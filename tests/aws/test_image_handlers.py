@@ -38,7 +38,7 @@ def test_register_makes_a_task_definition_with_the_image_role_and_size(lambdas: 
     assert definition["taskRoleArn"] == ROLE
     containers = {c["name"]: c["image"] for c in definition["containerDefinitions"]}
     assert containers["command"] == "registry.example/terraform:1.9"
-    assert set(containers) == {"fetch", "prepare", "unpack", "mask", "command"}
+    assert set(containers) == {"fetch", "prepare", "clone", "unpack", "mask", "command"}
     assert containers["fetch"] == "public.ecr.aws/docker/library/busybox"
 
 

@@ -5,6 +5,7 @@ keys give way to the command line, and a bad playbook never reaches the server."
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from cli_harness import CliHarness
 from mycli.commands.exec_command import exec_command
 from mycli.commands.playbooks import EXEC_OPTION_OF_KEY, complete_names, run
 from mycli.playbooks.model import Playbook
+from orchestrator.domain.models import Caller, Role
 
 GREET = """
 description: Greet someone
@@ -264,3 +266,36 @@ def test_shell_completion_offers_the_playbook_names(repo: Path) -> None:
 
     assert complete_names(ctx, run.params[0], "") == ["deploy", "greet"]
     assert complete_names(ctx, run.params[0], "g") == ["greet"]
+
+
+def test_git_and_secrets_keys_run_the_checkout_with_the_secret_masked(
+    harness: CliHarness, repo: Path, tmp_path: Path
+) -> None:
+    # Given a repository on disk, a stored secret, and a playbook naming both
+    origin = tmp_path / "origin"
+    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
+    (origin / "hello.txt").write_text("hello from git\n")
+    subprocess.run([*git, "add", "hello.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    secrets = harness.platform.services.secrets
+    assert secrets is not None
+    secrets.set(Caller("admin@example.com", Role.ADMIN), "api-token", "s3cr3t-value-42")
+    write(
+        repo,
+        "deploy.yml",
+        f'description: deploy\ncommand: cat hello.txt; echo "$TOKEN"\n'
+        f"git: file://{origin}#main\nsecrets: [TOKEN=api-token]\n",
+    )
+
+    # When it runs
+    result = harness.run("run", "deploy")
+
+    # Then the command ran in the checkout with the secret, masked, and the record says so
+    assert (result.exit_code, result.stdout) == (0, "hello from git\n***\n"), result.stderr
+    (execution,) = executions(harness)
+    assert (execution["git_commit"], execution["secret_names"]) == (commit, ["TOKEN=api-token"])
+    assert execution["playbook"] == "deploy"

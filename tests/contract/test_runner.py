@@ -19,7 +19,7 @@ from orchestrator.adapters.aws.run_inputs import RunInputs
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
-from orchestrator.domain.models import Execution, LaunchSpec
+from orchestrator.domain.models import Execution, GitSource, LaunchSpec
 from support import started_execution
 
 
@@ -49,6 +49,12 @@ class ExitRecorder:
         with self.changed:
             self.exited.add(execution_id)
             self.changed.notify_all()
+
+    def on_git_commit(self, execution_id: str, commit: str) -> None:
+        return None
+
+    def on_setup_failed(self, execution_id: str, reason: str) -> None:
+        self.on_exit(execution_id, 125, timed_out=False)
 
     def wait(self, execution_id: str) -> bool:
         with self.changed:
@@ -129,6 +135,22 @@ def test_a_launch_names_its_task_and_log_stream(runner: RunnerHarness) -> None:
     runner.runner.stop(launched, "test over")
 
 
+def test_a_git_launch_names_its_task_and_log_stream_and_ends_when_stopped(
+    runner: RunnerHarness,
+) -> None:
+    # Given a run whose checkout cannot succeed (its repository does not exist)
+    source = GitSource("file:///nonexistent/mycli-contract.git", "main", credential="u:token")
+
+    # When it is launched, then stopped
+    result = runner.runner.launch(LaunchSpec("e1", "true", {}, 60, git=source))
+    launched = started_execution("e1", "true", result.task_ref, result.log_stream_name)
+    runner.runner.stop(launched, "test over")
+
+    # Then it had a task and a log stream, and it ends
+    assert launched.task_ref and launched.log_stream_name
+    assert runner.is_stopped(launched)
+
+
 def test_a_launch_that_cannot_start_raises_launch_failed(runner: RunnerHarness) -> None:
     runner.break_launches()
     with pytest.raises(LaunchFailed):
@@ -191,5 +213,5 @@ def test_without_a_prepared_task_definition_env_values_cannot_be_sent(aws: Any) 
         security_groups=aws.security_groups,
         log_stream_prefix="exec",
     )
-    with pytest.raises(LaunchFailed, match="cannot take uploads, env values or stdin"):
+    with pytest.raises(LaunchFailed, match="cannot take uploads, env values, stdin or git"):
         runner.launch(LaunchSpec("e1", "x", {"TOKEN": "secret"}, 60))

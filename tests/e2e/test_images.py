@@ -49,7 +49,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployme
 def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment) -> None:
     alice = user(platform, "alice-images@example.com")
 
-    # Given an admin registers two images, one of them the default
+    # Given an admin stores a secret and registers two images, the default one carrying it
+    stored = platform.api(
+        "PUT", "/secrets/DB_PASSWORD", platform.admin_key, {"value": "images-e2e-pw-91"}
+    )
+    assert stored[0] == 200, stored
     registered = platform.mycli(
         "admin",
         "images",
@@ -80,8 +84,10 @@ def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment)
     assert [(i["name"], i["task_role_arn"]) for i in listed] == [("small", None), ("tools", None)]
 
     # When she runs without --image and on the other image, Then each record says which
-    default_run = platform.mycli("exec", "--", "echo on-default", key=alice, check=True)
-    assert default_run.stdout == "on-default\n"
+    default_run = platform.mycli(
+        "exec", "--", 'echo on-default "$DB_PASSWORD"', key=alice, check=True
+    )
+    assert default_run.stdout == "on-default ***\n"  # the image's default secret, masked
     small_run = platform.mycli(
         "exec", "--detach", "-o", "json", "--image", "small", "--", "true", key=alice, check=True
     )

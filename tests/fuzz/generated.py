@@ -28,6 +28,8 @@ from schemathesis.specs.openapi.checks import (
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 EXAMPLES = 12  # per operation and mode: the whole layer stays well under a minute
 HARMLESS_COMMAND = "true"
+# A generated git_url the server would clone becomes this (no network, fails at once).
+HARMLESS_GIT_URL = "file:///nonexistent/mycli-fuzz.git"
 NO_KEY, UNKNOWN_KEY, USER_KEY, ADMIN_KEY = "none", "unknown", "user", "admin"
 CHECKS = [
     not_a_server_error,
@@ -65,6 +67,8 @@ class Generated:
         runs_a_command = self.case.operation.label == "POST /executions"
         if runs_a_command and isinstance(body, dict) and isinstance(body.get("command"), str):
             body = {**body, "command": HARMLESS_COMMAND}
+        if runs_a_command and isinstance(body, dict) and _clonable(body.get("git_url")):
+            body = {**body, "git_url": HARMLESS_GIT_URL}
         request = requests.Request(
             method=kwargs["method"],
             url=kwargs["url"],
@@ -79,6 +83,20 @@ class Generated:
     def validate(self, response: requests.Response | Response) -> None:
         """Schemathesis' checks: no 5xx, a documented status, content type and body schema."""
         self.case.validate_response(response, checks=CHECKS)
+
+
+def _clonable(url: object) -> bool:
+    """Whether the server would try to clone `url` (then it must reach nothing)."""
+    from orchestrator.domain.errors import ValidationFailed
+    from orchestrator.domain.git_sources import check_url
+
+    if not isinstance(url, str):
+        return False
+    try:
+        check_url(url)
+    except ValidationFailed:
+        return False
+    return True
 
 
 def _identity(index: int) -> str:

@@ -1,7 +1,7 @@
 """Schemathesis over the OpenAPI document: every operation, positive and negative cases, on a
 real `mycli local up` over HTTP and, the same requests, through the Lambda handlers on moto.
 No response may be a 5xx, and every one must match the document (status, content type, body).
-`POST /executions` only ever runs `true`."""
+`POST /executions` only ever runs `true`, and clones nothing (see HARMLESS_GIT_URL)."""
 
 from __future__ import annotations
 

@@ -383,12 +383,12 @@ def prepared_task(resources: Resources) -> dict[str, Any]:
     return task
 
 
-def test_the_prepared_task_fetches_unseals_and_unpacks_before_the_command(
+def test_the_prepared_task_fetches_unseals_clones_and_unpacks_before_the_command(
     resources: Resources,
 ) -> None:
     task = prepared_task(resources)
     containers = {c["Name"]: c for c in task["ContainerDefinitions"]}
-    fetch, prepare = containers["fetch"], containers["prepare"]
+    fetch, prepare, clone = containers["fetch"], containers["prepare"], containers["clone"]
     unpack, command = containers["unpack"], containers["command"]
 
     assert fetch["EntryPoint"][:2] == ["python3", "-c"]
@@ -398,7 +398,13 @@ def test_the_prepared_task_fetches_unseals_and_unpacks_before_the_command(
     assert "--grant-tokens" in json.dumps(prepare["Command"])
     assert "aws s3" not in json.dumps(prepare["Command"])
     assert prepare["DependsOn"] == [{"ContainerName": "fetch", "Condition": "SUCCESS"}]
-    assert unpack["DependsOn"] == [{"ContainerName": "prepare", "Condition": "SUCCESS"}]
+    assert clone["DependsOn"] == [{"ContainerName": "prepare", "Condition": "SUCCESS"}]
+    assert clone["Image"] == "docker.io/alpine/git:v2.47.2"
+    assert clone["EntryPoint"] == ["sh", "-c"]
+    assert "git -c protocol.allow=never" in clone["Command"][0]
+    assert clone["Command"][1:] == ["clone", "/mycli/git", "/mycli/work", "/mycli/git-scratch"]
+    assert "Environment" not in clone and "Secrets" not in clone
+    assert unpack["DependsOn"] == [{"ContainerName": "clone", "Condition": "SUCCESS"}]
     assert "def safe_extract" in unpack["EntryPoint"][2]
     assert unpack["Command"] == ["/mycli/upload.tar.gz", "/mycli/work"]
     assert sorted(command["DependsOn"], key=str) == [
@@ -406,8 +412,10 @@ def test_the_prepared_task_fetches_unseals_and_unpacks_before_the_command(
         {"ContainerName": "unpack", "Condition": "SUCCESS"},
     ]
     assert command["WorkingDirectory"] == "/mycli/work"
-    essential = [c["Essential"] for c in (fetch, prepare, unpack, containers["mask"], command)]
-    assert essential == [False, False, False, False, True]
+    essential = [
+        c["Essential"] for c in (fetch, prepare, clone, unpack, containers["mask"], command)
+    ]
+    assert essential == [False, False, False, False, False, True]
     for container in containers.values():
         assert container["MountPoints"] == [
             {"ContainerPath": "/mycli", "SourceVolume": "workspace", "ReadOnly": False}

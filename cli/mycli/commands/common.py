@@ -44,6 +44,10 @@ EXECUTION_FIELDS = (
     "image_uri",
     "cpu",
     "memory",
+    "git_url",
+    "git_ref",
+    "git_subdir",
+    "git_commit",
 )
 
 

@@ -88,6 +88,19 @@ HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
     help="Memory in MiB, within the image's limit.",
 )
 @click.option(
+    "--git",
+    "git_source",
+    metavar="URL[#REF]",
+    help="Run in a fresh checkout of REF (branch, tag or full commit id; default: the "
+    "default branch) of this repository; the commit is recorded.",
+)
+@click.option("--git-subdir", metavar="PATH", help="With --git: run in PATH of the checkout.")
+@click.option(
+    "--git-secret",
+    metavar="NAME",
+    help="With --git: fetch with this stored secret (HTTPS token or SSH deploy key).",
+)
+@click.option(
     "--secret",
     "secret_refs",
     multiple=True,
@@ -112,6 +125,9 @@ def execute(
     cpu: int | None = None,
     memory: int | None = None,
     secret_refs: tuple[str, ...] = (),
+    git_source: str | None = None,
+    git_subdir: str | None = None,
+    git_secret: str | None = None,
 ) -> None:
     """What `mycli exec` does (and `mycli run`, with a playbook's command and options):
     start the execution, stream its output and exit with its code, or print its id."""
@@ -123,6 +139,7 @@ def execute(
         from mycli.commands.secrets import parse_secret_refs
 
         body["secrets"] = parse_secret_refs(secret_refs, body.get("env", {}))
+    body |= git_fields(git_source, git_subdir, git_secret, upload)
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
     if not forward_stdin:
@@ -209,6 +226,36 @@ def request_body(
     if timeout:
         body["timeout_seconds"] = timeout
     return body
+
+
+def git_fields(
+    source: str | None, subdir: str | None, secret: str | None, upload: Path | None
+) -> dict[str, str]:
+    """The body's git_* fields for `--git URL[#REF]` and its options, checked (exit 2)."""
+    from orchestrator.domain.errors import ValidationFailed
+    from orchestrator.domain.git_sources import check_ref, check_subdir, check_url
+
+    if source is None:
+        if subdir is not None or secret is not None:
+            raise click.UsageError("--git-subdir and --git-secret go with --git")
+        return {}
+    if upload is not None:
+        raise click.UsageError("--git and --upload cannot be used together")
+    url, _, ref = source.rpartition("#") if "#" in source else (source, "", "")
+    fields = {"git_url": url}
+    try:
+        check_url(url)
+        if ref:
+            check_ref(ref)
+            fields["git_ref"] = ref
+        if subdir is not None:
+            fields["git_subdir"] = check_subdir(subdir)
+    except ValidationFailed as refused:
+        hint = "--git-subdir" if refused.details.get("field") == "git_subdir" else "--git"
+        raise click.BadParameter(refused.message, param_hint=hint) from None
+    if secret is not None:
+        fields["git_secret"] = secret
+    return fields
 
 
 def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:

@@ -41,12 +41,12 @@ EXEC_OPTION_OF_KEY: dict[str, str] = {
     "image": "image",
     "cpu": "cpu",
     "memory": "memory",
-    "git": "git",
+    "git": "git_source",
     "git_subdir": "git_subdir",
     "git_secret": "git_secret",
 }
 # Where the code comes from: a source on the command line replaces the file's whole source.
-SOURCE_OPTIONS = ("upload", "git")
+SOURCE_OPTIONS = ("upload", "git_source")
 SOURCE_KEYS = ("upload", "git", "git_subdir", "git_secret")
 
 

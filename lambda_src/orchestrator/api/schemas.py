@@ -8,6 +8,11 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from orchestrator.domain.git_sources import (
+    MAX_GIT_REF_LENGTH,
+    MAX_GIT_SUBDIR_LENGTH,
+    MAX_GIT_URL_LENGTH,
+)
 from orchestrator.domain.images import MAX_CPU_UNITS, MAX_MEMORY_MIB
 from orchestrator.domain.models import (
     EMAIL_PATTERN,
@@ -118,6 +123,29 @@ class CreateExecution(BaseModel):
     memory: int | None = Field(
         default=None, ge=1, le=MAX_MEMORY_MIB, description="MiB, within the image's limit"
     )
+    git_url: Name | None = Field(
+        default=None,
+        max_length=MAX_GIT_URL_LENGTH,
+        description="run in a fresh checkout of this repository: https://, http://, ssh://, "
+        "user@host:path or file:// (a repository on the host that clones); no credentials "
+        "in it (git_secret), not with upload_id",
+    )
+    git_ref: Name | None = Field(
+        default=None,
+        max_length=MAX_GIT_REF_LENGTH,
+        description="branch, tag or full commit id (default: the remote's default branch)",
+    )
+    git_subdir: Name | None = Field(
+        default=None,
+        max_length=MAX_GIT_SUBDIR_LENGTH,
+        description="the command's working directory, relative to the checkout's top",
+    )
+    git_secret: Name | None = Field(
+        default=None,
+        max_length=128,
+        description="name of the stored secret git fetches with: an HTTPS token "
+        "(TOKEN or USER:TOKEN) or an SSH private key",
+    )
 
     @field_validator("command")
     @classmethod
@@ -208,6 +236,12 @@ class ExecutionOut(BaseModel):
     cpu: int | None = Field(default=None, description="Fargate CPU units it ran with")
     memory: int | None = Field(default=None, description="MiB it ran with")
     secret_names: list[str] = Field(description='"VAR=NAME" per stored secret used; no value')
+    git_url: str | None
+    git_ref: str | None
+    git_subdir: str | None
+    git_commit: str | None = Field(
+        description="the commit git_ref resolved to, once the checkout has run"
+    )
 
 
 class ExecutionPageOut(BaseModel):

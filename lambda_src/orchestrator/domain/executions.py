@@ -20,6 +20,7 @@ from orchestrator.domain.errors import (
     TooManyExecutions,
     ValidationFailed,
 )
+from orchestrator.domain.git_sources import checked_source
 from orchestrator.domain.images import ImageService, RunImage
 from orchestrator.domain.models import (
     DEFAULT_MAX_RUNNING_PER_USER,
@@ -34,6 +35,7 @@ from orchestrator.domain.models import (
     Execution,
     ExecutionRequest,
     ExecutionStatus,
+    GitSource,
     LaunchResult,
     LaunchSpec,
     Lock,
@@ -66,6 +68,8 @@ from orchestrator.ports import (
 )
 
 Status = ExecutionStatus
+# How a git source's secret is named when it is resolved (never an env var of the command).
+GIT_CREDENTIAL = "MYCLI_GIT_CREDENTIAL"
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,7 @@ class ExecutionService:
             raise ValidationFailed(
                 f"env names and values take more than {MAX_ENV_TOTAL_BYTES} bytes"
             )
+        git = self._git_source_for(request, execution_id)
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
         run_image = self._image_for(request)
@@ -213,6 +218,9 @@ class ExecutionService:
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
             secret_names=secrets.names,
+            git_url=git.url if git else None,
+            git_ref=git.ref if git else None,
+            git_subdir=git.subdir if git else None,
         )
         execution = _record_image(execution, run_image)
         acquired = False
@@ -231,7 +239,7 @@ class ExecutionService:
             if acquired and request.lock:
                 self._locks.release(request.lock, execution_id)
             raise
-        return self._launch(execution, request, upload, stdin, run_image, secrets.values)
+        return self._launch(execution, request, upload, stdin, run_image, secrets.values, git)
 
     def _image_for(self, request: ExecutionRequest) -> RunImage | None:
         if self._images is None:
@@ -311,6 +319,14 @@ class ExecutionService:
     def on_log_truncated(self, execution_id: str, offset: int) -> None:
         self._executions.annotate(execution_id, log_truncated_at=offset)
 
+    def on_git_commit(self, execution_id: str, commit: str) -> None:
+        """The run's git ref resolved to `commit`: the audit trail keeps it."""
+        self._executions.annotate(execution_id, git_commit=commit)
+
+    def on_setup_failed(self, execution_id: str, reason: str) -> None:
+        """The run's set-up (its git checkout) failed, so the command never ran."""
+        self.finish(execution_id, Status.FAILED, reason=reason)
+
     def on_task_event(self, change: TaskStateChange) -> Execution | None:
         """Apply a task-state event; returns the execution as it stands afterwards, or None
         when the event is not about a task of ours. Duplicate and stale events change
@@ -320,6 +336,8 @@ class ExecutionService:
             execution.task_ref and change.task_ref and execution.task_ref != change.task_ref
         ):
             return None
+        if change.git_commit and not execution.git_commit:
+            self.on_git_commit(change.execution_id, change.git_commit)
         if change.last_status == "RUNNING":
             running = self._executions.advance(
                 change.execution_id, Status.RUNNING, updated_at=self._now()
@@ -485,6 +503,24 @@ class ExecutionService:
                 },
             )
 
+    def _git_source_for(self, request: ExecutionRequest, execution_id: str) -> GitSource | None:
+        """The checked git source of `request` (None without one), with its credential: the
+        value of the stored secret it names, resolved like the run's other secrets."""
+        git = checked_source(
+            request.git_url, request.git_ref, request.git_subdir, request.git_secret
+        )
+        if git is None:
+            return None
+        if request.upload_id is not None:
+            raise ValidationFailed("a run takes its code from git_url or upload_id, not both")
+        if git.secret is None:
+            return git
+        if self._secrets is None:
+            raise ValidationFailed("git_secret: this server keeps no secrets")
+        wanted = {GIT_CREDENTIAL: git.secret}
+        resolved = self._secrets.resolve(wanted, request.image, execution_id)
+        return replace(git, credential=resolved.values[GIT_CREDENTIAL])
+
     def _upload_for(self, caller: Caller, upload_id: str | None) -> Upload | None:
         if upload_id is None:
             return None
@@ -519,6 +555,7 @@ class ExecutionService:
         stdin: Upload | None,
         run_image: RunImage | None = None,
         secret_values: SecretValues | None = None,
+        git: GitSource | None = None,
     ) -> Execution:
         spec = LaunchSpec(
             execution_id=execution.execution_id,
@@ -529,6 +566,7 @@ class ExecutionService:
             upload_location=upload.location if upload else None,
             stdin_location=stdin.location if stdin else None,
             secrets=secret_values or SecretValues(),
+            git=git,
         )
         spec = _launch_on_image(spec, run_image)
         launched: LaunchResult | None = None

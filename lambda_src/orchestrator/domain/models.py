@@ -197,6 +197,10 @@ class ExecutionRequest:
     memory: int | None = None
     # VAR -> secret name: the stored secret's value becomes the command's env var VAR.
     secrets: dict[str, str] = field(default_factory=dict)
+    git_url: str | None = None
+    git_ref: str | None = None
+    git_subdir: str | None = None
+    git_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,10 @@ class Execution:
     cpu: int | None = None
     memory: int | None = None
     secret_names: tuple[str, ...] = ()  # "VAR=NAME" per secret used; never a value
+    git_url: str | None = None
+    git_ref: str | None = None
+    git_subdir: str | None = None
+    git_commit: str | None = None  # the commit the git ref resolved to, once known
 
     @property
     def deadline(self) -> datetime:
@@ -396,6 +404,19 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class GitSource:
+    """A repository to run in: `ref` (a branch, tag or full commit id; None: the default
+    branch) of `url`, the command in `subdir`. `secret` names the stored secret to fetch
+    with; `credential` is its value, resolved for the runner only (never stored or shown)."""
+
+    url: str
+    ref: str | None = None
+    subdir: str | None = None
+    secret: str | None = None
+    credential: str | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """What a runner needs to start one execution. `upload_location` is where the upload's
     archive is (a path, an S3 key), to unpack into the working directory first;
@@ -418,6 +439,7 @@ class LaunchSpec:
     memory: int | None = None
     # VAR -> a stored secret's value: only in memory, never in a repr, record or log line.
     secrets: SecretValues = field(default_factory=SecretValues, repr=False)
+    git: GitSource | None = None  # check this repository out into the working directory
 
 
 @dataclass(frozen=True)
@@ -432,6 +454,7 @@ class TaskStateChange:
     exit_code: int | None = None
     container_reason: str | None = None
     setup_failure: str | None = None  # the upload could not be fetched or unpacked
+    git_commit: str | None = None  # the commit the clone step checked out
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.task_events import (
+    clone_succeeded,
     failed_step,
+    logged_git_commit,
     parse_task_state_change,
     step_output,
 )
+from orchestrator.adapters.aws.task_layout import CLONE_CONTAINER
 from orchestrator.handlers.runtime import logger, metrics, services, settings, tracer
 
 _clients = AwsClients()
@@ -28,6 +31,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = parse_task_state_change(event, settings().container_name)
     if change is not None and change.setup_failure:
         change = replace(change, setup_failure=_with_step_output(event, change.setup_failure))
+    if change is not None and clone_succeeded((event.get("detail") or {}).get("containers") or []):
+        change = replace(change, git_commit=_git_commit(event))
     execution = services().executions.on_task_event(change) if change else None
     if execution is None:
         logger.info("ignored an event about a task that is not a mycli execution's")
@@ -40,6 +45,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return {"execution_id": execution.execution_id, "status": execution.status.value}
+
+
+def _git_commit(event: dict[str, Any]) -> str | None:
+    """The commit the task's clone step printed (the clone step succeeded)."""
+    task_id = str((event.get("detail") or {}).get("taskArn", "")).rsplit("/", 1)[-1]
+    if not task_id or not settings().log_group:
+        return None
+    stream = f"{settings().log_stream_prefix}/{CLONE_CONTAINER}/{task_id}"
+    return logged_git_commit(_clients.logs, settings().log_group, stream)
 
 
 def _with_step_output(event: dict[str, Any], reason: str) -> str:

@@ -123,11 +123,14 @@ class EcsRunner:
             or spec.stdin_location
             or spec.image_ref
             or spec.secrets
+            or spec.git
         )
         if not needs_inputs and overrides_size(plain) <= MAX_OVERRIDES_CHARS:
             return self._task_definition, plain
         if not self._prepared_task_definition or self._inputs is None:
-            raise LaunchFailed("this deployment cannot take uploads, env values or stdin")
+            raise LaunchFailed(
+                "this deployment cannot take uploads, env values, stdin or git sources"
+            )
         manifest_url = self._inputs.publish(spec)
         containers: list[dict[str, Any]] = [
             {

@@ -1,8 +1,9 @@
 """The `fetch` step of a prepared task (run as `python3 -c <this file> WORKSPACE`, standard
 library only): download this run's manifest through the presigned URL in
 $MYCLI_MANIFEST_URL, then write what it holds into the workspace: the command, the sealed
-env pieces (and the masker's, with secrets) and their grant token, the upload archive and
-the stdin object (each fetched through its own presigned URL). Any failure exits non-zero
+env pieces (and the masker's, with secrets; a git credential's in sealed-git/) and their
+grant token, the upload archive and the stdin object (each fetched through its own
+presigned URL), the git source (git/url, git/ref, git/subdir). Any failure exits non-zero
 with the reason on stderr, and the later steps and the command never run."""
 
 from __future__ import annotations
@@ -48,14 +49,23 @@ def main(argv: list[str]) -> int:
         manifest = json.loads(manifest_path.read_text())
         manifest_path.unlink()
         (workspace / "command").write_text(manifest["command"])
-        for key, folder in (("sealed_env", "sealed"), ("sealed_mask", "sealed-mask")):
+        for key, folder in (
+            ("sealed_env", "sealed"),
+            ("sealed_mask", "sealed-mask"),
+            ("sealed_git_credential", "sealed-git"),
+        ):
             sealed = manifest.get(key) or []
             if sealed:
                 (workspace / folder).mkdir(exist_ok=True)
                 for number, piece in enumerate(sealed):
                     (workspace / folder / f"{number:03d}").write_bytes(base64.b64decode(piece))
-        if manifest.get("sealed_env"):
+        if manifest.get("grant_token"):
             (workspace / "grant-token").write_text(manifest["grant_token"])
+        git = manifest.get("git") or {}
+        if git:
+            (workspace / "git").mkdir(exist_ok=True)
+            for name, value in git.items():
+                (workspace / "git" / name).write_text(value)
         for key, name in (("upload_url", "upload.tar.gz"), ("stdin_url", "stdin")):
             if manifest.get(key):
                 size = download(manifest[key], workspace / name)

@@ -35,6 +35,7 @@ class SealedEnv:
     pieces: list[str]  # base64 ciphertexts; their plaintexts, concatenated, are the env file
     grant_token: str
     mask_pieces: list[str] = field(default_factory=list)  # the same for the masker's values
+    git_pieces: list[str] = field(default_factory=list)  # the same for a git credential
 
 
 class KmsEnvSealer:
@@ -49,16 +50,18 @@ class KmsEnvSealer:
         env: dict[str, str],
         mask_values: Sequence[str] = (),
         task_role_arn: str | None = None,
+        git_credential: str | None = None,
     ) -> SealedEnv:
-        """`env` as a sourceable file, and `mask_values` (secret values to mask in the
-        output) as the masker's file, each sealed in pieces, and a grant to unseal them for
-        the task of `execution_id`, whose role (the stack's task role unless the run's image
-        has its own) gets it."""
+        """`env` as a sourceable file, `mask_values` (secret values to mask in the output)
+        as the masker's file, and a git source's credential, each sealed in pieces, and a
+        grant to unseal them for the task of `execution_id`, whose role (the stack's task
+        role unless the run's image has its own) gets it."""
         grantee = task_role_arn or self._task_role_arn
         context = {"execution_id": execution_id}
         try:
             pieces = self._pieces(env_file(env), context)
             mask_pieces = self._pieces(mask_file(mask_values), context)
+            git_pieces = self._pieces((git_credential or "").encode(), context)
             grant = self._kms.create_grant(
                 KeyId=self._key_id,
                 GranteePrincipal=grantee,
@@ -70,7 +73,10 @@ class KmsEnvSealer:
         except (ClientError, BotoCoreError) as error:
             raise LaunchFailed(f"cannot seal the env values: {error}") from error
         return SealedEnv(
-            pieces=pieces, grant_token=str(grant["GrantToken"]), mask_pieces=mask_pieces
+            pieces=pieces,
+            grant_token=str(grant["GrantToken"]),
+            mask_pieces=mask_pieces,
+            git_pieces=git_pieces,
         )
 
     def _pieces(self, plaintext: bytes, context: dict[str, str]) -> list[str]:

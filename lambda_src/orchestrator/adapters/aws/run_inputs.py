@@ -1,5 +1,6 @@
 """A run's inputs for the prepared task: its manifest (the command, the sealed env and its
-grant token, presigned GET URLs of the upload and the stdin object), written under runs/
+grant token, presigned GET URLs of the upload and the stdin object, the git source and its
+sealed credential), written under runs/
 in the CodeBucket, and a presigned GET URL of that manifest for the task's fetch step.
 
 The task itself holds no S3 right: these URLs open exactly this run's objects, for
@@ -33,19 +34,30 @@ class RunInputs:
     def publish(self, spec: LaunchSpec) -> str:
         """Write `spec`'s manifest; returns the presigned URL the fetch step reads it from."""
         manifest: dict[str, Any] = {"command": spec.command}
-        if spec.env or spec.secrets:
+        git_credential = spec.git.credential if spec.git is not None else None
+        if spec.env or spec.secrets or git_credential:
             if self._sealer is None:
                 raise LaunchFailed("this deployment cannot take env values")
-            # Secret values travel like env values, and once more for the output's masker.
+            # Secret values travel like env values, and once more for the output's masker;
+            # a git credential only for the clone step.
             sealed = self._sealer.seal(
                 spec.execution_id,
                 {**spec.env, **spec.secrets},
                 list(spec.secrets.values()),
                 spec.task_role_arn,
+                git_credential,
             )
-            manifest |= {"sealed_env": sealed.pieces, "grant_token": sealed.grant_token}
-            if sealed.mask_pieces:
-                manifest["sealed_mask"] = sealed.mask_pieces
+            manifest["grant_token"] = sealed.grant_token
+            for field, pieces in (
+                ("sealed_env", sealed.pieces),
+                ("sealed_mask", sealed.mask_pieces),
+                ("sealed_git_credential", sealed.git_pieces),
+            ):
+                if pieces:
+                    manifest[field] = pieces
+        if spec.git is not None:
+            git = {"url": spec.git.url, "ref": spec.git.ref, "subdir": spec.git.subdir}
+            manifest["git"] = {name: value for name, value in git.items() if value}
         for field, key in (
             ("upload_url", spec.upload_location),
             ("stdin_url", spec.stdin_location),

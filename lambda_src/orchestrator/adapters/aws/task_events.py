@@ -6,16 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.adapters.aws.task_layout import (
+    CLONE_CONTAINER,
     FETCH_CONTAINER,
     PREPARE_CONTAINER,
     UNPACK_CONTAINER,
 )
 from orchestrator.domain.models import TaskStateChange
+from orchestrator.git_checkout import commit_of
 from orchestrator.unpack import REASON_BY_EXIT_CODE
 
 STEP_PURPOSE = {
     FETCH_CONTAINER: "fetch the run's inputs",
     PREPARE_CONTAINER: "unseal the env values",
+    CLONE_CONTAINER: "check out the git source",
 }
 OUTPUT_TAIL_LINES = 5
 MAX_OUTPUT_CHARS = 600
@@ -45,9 +48,9 @@ def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskS
 
 
 def failed_step(containers: list[dict[str, Any]]) -> str | None:
-    """The first setup step (fetch, prepare, unpack) that exited non-zero, if any."""
+    """The first setup step (fetch, prepare, clone, unpack) that exited non-zero, if any."""
     codes = {c.get("name"): c.get("exitCode") for c in containers}
-    for step in (FETCH_CONTAINER, PREPARE_CONTAINER, UNPACK_CONTAINER):
+    for step in (FETCH_CONTAINER, PREPARE_CONTAINER, CLONE_CONTAINER, UNPACK_CONTAINER):
         if codes.get(step) not in (None, 0):
             return step
     return None
@@ -68,6 +71,26 @@ def setup_failure(containers: list[dict[str, Any]]) -> str | None:
     if container.get("reason"):
         why += f" ({container['reason']})"
     return why
+
+
+def clone_succeeded(containers: list[dict[str, Any]]) -> bool:
+    """Whether the task's clone step has checked a git source out (or had none to)."""
+    return any(c.get("name") == CLONE_CONTAINER and c.get("exitCode") == 0 for c in containers)
+
+
+def logged_git_commit(logs: Any, log_group: str, stream: str) -> str | None:
+    """The commit the clone step printed in its log (`mycli-git-commit: SHA`), if any."""
+    try:
+        response = logs.get_log_events(
+            logGroupName=log_group, logStreamName=stream, limit=50, startFromHead=True
+        )
+    except Exception:  # the run goes on; only the record lacks its commit
+        return None
+    for event in response.get("events", []):
+        commit = commit_of(event.get("message", ""))
+        if commit is not None:
+            return commit
+    return None
 
 
 def step_output(logs: Any, log_group: str, stream: str) -> str:

@@ -8,10 +8,13 @@ one, whose steps run in order, each only if the one before succeeded:
 1. `fetch` (python image) downloads this run's manifest through a presigned GET URL made by
    the create function, then the upload and the stdin object through the presigned URLs the
    manifest holds. The task role grants no S3 access at all.
-2. `prepare` (aws-cli image) unseals the env values with KMS, allowed only by a grant the
-   create function made for this execution's encryption context, then retires that grant.
-3. `unpack` (python image) unpacks the upload safely.
-4. `command` runs the command (read from the manifest, never from the overrides) with the
+2. `prepare` (aws-cli image) unseals the env values (and a git credential) with KMS,
+   allowed only by a grant the create function made for this execution's encryption
+   context, then retires that grant.
+3. `clone` (git image) checks the run's git source out into the working directory (see
+   orchestrator.git_checkout; nothing to do without one), printing the commit in its log.
+4. `unpack` (python image) unpacks the upload safely.
+5. `command` runs the command (read from the manifest, never from the overrides) with the
    env loaded and stdin from the stdin object or /dev/null.
 
 A run with secrets also has its output masked: their values travel sealed with the env (and
@@ -34,7 +37,8 @@ FETCH_CONTAINER = "fetch"
 PREPARE_CONTAINER = "prepare"
 UNPACK_CONTAINER = "unpack"
 MASK_CONTAINER = "mask"
-SETUP_CONTAINERS = (FETCH_CONTAINER, PREPARE_CONTAINER, UNPACK_CONTAINER)
+CLONE_CONTAINER = "clone"
+SETUP_CONTAINERS = (FETCH_CONTAINER, PREPARE_CONTAINER, CLONE_CONTAINER, UNPACK_CONTAINER)
 WORKSPACE = "/mycli"
 ARCHIVE_PATH = f"{WORKSPACE}/upload.tar.gz"
 ENV_FILE = f"{WORKSPACE}/env"
@@ -46,6 +50,8 @@ OUTPUT_FIFO = f"{WORKSPACE}/output"
 MASKED_FILE = f"{WORKSPACE}/masked"
 # How long the command's container waits for the masker to write the last output.
 MASK_DRAIN_TENTHS = 50
+GIT_FILES = f"{WORKSPACE}/git"  # url, ref, subdir, and (unsealed, until read) credential
+GIT_SCRATCH = f"{WORKSPACE}/git-scratch"
 MANIFEST_URL_VARIABLE = "MYCLI_MANIFEST_URL"
 EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"
 UPLOADS_PREFIX = "uploads/"
@@ -61,6 +67,7 @@ MAX_OVERRIDES_CHARS = 8192
 # child (SIGTERM is passed on), then the wrapper waits for the masker and exits with the
 # command's code.
 COMMAND_WRAPPER = (
+    f'if [ -f {GIT_FILES}/subdir ]; then cd "./$(cat {GIT_FILES}/subdir)" || exit 125; fi; '
     f"if [ -f {ENV_FILE} ]; then set -a; . {ENV_FILE}; set +a; rm -f {ENV_FILE}; fi; "
     f"if [ -p {OUTPUT_FIFO} ]; then "
     f"if [ -f {STDIN_FILE} ]; then /bin/sh {COMMAND_FILE} < {STDIN_FILE} > {OUTPUT_FIFO} 2>&1 & "
@@ -84,14 +91,17 @@ def overrides_size(container_overrides: list[dict[str, Any]]) -> int:
 
 def prepare_script(workspace: str = WORKSPACE) -> str:
     """The prepare container's shell script (the aws-cli image; works in bash, dash and
-    busybox sh). Unseal every piece of the env with this execution's grant, then retire it.
+    busybox sh). Unseal every piece of the env, and of a git credential, with this
+    execution's grant, then retire it.
 
     No pipelines: every step's status is its own, and `set -e` stops at the first failure,
     so a failed decrypt fails the step (and the command never runs). The env file appears
     only once complete. With secrets, the masker's values (sealed-mask/) are unsealed the
-    same way and the output FIFO is made."""
+    same way and the output FIFO is made; a git credential (sealed-git/) becomes
+    git/credential, readable by its owner only, for the clone step."""
     sealed = f"{workspace}/sealed"
     sealed_mask = f"{workspace}/sealed-mask"
+    sealed_git = f"{workspace}/sealed-git"
 
     def unseal(pieces: str, target: str) -> str:
         return (
@@ -108,13 +118,19 @@ def prepare_script(workspace: str = WORKSPACE) -> str:
 
     return (
         "set -e; (set -o pipefail) 2>/dev/null && set -o pipefail; "
-        f"if [ -d {sealed} ]; then "
+        f"if [ -f {workspace}/grant-token ]; then "
         f"token=$(cat {workspace}/grant-token); "
+        f"if [ -d {sealed} ]; then "
         + unseal(sealed, f"{workspace}/env")
+        + "fi; "
         + f"if [ -d {sealed_mask} ]; then "
         + unseal(sealed_mask, f"{workspace}/mask-values")
         + f"mkfifo {workspace}/output; fi; "
-        f"rm -rf {sealed} {sealed_mask} {workspace}/chunk.b64 {workspace}/grant-token; "
+        + f"if [ -d {sealed_git} ]; then (umask 077; mkdir -p {workspace}/git; "
+        + unseal(sealed_git, f"{workspace}/git/credential")
+        + "); fi; "
+        f"rm -rf {sealed} {sealed_mask} {sealed_git} {workspace}/chunk.b64 "
+        f"{workspace}/grant-token; "
         'aws kms retire-grant --grant-token "$token" '
         '|| echo "mycli: could not retire the env grant (it only opens this run\'s env)" >&2; '
         'echo "mycli: env values unsealed" >&2; '

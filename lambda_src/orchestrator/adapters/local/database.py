@@ -110,6 +110,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE executions ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]';
     """,
+    """
+    ALTER TABLE executions ADD COLUMN git_url TEXT;
+    ALTER TABLE executions ADD COLUMN git_ref TEXT;
+    ALTER TABLE executions ADD COLUMN git_subdir TEXT;
+    ALTER TABLE executions ADD COLUMN git_commit TEXT;
+    """,
 )
 
 

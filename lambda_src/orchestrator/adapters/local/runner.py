@@ -10,7 +10,12 @@ itself in before it execs, and `cgroup.kill` ends the whole cgroup at once), and
 main process exits, times out or is cancelled, or the server stops, every process found
 either way is killed, and the run's end is reported without waiting for output pipes an
 escaped process might still hold. A server that adopts orphans (PR_SET_CHILD_SUBREAPER)
-reaps the double-forked ones it inherits."""
+reaps the double-forked ones it inherits.
+
+A run with a git source first runs the checkout script (orchestrator.git_checkout) as its
+process, tracked and timed like the command; the command starts in its place once the
+checkout has succeeded, or the run ends without it (FAILED with the reason, or cancelled or
+timed out)."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from orchestrator.adapters.local.limits import limit_cgroup, with_memory_rlimit
 from orchestrator.adapters.local.logfiles import (
@@ -39,6 +45,7 @@ from orchestrator.adapters.local.logfiles import (
 from orchestrator.adapters.local.private import DIR_MODE, private_dir
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, Execution, LaunchResult, LaunchSpec
+from orchestrator.git_checkout import CHECKOUT_SCRIPT, commit_of, reason_of
 from orchestrator.masking import Masker
 from orchestrator.ports import Clock, RunnerListener
 from orchestrator.unpack import UnsafeArchive, safe_extract
@@ -64,8 +71,24 @@ class _Running:
     execution_id: str
     process: subprocess.Popen[bytes]
     cgroup: Path | None = None
+    memory_rlimit: int | None = None  # MiB, when no cgroup limits the run's memory
     stop_requested: threading.Event = field(default_factory=threading.Event)
     drained: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """How a run ended: its exit code (and whether it timed out), or, when its set-up failed
+    and the command never ran, why."""
+
+    exit_code: int = 0
+    timed_out: bool = False
+    reason: str | None = None
+
+
+def exit_code_of(returncode: int) -> int:
+    """A shell's exit code for a process's: 128 + N when signal N ended it."""
+    return returncode if returncode >= 0 else 128 - returncode
 
 
 class LocalProcessRunner:
@@ -130,42 +153,64 @@ class LocalProcessRunner:
             raise LaunchFailed(f"cannot open the stdin upload: {exc.strerror}") from exc
         writer = LogFileWriter(self._log_dir / stream, self._max_log_bytes, self._clock)
         cgroup = self._make_cgroup(spec.execution_id)
-        argv = ["sh", "-c", spec.command]
-        if cgroup is not None:
-            argv = ["sh", "-c", CGROUP_ENTRY, "sh", str(cgroup / "cgroup.procs"), spec.command]
         limited = limit_cgroup(cgroup, spec.cpu, spec.memory)  # see adapters/local/limits.py
-        if spec.memory is not None and "memory" not in limited:
-            argv = with_memory_rlimit(argv, spec.memory)
+        # Without a cgroup memory controller, every process of the run gets RLIMIT_AS instead.
+        memory_rlimit = spec.memory if "memory" not in limited else None
         try:
             # Under the lock: the orphan reaper must never take a child not yet registered.
             with self._lock:
-                process = subprocess.Popen(
-                    argv,
-                    cwd=workdir,
-                    env=self._environment(spec, workdir),
-                    stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                )
-                running = _Running(spec.execution_id, process, cgroup)
+                if spec.git is None:
+                    env = self._environment(spec, workdir)
+                    process = self._start(spec.command, workdir, env, stdin, cgroup, memory_rlimit)
+                else:  # the checkout runs first, as the run's process; the command after it
+                    env = self._checkout_environment(spec, workdir)
+                    process = self._start(CHECKOUT_SCRIPT, workdir, env, None, cgroup, None)
+                running = _Running(spec.execution_id, process, cgroup, memory_rlimit)
                 self._running[spec.execution_id] = running
         except (OSError, ValueError) as exc:
             writer.close()
             shutil.rmtree(workdir, ignore_errors=True)
             self._remove_cgroup(cgroup)
-            reason = exc.strerror if isinstance(exc, OSError) else None
-            raise LaunchFailed(reason or str(exc)) from exc
-        finally:
             if stdin is not None:
                 stdin.close()
+            reason = exc.strerror if isinstance(exc, OSError) else None
+            raise LaunchFailed(reason or str(exc)) from exc
+        if stdin is not None and spec.git is None:
+            stdin.close()
+            stdin = None
         threading.Thread(
             target=self._watch,
-            args=(spec, running, writer, workdir),
+            args=(spec, running, writer, workdir, stdin),
             name=f"watch-{spec.execution_id[:8]}",
             daemon=True,
         ).start()
         return LaunchResult(task_ref=str(process.pid), log_stream_name=stream)
+
+    def _start(
+        self,
+        script: str,
+        cwd: Path,
+        env: dict[str, str],
+        stdin: IO[bytes] | None,
+        cgroup: Path | None,
+        memory_rlimit: int | None,
+    ) -> subprocess.Popen[bytes]:
+        """`sh -c script` in its own session (and the run's cgroup, or under RLIMIT_AS of
+        `memory_rlimit` MiB), output to pipes."""
+        argv = ["sh", "-c", script]
+        if cgroup is not None:
+            argv = ["sh", "-c", CGROUP_ENTRY, "sh", str(cgroup / "cgroup.procs"), script]
+        if memory_rlimit is not None:
+            argv = with_memory_rlimit(argv, memory_rlimit)
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
 
     def stop(self, execution: Execution, reason: str) -> None:
         with self._lock:
@@ -245,12 +290,95 @@ class LocalProcessRunner:
             RUNNER_VARIABLE: self._runner_id,
         }
 
+    def _checkout_environment(self, spec: LaunchSpec, workdir: Path) -> dict[str, str]:
+        """The checkout script's inputs (see orchestrator.git_checkout), with the run's
+        marker so its git and ssh processes are tracked like the command's."""
+        assert spec.git is not None
+        env = {
+            "PATH": self._path,
+            "LANG": "C.UTF-8",
+            "MYCLI_GIT_URL": spec.git.url,
+            "MYCLI_GIT_REF": spec.git.ref or "",
+            "MYCLI_GIT_SUBDIR": spec.git.subdir or "",
+            "MYCLI_GIT_TARGET": str(workdir),
+            "MYCLI_GIT_SCRATCH": str(self._scratch_dir(spec.execution_id)),
+            EXECUTION_ID_VARIABLE: spec.execution_id,
+            RUNNER_VARIABLE: self._runner_id,
+        }
+        if spec.git.credential:
+            env["MYCLI_GIT_CREDENTIAL"] = spec.git.credential
+        return env
+
+    def _scratch_dir(self, execution_id: str) -> Path:
+        """The checkout's private HOME and key file: next to the working directory, never
+        in it (the command does not see it), removed with it."""
+        return self._work_dir / f"{execution_id}.git-setup"
+
+    def _check_out(
+        self,
+        spec: LaunchSpec,
+        running: _Running,
+        workdir: Path,
+        deadline: float,
+        stdin: IO[bytes] | None,
+    ) -> _Ended | None:
+        """Wait for the run's checkout, then start its command in place of it (None); or
+        how the run ended without its command (failed, cancelled or timed out)."""
+        assert spec.git is not None
+        checkout = running.process
+        timed_out = False
+        try:
+            out, err = checkout.communicate(timeout=max(deadline - time.monotonic(), 0.001))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._stop(running)
+            out, err = checkout.communicate()
+        self._kill_run(running)
+        if timed_out or running.stop_requested.is_set():
+            return _Ended(exit_code_of(checkout.returncode), timed_out=timed_out)
+        if checkout.returncode != 0:
+            text = err.decode(errors="replace")
+            return _Ended(reason=reason_of(text, exit_code_of(checkout.returncode)))
+        commit = commit_of(out.decode(errors="replace"))
+        if commit is not None and self._listener is not None:
+            self._listener.on_git_commit(spec.execution_id, commit)
+        cwd = workdir / spec.git.subdir if spec.git.subdir else workdir
+        try:
+            with self._lock:
+                if running.stop_requested.is_set():
+                    return _Ended(exit_code_of(-signal.SIGTERM))
+                env = self._environment(spec, workdir)
+                running.process = self._start(
+                    spec.command, cwd, env, stdin, running.cgroup, running.memory_rlimit
+                )
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else None
+            return _Ended(reason=f"failed to start: {reason or exc}")
+        finally:
+            if stdin is not None:
+                stdin.close()
+        # A stop that came while the command was starting signalled the checkout: pass it on.
+        if running.stop_requested.is_set():
+            self._signal_run(running, signal.SIGTERM)
+        return None
+
     def _watch(
-        self, spec: LaunchSpec, running: _Running, writer: LogFileWriter, workdir: Path
+        self,
+        spec: LaunchSpec,
+        running: _Running,
+        writer: LogFileWriter,
+        workdir: Path,
+        stdin: IO[bytes] | None = None,
     ) -> None:
-        process = running.process
         if self._listener is not None:
             self._listener.on_running(spec.execution_id)
+        deadline = time.monotonic() + spec.timeout_seconds
+        if spec.git is not None:
+            ended = self._check_out(spec, running, workdir, deadline, stdin)
+            if ended is not None:
+                self._end(spec, running, writer, workdir, ended)
+                return
+        process = running.process
         wake_read, wake_write = os.pipe()
         # Secret values never reach the log: each stream is masked on its way there.
         values = [value.encode() for value in spec.secrets.values()]
@@ -263,7 +391,7 @@ class LocalProcessRunner:
         pump.start()
         timed_out = False
         try:
-            process.wait(timeout=spec.timeout_seconds)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.001))
         except subprocess.TimeoutExpired:
             timed_out = True
             self._stop(running)
@@ -280,17 +408,34 @@ class LocalProcessRunner:
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+        self._end(
+            spec, running, writer, workdir, _Ended(exit_code_of(process.returncode), timed_out)
+        )
+
+    def _end(
+        self,
+        spec: LaunchSpec,
+        running: _Running,
+        writer: LogFileWriter,
+        workdir: Path,
+        ended: _Ended,
+    ) -> None:
+        """Clean up after a run whose processes are gone, then report how it ended."""
         writer.close()
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(self._scratch_dir(spec.execution_id), ignore_errors=True)
         self._remove_cgroup(running.cgroup)
         with self._lock:
             self._running.pop(spec.execution_id, None)
         if self._adopt_orphans:
             self._reap_orphans()
-        code = process.returncode
-        exit_code = code if code >= 0 else 128 - code
         if self._listener is not None:
-            self._listener.on_exit(spec.execution_id, exit_code, timed_out=timed_out)
+            if ended.reason is not None:
+                self._listener.on_setup_failed(spec.execution_id, ended.reason)
+            else:
+                self._listener.on_exit(
+                    spec.execution_id, ended.exit_code, timed_out=ended.timed_out
+                )
         if self._log_waiter is not None:
             self._log_waiter.ended(spec.execution_id)
 

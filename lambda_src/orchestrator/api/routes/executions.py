@@ -91,6 +91,10 @@ def create_execution(
         cpu=body.cpu,
         memory=body.memory,
         secrets=body.secrets,
+        git_url=body.git_url,
+        git_ref=body.git_ref,
+        git_subdir=body.git_subdir,
+        git_secret=body.git_secret,
     )
     execution = services().executions.start(
         caller(), request, current_scope().request_id, idempotency_key

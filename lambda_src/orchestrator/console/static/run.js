@@ -21,6 +21,7 @@ const FIELDS = [
   ["Cancelled by", "cancelled_by"], ["Lock released by", "lock_released_by"],
   ["Log truncated at", "log_truncated_at"], ["Task", "task_ref"], ["Log stream", "log_stream_name"],
   ["Request id", "request_id"], ["Updated", "updated_at"], ["Execution id", "execution_id"],
+  ["Git URL", "git_url"], ["Git ref", "git_ref"], ["Git subdir", "git_subdir"], ["Git commit", "git_commit"],
 ];
 
 const sleep = (ms, signal) => new Promise((resolve) => {

@@ -1,0 +1,141 @@
+"""Git sources: which repository URLs, refs and subdirectories a run may name, on every
+backend. A source is checked before anything is recorded, so a refused one costs nothing.
+
+Supported URLs: `https://`, `http://`, `ssh://` and scp-like `user@host:path`, and
+`file://` (a repository on the host that clones). Refused: credentials in the URL (they
+belong in a stored secret), `transport::address` forms such as `ext::` (they run
+programs), anything starting with `-` (it would read as an option to git), and control
+characters or blanks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from orchestrator.domain.errors import ValidationFailed
+from orchestrator.domain.models import GitSource, TextKind, text_problem
+
+MAX_GIT_URL_LENGTH = 2048
+MAX_GIT_REF_LENGTH = 255
+MAX_GIT_SUBDIR_LENGTH = 1024
+URL_SCHEMES = ("https", "http", "ssh", "file")
+# A full commit id (SHA-1, or SHA-256 for repositories that use it): fetched by id.
+COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# What `git check-ref-format` accepts, narrowed to plain ASCII: a ref never starts with `-`,
+# `/` or `.`, and never holds `..`, `//`, `@{` nor ends with `/`, `.` or `.lock`.
+GIT_REF_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._/+-]*$"
+_REF = re.compile(GIT_REF_PATTERN)
+_SCP_LIKE = re.compile(
+    r"(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?P<path>.+)"
+)
+_TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_BLANK = re.compile(r"\s")
+USE_SECRET = "put credentials in a stored secret and name it with --git-secret (git_secret)"
+
+
+def is_commit_id(ref: str | None) -> bool:
+    """Whether `ref` names a commit by its full id (rather than a branch or a tag)."""
+    return ref is not None and COMMIT_ID.fullmatch(ref) is not None
+
+
+def checked_source(
+    url: str | None, ref: str | None, subdir: str | None, secret: str | None
+) -> GitSource | None:
+    """The git source these request fields describe, None without a URL; raises
+    ValidationFailed (400) with what is wrong."""
+    if url is None:
+        if ref is not None or subdir is not None or secret is not None:
+            raise ValidationFailed("git_ref, git_subdir and git_secret need git_url")
+        return None
+    check_url(url)
+    if ref is not None:
+        check_ref(ref)
+    if subdir is not None:
+        subdir = check_subdir(subdir)
+    return GitSource(url=url, ref=ref, subdir=subdir, secret=secret)
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL git should not be given (see the module's docstring)."""
+
+    def refuse(why: str) -> ValidationFailed:
+        return ValidationFailed(f"git_url {why}", {"field": "git_url"})
+
+    problem = text_problem(url, TextKind.NAME)
+    if problem is not None:
+        raise refuse(problem)
+    if not url or len(url) > MAX_GIT_URL_LENGTH:
+        raise refuse(f"must be 1 to {MAX_GIT_URL_LENGTH} characters")
+    if url.startswith("-"):
+        raise refuse("must not start with '-'")
+    if _BLANK.search(url):
+        raise refuse("must not contain blanks")
+    if _TRANSPORT.match(url):
+        raise refuse("must not use a transport::address form (such as ext::)")
+    if "://" not in url:
+        _check_scp_like(url, refuse)
+        return
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in URL_SCHEMES:
+        raise refuse(f"must use one of {', '.join(URL_SCHEMES)} (or user@host:path)")
+    if parts.fragment or "#" in url:
+        raise refuse("must not hold '#': give the ref as git_ref (mycli: URL#REF)")
+    if parts.password is not None or (scheme in ("https", "http") and parts.username):
+        raise refuse(f"must not hold credentials: {USE_SECRET}")
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise refuse("file:// takes an absolute path on the host: file:///srv/repo.git")
+        return
+    if not parts.hostname or parts.hostname.startswith("-"):
+        raise refuse("names no host")
+
+
+def _check_scp_like(url: str, refuse: Callable[[str], ValidationFailed]) -> None:
+    match = _SCP_LIKE.fullmatch(url)
+    if match is None or "/" in url.split(":", 1)[0]:
+        raise refuse(f"must use one of {', '.join(URL_SCHEMES)}:// or the user@host:path form")
+    if match.group("path").startswith(":"):
+        raise refuse("must not use a transport::address form (such as ext::)")
+
+
+def check_ref(ref: str) -> None:
+    """Refuse a ref that is not a plain branch, tag or commit id (or reads as an option)."""
+    bad = (
+        not 1 <= len(ref) <= MAX_GIT_REF_LENGTH
+        or not _REF.fullmatch(ref)
+        or ".." in ref
+        or "//" in ref
+        or ref.endswith(("/", ".", ".lock"))
+        or "/." in ref
+    )
+    if bad:
+        raise ValidationFailed(
+            f"git_ref {ref[:80]!r} is not a branch, tag or commit id: letters, digits and "
+            "._/+- (not first: . / + -), no '..' or '//', at most "
+            f"{MAX_GIT_REF_LENGTH} characters",
+            {"field": "git_ref"},
+        )
+
+
+def check_subdir(subdir: str) -> str:
+    """The subdirectory in its plain form (`a/b`), or ValidationFailed: it stays inside the
+    checkout (relative, no `..`)."""
+
+    def refuse(why: str) -> ValidationFailed:
+        return ValidationFailed(f"git_subdir {why}", {"field": "git_subdir"})
+
+    problem = text_problem(subdir, TextKind.NAME)
+    if problem is not None:
+        raise refuse(problem)
+    if not subdir or len(subdir) > MAX_GIT_SUBDIR_LENGTH:
+        raise refuse(f"must be 1 to {MAX_GIT_SUBDIR_LENGTH} characters")
+    if subdir.startswith("/"):
+        raise refuse("must be relative to the repository's top")
+    parts = [part for part in subdir.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise refuse("must not contain '..'")
+    if not parts:
+        raise refuse("names no directory (leave it out for the top)")
+    return "/".join(parts)

@@ -1,0 +1,212 @@
+"""`mycli exec --git URL[#REF]` against a real `mycli local up`, with real git: one bare
+repository served over HTTP on 127.0.0.1 (`git http-backend`) and reached as file://, one
+private one behind basic auth. Branch, tag and commit refs; the recorded commit; the
+subdirectory; checkout failures (FAILED with the reason, the lock free); bad input refused
+by the API (400; the CLI's own refusals are in tests/cli). One server and one repository
+fixture for the module."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from deployment import MYCLI, LocalDeployment
+from git_repos import PRIVATE_PASSWORD, PRIVATE_USER, GitHttpServer, Repository, make_repository
+
+pytestmark = pytest.mark.e2e
+# A checkout can fail before the create's answer: then exec says "failed" instead.
+STARTED = re.compile(r"mycli: execution ([0-9a-f]{32}) (?:started|failed)")
+
+
+@dataclass
+class World:
+    local: LocalDeployment
+    repo: Repository
+    server: GitHttpServer
+    private: Repository
+
+    @property
+    def http(self) -> str:
+        return f"{self.server.url}/public.git"
+
+    @property
+    def file(self) -> str:
+        return f"file://{self.repo.path}"
+
+    def run(self, *args: str) -> tuple[int, str, str, dict[str, Any] | None]:
+        """`mycli exec ARGS`: its exit code, stdout, stderr, and the execution's record."""
+        result = self.local.mycli("exec", *args)
+        started = STARTED.search(result.stderr)
+        record = self.get(f"/executions/{started.group(1)}") if started else None
+        return result.returncode, result.stdout, result.stderr, record
+
+    def get(self, path: str) -> Any:
+        status, body = self.local.api("GET", path, self.local.admin_key)
+        assert status == 200, body
+        return body
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("git")
+    repo = make_repository(root, "public.git")
+    private = make_repository(root / "private", "secret.git")
+    server = GitHttpServer(root).start()
+    local = LocalDeployment(tmp_path_factory.mktemp("home"))
+    local.up()
+    yield World(local, repo, server, private)
+    local.down()
+    server.stop()
+
+
+def test_a_tag_runs_in_its_subdirectory_and_the_commit_is_recorded(world: World) -> None:
+    code, out, err, record = world.run(
+        "--git", f"{world.http}#v1", "--git-subdir", "app", "--", "./run.sh"
+    )
+
+    assert code == 0, err
+    assert out == "version 1 in app\n"
+    assert record is not None
+    assert record["git_commit"] == world.repo.rev_parse("v1") == world.repo.first
+    assert (record["git_url"], record["git_ref"], record["git_subdir"]) == (
+        world.http,
+        "v1",
+        "app",
+    )
+
+
+def test_the_default_branch_and_a_branch_run_and_list_shows_their_commits(world: World) -> None:
+    # Given a run of the default branch and one of branch `feature`
+    default = world.run("--git", world.http, "--", "cat VERSION")
+    feature = world.run("--git", f"{world.http}#feature", "--", "cat VERSION")
+
+    # Then each ran its own commit, and the listing's JSON names them
+    assert (default[0], default[1]) == (0, "3\n")
+    assert (feature[0], feature[1]) == (0, "feature\n")
+    listed = json.loads(world.local.mycli("list", "-o", "json", "--limit", "2", check=True).stdout)
+    commits = [(item["git_ref"], item["git_commit"]) for item in listed["items"]]
+    assert commits == [("feature", world.repo.feature), (None, world.repo.main)]
+
+
+def test_a_commit_id_runs_from_a_file_url_and_status_shows_it(world: World) -> None:
+    code, out, err, record = world.run(
+        "--git", f"{world.file}#{world.repo.middle}", "--", "cat VERSION"
+    )
+
+    assert (code, out) == (0, "2\n"), err
+    assert record is not None and record["git_commit"] == world.repo.middle
+    status = world.local.mycli("status", record["execution_id"], check=True).stdout
+    assert f"git_commit        {world.repo.middle}" in status
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{http}#no-such-branch", "git checkout failed: git ref 'no-such-branch' not found in"),
+        ("{server}/private/secret.git", "needs credentials: name a stored secret"),
+        ("http://127.0.0.1:1/gone.git", "git checkout failed: cannot fetch from"),
+    ],
+)
+def test_a_failed_checkout_fails_the_run_with_its_reason_and_frees_the_lock(
+    world: World, source: str, reason: str
+) -> None:
+    url = source.format(http=world.http, server=world.server.url)
+
+    code, out, err, record = world.run("--git", url, "--lock", "git-e2e", "--", "echo ran")
+
+    assert code == 125
+    assert out == ""
+    assert reason in err
+    assert record is not None and record["status"] == "FAILED"
+    assert reason in record["reason"] and record["exit_code"] is None
+    assert world.get("/locks")["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"git_url": "https://bob:hunter2@example.com/app.git"}, "--git-secret"),
+        ({"git_url": "ext::sh"}, "transport::address"),
+        ({"git_url": "https://example.com/a.git", "upload_id": "u1"}, "not both"),
+        ({"git_url": "https://example.com/a.git", "git_ref": "--force"}, "not a branch"),
+        ({"git_url": "https://example.com/a.git", "git_subdir": "a/../.."}, "'..'"),
+        ({"git_url": "https://example.com/a.git", "git_secret": "nope"}, "no such secret: nope"),
+        ({"git_ref": "main"}, "need git_url"),
+        ({"git_url": 7}, "string"),
+    ],
+)
+def test_the_api_refuses_bad_git_fields_with_400(
+    world: World, fields: dict[str, Any], words: str
+) -> None:
+    status, body = world.local.api(
+        "POST", "/executions", world.local.admin_key, {"command": "true", **fields}
+    )
+
+    assert status == 400
+    assert words in json.dumps(body)
+    assert "hunter2" not in json.dumps(body)
+
+
+def set_secret(world: World, name: str, value: str) -> None:
+    result = subprocess.run(
+        [MYCLI, "admin", "secrets", "set", name],
+        env=world.local.env,
+        input=value,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_private_repository_is_reached_only_with_its_git_secret_kept_out_of_everything(
+    world: World,
+) -> None:
+    # Given the repository's credential as a stored secret, and a wrong one
+    url = f"{world.server.url}/private/secret.git"
+    set_secret(world, "git-deploy", f"{PRIVATE_USER}:{PRIVATE_PASSWORD}")
+    set_secret(world, "git-wrong", f"{PRIVATE_USER}:not-the-password")
+
+    # When a run fetches with each, and one with none
+    good = world.run("--git", f"{url}#v1", "--git-secret", "git-deploy", "--", "cat VERSION")
+    wrong = world.run("--git", url, "--git-secret", "git-wrong", "--", "echo ran")
+    without = world.run("--git", url, "--", "echo ran")
+
+    # Then only the right credential checks the commit out; the others fail with the reason
+    assert (good[0], good[1]) == (0, "1\n"), good[2]
+    assert good[3] is not None and good[3]["git_commit"] == world.private.first
+    assert wrong[0] == 125 and "refused the credentials of the git secret" in wrong[2]
+    assert without[0] == 125 and "needs credentials" in without[2]
+    # and the credential is in no record, response, log or file of the data directory
+    for _, out, err, record in (good, wrong, without):
+        assert PRIVATE_PASSWORD not in out + err + json.dumps(record)
+        logs = world.local.mycli("logs", record["execution_id"])  # type: ignore[index]
+        assert PRIVATE_PASSWORD not in logs.stdout + logs.stderr
+    assert PRIVATE_PASSWORD not in json.dumps(world.get("/executions?limit=100"))
+    for path in (world.local.home / "data").rglob("*"):
+        if path.is_file():
+            assert PRIVATE_PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_no_git_run_left_anything_in_the_work_directory(world: World) -> None:
+    work = world.local.home / "data" / "work"
+
+    assert not work.exists() or sorted(p.name for p in work.iterdir()) == []
+
+
+def test_nothing_refused_was_recorded(world: World) -> None:
+    listed = world.get("/executions?limit=100")
+
+    assert all("hunter2" not in json.dumps(item) for item in listed["items"])
+    assert all(item["git_url"] != "ext::sh" for item in listed["items"])
+
+
+def test_the_server_saw_a_credential_only_for_the_private_repository(world: World) -> None:
+    assert all(path.startswith("/private/") for path, _ in world.server.authorizations)
