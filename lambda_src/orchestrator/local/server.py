@@ -230,8 +230,15 @@ class LocalApiServer:
         if request.path == "/openapi.json" and request.method == "GET":
             return await request.reply(200, JSON, self.openapi_document())
         event = request.event(text, body)
-        pool = self._waiting if request.waits else self._workers
-        result = await asyncio.get_running_loop().run_in_executor(pool, self.resolve, event)
+        if request.method == "GET" and not request.waits:
+            # A read is short and waits on nothing (SQLite in WAL mode), so it is answered on
+            # the event loop: handing it to a worker thread and back cost more CPU than the
+            # read itself (bench/load.py: about half the CPU per listing). Writes, uploads
+            # and long polls go to their bounded pools.
+            result = self.resolve(event)
+        else:
+            pool = self._waiting if request.waits else self._workers
+            result = await asyncio.get_running_loop().run_in_executor(pool, self.resolve, event)
         payload = result.get("body") or ""
         data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
         reply_headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
