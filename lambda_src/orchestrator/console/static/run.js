@@ -22,6 +22,8 @@ const FIELDS = [
   ["Log truncated at", "log_truncated_at"], ["Task", "task_ref"], ["Log stream", "log_stream_name"],
   ["Request id", "request_id"], ["Updated", "updated_at"], ["Execution id", "execution_id"],
   ["Git URL", "git_url"], ["Git ref", "git_ref"], ["Git subdir", "git_subdir"], ["Git commit", "git_commit"],
+  ["Image", "image"], ["Image URI", "image_uri"], ["CPU units", "cpu"], ["Memory (MiB)", "memory"],
+  ["Playbook", "playbook"],
 ];
 
 const sleep = (ms, signal) => new Promise((resolve) => {
