@@ -299,6 +299,22 @@ def test_a_launch_that_cannot_start_raises_launch_failed(tmp_path: Path) -> None
         runner.launch(LaunchSpec("e1", "true", {}, 10))
 
 
+def test_a_restart_clears_what_a_dead_server_left_in_the_work_directory(tmp_path: Path) -> None:
+    # Given a dead server's leftovers: a run's working copy and a checkout's deploy key
+    work = tmp_path / "work"
+    LocalProcessRunner(work, tmp_path / "logs", FakeClock())
+    (work / "e1").mkdir()
+    (work / "e1" / "main.tf").write_text("resource")
+    (work / "e1.git-setup").mkdir()
+    (work / "e1.git-setup" / "deploy-key").write_text("-----BEGIN OPENSSH PRIVATE KEY-----")
+
+    # When the next server's runner cleans up after it
+    LocalProcessRunner(work, tmp_path / "logs", FakeClock()).kill_leftovers([])
+
+    # Then nothing of it is left, the key least of all
+    assert list(work.iterdir()) == []
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

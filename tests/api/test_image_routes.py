@@ -56,11 +56,12 @@ def test_an_admin_registers_an_image_and_every_user_lists_it_without_the_role(
     _, as_user = api.call("GET", "/images", api.alice_key)
     _, as_admin = api.call("GET", "/images", api.admin_key)
 
-    # Then both see it, and only the admin sees its role
+    # Then both see it, and only the admin sees its role and default secrets
     [seen] = as_user["items"]
-    assert (seen["name"], seen["is_default"], seen["secrets"]) == ("infra", True, ["DB_PASSWORD"])
+    assert (seen["name"], seen["is_default"], seen["secrets"]) == ("infra", True, [])
     assert seen["task_role_arn"] is None
     assert as_admin["items"][0]["task_role_arn"] == ROLE
+    assert as_admin["items"][0]["secrets"] == ["DB_PASSWORD"]
 
 
 def test_users_cannot_register_or_remove(api: ApiHarness) -> None:

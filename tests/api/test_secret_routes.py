@@ -61,6 +61,9 @@ def test_users_cannot_set_list_or_delete_secrets(api: ApiHarness) -> None:
     ("path", "body", "words"),
     [
         ("/secrets/bad%20name", {"value": VALUE}, "names are 1-128 characters"),
+        ("/secrets/..", {"value": VALUE}, "not starting with . or -"),
+        ("/secrets/%2e%2e", {"value": VALUE}, "not starting with . or -"),
+        ("/secrets/.env", {"value": VALUE}, "not starting with . or -"),
         ("/secrets/ok", {"value": ""}, "value"),
         ("/secrets/ok", {"value": VALUE + "\x00"}, "must not contain NUL"),
         ("/secrets/ok", {"value": "x" * 8193}, "value"),

@@ -7,6 +7,7 @@ import pytest
 
 from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.git_sources import checked_source, is_commit_id
+from orchestrator.domain.images import ImageSpec
 from orchestrator.domain.models import ExecutionRequest, ExecutionStatus, GitSource
 from support import ADMIN, ALICE, FakeWorld
 
@@ -56,6 +57,10 @@ def test_supported_urls_are_accepted(url: str) -> None:
         ("https://example.com/\x00.git", "NUL"),
         ("https://example.com/\n.git", "control characters"),
         ("", "1 to"),
+        ("http://[::1/x", "not a valid URL"),
+        ("https://[zz]/x", "not a valid URL"),
+        ("ssh://[-oProxyCommand=x]/y", "not a valid URL"),
+        ("https://example.com:99999/x.git", "not a valid URL"),
     ],
 )
 def test_unsafe_or_unsupported_urls_are_refused(url: str, words: str) -> None:
@@ -234,3 +239,43 @@ def test_a_git_secrets_value_reaches_only_the_runner(world: FakeWorld) -> None:
     assert "hunter2" not in repr(world.executions.get(execution.execution_id))
     assert "hunter2" not in repr(spec)
     assert world.secrets.reveals == [(("deploy-token",), execution.execution_id)]
+    # and the record names the secret it used (the use log), never its value
+    assert world.executions.get(execution.execution_id).git_secret == "deploy-token"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://git.example.com/app.git", True),
+        ("http://10.0.0.8/app.git", True),
+        ("http://127.0.0.1:8080/app.git", False),
+        ("http://[::1]:8080/app.git", False),
+        ("http://localhost/app.git", False),
+        ("https://git.example.com/app.git", False),
+        ("git@git.example.com:app.git", False),
+    ],
+)
+def test_a_git_secret_never_travels_in_the_clear(url: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(ValidationFailed, match="in the clear"):
+            checked_source(url, None, None, "deploy-token")
+    else:
+        assert checked_source(url, None, None, "deploy-token") is not None
+
+
+def test_a_git_secret_restricted_to_the_default_image_serves_runs_naming_no_image(
+    world: FakeWorld,
+) -> None:
+    # Given a git secret restricted to the image that is the default
+    assert world.services.secrets is not None and world.services.images is not None
+    world.services.images.register(ADMIN, ImageSpec(name="tf", uri="tf:1", is_default=True))
+    world.services.secrets.set(ADMIN, "tf-git", "tok", images=["tf"])
+
+    # When a run names no image
+    world.services.executions.start(
+        ALICE, ExecutionRequest("true", git_url="https://h/app.git", git_secret="tf-git")
+    )
+
+    # Then it runs on the default image, which the secret allows
+    [spec] = world.runner.launched
+    assert spec.git is not None and spec.git.credential == "tok"

@@ -48,6 +48,7 @@ EXECUTION_FIELDS = (
     "git_ref",
     "git_subdir",
     "git_commit",
+    "git_secret",
 )
 
 

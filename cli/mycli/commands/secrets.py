@@ -139,7 +139,8 @@ def parse_secret_refs(refs: tuple[str, ...], env: dict[str, Any]) -> dict[str, s
             )
         if not is_valid_secret_name(name):
             raise click.BadParameter(
-                f"{name!r}: secret names are 1-128 characters of letters, digits and . _ -",
+                f"{name!r}: secret names are 1-128 characters of letters, digits and . _ -, "
+                "not starting with . or -",
                 param_hint="--secret",
             )
         if variable in wanted:

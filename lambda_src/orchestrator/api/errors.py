@@ -137,7 +137,8 @@ RULE_BY_PATTERN = {
     r"^[A-Za-z0-9._:-]{1,128}$": "1-128 characters of letters, digits and . _ : -",
     IMAGE_NAME_PATTERN: "image names are 1-63 lowercase letters, digits, _ and -",
     ROLE_ARN_PATTERN: "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
-    SECRET_NAME_PATTERN: "names are 1-128 characters of letters, digits and . _ -",
+    SECRET_NAME_PATTERN: "names are 1-128 characters of letters, digits and . _ -, "
+    "not starting with . or -",
 }
 
 

@@ -242,6 +242,9 @@ class ExecutionOut(BaseModel):
     git_commit: str | None = Field(
         description="the commit git_ref resolved to, once the checkout has run"
     )
+    git_secret: str | None = Field(
+        default=None, description="the name of the stored secret git fetched with (no value)"
+    )
 
 
 class ExecutionPageOut(BaseModel):

@@ -197,10 +197,10 @@ class ExecutionService:
             raise ValidationFailed(
                 f"env names and values take more than {MAX_ENV_TOTAL_BYTES} bytes"
             )
-        git = self._git_source_for(request, execution_id)
+        run_image = self._image_for(request)
+        git = self._git_source_for(request, execution_id, run_image)
         upload = self._upload_for(caller, request.upload_id)
         stdin = self._upload_for(caller, request.stdin_upload_id)
-        run_image = self._image_for(request)
         secrets = self._secrets_for(request, execution_id, run_image)
         now = self._clock.now()
         execution = Execution(
@@ -221,6 +221,7 @@ class ExecutionService:
             git_url=git.url if git else None,
             git_ref=git.ref if git else None,
             git_subdir=git.subdir if git else None,
+            git_secret=git.secret if git else None,
         )
         execution = _record_image(execution, run_image)
         acquired = False
@@ -503,7 +504,9 @@ class ExecutionService:
                 },
             )
 
-    def _git_source_for(self, request: ExecutionRequest, execution_id: str) -> GitSource | None:
+    def _git_source_for(
+        self, request: ExecutionRequest, execution_id: str, run_image: RunImage | None
+    ) -> GitSource | None:
         """The checked git source of `request` (None without one), with its credential: the
         value of the stored secret it names, resolved like the run's other secrets."""
         git = checked_source(
@@ -518,7 +521,8 @@ class ExecutionService:
         if self._secrets is None:
             raise ValidationFailed("git_secret: this server keeps no secrets")
         wanted = {GIT_CREDENTIAL: git.secret}
-        resolved = self._secrets.resolve(wanted, request.image, execution_id)
+        image = run_image.image.name if run_image else request.image
+        resolved = self._secrets.resolve(wanted, image, execution_id)
         return replace(git, credential=resolved.values[GIT_CREDENTIAL])
 
     def _upload_for(self, caller: Caller, upload_id: str | None) -> Upload | None:

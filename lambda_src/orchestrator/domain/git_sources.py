@@ -9,6 +9,7 @@ characters or blanks."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -53,7 +54,27 @@ def checked_source(
         check_ref(ref)
     if subdir is not None:
         subdir = check_subdir(subdir)
+    if secret is not None and _in_the_clear(url):
+        raise ValidationFailed(
+            "git_secret goes only over https://, ssh or to this host: http:// would send the "
+            "credential in the clear",
+            {"field": "git_secret"},
+        )
     return GitSource(url=url, ref=ref, subdir=subdir, secret=secret)
+
+
+def _in_the_clear(url: str) -> bool:
+    """Whether `url` (already checked) is plain http:// to a host other than this one."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def check_url(url: str) -> None:
@@ -76,7 +97,11 @@ def check_url(url: str) -> None:
     if "://" not in url:
         _check_scp_like(url, refuse)
         return
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsed lazily: a bad port or bracketed host raises here)
+    except ValueError as malformed:
+        raise refuse(f"is not a valid URL ({malformed})") from None
     scheme = parts.scheme.lower()
     if scheme not in URL_SCHEMES:
         raise refuse(f"must use one of {', '.join(URL_SCHEMES)} (or user@host:path)")

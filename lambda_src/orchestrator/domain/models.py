@@ -27,7 +27,8 @@ DEFAULT_MAX_RUNNING_PER_USER = 10
 DEFAULT_MAX_RUNNING_TOTAL = 50
 # Stored secrets (domain/secrets.py): names, value size, and how many one execution may use.
 # A value fits an SSM parameter (8 KB, advanced tier) and an env value (MAX_ENV_VALUE_LENGTH).
-SECRET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
+# Not "." or "..": on AWS a name is a segment of an SSM parameter path.
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 # Lowercase so it can name an ECS task definition family (letters, digits, _ and -).
 IMAGE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 MAX_SECRET_VALUE_BYTES = 8 * 1024
@@ -237,6 +238,7 @@ class Execution:
     git_ref: str | None = None
     git_subdir: str | None = None
     git_commit: str | None = None  # the commit the git ref resolved to, once known
+    git_secret: str | None = None  # the name of the stored secret git fetched with
 
     @property
     def deadline(self) -> datetime:

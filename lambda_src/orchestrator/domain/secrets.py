@@ -31,7 +31,9 @@ from orchestrator.ports import Clock, SecretStore
 _SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 _ENV_NAME = re.compile(ENV_NAME_PATTERN)
 _IMAGE_NAME = re.compile(IMAGE_NAME_PATTERN)
-SECRET_NAME_RULE = "secret names are 1-128 characters of letters, digits and . _ -"
+SECRET_NAME_RULE = (
+    "secret names are 1-128 characters of letters, digits and . _ -, not starting with . or -"
+)
 IMAGE_NAME_RULE = (
     "image names are 1-63 lowercase letters, digits, _ and -, starting with a letter or digit"
 )

@@ -115,6 +115,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN git_ref TEXT;
     ALTER TABLE executions ADD COLUMN git_subdir TEXT;
     ALTER TABLE executions ADD COLUMN git_commit TEXT;
+    ALTER TABLE executions ADD COLUMN git_secret TEXT;
     """,
 )
 

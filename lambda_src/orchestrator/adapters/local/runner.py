@@ -257,7 +257,20 @@ class LocalProcessRunner:
             hit = _kill_marked(self._marker(execution.execution_id)) or hit
             found += hit
         self._sweep_cgroups()
+        self._clear_work_dir()
         return found
+
+    def _clear_work_dir(self) -> None:
+        """Remove every run's working copy and checkout scratch (a deploy key among them):
+        a server that died could not, and after a restart no run of this runner is left."""
+        with self._lock:
+            if self._running:
+                return
+            for entry in self._work_dir.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
     def _sweep_cgroups(self) -> None:
         """Kill and remove every run cgroup of this runner no watcher is looking after (a

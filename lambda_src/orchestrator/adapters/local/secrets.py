@@ -88,7 +88,7 @@ class FernetSecretStore:
         return _secret(row) if row else None
 
     def reveal(self, names: Sequence[str], execution_id: str) -> dict[str, str]:
-        # The execution's record (its secret_names) is the use log on this backend.
+        # The execution's record (its secret_names and git_secret) is the use log here.
         values = {}
         for name, row in self._rows(names).items():
             try:

@@ -84,7 +84,9 @@ class ImageOut(BaseModel):
     is_default: bool
     registered_by: str
     registered_at: str
-    secrets: list[str]
+    secrets: list[str] = Field(
+        description="admins only: its default secrets, NAME or VAR=NAME (empty for other users)"
+    )
     task_role_arn: str | None = Field(description="admins only (null for other users)")
     platform_ref: str | None = Field(
         description="admins only: the image's ECS task definition ARN (null locally)"
@@ -109,6 +111,7 @@ def _shown(image: Image, viewer: Caller) -> dict[str, Any]:
     if not viewer.is_admin:
         data["task_role_arn"] = None
         data["platform_ref"] = None
+        data["secrets"] = []  # which secrets exist is admin knowledge, as GET /secrets is
     return data
 
 

@@ -21,7 +21,7 @@ const FIELDS = [
   ["Cancelled by", "cancelled_by"], ["Lock released by", "lock_released_by"],
   ["Log truncated at", "log_truncated_at"], ["Task", "task_ref"], ["Log stream", "log_stream_name"],
   ["Request id", "request_id"], ["Updated", "updated_at"], ["Execution id", "execution_id"],
-  ["Git URL", "git_url"], ["Git ref", "git_ref"], ["Git subdir", "git_subdir"], ["Git commit", "git_commit"],
+  ["Git URL", "git_url"], ["Git ref", "git_ref"], ["Git subdir", "git_subdir"], ["Git commit", "git_commit"], ["Git secret", "git_secret"],
   ["Image", "image"], ["Image URI", "image_uri"], ["CPU units", "cpu"], ["Memory (MiB)", "memory"],
   ["Playbook", "playbook"],
 ];
