@@ -80,14 +80,8 @@ def _in_the_clear(url: str) -> bool:
 def check_url(url: str) -> None:
     """Refuse a URL git should not be given (see the module's docstring)."""
 
-    def refuse(why: str) -> ValidationFailed:
-        return ValidationFailed(f"git_url {why}", {"field": "git_url"})
-
-    problem = text_problem(url, TextKind.NAME)
-    if problem is not None:
-        raise refuse(problem)
-    if not url or len(url) > MAX_GIT_URL_LENGTH:
-        raise refuse(f"must be 1 to {MAX_GIT_URL_LENGTH} characters")
+    refuse = _refusal("git_url")
+    _check_text(url, MAX_GIT_URL_LENGTH, refuse)
     if url.startswith("-"):
         raise refuse("must not start with '-'")
     if _BLANK.search(url):
@@ -148,14 +142,8 @@ def check_subdir(subdir: str) -> str:
     """The subdirectory in its plain form (`a/b`), or ValidationFailed: it stays inside the
     checkout (relative, no `..`)."""
 
-    def refuse(why: str) -> ValidationFailed:
-        return ValidationFailed(f"git_subdir {why}", {"field": "git_subdir"})
-
-    problem = text_problem(subdir, TextKind.NAME)
-    if problem is not None:
-        raise refuse(problem)
-    if not subdir or len(subdir) > MAX_GIT_SUBDIR_LENGTH:
-        raise refuse(f"must be 1 to {MAX_GIT_SUBDIR_LENGTH} characters")
+    refuse = _refusal("git_subdir")
+    _check_text(subdir, MAX_GIT_SUBDIR_LENGTH, refuse)
     if subdir.startswith("/"):
         raise refuse("must be relative to the repository's top")
     parts = [part for part in subdir.split("/") if part not in ("", ".")]
@@ -164,3 +152,21 @@ def check_subdir(subdir: str) -> str:
     if not parts:
         raise refuse("names no directory (leave it out for the top)")
     return "/".join(parts)
+
+
+def _refusal(field: str) -> Callable[[str], ValidationFailed]:
+    """How a check of `field` says what is wrong (400, naming the field)."""
+
+    def refuse(why: str) -> ValidationFailed:
+        return ValidationFailed(f"{field} {why}", {"field": field})
+
+    return refuse
+
+
+def _check_text(value: str, max_length: int, refuse: Callable[[str], ValidationFailed]) -> None:
+    """The platform's text rule for names, and a length of 1 to `max_length`."""
+    problem = text_problem(value, TextKind.NAME)
+    if problem is not None:
+        raise refuse(problem)
+    if not value or len(value) > max_length:
+        raise refuse(f"must be 1 to {max_length} characters")
