@@ -198,6 +198,53 @@ def test_a_file_value_exec_would_refuse_is_refused_at_its_line(
     assert "gone.yml:3: upload 'missing': no such directory" in result.stderr
 
 
+@pytest.mark.parametrize("payload", ["$(id -un)`echo INJECTED`", "x'; echo INJECTED2; '"])
+def test_a_hostile_param_prints_as_text_and_a_quoted_reference_is_refused(
+    harness: CliHarness, repo: Path, payload: str
+) -> None:
+    # Given the review's playbook (reference inside "...") and its fixed form (outside)
+    write(
+        repo,
+        "quoted.yml",
+        'description: q\ncommand: echo "hello {{ params.name }}"\n'
+        "params:\n  name: {description: who}\n",
+    )
+    write(
+        repo,
+        "fixed.yml",
+        'description: f\ncommand: echo "hello "{{ params.name }}\n'
+        "params:\n  name: {description: who}\n",
+    )
+
+    # When both run with a hostile value
+    refused = harness.run("run", "quoted", "--param", f"name={payload}")
+    ran = harness.run("run", "fixed", "--param", f"name={payload}")
+
+    # Then the first is refused at its command's line before anything runs, the second
+    # prints the value as text
+    assert refused.exit_code == 2
+    assert "quoted.yml:2: command: {{ params.name }} sits inside double quotes" in refused.stderr
+    assert (ran.exit_code, ran.stdout) == (0, f"hello {payload}\n"), ran.stderr
+    assert [execution["playbook"] for execution in executions(harness)] == ["fixed"]
+
+
+def test_a_git_source_exec_would_refuse_is_refused_at_its_line(
+    harness: CliHarness, repo: Path
+) -> None:
+    write(repo, "ext.yml", 'description: ext\ncommand: ls\ngit: "ext::sh -c id"\n')
+    write(repo, "sub.yml", "description: s\ncommand: ls\ngit: file:///r\ngit_subdir: /etc\n")
+
+    url = harness.run("run", "ext")
+    subdir = harness.run("run", "sub")
+
+    assert url.exit_code == 2
+    assert "ext.yml:3: git: git_url must not contain blanks" in url.stderr, url.stderr
+    assert "Invalid value" not in url.stderr
+    assert subdir.exit_code == 2
+    assert "sub.yml:4: git_subdir: git_subdir must be relative" in subdir.stderr, subdir.stderr
+    assert executions(harness) == []
+
+
 def test_an_unknown_playbook_is_4(harness: CliHarness, repo: Path) -> None:
     result = harness.run("run", "nope")
 

@@ -23,6 +23,7 @@ from mycli.playbooks.loader import (
 )
 from mycli.playbooks.render import param_values, render
 from mycli.playbooks.schema import playbook_schema, schema_json
+from mycli.playbooks.shell import references
 
 ROOT = Path(__file__).parents[2]
 
@@ -252,6 +253,127 @@ def test_a_value_never_becomes_shell_syntax(tmp_path: Path) -> None:
 
     # Then the value is printed as one argument, nothing of it executed
     assert output == f"hello {hostile}\ndone\n"
+
+
+# The two payloads of the security review: a command substitution with backticks inside it,
+# and a value closing a single-quoted string to run its own command.
+PAYLOADS = ["$(id -un)`echo INJECTED`", "x'; echo INJECTED2; '"]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize(
+    "command", ["echo hello {{ params.name }}", 'echo "hello "{{ params.name }}"!"']
+)
+def test_a_reference_outside_quotes_prints_the_payload_as_text(
+    tmp_path: Path, command: str, payload: str
+) -> None:
+    # Given a string command with the reference outside quotes, and a hostile value
+    loaded = load_text(
+        tmp_path,
+        f"description: greet\ncommand: '{command}'\nparams:\n  name: {{description: who}}\n",
+    )
+
+    # When a real shell runs it
+    output = sh(render(loaded, param_values(loaded, [f"name={payload}"])).command)
+
+    # Then the value is printed as it was given, nothing of it run
+    assert output == f"hello {payload}{'!' if '!' in command else ''}\n"
+    assert "INJECTED\n" not in output and "INJECTED2\n" not in output
+
+
+@pytest.mark.parametrize(
+    ("command", "inside"),
+    [
+        ('echo "hello {{ params.name }}"', 'double quotes "..."'),
+        ("echo 'hello {{ params.name }}'", "single quotes '...'"),
+        ("echo `echo {{ params.name }}`", "backticks `...`"),
+        ('echo "`echo {{ params.name }}`"', "backticks `...`"),
+        ("echo $(echo {{ params.name }})", "a command substitution $(...)"),
+        ('echo "$(echo "{{ params.name }}")"', 'double quotes "..."'),
+        ("echo ${NAME:-{{ params.name }}}", "a parameter expansion ${...}"),
+        ("cat <<EOF\nhello {{ params.name }}\nEOF", "a here-document"),
+        ("cat <<-'EOF'\n\thello {{ params.name }}\n\tEOF", "a here-document"),
+        ("echo \\'{{ params.ok }}\\' 'it''s' \"{{ params.name }}\"", 'double quotes "..."'),
+    ],
+)
+def test_a_quoted_param_inside_quotes_is_refused_with_file_and_line(
+    tmp_path: Path, command: str, inside: str
+) -> None:
+    # Given a quoted param referenced where the shell would not read its quoting
+    text = (
+        f"description: greet\ncommand: {json.dumps(command)}\n"
+        "params:\n  name: {description: who}\n  ok: {description: ok, default: ok}\n"
+    )
+
+    # When the playbook is loaded, then it is refused at the command's line, saying why
+    message = refusal(tmp_path, text, "name=$(id)")
+
+    assert message.endswith(
+        f"task.yml:2: command: {{{{ params.name }}}} sits inside {inside}: write it outside "
+        'quotes (like echo "hello "{{ params.name }}), its value is shell-quoted for you'
+    ), message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'echo {{ params.name }} # it\'s not "quoted" {{ params.name }}',
+        'echo \\"{{ params.name }}\\" $((1 + (2))) $(echo "(") {{ params.name }}',
+        "cat <<EOF; echo {{ params.name }}\nbody\nEOF\necho {{ params.name }}",
+        "echo \"{{ params.flag }}\" '{{ params.flag }}'",
+    ],
+)
+def test_references_the_shell_reads_as_words_are_kept(tmp_path: Path, command: str) -> None:
+    # Given references outside quotes (after comments, escapes, $((...)), here-documents),
+    # or of a `quote: false` param, which is pasted as written wherever it is
+    loaded = load_text(
+        tmp_path,
+        f"description: x\ncommand: {json.dumps(command)}\nparams:\n"
+        "  name: {description: who}\n"
+        "  flag: {description: f, choices: ['-n', '-e'], default: '-n', quote: false}\n",
+    )
+
+    # When rendered and run, then the hostile value stays one argument
+    output = sh(render(loaded, param_values(loaded, ["name=a'; echo INJECTED '"])).command)
+
+    assert "INJECTED\n" not in output
+
+
+def test_a_bash_here_string_is_a_word_not_a_here_document() -> None:
+    # (sh here is dash, which has no <<<, so this one is checked on the scanner alone)
+    scanned = references('cat <<< {{ params.a }} <<<"{{ params.b }}"')
+
+    assert [(each.name, each.context) for each in scanned] == [("a", None), ("b", '"')]
+
+
+@pytest.mark.parametrize(
+    ("keys", "line", "what"),
+    [
+        ('git: "ext::sh -c id"\n', 3, "git: git_url must not contain blanks"),
+        ("git: ext::id\n", 3, "git: git_url must not use a transport::address form"),
+        ("git: https://h/r.git#..bad\n", 3, "git: git_ref '..bad' is not a branch, tag"),
+        ("git: --upload-pack=x\n", 3, "git: git_url must not start with '-'"),
+        ("git: https://h/r.git\ngit_subdir: ../up\n", 4, "git_subdir: git_subdir must not"),
+    ],
+)
+def test_a_git_source_exec_would_refuse_is_refused_at_its_line(
+    tmp_path: Path, keys: str, line: int, what: str
+) -> None:
+    message = refusal(tmp_path, "description: x\ncommand: ls\n" + keys)
+
+    assert f"task.yml:{line}: {what}" in message, message
+
+
+def test_a_git_source_exec_takes_is_taken(tmp_path: Path) -> None:
+    loaded = load_text(
+        tmp_path,
+        "description: x\ncommand: ls\ngit: git@example.com:acme/r.git#v1.2\ngit_subdir: ./a/\n",
+    )
+
+    assert (loaded.playbook.git, loaded.playbook.git_subdir) == (
+        "git@example.com:acme/r.git#v1.2",
+        "./a/",
+    )
 
 
 def test_a_list_command_keeps_each_argument_whole(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from yaml.constructor import SafeConstructor
 from mycli import exitcodes
 from mycli.errors import CliError
 from mycli.playbooks.model import Location, Playbook, check_name, problems
+from mycli.playbooks.shell import quoting_problems
 
 PLAYBOOKS_DIR = Path(".mycli") / "playbooks"
 SUFFIXES = (".yml", ".yaml")
@@ -131,7 +132,10 @@ def load(file: PlaybookFile) -> LoadedPlaybook:
         more = len(errors) - 1
         also = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise PlaybookError(f"{where}:{line}", describe(errors[0], path) + also) from None
-    found = sorted(problems(playbook), key=lambda problem: line_of(lines, problem[0])[0])
+    found = sorted(
+        problems(playbook) + quoting_problems(playbook),
+        key=lambda problem: line_of(lines, problem[0])[0],
+    )
     if found:
         location, problem = found[0]
         raise PlaybookError(

@@ -17,6 +17,8 @@ from pydantic import (
     Tag,
 )
 
+from orchestrator.domain.errors import ValidationFailed
+from orchestrator.domain.git_sources import checked_source
 from orchestrator.domain.models import (
     ENV_NAME_PATTERN,
     MAX_ENV_ENTRIES,
@@ -208,6 +210,8 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
     for key in ("git_subdir", "git_secret"):
         if getattr(playbook, key) is not None and playbook.git is None:
             found.append(((key,), f"`{key}` goes with `git`"))
+    if playbook.git is not None:
+        found.extend(_git_problems(playbook.git, playbook.git_subdir))
     for name, param in playbook.params.items():
         if not param.quote and param.choices is None and param.pattern is None:
             found.append((("params", name, "quote"), "`quote: false` needs `choices` or `pattern`"))
@@ -234,6 +238,18 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
                     )
                 )
     return found
+
+
+def _git_problems(source: str, subdir: str | None) -> list[tuple[Location, str]]:
+    """`git` (URL[#REF]) and `git_subdir` checked by the platform's own rules, the ones
+    `mycli exec --git` and the API apply, so a playbook fails here with its line."""
+    url, _, ref = source.rpartition("#") if "#" in source else (source, "", "")
+    try:
+        checked_source(url, ref or None, subdir, None)
+    except ValidationFailed as refused:
+        key = "git_subdir" if refused.details.get("field") == "git_subdir" else "git"
+        return [((key,), refused.message)]
+    return []
 
 
 def check_name(name: str) -> bool:

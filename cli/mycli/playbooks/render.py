@@ -4,7 +4,8 @@ then put in place of each {{ params.NAME }} in the command, env values and lock.
 Substitution is one pass over the playbook's own text: a value is never read again, so a
 value holding "{{ params.other }}" stays that text. In a string command each value is
 shell-quoted (`; rm -rf /` arrives as one harmless argument) unless its param says
-`quote: false`, which the model allows only with `choices` or `pattern`. In a list command
+`quote: false`, which the model allows only with `choices` or `pattern`; the loader has
+refused quoted references the shell would read inside quotes (see shell.py). In a list command
 each argument is quoted whole after substitution; env values and the lock take values as
 they are (the lock is then checked as a lock name)."""
 
