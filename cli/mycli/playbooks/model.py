@@ -26,8 +26,8 @@ from orchestrator.domain.models import (
     MAX_TIMEOUT_SECONDS,
     PLAYBOOK_NAME_PATTERN,
     TextKind,
-    text_problem,
 )
+from orchestrator.text_rules import text_validator
 
 SCHEMA_ID = "https://github.com/mycli/mycli/blob/main/docs/playbook.schema.json"
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -36,18 +36,6 @@ SECRET_SPEC_PATTERN = r"^([A-Za-z_][A-Za-z0-9_]*=)?[A-Za-z0-9._/-]{1,128}$"
 MAX_WAIT_LOCK_SECONDS = 86400
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
-
-
-def _text_of(kind: TextKind) -> AfterValidator:
-    """The platform's one rule for what a `kind` string may hold."""
-
-    def check(value: str) -> str:
-        problem = text_problem(value, kind)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    return AfterValidator(check)
 
 
 def _string_or_arguments(value: Any) -> Any:
@@ -77,11 +65,11 @@ def _valid_regex(pattern: str) -> str:
     return pattern
 
 
-Name = Annotated[str, _text_of(TextKind.NAME)]
-Text = Annotated[str, _text_of(TextKind.COMMAND)]
-Argument = Annotated[str, _text_of(TextKind.COMMAND)]
+Name = Annotated[str, text_validator(TextKind.NAME)]
+Text = Annotated[str, text_validator(TextKind.COMMAND)]
+Argument = Annotated[str, text_validator(TextKind.COMMAND)]
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
-EnvValue = Annotated[str, Field(max_length=MAX_ENV_VALUE_LENGTH), _text_of(TextKind.VALUE)]
+EnvValue = Annotated[str, Field(max_length=MAX_ENV_VALUE_LENGTH), text_validator(TextKind.VALUE)]
 ParamName = Annotated[str, Field(pattern=PARAM_NAME_PATTERN)]
 Command = Annotated[
     Annotated[Text, Tag("string")]

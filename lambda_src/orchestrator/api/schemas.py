@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from orchestrator.domain.git_sources import (
     MAX_GIT_REF_LENGTH,
@@ -36,6 +36,7 @@ from orchestrator.domain.models import (
     env_size,
     text_problem,
 )
+from orchestrator.text_rules import text_validator
 
 # Bodies are JSON: a number is never taken for a string or a boolean for a number.
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -49,18 +50,6 @@ _DECIMAL_INTEGER = re.compile(r"[0-9]+")
 _DECIMAL_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
-def _text_of(kind: TextKind) -> AfterValidator:
-    """The domain's rule for what a `kind` string may hold, as a pydantic validator."""
-
-    def check(value: str) -> str:
-        problem = text_problem(value, kind)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    return AfterValidator(check)
-
-
 def _query_number(pattern: re.Pattern[str], words: str) -> BeforeValidator:
     """Query values arrive as text: only `pattern` (ASCII digits) is read as a number."""
 
@@ -72,8 +61,8 @@ def _query_number(pattern: re.Pattern[str], words: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-Name = Annotated[str, _text_of(TextKind.NAME)]
-Command = Annotated[str, _text_of(TextKind.COMMAND)]
+Name = Annotated[str, text_validator(TextKind.NAME)]
+Command = Annotated[str, text_validator(TextKind.COMMAND)]
 # Query parameters that are numbers: the validators go with the route's Query(...).
 QUERY_INTEGER = _query_number(_DECIMAL_INTEGER, "a whole number in decimal digits")
 QUERY_NUMBER = _query_number(_DECIMAL_NUMBER, "a number in decimal digits")
@@ -341,7 +330,7 @@ class PutSecret(BaseModel):
     model_config = _STRICT
 
     # repr=False: never in a repr (Powertools' debug log prints the parsed body).
-    value: Annotated[str, _text_of(TextKind.VALUE)] = Field(
+    value: Annotated[str, text_validator(TextKind.VALUE)] = Field(
         repr=False,
         json_schema_extra={"writeOnly": True},
         min_length=1,
