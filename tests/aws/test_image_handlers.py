@@ -135,3 +135,39 @@ def test_env_values_of_a_run_on_an_image_are_unsealed_by_the_images_role(
     assert grant["Constraints"] == {
         "EncryptionContextEquals": {"execution_id": execution["execution_id"]}
     }
+
+
+def test_a_run_on_an_image_gets_its_default_secret_and_its_own_sealed_for_the_image_role(
+    lambdas: Lambdas,
+) -> None:
+    # Given two stored secrets, one of them a default of an image with its own role
+    for name, value in (("db.password", "image-default-pw-1"), ("api-token", "run-token-2")):
+        status, _ = lambdas.call(
+            "PUT", f"/secrets/{name}", lambdas.admin_key, body={"value": value}
+        )
+        assert status == 200
+    status, image = register(lambdas, task_role_arn=ROLE, secrets=["PGPASSWORD=db.password"])
+    assert status == 201, image
+
+    # When a user runs on the image asking for the other secret too
+    ecs = boto3.client("ecs", region_name=REGION)
+    status, execution = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.alice_key,
+        body={"command": "psql", "image": "infra", "secrets": {"TOKEN": "api-token"}},
+    )
+
+    # Then it is a task of the image's definition, both secrets are recorded by name only,
+    # and neither value is in the task; only the image's role may unseal them
+    assert status == 202, execution
+    assert execution["secret_names"] == ["PGPASSWORD=db.password", "TOKEN=api-token"]
+    [task] = ecs.describe_tasks(cluster=lambdas.settings.cluster, tasks=[execution["task_ref"]])[
+        "tasks"
+    ]
+    assert task["taskDefinitionArn"] == image["platform_ref"]
+    for value in ("image-default-pw-1", "run-token-2"):
+        assert value not in repr(task) and value not in repr(execution)
+    kms = boto3.client("kms", region_name=REGION)
+    [grant] = kms.list_grants(KeyId=lambdas.settings.env_key)["Grants"]
+    assert grant["GranteePrincipal"] == ROLE
