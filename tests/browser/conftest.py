@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from browser_harness import CHROMIUM, CHROMIUM_ARGS, Console
 
-from e2e.deployment import LocalDeployment
+from e2e.deployment import LocalDeployment, running_deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -53,10 +53,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    deployment = LocalDeployment(tmp_path_factory.mktemp("console"))
-    deployment.up()
-    yield deployment
-    deployment.down()
+    with running_deployment(tmp_path_factory.mktemp("console")) as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,14 @@ class LocalDeployment:
                 return execution
             assert time.monotonic() < deadline, f"still {execution['status']}"
             time.sleep(0.05)
+
+
+@contextmanager
+def running_deployment(home: Path, *up_options: str) -> Iterator[LocalDeployment]:
+    """A deployment in `home`, up (with `up_options`) for the block and down after it."""
+    deployment = LocalDeployment(home)
+    deployment.up(*up_options)
+    try:
+        yield deployment
+    finally:
+        deployment.down()

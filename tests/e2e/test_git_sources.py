@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from deployment import MYCLI, LocalDeployment
+from deployment import MYCLI, LocalDeployment, running_deployment
 from git_repos import PRIVATE_PASSWORD, PRIVATE_USER, GitHttpServer, Repository, make_repository
 
 pytestmark = pytest.mark.e2e
@@ -58,10 +58,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     repo = make_repository(root, "public.git")
     private = make_repository(root / "private", "secret.git")
     server = GitHttpServer(root).start()
-    local = LocalDeployment(tmp_path_factory.mktemp("home"))
-    local.up()
-    yield World(local, repo, server, private)
-    local.down()
+    with running_deployment(tmp_path_factory.mktemp("home")) as local:
+        yield World(local, repo, server, private)
     server.stop()
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deployment import LocalDeployment
+from deployment import LocalDeployment, running_deployment
 
 # Prints the run's memory limit: its cgroup's memory.max where the host delegates the
 # memory controller, else the address-space limit (`ulimit -v`, KiB).
@@ -40,10 +40,8 @@ def user(platform: LocalDeployment, email: str) -> str:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    local = LocalDeployment(tmp_path_factory.mktemp("images"))
-    local.up()
-    yield local
-    local.down()
+    with running_deployment(tmp_path_factory.mktemp("images")) as local:
+        yield local
 
 
 def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deployment import TERMINAL, LocalDeployment
+from deployment import TERMINAL, LocalDeployment, running_deployment
 from processes import marked
 
 ESCAPES = {
@@ -29,10 +29,10 @@ def wait_for(condition: object, seconds: float = 10) -> None:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    local = LocalDeployment(tmp_path_factory.mktemp("limits"))
-    local.up("--max-running-per-user", "2", "--max-running-total", "3")
-    yield local
-    local.down()
+    with running_deployment(
+        tmp_path_factory.mktemp("limits"), "--max-running-per-user", "2", "--max-running-total", "3"
+    ) as local:
+        yield local
 
 
 def detach(platform: LocalDeployment, *args: str, key: str | None = None) -> str:

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from deployment import MYCLI, LocalDeployment
+from deployment import MYCLI, LocalDeployment, running_deployment
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    local = LocalDeployment(tmp_path_factory.mktemp("fidelity"))
-    local.up()
-    yield local
-    local.down()
+    with running_deployment(tmp_path_factory.mktemp("fidelity")) as local:
+        yield local
 
 
 def run(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from deployment import MYCLI, LocalDeployment
+from deployment import MYCLI, LocalDeployment, running_deployment
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +44,8 @@ PLAYBOOKS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    local = LocalDeployment(tmp_path_factory.mktemp("playbooks"))
-    local.up()
-    yield local
-    local.down()
+    with running_deployment(tmp_path_factory.mktemp("playbooks")) as local:
+        yield local
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deployment import MYCLI, LocalDeployment
+from deployment import MYCLI, LocalDeployment, running_deployment
 
 VALUE = "E2e-Secret-Value-31337"
 OTHER = "tf-Token-Value-4242"
@@ -19,10 +19,8 @@ OTHER = "tf-Token-Value-4242"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    local = LocalDeployment(tmp_path_factory.mktemp("secrets"))
-    local.up()
-    yield local
-    local.down()
+    with running_deployment(tmp_path_factory.mktemp("secrets")) as local:
+        yield local
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from generated import Keys
 
 from aws.lambda_harness import Lambdas, reset_runtime
-from e2e.deployment import LocalDeployment
+from e2e.deployment import LocalDeployment, running_deployment
 from moto_aws import REGION, environment
 from orchestrator.adapters.aws.dynamodb import DynamoApiKeyStore
 from orchestrator.adapters.aws.settings import AwsSettings
@@ -20,12 +20,8 @@ from orchestrator.domain.users import UserService
 
 @pytest.fixture
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalDeployment, Keys]]:
-    deployment = LocalDeployment(tmp_path_factory.mktemp("fuzz"))
-    deployment.up()
-    try:
+    with running_deployment(tmp_path_factory.mktemp("fuzz")) as deployment:
         yield deployment, Keys(admin=deployment.admin_key, user=deployment.add_user("u@x.io"))
-    finally:
-        deployment.down()
 
 
 @pytest.fixture

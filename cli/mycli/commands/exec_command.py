@@ -233,7 +233,7 @@ def git_fields(
 ) -> dict[str, str]:
     """The body's git_* fields for `--git URL[#REF]` and its options, checked (exit 2)."""
     from orchestrator.domain.errors import ValidationFailed
-    from orchestrator.domain.git_sources import check_ref, check_subdir, check_url
+    from orchestrator.domain.git_sources import check_ref, check_subdir, check_url, split_source
 
     if source is None:
         if subdir is not None or secret is not None:
@@ -241,7 +241,7 @@ def git_fields(
         return {}
     if upload is not None:
         raise click.UsageError("--git and --upload cannot be used together")
-    url, _, ref = source.rpartition("#") if "#" in source else (source, "", "")
+    url, ref = split_source(source)
     fields = {"git_url": url}
     try:
         check_url(url)

@@ -123,14 +123,12 @@ def parse_secret_refs(refs: tuple[str, ...], env: dict[str, Any]) -> dict[str, s
     """`--secret NAME` (variable NAME) and `--secret VAR=NAME` as {VAR: NAME}; exit 2 for
     a bad name, a variable given twice, or one also set with -e."""
     from orchestrator.domain.models import ENV_NAME_PATTERN
-    from orchestrator.domain.secrets import is_valid_secret_name
+    from orchestrator.domain.secrets import is_valid_secret_name, secret_reference
 
     env_name = re.compile(ENV_NAME_PATTERN)
     wanted: dict[str, str] = {}
     for ref in refs:
-        variable, separator, name = ref.partition("=")
-        if not separator:
-            name = variable
+        variable, name = secret_reference(ref)
         if not env_name.fullmatch(variable):
             raise click.BadParameter(
                 f"{variable!r} is not a variable name (letters, digits and _, not starting "

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from orchestrator.domain.errors import ValidationFailed
-from orchestrator.domain.git_sources import checked_source
+from orchestrator.domain.git_sources import checked_source, split_source
 from orchestrator.domain.models import (
     ENV_NAME_PATTERN,
     MAX_ENV_ENTRIES,
@@ -231,9 +231,9 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
 def _git_problems(source: str, subdir: str | None) -> list[tuple[Location, str]]:
     """`git` (URL[#REF]) and `git_subdir` checked by the platform's own rules, the ones
     `mycli exec --git` and the API apply, so a playbook fails here with its line."""
-    url, _, ref = source.rpartition("#") if "#" in source else (source, "", "")
+    url, ref = split_source(source)
     try:
-        checked_source(url, ref or None, subdir, None)
+        checked_source(url, ref, subdir, None)
     except ValidationFailed as refused:
         key = "git_subdir" if refused.details.get("field") == "git_subdir" else "git"
         return [((key,), refused.message)]

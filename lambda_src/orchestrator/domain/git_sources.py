@@ -40,6 +40,12 @@ def is_commit_id(ref: str | None) -> bool:
     return ref is not None and COMMIT_ID.fullmatch(ref) is not None
 
 
+def split_source(source: str) -> tuple[str, str | None]:
+    """(URL, REF) of `URL[#REF]`, the form `mycli exec --git` and playbooks take."""
+    url, separator, ref = source.rpartition("#")
+    return (url, ref or None) if separator else (source, None)
+
+
 def checked_source(
     url: str | None, ref: str | None, subdir: str | None, secret: str | None
 ) -> GitSource | None:

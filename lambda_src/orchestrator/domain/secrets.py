@@ -46,8 +46,8 @@ def is_valid_secret_name(name: str) -> bool:
 def secret_reference(entry: str) -> tuple[str, str]:
     """(VAR, NAME) of a secret reference: "NAME" (the variable of the same name) or
     "VAR=NAME"."""
-    variable, _, name = entry.partition("=")
-    return (variable, name) if name else (entry, entry)
+    variable, separator, name = entry.partition("=")
+    return (variable, name) if separator else (entry, entry)
 
 
 def image_allows(secret: Secret, image: str | None) -> bool:
