@@ -71,10 +71,16 @@ def test_run_streams_the_output_exits_with_the_code_and_records_the_playbook(
     result = harness.run("run", "greet", "--param", "who=ada", "--param", "code=3")
 
     assert (result.exit_code, result.stdout) == (3, "hello ada\n")
+    assert "mycli: playbook greet: who='ada', code='3'\n" in result.stderr
     assert "FAILED: exited with code 3" in result.stderr
+    # The record keeps the command as it ran (the params as variables, their values not
+    # stored, like any env value) and the variables' names
     [execution] = executions(harness)
     assert execution["playbook"] == "greet"
-    assert execution["command"] == 'echo "$GREETING" ada; exit 3'
+    assert execution["command"] == (
+        'echo "$GREETING" "${MYCLI_PARAM_WHO}"; exit "${MYCLI_PARAM_CODE}"'
+    )
+    assert execution["env_names"] == ["GREETING", "MYCLI_PARAM_CODE", "MYCLI_PARAM_WHO"]
     assert (execution["lock_name"], execution["timeout_seconds"]) == ("greet/ada", 60)
     assert (
         "\nplaybook          greet\n"
@@ -90,7 +96,7 @@ def test_command_line_options_win_over_the_file(harness: CliHarness, repo: Path)
     assert (result.exit_code, result.stdout) == (0, "hi world\n")
     [execution] = executions(harness)
     assert (execution["lock_name"], execution["timeout_seconds"]) == ("mine", 30)
-    assert execution["env_names"] == ["GREETING", "X"]
+    assert execution["env_names"] == ["GREETING", "MYCLI_PARAM_CODE", "MYCLI_PARAM_WHO", "X"]
 
 
 def test_run_detached_prints_json_like_exec(harness: CliHarness, repo: Path) -> None:
@@ -125,10 +131,15 @@ def test_an_upload_leading_out_of_the_repository_is_refused(
     write(repo, "leak.yml", f"description: leak\ncommand: ls\nupload: {upload}\n")
 
     result = harness.run("run", "leak")
+    overridden = harness.run("run", "leak", "--upload", str(repo))
+    listed = harness.run("playbooks", "list")
+    shown = harness.run("playbooks", "show", "leak")
 
-    assert result.exit_code == 2
-    assert "leak.yml:3: upload" in result.stderr
-    assert "outside the repository" in result.stderr
+    # Then run refuses it (even when --upload replaces it), and so do list and show
+    for refused in (result, overridden, listed, shown):
+        assert refused.exit_code == 2
+        assert "leak.yml:3: upload" in refused.stderr
+        assert "outside the repository" in refused.stderr
     assert executions(harness) == []
 
 
@@ -139,6 +150,25 @@ def test_an_upload_leading_out_of_the_repository_is_refused(
         (("--param", "code=1;reboot"), "greet.yml:9", "does not match the pattern"),
         (("--param", "colour=red"), "greet.yml:7", "unknown --param 'colour'"),
         (("--wait-lock", "5"), "", "--wait-lock"),  # still needs a lock: exec's own check
+        # The params' variables are theirs alone
+        (("-e", "MYCLI_PARAM_WHO=x"), "--env", "MYCLI_PARAM_WHO: names starting with"),
+        (("--secret", "MYCLI_PARAM_CODE=t"), "--secret", "MYCLI_PARAM_CODE: names starting"),
+        # Over a limit: exit 2 before anything starts
+        (("--param", "who=" + "a" * 8193), "greet.yml:8", "is 8193 characters, over the limit"),
+        (
+            (
+                "-e",
+                "A=" + "a" * 8000,
+                "-e",
+                "B=" + "b" * 8000,
+                "--param",
+                "who=" + "w" * 400,
+                "--lock",
+                "x",
+            ),
+            "greet.yml:7",
+            "bytes, over the limit of 16384",
+        ),
     ],
 )
 def test_a_refused_run_exits_2_and_starts_nothing(
@@ -199,33 +229,50 @@ def test_a_file_value_exec_would_refuse_is_refused_at_its_line(
 
 
 @pytest.mark.parametrize("payload", ["$(id -un)`echo INJECTED`", "x'; echo INJECTED2; '"])
-def test_a_hostile_param_prints_as_text_and_a_quoted_reference_is_refused(
-    harness: CliHarness, repo: Path, payload: str
+@pytest.mark.parametrize(
+    "command", ['echo "hello {{ params.name }}"', 'echo "hello "{{ params.name }}']
+)
+def test_a_hostile_param_prints_as_text_inside_or_outside_quotes(
+    harness: CliHarness, repo: Path, command: str, payload: str
 ) -> None:
-    # Given the review's playbook (reference inside "...") and its fixed form (outside)
+    # Given the review's playbook (reference inside "...") or the form outside quotes
     write(
         repo,
-        "quoted.yml",
-        'description: q\ncommand: echo "hello {{ params.name }}"\n'
-        "params:\n  name: {description: who}\n",
-    )
-    write(
-        repo,
-        "fixed.yml",
-        'description: f\ncommand: echo "hello "{{ params.name }}\n'
-        "params:\n  name: {description: who}\n",
+        "greeting.yml",
+        f"description: q\ncommand: {json.dumps(command)}\nparams:\n  name: {{description: who}}\n",
     )
 
-    # When both run with a hostile value
-    refused = harness.run("run", "quoted", "--param", f"name={payload}")
-    ran = harness.run("run", "fixed", "--param", f"name={payload}")
+    # When it runs with a hostile value
+    ran = harness.run("run", "greeting", "--param", f"name={payload}")
 
-    # Then the first is refused at its command's line before anything runs, the second
-    # prints the value as text
-    assert refused.exit_code == 2
-    assert "quoted.yml:2: command: {{ params.name }} sits inside double quotes" in refused.stderr
+    # Then the value is printed as text
     assert (ran.exit_code, ran.stdout) == (0, f"hello {payload}\n"), ran.stderr
-    assert [execution["playbook"] for execution in executions(harness)] == ["fixed"]
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("echo '{{ params.name }}'", "sits inside single quotes '...', where the shell expands"),
+        ("echo \\{{ params.name }}", "follows a backslash, so the shell would not expand it"),
+        ("echo $(( {{ params.name }} + 1 ))", "sits inside an arithmetic expansion $((...))"),
+    ],
+)
+def test_a_reference_the_shell_would_not_expand_is_refused_by_run_and_list(
+    harness: CliHarness, repo: Path, command: str, why: str
+) -> None:
+    write(
+        repo,
+        "odd.yml",
+        f"description: q\ncommand: {json.dumps(command)}\nparams:\n  name: {{description: w}}\n",
+    )
+
+    refused = harness.run("run", "odd", "--param", "name=1")
+    listed = harness.run("playbooks", "list")
+
+    assert refused.exit_code == listed.exit_code == 2
+    assert f"odd.yml:2: command: {{{{ params.name }}}} {why}" in refused.stderr
+    assert f"odd.yml:2: command: {{{{ params.name }}}} {why}" in listed.stderr
+    assert executions(harness) == []
 
 
 def test_a_git_source_exec_would_refuse_is_refused_at_its_line(
