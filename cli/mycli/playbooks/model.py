@@ -104,8 +104,9 @@ class Param(BaseModel):
     )
     quote: bool = Field(
         default=True,
-        description="Shell-quote the value where a string command uses it (the default). "
-        "`false` pastes it as shell syntax and needs `choices` or `pattern` to bound it.",
+        description="The command gets the value as data, the env variable MYCLI_PARAM_NAME "
+        "(the default). `false` pastes it as shell syntax and needs `choices` or `pattern` "
+        "to bound it.",
     )
 
     def problem_with(self, value: str) -> str | None:
