@@ -5,6 +5,7 @@ keys give way to the command line, and a bad playbook never reaches the server."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -331,6 +332,38 @@ def test_list_shows_the_valid_ones_and_exits_2_naming_the_bad_one(
     assert result.exit_code == 2
     assert [item["name"] for item in json.loads(result.stdout)] == ["greet"]
     assert "bad.yml:3: timeout: Input should be a valid integer" in result.stderr
+
+
+def test_a_4_gib_file_and_tagged_yaml_are_one_line_errors_for_run_list_and_show(
+    harness: CliHarness, repo: Path
+) -> None:
+    # Given a sparse 4 GiB playbook and one with a Python tag on a list
+    huge = repo / ".mycli" / "playbooks" / "huge.yml"
+    huge.touch()
+    os.truncate(huge, 4 * 1024**3)
+    write(repo, "tagged.yml", "description: t\ncommand: !!python/object/apply:os.system [id]\n")
+
+    # When each is run, listed and shown
+    results = {
+        name: [
+            harness.run("run", name),
+            harness.run("playbooks", "show", name),
+        ]
+        for name in ("huge", "tagged")
+    }
+    listed = harness.run("playbooks", "list")
+
+    # Then each is exit 2 with one line naming the file, and nothing ran
+    for name, what in (
+        ("huge", "huge.yml: over the limit of 256 KiB for a playbook"),
+        ("tagged", "tagged.yml:2: bad YAML: the tag !!python/object/apply:os.system is not"),
+    ):
+        for result in results[name]:
+            assert result.exit_code == 2
+            assert result.stderr.count("\n") == 1 and what in result.stderr, result.stderr
+        assert what in listed.stderr
+    assert listed.exit_code == 2 and "greet" in listed.stdout
+    assert executions(harness) == []
 
 
 def test_list_without_playbooks_says_so(
