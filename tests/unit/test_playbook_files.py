@@ -118,6 +118,20 @@ def test_listing_loads_each_file_and_keeps_the_bad_ones_apart(tmp_path: Path) ->
             "`git` and `upload` are two sources of code",
         ),
         ("description: x\ncommand: a\ngit_subdir: d\n", 3, "`git_subdir` goes with `git`"),
+        # What no param value can mend in a lock: its own characters and length
+        (
+            "description: x\ncommand: a\nlock: 'a $b/{{ params.p }}'\nparams:\n"
+            "  p: {description: d}\n",
+            3,
+            "lock: ' $' in a lock name: lock names are 1-128 characters",
+        ),
+        (
+            f"description: x\ncommand: a\nlock: '{'x' * 129}{{{{ params.p }}}}'\nparams:\n"
+            "  p: {description: d}\n",
+            3,
+            "lock: 129 characters: lock names are",
+        ),
+        ("description: x\ncommand: '" + "x" * 16385 + "'\n", 2, "command: 16385 characters, over"),
         ("description: x\ncommand: echo {{ params.who }}\n", 2, "no param 'who'"),
         ("description: x\ncommand: echo {{ who }}\n", 2, "is not a param"),
         ("description: x\ncommand: echo {{ params.a\n", 2, "a {{ without its }}"),
