@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 from pathlib import Path
 
 import click
@@ -17,39 +16,12 @@ from mycli.commands.exec_command import exec_command
 from mycli.commands.playbooks import EXEC_OPTION_OF_KEY, complete_names, run
 from mycli.playbooks.model import Playbook
 from orchestrator.domain.models import Caller, Role
-
-GREET = """
-description: Greet someone
-command: echo "$GREETING" {{ params.who }}; exit {{ params.code }}
-lock: greet/{{ params.who }}
-timeout: 60
-env:
-  GREETING: hello
-params:
-  who: {description: who to greet, default: world}
-  code: {description: exit code, default: "0", pattern: "[0-9]{1,3}"}
-"""
+from playbook_repo import executions, make_repo, write
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A repository with playbooks, the current directory a subdirectory of it."""
-    root = tmp_path / "repo"
-    (root / "src").mkdir(parents=True)
-    write(root, "greet.yml", GREET)
-    monkeypatch.chdir(root / "src")
-    return root
-
-
-def write(root: Path, name: str, text: str) -> None:
-    directory = root / ".mycli" / "playbooks"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / name).write_text(textwrap.dedent(text).lstrip("\n"))
-
-
-def executions(harness: CliHarness) -> list[dict[str, object]]:
-    items: list[dict[str, object]] = json.loads(harness.run("list", "-o", "json").stdout)["items"]
-    return items
+    return make_repo(tmp_path, monkeypatch)
 
 
 def test_run_takes_exactly_exec_s_options() -> None:
@@ -71,10 +43,16 @@ def test_run_streams_the_output_exits_with_the_code_and_records_the_playbook(
     result = harness.run("run", "greet", "--param", "who=ada", "--param", "code=3")
 
     assert (result.exit_code, result.stdout) == (3, "hello ada\n")
+    assert "mycli: playbook greet: who='ada', code='3'\n" in result.stderr
     assert "FAILED: exited with code 3" in result.stderr
+    # The record keeps the command as it ran (the params as variables, their values not
+    # stored, like any env value) and the variables' names
     [execution] = executions(harness)
     assert execution["playbook"] == "greet"
-    assert execution["command"] == 'echo "$GREETING" ada; exit 3'
+    assert execution["command"] == (
+        'echo "$GREETING" "${MYCLI_PARAM_WHO}"; exit "${MYCLI_PARAM_CODE}"'
+    )
+    assert execution["env_names"] == ["GREETING", "MYCLI_PARAM_CODE", "MYCLI_PARAM_WHO"]
     assert (execution["lock_name"], execution["timeout_seconds"]) == ("greet/ada", 60)
     assert (
         "\nplaybook          greet\n"
@@ -90,7 +68,7 @@ def test_command_line_options_win_over_the_file(harness: CliHarness, repo: Path)
     assert (result.exit_code, result.stdout) == (0, "hi world\n")
     [execution] = executions(harness)
     assert (execution["lock_name"], execution["timeout_seconds"]) == ("mine", 30)
-    assert execution["env_names"] == ["GREETING", "X"]
+    assert execution["env_names"] == ["GREETING", "MYCLI_PARAM_CODE", "MYCLI_PARAM_WHO", "X"]
 
 
 def test_run_detached_prints_json_like_exec(harness: CliHarness, repo: Path) -> None:
@@ -125,32 +103,15 @@ def test_an_upload_leading_out_of_the_repository_is_refused(
     write(repo, "leak.yml", f"description: leak\ncommand: ls\nupload: {upload}\n")
 
     result = harness.run("run", "leak")
+    overridden = harness.run("run", "leak", "--upload", str(repo))
+    listed = harness.run("playbooks", "list")
+    shown = harness.run("playbooks", "show", "leak")
 
-    assert result.exit_code == 2
-    assert "leak.yml:3: upload" in result.stderr
-    assert "outside the repository" in result.stderr
-    assert executions(harness) == []
-
-
-@pytest.mark.parametrize(
-    ("args", "where", "what"),
-    [
-        (("--param", "who=a b"), "greet.yml:3", "lock 'greet/a b'"),
-        (("--param", "code=1;reboot"), "greet.yml:9", "does not match the pattern"),
-        (("--param", "colour=red"), "greet.yml:7", "unknown --param 'colour'"),
-        (("--wait-lock", "5"), "", "--wait-lock"),  # still needs a lock: exec's own check
-    ],
-)
-def test_a_refused_run_exits_2_and_starts_nothing(
-    harness: CliHarness, repo: Path, args: tuple[str, ...], where: str, what: str
-) -> None:
-    write(repo, "nolock.yml", "description: no lock\ncommand: 'true'\n")
-    name = "nolock" if "--wait-lock" in args else "greet"
-
-    result = harness.run("run", name, *args)
-
-    assert result.exit_code == 2, result.stderr
-    assert where in result.stderr and what in result.stderr, result.stderr
+    # Then run refuses it (even when --upload replaces it), and so do list and show
+    for refused in (result, overridden, listed, shown):
+        assert refused.exit_code == 2
+        assert "leak.yml:3: upload" in refused.stderr
+        assert "outside the repository" in refused.stderr
     assert executions(harness) == []
 
 
@@ -196,36 +157,6 @@ def test_a_file_value_exec_would_refuse_is_refused_at_its_line(
 
     assert result.exit_code == 2
     assert "gone.yml:3: upload 'missing': no such directory" in result.stderr
-
-
-@pytest.mark.parametrize("payload", ["$(id -un)`echo INJECTED`", "x'; echo INJECTED2; '"])
-def test_a_hostile_param_prints_as_text_and_a_quoted_reference_is_refused(
-    harness: CliHarness, repo: Path, payload: str
-) -> None:
-    # Given the review's playbook (reference inside "...") and its fixed form (outside)
-    write(
-        repo,
-        "quoted.yml",
-        'description: q\ncommand: echo "hello {{ params.name }}"\n'
-        "params:\n  name: {description: who}\n",
-    )
-    write(
-        repo,
-        "fixed.yml",
-        'description: f\ncommand: echo "hello "{{ params.name }}\n'
-        "params:\n  name: {description: who}\n",
-    )
-
-    # When both run with a hostile value
-    refused = harness.run("run", "quoted", "--param", f"name={payload}")
-    ran = harness.run("run", "fixed", "--param", f"name={payload}")
-
-    # Then the first is refused at its command's line before anything runs, the second
-    # prints the value as text
-    assert refused.exit_code == 2
-    assert "quoted.yml:2: command: {{ params.name }} sits inside double quotes" in refused.stderr
-    assert (ran.exit_code, ran.stdout) == (0, f"hello {payload}\n"), ran.stderr
-    assert [execution["playbook"] for execution in executions(harness)] == ["fixed"]
 
 
 def test_a_git_source_exec_would_refuse_is_refused_at_its_line(

@@ -109,12 +109,19 @@ def test_run_with_params_and_overrides_mirrors_the_code_and_names_the_playbook(
 
     # Then it behaves as `mycli exec` would: the output, the code, the summary line
     assert (result.returncode, result.stdout) == (3, "hi, Ada Lovelace\n"), result.stderr
+    assert "mycli: playbook greet: who='Ada Lovelace', code='3'\n" in result.stderr
     assert "FAILED: exited with code 3" in result.stderr
-    # And the record names the playbook, with what ran
+    # And the record names the playbook, with what ran: the params as the variables that
+    # carried them (their values, like any env value, are not stored)
     execution = newest(server)
     assert execution["playbook"] == "greet"
-    assert execution["command"] == """echo "$GREETING," 'Ada Lovelace'; exit 3"""
-    assert (execution["lock_name"], execution["env_names"]) == ("greeting", ["GREETING"])
+    assert execution["command"] == (
+        'echo "$GREETING," "${MYCLI_PARAM_WHO}"; exit "${MYCLI_PARAM_CODE}"'
+    )
+    assert (execution["lock_name"], execution["env_names"]) == (
+        "greeting",
+        ["GREETING", "MYCLI_PARAM_CODE", "MYCLI_PARAM_WHO"],
+    )
     status = server.mycli("status", execution["execution_id"], check=True).stdout
     assert "\nplaybook          greet\n" in status
 
@@ -182,3 +189,81 @@ def test_a_bad_playbook_is_refused_before_anything_runs(
     assert listed.returncode == 2 and "typo.yml:3: unknown key" in listed.stderr
     assert "greet" in listed.stdout
     assert recorded(server) == before
+
+
+# -- params never become shell (issue 17) ------------------------------------------------------
+
+# The four injections of the hostile review: a reference in a comment (a newline in the value
+# ends the comment), behind a backslash, the same inside double quotes, and after `$(true)#"`
+# (a `#` in the middle of a word is no comment, so the value sat inside double quotes).
+INJECTIONS = {
+    "comment": ("echo start # {{ params.v }}", "x\ntouch {canary} #", "start\n"),
+    "backslash": ("echo \\{{ params.v }}", ";touch {canary};#", None),
+    "backslash-in-quotes": ('echo "\\{{ params.v }}"', "$(touch {canary})", None),
+    "after-hash-quote": ('echo $(true)#"{{ params.v }}"', "$(touch {canary})", "#{payload}\n"),
+}
+
+
+@pytest.mark.parametrize("case", INJECTIONS)
+def test_a_param_value_never_runs_as_a_command(
+    server: LocalDeployment, workdir: Path, tmp_path: Path, case: str
+) -> None:
+    # Given a playbook whose command references a param in a context a scanner could misread
+    command, payload, printed = INJECTIONS[case]
+    canary = tmp_path / "canary"
+    payload = payload.format(canary=canary)
+    playbook = workdir.parents[1] / ".mycli" / "playbooks" / f"inject-{case}.yml"
+    playbook.write_text(
+        f"description: {case}\ncommand: {json.dumps(command)}\n"
+        "params:\n  v: {description: a value}\n"
+    )
+    before = recorded(server)
+    try:
+        # When it runs with a value that would be a command if it were read as shell
+        result = mycli(server, workdir, "run", f"inject-{case}", "--param", f"v={payload}")
+    finally:
+        playbook.unlink()
+
+    # Then nothing of the value ran: it is printed as text, or, behind a backslash where
+    # the shell would not expand it, the playbook is refused before anything starts
+    assert not canary.exists(), (result.returncode, result.stdout, result.stderr)
+    if printed is None:
+        assert result.returncode == 2
+        assert "command: {{ params.v }} follows a backslash" in result.stderr
+        assert recorded(server) == before
+    else:
+        expected = printed.format(payload=payload)
+        assert (result.returncode, result.stdout) == (0, expected), result.stderr
+
+
+def test_a_hostile_value_reaches_the_command_exactly(
+    server: LocalDeployment, workdir: Path, tmp_path: Path
+) -> None:
+    # Given a value with newlines, quotes, backslashes, a comment, substitutions, globs and
+    # control characters, used in a string command inside and outside quotes, and in a list
+    value = "a  *\n'\"\\ # $(touch {c}) `touch {c}`; ${{HOME}} \x01\x1b[1m é".format(
+        c=tmp_path / "canary"
+    )
+    directory = workdir.parents[1] / ".mycli" / "playbooks"
+    (directory / "exact.yml").write_text(
+        "description: exact\n"
+        'command: printf "%s|" {{ params.v }} "<{{ params.v }}>" --x={{ params.v }}\n'
+        "params:\n  v: {description: a value}\n"
+    )
+    (directory / "exact-list.yml").write_text(
+        'description: exact\ncommand: [printf, "%s|", "{{ params.v }}", "--x={{ params.v }}"]\n'
+        "params:\n  v: {description: a value}\n"
+    )
+    try:
+        string = mycli(server, workdir, "run", "exact", "--param", f"v={value}")
+        listed = mycli(server, workdir, "run", "exact-list", "--param", f"v={value}")
+    finally:
+        (directory / "exact.yml").unlink()
+        (directory / "exact-list.yml").unlink()
+
+    assert (string.returncode, string.stdout) == (
+        0,
+        f"{value}|<{value}>|--x={value}|",
+    ), string.stderr
+    assert (listed.returncode, listed.stdout) == (0, f"{value}|--x={value}|"), listed.stderr
+    assert not (tmp_path / "canary").exists()

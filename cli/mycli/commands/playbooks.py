@@ -12,7 +12,7 @@ import click
 
 from mycli import exitcodes
 from mycli.commands.common import pass_app
-from mycli.commands.exec_command import EXEC_EPILOG, exec_options, execute
+from mycli.commands.exec_command import EXEC_EPILOG, exec_options, execute, parse_env
 from mycli.main import AppContext
 from mycli.output import emit_json, emit_table, output_option
 from mycli.playbooks.loader import (
@@ -26,7 +26,9 @@ from mycli.playbooks.loader import (
     playbook_files,
     shown,
 )
-from mycli.playbooks.render import Rendered, param_values, render
+from mycli.playbooks.model import PARAM_VARIABLE_PREFIX
+from mycli.playbooks.render import Rendered, check_env_size, param_values, render
+from orchestrator.domain.secrets import secret_reference
 
 # A playbook key -> the parameter of `mycli exec` it sets (its name in `execute`). A value
 # from the command line wins over the file's; for repeatable options the file's come first.
@@ -45,6 +47,8 @@ EXEC_OPTION_OF_KEY: dict[str, str] = {
     "git_subdir": "git_subdir",
     "git_secret": "git_secret",
 }
+# Keys whose values take params: checked when the playbook runs, with its values.
+RENDERED_KEYS = ("lock", "env")
 # Where the code comes from: a source on the command line replaces the file's whole source.
 SOURCE_OPTIONS = ("upload", "git_source")
 SOURCE_KEYS = ("upload", "git", "git_subdir", "git_secret")
@@ -87,6 +91,11 @@ def list_playbooks(output: str) -> None:
         if isinstance(loaded, PlaybookError):
             invalid.append(loaded)
             continue
+        try:
+            check_file_options(loaded)
+        except PlaybookError as refused:
+            invalid.append(refused)
+            continue
         rows.append(
             {
                 "name": loaded.name,
@@ -115,6 +124,7 @@ def list_playbooks(output: str) -> None:
 def show_playbook(name: str, output: str) -> None:
     """One playbook: its keys as the file sets them, and its params."""
     loaded = load(find_playbook(name, Path.cwd()))
+    check_file_options(loaded)
     data = {
         "name": loaded.name,
         "file": shown(loaded.path),
@@ -167,50 +177,92 @@ def run(app: AppContext, /, name: str, param_pairs: tuple[str, ...], **options: 
     with the file or a --param is refused before anything runs (exit 2, FILE:LINE).
     """
     loaded = load(find_playbook(name, Path.cwd()))
+    refuse_param_variables(options)
     values = param_values(loaded, param_pairs)
     rendered = render(loaded, values, with_lock=options["lock"] is None)
     apply_file_options(loaded, rendered, options)
+    # The params travel as env values (never stored; sealed on AWS), next to the file's and
+    # the command line's entries, whose names cannot be theirs.
+    pairs = [f"{variable}={value}" for variable, value in rendered.variables.items()]
+    options["env_pairs"] = (*pairs, *options["env_pairs"])
+    check_env_size(loaded, parse_env(options["env_pairs"]))
+    if values:
+        shown_values = ", ".join(f"{param}={value!r}" for param, value in values.items())
+        click.echo(f"mycli: playbook {loaded.name}: {shown_values}", err=True)
     execute(app, command=(rendered.command,), playbook=loaded.name, **options)
+
+
+def refuse_param_variables(options: dict[str, Any]) -> None:
+    """`-e` and `--secret` variables may not take a name of the params' (MYCLI_PARAM_...)."""
+    for option, hint in (("env_pairs", "--env"), ("secret_refs", "--secret")):
+        for entry in options[option]:
+            variable = secret_reference(entry)[0] if option == "secret_refs" else entry
+            variable = variable.partition("=")[0]
+            if variable.startswith(PARAM_VARIABLE_PREFIX):
+                raise click.BadParameter(
+                    f"{variable}: names starting with {PARAM_VARIABLE_PREFIX} carry the "
+                    "playbook's params",
+                    param_hint=hint,
+                )
 
 
 def apply_file_options(loaded: LoadedPlaybook, rendered: Rendered, options: dict[str, Any]) -> None:
     """Set `options` (exec's, as parsed from the command line) from the playbook's keys
-    where the command line left them unset; each value is checked as exec checks it."""
+    where the command line left them unset; each value is checked as exec checks it, also
+    where the command line replaces it (`list` refuses the same file)."""
     ctx = click.get_current_context()
-    declared = {param.name: param for param in ctx.command.params}
     source_given = any(options.get(option) for option in SOURCE_OPTIONS)
     for key in file_keys(loaded, rendered):
-        where = loaded.where((key,))
-        option = EXEC_OPTION_OF_KEY[key]
-        param = declared.get(option)
-        if param is None:
-            raise PlaybookError(
-                where, f"`{key}` is not supported yet: this mycli's exec has no option for it"
-            )
+        param, value = file_option(ctx, loaded, key, file_value(loaded, rendered, key))
+        option = str(param.name)
         if (not param.multiple and options[option] is not None) or (
             key in SOURCE_KEYS and source_given
         ):
             continue  # the command line's value replaces the file's
-        try:
-            value = param.type_cast_value(ctx, file_value(loaded, rendered, key))
-        except click.BadParameter as error:
-            raise PlaybookError(where, f"{key}: {error.format_message()}") from None
         options[option] = (*value, *options[option]) if param.multiple else value
 
 
-def file_keys(loaded: LoadedPlaybook, rendered: Rendered) -> list[str]:
-    """The keys of exec's options that the playbook sets."""
+def check_file_options(loaded: LoadedPlaybook) -> None:
+    """What `run` refuses in the file whatever its params: a key exec lacks, a value exec's
+    option refuses, an upload leading out of the repository (for `list` and `show`)."""
+    ctx = click.Context(run)
+    for key in file_keys(loaded, None):
+        if key not in RENDERED_KEYS:
+            file_option(ctx, loaded, key, file_value(loaded, None, key))
+
+
+def file_option(
+    ctx: click.Context, loaded: LoadedPlaybook, key: str, value: Any
+) -> tuple[click.Parameter, Any]:
+    """Exec's option for the file's `key` and `value` as that option takes it (exit 2 at
+    the key's line if it has none or refuses the value)."""
+    where = loaded.where((key,))
+    declared = {param.name: param for param in ctx.command.params}
+    param = declared.get(EXEC_OPTION_OF_KEY[key])
+    if param is None:
+        raise PlaybookError(
+            where, f"`{key}` is not supported yet: this mycli's exec has no option for it"
+        )
+    try:
+        return param, param.type_cast_value(ctx, value)
+    except click.BadParameter as error:
+        raise PlaybookError(where, f"{key}: {error.format_message()}") from None
+
+
+def file_keys(loaded: LoadedPlaybook, rendered: Rendered | None) -> list[str]:
+    """The keys of exec's options that the playbook sets (the lock only once rendered)."""
     playbook = loaded.playbook
     keys = [key for key in EXEC_OPTION_OF_KEY if getattr(playbook, key) not in (None, [], {})]
-    return [key for key in keys if key != "lock" or rendered.lock is not None]
+    return [key for key in keys if key != "lock" or (rendered and rendered.lock is not None)]
 
 
-def file_value(loaded: LoadedPlaybook, rendered: Rendered, key: str) -> Any:
+def file_value(loaded: LoadedPlaybook, rendered: Rendered | None, key: str) -> Any:
     """The playbook's value for `key` as exec's option takes it, with params in place: env
     as NAME=VALUE pairs, upload as a directory inside the repository."""
-    if key == "lock":
-        return rendered.lock
-    if key == "env":
+    if key in RENDERED_KEYS:
+        assert rendered is not None
+        if key == "lock":
+            return rendered.lock
         return [f"{name}={value}" for name, value in rendered.env.items()]
     if key == "upload":
         return upload_directory(loaded, str(loaded.playbook.upload))

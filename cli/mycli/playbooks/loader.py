@@ -5,6 +5,7 @@ problem reported as FILE:LINE: what is wrong (exit 2) before anything runs."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from yaml.constructor import SafeConstructor
 
 from mycli import exitcodes
 from mycli.errors import CliError
-from mycli.playbooks.model import Location, Playbook, check_name, problems
+from mycli.playbooks.model import Location, Playbook, check_name, problems, untemplated_braces
 from mycli.playbooks.shell import quoting_problems
 
 PLAYBOOKS_DIR = Path(".mycli") / "playbooks"
@@ -123,6 +124,10 @@ def load(file: PlaybookFile) -> LoadedPlaybook:
         raise PlaybookError(
             f"{where}:{lines[()]}", "a playbook is a mapping of keys (description: ..., ...)"
         )
+    braces = untemplated_braces(data)
+    if braces:
+        location, problem = min(braces, key=lambda found: line_of(lines, found[0])[0])
+        raise PlaybookError(f"{where}:{line_of(lines, location)[0]}", problem)
     try:
         playbook = Playbook.model_validate(data)
     except ValidationError as invalid:
@@ -150,12 +155,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
     Mapping keys are taken as written (`on:` is the key "on", not YAML 1.1's true);
     duplicate keys, aliases and custom tags are refused."""
     where = shown(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise PlaybookError(where, f"cannot read the file: {error.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise PlaybookError(where, f"over {MAX_FILE_BYTES // 1024} KiB: not a playbook")
+    raw = read_bounded(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -180,6 +180,41 @@ def read_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
     return _Reader(where, lines).value(node, ()), lines
 
 
+def read_bounded(path: Path) -> bytes:
+    """The file's bytes, its size checked before reading (a huge file is refused, never
+    read whole): at most MAX_FILE_BYTES + 1 bytes are ever read, of a regular file only."""
+    where = shown(path)
+    too_big = PlaybookError(where, f"over the limit of {MAX_FILE_BYTES // 1024} KiB for a playbook")
+    try:
+        # O_NONBLOCK: a FIFO put in place of the file must not hang the open.
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise PlaybookError(where, f"cannot read the file: {error.strerror}") from None
+    with os.fdopen(handle, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise PlaybookError(where, "not a regular file")
+        if status.st_size > MAX_FILE_BYTES:
+            raise too_big
+        try:
+            raw = file.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise PlaybookError(where, f"cannot read the file: {error.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:  # it grew after the check
+        raise too_big
+    return raw
+
+
+# The only tags a playbook's values may carry (YAML's core schema, resolved or written):
+# text, numbers, true/false, null, maps and lists. Dates, binary, sets, merge keys, !!python/...
+# and custom !tags are refused.
+_CORE = "tag:yaml.org,2002:"
+ALLOWED_TAGS = frozenset(
+    _CORE + name for name in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+_READ_AS = {_CORE + "timestamp": "a date", _CORE + "merge": "a merge key (<<)"}
+
+
 class _Reader:
     """Turns composed YAML nodes into plain data, noting each key's line on the way."""
 
@@ -202,11 +237,13 @@ class _Reader:
         self._seen.add(id(node))
         if len(location) > MAX_DEPTH:
             raise self._refuse(node, "bad YAML: nested too deeply")
+        self._check_tag(node)
         if isinstance(node, yaml.MappingNode):
             mapping: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise self._refuse(key_node, "bad YAML: a key must be a plain name")
+                self._check_tag(key_node)
                 key = str(key_node.value)
                 if key in mapping:
                     raise self._refuse(key_node, f"bad YAML: the key {key!r} appears twice")
@@ -220,11 +257,27 @@ class _Reader:
                 items.append(self.value(item_node, (*location, index)))
             return items
         try:
-            return self._constructor.construct_object(node)
+            return self._constructor.construct_object(node)  # a scalar of an allowed tag
         except yaml.MarkedYAMLError as error:
             raise PlaybookError(
                 f"{self._where}:{_line(error)}", f"bad YAML: {_yaml_problem(error)}"
             ) from None
+
+    def _check_tag(self, node: yaml.Node) -> None:
+        if node.tag in ALLOWED_TAGS:
+            return
+        if node.tag in _READ_AS and isinstance(node, yaml.ScalarNode):
+            raise self._refuse(
+                node,
+                f"bad YAML: {node.value!r} reads as {_READ_AS[node.tag]}, which a playbook "
+                "does not take: put it in quotes",
+            )
+        written = node.tag.replace(_CORE, "!!", 1)
+        raise self._refuse(
+            node,
+            f"bad YAML: the tag {written} is not allowed (a playbook holds text, numbers, "
+            "true/false, null, maps and lists)",
+        )
 
 
 def _line(error: yaml.MarkedYAMLError) -> int:

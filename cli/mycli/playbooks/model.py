@@ -21,14 +21,18 @@ from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.git_sources import checked_source, split_source
 from orchestrator.domain.models import (
     ENV_NAME_PATTERN,
+    MAX_COMMAND_LENGTH,
     MAX_ENV_ENTRIES,
     MAX_ENV_VALUE_LENGTH,
     MAX_TIMEOUT_SECONDS,
     PLAYBOOK_NAME_PATTERN,
     TextKind,
 )
+from orchestrator.domain.secrets import secret_reference
 from orchestrator.text_rules import text_validator
 
+LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
+MAX_LOCK_NAME_LENGTH = 128
 SCHEMA_ID = "https://github.com/mycli/mycli/blob/main/docs/playbook.schema.json"
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 # `--secret NAME` or `--secret VAR=NAME`: the stored secret's name, optionally the variable.
@@ -100,8 +104,9 @@ class Param(BaseModel):
     )
     quote: bool = Field(
         default=True,
-        description="Shell-quote the value where a string command uses it (the default). "
-        "`false` pastes it as shell syntax and needs `choices` or `pattern` to bound it.",
+        description="The command gets the value as data, the env variable MYCLI_PARAM_NAME "
+        "(the default). `false` pastes it as shell syntax and needs `choices` or `pattern` "
+        "to bound it.",
     )
 
     def problem_with(self, value: str) -> str | None:
@@ -176,6 +181,18 @@ PARAM_REFERENCE = re.compile(r"\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*")
 
 Location = tuple[str | int, ...]
 
+# Each param reaches the command as this environment variable (a string command refers to it,
+# see shell.py), so a value is data the shell expands, never text it parses.
+PARAM_VARIABLE_PREFIX = "MYCLI_PARAM_"
+# Where params are substituted; anywhere else a {{ is refused rather than taken as text.
+TEMPLATED_KEYS = ("command", "env", "lock")
+
+
+def param_variable(name: str) -> str:
+    """The environment variable that carries the param `name`: MYCLI_PARAM_ and the name in
+    capitals (two params differing only in case are refused, see `problems`)."""
+    return PARAM_VARIABLE_PREFIX + name.upper()
+
 
 def templated_fields(playbook: Playbook) -> list[tuple[Location, str]]:
     """Every string params are substituted into, with where it is in the file."""
@@ -190,6 +207,38 @@ def templated_fields(playbook: Playbook) -> list[tuple[Location, str]]:
     return found
 
 
+def untemplated_braces(data: dict[str, Any]) -> list[tuple[Location, str]]:
+    """Text holding {{ under a key where params are not substituted (image, git, secrets, a
+    description...), found in the file's data before its types are checked; a param's
+    default, choices and pattern are values and taken as they are."""
+    found: list[tuple[Location, str]] = []
+
+    def visit(value: Any, location: Location) -> None:
+        if isinstance(value, str) and "{{" in value:
+            found.append(
+                (
+                    location,
+                    f"{{{{ ... }}}} in {'.'.join(map(str, location))}: params are used only "
+                    f"in {', '.join(TEMPLATED_KEYS[:-1])} values and {TEMPLATED_KEYS[-1]}",
+                )
+            )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, (*location, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(item, (*location, index))
+
+    for key, value in data.items():
+        if key == "params" and isinstance(value, dict):
+            for name, param in value.items():
+                if isinstance(param, dict) and "description" in param:
+                    visit(param["description"], ("params", name, "description"))
+        elif key not in TEMPLATED_KEYS:
+            visit(value, (key,))
+    return found
+
+
 def problems(playbook: Playbook) -> list[tuple[Location, str]]:
     """What the model's types cannot say: rules across keys, each with where it applies."""
     found: list[tuple[Location, str]] = []
@@ -200,6 +249,7 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
             found.append(((key,), f"`{key}` goes with `git`"))
     if playbook.git is not None:
         found.extend(_git_problems(playbook.git, playbook.git_subdir))
+    found.extend(_variable_problems(playbook))
     for name, param in playbook.params.items():
         if not param.quote and param.choices is None and param.pattern is None:
             found.append((("params", name, "quote"), "`quote: false` needs `choices` or `pattern`"))
@@ -207,6 +257,15 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
             problem = param.problem_with(param.default)
             if problem is not None:
                 found.append((("params", name, "default"), f"the default {problem}"))
+    if playbook.lock is not None:
+        found.extend(_lock_problems(playbook.lock))
+    if isinstance(playbook.command, str) and len(playbook.command) > MAX_COMMAND_LENGTH:
+        found.append(
+            (
+                ("command",),
+                f"{len(playbook.command)} characters, over the limit of {MAX_COMMAND_LENGTH}",
+            )
+        )
     for location, text in templated_fields(playbook):
         if "{{" in REFERENCE.sub("", text):
             found.append((location, "a {{ without its }}: write {{ params.NAME }}"))
@@ -225,6 +284,43 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
                         f"(declared: {declared})",
                     )
                 )
+    return found
+
+
+def _lock_problems(lock: str) -> list[tuple[Location, str]]:
+    """What no param value can mend in a lock: its own text's characters and length."""
+    text = REFERENCE.sub("", lock)
+    wrong = sorted(set(re.sub(r"[A-Za-z0-9._/-]", "", text)))
+    if wrong:
+        return [(("lock",), f"{''.join(wrong)!r} in a lock name: {LOCK_NAME_RULE}")]
+    if len(text) > MAX_LOCK_NAME_LENGTH:
+        return [(("lock",), f"{len(text)} characters: {LOCK_NAME_RULE}")]
+    return []
+
+
+def _variable_problems(playbook: Playbook) -> list[tuple[Location, str]]:
+    """Params whose variables collide, and env or secret variables in the params' space."""
+    found: list[tuple[Location, str]] = []
+    seen: dict[str, str] = {}
+    for name in playbook.params:
+        variable = param_variable(name)
+        if variable in seen:
+            found.append(
+                (
+                    ("params", name),
+                    f"params {seen[variable]!r} and {name!r} differ only in case: both would "
+                    f"be {variable}",
+                )
+            )
+        seen[variable] = name
+    reserved = f"names starting with {PARAM_VARIABLE_PREFIX} carry the params"
+    for name in playbook.env:
+        if name.startswith(PARAM_VARIABLE_PREFIX):
+            found.append((("env", name), f"{name}: {reserved}"))
+    for index, spec in enumerate(playbook.secrets):
+        variable, _ = secret_reference(spec)
+        if variable.startswith(PARAM_VARIABLE_PREFIX):
+            found.append((("secrets", index), f"{variable}: {reserved}"))
     return found
 
 
