@@ -1,7 +1,8 @@
 """Real git repositories for the tests: a small history made with the git command, kept in a
 bare repository, and served on 127.0.0.1 over HTTP by `git http-backend` (smart HTTP,
 protocol v2; v0 under `/v0/`) behind a small threaded http.server, with HTTP basic auth
-on the ones under `private/`."""
+on the ones under `private/`. A server may instead redirect some requests elsewhere (to
+another server, on another port), as a hostile or moved git server would."""
 
 from __future__ import annotations
 
@@ -89,7 +90,14 @@ class GitHttpServer:
     """`git http-backend` for every bare repository under `root`, on 127.0.0.1."""
 
     root: Path
-    # (path, Authorization header) of every request that carried one
+    # Redirect the requests of these methods (all before authentication) to `redirect_to`
+    # followed by the request's path and query, with this status.
+    redirect_to: str | None = None
+    redirect_status: int = 302
+    redirect_methods: tuple[str, ...] = ("GET", "POST")
+    # (method, path) of every request, and (path, Authorization header) of every request
+    # that carried one
+    requests: list[tuple[str, str]] = field(default_factory=list)
     authorizations: list[tuple[str, str]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -119,8 +127,16 @@ class GitHttpServer:
                 old_protocol = parts.path.startswith("/v0/")
                 path = parts.path.removeprefix("/v0")
                 authorization = self.headers.get("Authorization", "")
+                served.requests.append((self.command, path))
                 if authorization:
                     served.authorizations.append((path, authorization))
+                if served.redirect_to and self.command in served.redirect_methods:
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    self.send_response(served.redirect_status)
+                    self.send_header("Location", served.redirect_to + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 expected = (
                     "Basic "
                     + base64.b64encode(f"{PRIVATE_USER}:{PRIVATE_PASSWORD}".encode()).decode()
