@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from git_repos import PRIVATE_PASSWORD, PRIVATE_USER, GitHttpServer, Repository, make_repository
+from git_repos import (
+    PRIVATE_PASSWORD,
+    PRIVATE_USER,
+    GitHttpServer,
+    Repository,
+    make_repository,
+    self_signed,
+)
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.models import GitSource, LaunchSpec
@@ -241,3 +248,54 @@ def test_a_hostile_git_configuration_around_the_script_changes_nothing(
     assert world.target.requests == []
     assert sorted(os.listdir(tmp_path / "scratch")) == ["home"]
     assert PRIVATE_PASSWORD not in done.stdout + done.stderr
+
+
+def script_environment(tmp_path: Path, url: str, **more: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "MYCLI_GIT_URL": url,
+        "MYCLI_GIT_TARGET": str(tmp_path / "checkout"),
+        "MYCLI_GIT_SCRATCH": str(tmp_path / "scratch"),
+        **more,
+    }
+
+
+def test_an_https_server_redirecting_to_http_on_the_same_host_never_gets_the_credential_sent(
+    world: World, tmp_path: Path
+) -> None:
+    # Given an https git server (trusted through GIT_SSL_CAINFO) whose answers redirect to
+    # plain http on the same host
+    context, certificate = self_signed(tmp_path)
+    front = world.front(tls=context)
+    url = f"{front.url}/public.git"
+    assert url.startswith("https://127.0.0.1:")
+
+    # When the checkout runs with a credential, and without one
+    env = script_environment(tmp_path, url, GIT_SSL_CAINFO=str(certificate))
+    refused = subprocess.run(
+        ["sh", "-c", CHECKOUT_SCRIPT],
+        env={**env, "MYCLI_GIT_CREDENTIAL": CREDENTIAL},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    with_credential = list(world.target.requests)
+    followed = subprocess.run(
+        ["sh", "-c", CHECKOUT_SCRIPT],
+        env={**env, "MYCLI_GIT_TARGET": str(tmp_path / "second")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # Then over https the credential reached only the https server, and the redirect to
+    # http failed the checkout; without a credential git follows it as it always did
+    assert [path for path, _ in front.authorizations] == ["/public.git/info/refs"]
+    assert with_credential == [] and world.target.authorizations == []
+    assert refused.returncode == 1
+    assert (
+        refused.stderr
+        == f"mycli: {url} redirected to {world.target.url}/public.git: {NOT_FOLLOWED}\n"
+    )
+    assert followed.returncode == 0, followed.stderr
+    assert world.target.requests != []
