@@ -1,9 +1,9 @@
 """A git credential goes only to the scheme, host and port the run named: the embedded
 runner's checkout against real git servers on 127.0.0.1, where the named one redirects (on
-the first request or a later one, to another port or to itself) to a second one that
-records every request. With a credential the run fails with the reason and the second
-server hears nothing; without one, a redirect is followed as before. A hostile git
-configuration in the environment or in HOME changes none of it."""
+the first request or a later one, to another port, to itself, or from https to plain http)
+to a second one that records every request. With a credential the run fails with the
+reason and the second server hears nothing; without one, a redirect is followed as before.
+A hostile git configuration in the environment or in HOME changes none of it."""
 
 from __future__ import annotations
 
