@@ -15,6 +15,11 @@ reaches a command line or the URL: an HTTPS token becomes an `Authorization: Bas
 through GIT_CONFIG_COUNT/KEY/VALUE, a private key (`-----BEGIN ...`) a 0600 file for ssh,
 deleted when the script ends. A credential `USER:TOKEN` authenticates as USER; a bare
 TOKEN as `x-access-token` (GitHub's convention; GitLab and others accept any user name).
+git sends that header with every request wherever it goes, so with it no redirect is
+followed (`http.followRedirects=false`, on every request): a redirect fails the checkout
+with where it led (`URL redirected to LOCATION: ...`, never with the credential in it),
+and the credential reaches only the scheme, host and port named. Without a credential,
+redirects are followed as git does by default.
 
 Inputs (environment): MYCLI_GIT_URL, MYCLI_GIT_REF, MYCLI_GIT_SUBDIR, MYCLI_GIT_TARGET (an
 empty directory), MYCLI_GIT_SCRATCH (a private directory for HOME and the key), and
@@ -54,10 +59,12 @@ subdir=${MYCLI_GIT_SUBDIR:-}
 target=$MYCLI_GIT_TARGET
 scratch=$MYCLI_GIT_SCRATCH
 credential=${MYCLI_GIT_CREDENTIAL:-}
-unset MYCLI_GIT_CREDENTIAL GIT_DIR GIT_WORK_TREE GIT_CONFIG_PARAMETERS GIT_ASKPASS SSH_ASKPASS
+unset MYCLI_GIT_CREDENTIAL GIT_DIR GIT_WORK_TREE GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT \
+  GIT_ASKPASS SSH_ASKPASS GIT_TRACE_CURL GIT_CURL_VERBOSE GIT_TRACE_REDACT GIT_SSL_NO_VERIFY
 err="$scratch/git-stderr"
 key="$scratch/deploy-key"
-trap 'rm -f "$key" "$err"' EXIT
+trace="$scratch/git-trace"
+trap 'rm -f "$key" "$err" "$trace"' EXIT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 say() { printf 'mycli: %s\n' "$*" >&2; }
@@ -66,6 +73,7 @@ export HOME="$scratch/home" XDG_CONFIG_HOME="$scratch/home" GIT_CONFIG_NOSYSTEM=
   GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 GIT_PROTOCOL_FROM_USER=0 LC_ALL=C
 GIT_SSH_COMMAND="ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
 GIT_SSH_COMMAND="$GIT_SSH_COMMAND -o UserKnownHostsFile='$HOME/known_hosts'"
+encoded=
 case "$credential" in
   "") ;;
   -----BEGIN*)
@@ -73,9 +81,15 @@ case "$credential" in
     GIT_SSH_COMMAND="$GIT_SSH_COMMAND -o IdentitiesOnly=yes -i '$key'" ;;
   *)
     case "$credential" in *:*) basic=$credential ;; *) basic="x-access-token:$credential" ;; esac
-    GIT_CONFIG_VALUE_0="Authorization: Basic $(printf '%s' "$basic" | base64 | tr -d '\n')"
+    encoded=$(printf '%s' "$basic" | base64 | tr -d '\n')
+    GIT_CONFIG_VALUE_0="Authorization: Basic $encoded"
     basic=
-    export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0 ;;
+    # The header goes with every request, to wherever it is sent: so no redirect is
+    # followed (on any request), and the trace (headers only, ours redacted) tells where
+    # a refused one led.
+    export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0 \
+      GIT_CONFIG_KEY_1=http.followRedirects GIT_CONFIG_VALUE_1=false \
+      GIT_TRACE_CURL="$trace" GIT_TRACE_CURL_NO_DATA=1 GIT_TRACE_REDACT=1 ;;
 esac
 export GIT_SSH_COMMAND
 g() {
@@ -91,8 +105,25 @@ last_error() {
 }
 denied='authentication failed|could not read (username|password)|terminal prompts disabled'
 denied="$denied|permission denied|error: 40[13]|HTTP 40[13]"
+redirected_to() {
+  # The last Location the server answered, as a repository URL, with no control
+  # characters, no query, and nothing of the credential.
+  location=$(sed -n 's/^.*<= Recv header: [Ll][Oo][Cc][Aa][Tt][Ii][Oo][Nn]: *//p' "$trace" \
+    2>/dev/null | tail -n 1 | tr -cd '!-~' | cut -c 1-300)
+  location=${location%%\?*}
+  location=${location%/info/refs}
+  token=${credential#*:}
+  case "$location" in
+    "" | *"$credential"* | *"$token"* | *"$encoded"*)
+      printf 'another URL' ;;
+    *) printf '%s' "$location" ;;
+  esac
+}
 explain() {
-  if grep -q "couldn't find remote ref" "$err"; then
+  if [ -n "$encoded" ] && grep -qE 'returned error: 30[1-8]' "$err"; then
+    say "$url redirected to $(redirected_to): the git secret goes only to the URL named," \
+      "so redirects are not followed; name the final URL"
+  elif grep -q "couldn't find remote ref" "$err"; then
     say "git ref '$1' not found in $url"
   elif grep -qiE "$denied" "$err"; then
     if [ -n "$credential" ]; then

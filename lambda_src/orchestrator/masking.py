@@ -7,10 +7,12 @@ to, else stdin; masked output on stdout; DONE_FILE created once everything is wr
 VALUES_FILE: nothing to mask, it just creates DONE_FILE), so both deployments mask the same
 way.
 
-Every verbatim occurrence of a value becomes `***`. Output arrives in pieces, and a value
-may be split between two of them: each stream keeps back the shortest tail that could still
-be the start of a value (never more than the longest value less one byte) until the next
-piece or the end shows what it is. Everything else goes out at once."""
+Every verbatim occurrence of a value becomes `***`, and so does each line of a multi-line
+value (split on newlines, without surrounding whitespace or a `\r`), as a command printing
+it line by line shows it, unless the line is shorter than MIN_LINE_BYTES. Output arrives in
+pieces, and a value may be split between two of them: each stream keeps back the shortest
+tail that could still be the start of a value (never more than the longest value less one
+byte) until the next piece or the end shows what it is. Everything else goes out at once."""
 
 from __future__ import annotations
 
@@ -21,6 +23,23 @@ from collections.abc import Iterable
 
 MASK = b"***"
 READ_BYTES = 64 * 1024
+# A line of a multi-line value shorter than this (once stripped of whitespace) is not masked
+# on its own: such lines (`}`, `==`, `fi`, `EOF`) are everywhere in ordinary output, so
+# masking them would mangle it and show where the value's lines are, for 24 bits at most.
+MIN_LINE_BYTES = 4
+
+
+def values_to_mask(values: Iterable[bytes]) -> set[bytes]:
+    """Each value, and each line of a multi-line one that is long enough to mask alone."""
+    masked = set()
+    for value in values:
+        if not value:
+            continue
+        masked.add(value)
+        if b"\n" in value:
+            lines = (line.strip() for line in value.split(b"\n"))
+            masked.update(line for line in lines if len(line) >= MIN_LINE_BYTES)
+    return masked
 
 
 class Masker:
@@ -28,12 +47,8 @@ class Masker:
 
     def __init__(self, values: Iterable[bytes]) -> None:
         # Longest first: where two values start at the same place, the longer one is masked.
-        self._values = sorted({value for value in values if value}, key=len, reverse=True)
-        self._pattern = (
-            re.compile(b"|".join(re.escape(value) for value in self._values))
-            if self._values
-            else None
-        )
+        self._values = sorted(values_to_mask(values), key=len, reverse=True)
+        self._pattern = _pattern(self._values) if self._values else None
         self._carry = b""
 
     def feed(self, data: bytes) -> bytes:
@@ -77,6 +92,45 @@ class Masker:
                     break
                 start += 1
         return longest
+
+
+_END = -1  # in a prefix tree: a value ends here
+_Tree = dict[int, "_Tree"]
+
+
+def _pattern(values: list[bytes]) -> re.Pattern[bytes]:
+    """One expression matching any of `values`, the longest where several start at one place.
+    Built as a prefix tree, so at each place of the output it tries only the values that
+    start with what it has read (an alternation of hundreds of lines tries each in turn);
+    a plain alternation, longest first, when the tree is too deep to compile."""
+    tree: _Tree = {}
+    for value in values:
+        node = tree
+        for byte in value:
+            node = node.setdefault(byte, {})
+        node[_END] = {}
+    try:
+        return re.compile(_expression(tree))
+    except RecursionError:
+        return re.compile(b"|".join(re.escape(value) for value in values))
+
+
+def _expression(node: _Tree) -> bytes:
+    """The expression of a prefix tree: each branch tried before ending here (the longer
+    value first)."""
+    chain = bytearray()
+    while len(node) == 1 and _END not in node:
+        ((byte, node),) = node.items()
+        chain += re.escape(bytes([byte]))
+    branches = [
+        re.escape(bytes([byte])) + _expression(child)
+        for byte, child in node.items()
+        if byte != _END
+    ]
+    if not branches:
+        return bytes(chain)
+    group = b"(?:" + b"|".join(branches) + b")"
+    return bytes(chain) + (group + b"?" if _END in node else group)
 
 
 def read_values(path: str) -> list[bytes]:

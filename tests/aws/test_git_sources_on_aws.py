@@ -282,3 +282,82 @@ def test_the_clone_step_does_nothing_for_a_run_without_a_git_source(tmp_path: Pa
 
     assert (cloned.returncode, cloned.stdout, cloned.stderr) == (0, b"", b"")
     assert list((tmp_path / "work").iterdir()) == []
+
+
+# -- the clone step against a redirecting git server, as the container runs it ---------------
+
+# The commands the script uses, which the git image (alpine) has as busybox applets.
+ALPINE_TOOLS = ("sh", "cat", "rm", "mkdir", "grep", "head", "tail", "sed", "tr", "cut", "base64")
+CLONE_SHELLS = [shell for shell in ("dash", "busybox") if shutil.which(shell)]
+
+
+def clone_step(
+    tmp_path: Path, shell: str, files: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`sh -c SCRIPT clone FILES TARGET SCRATCH` with the step's files, as the container runs
+    it; under busybox, with busybox's applets (and the host's git) as the only commands."""
+    (tmp_path / "git").mkdir()
+    for name, text in files.items():
+        (tmp_path / "git" / name).write_text(text)
+    path = os.environ["PATH"]
+    argv = [shell, "-c", CHECKOUT_SCRIPT]
+    if shell == "busybox":
+        tools = tmp_path / "alpine-bin"
+        tools.mkdir()
+        for tool in ALPINE_TOOLS:
+            (tools / tool).symlink_to(shutil.which("busybox") or "busybox")
+        (tools / "git").symlink_to(shutil.which("git") or "git")
+        path, argv = str(tools), [str(tools / "sh"), "-c", CHECKOUT_SCRIPT]
+    return subprocess.run(
+        [*argv, "clone", str(tmp_path / "git"), str(tmp_path / "work"), str(tmp_path / "scratch")],
+        env={"PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def redirecting(tmp_path: Path) -> Iterator[tuple[GitHttpServer, GitHttpServer]]:
+    """(a server that redirects every request, the server it redirects to)."""
+    make_repository(tmp_path / "repos", "app.git")
+    target = GitHttpServer(tmp_path / "repos").start()
+    front = GitHttpServer(tmp_path / "repos", redirect_to=target.url, redirect_status=301)
+    yield front.start(), target
+    front.stop()
+    target.stop()
+
+
+@pytest.mark.parametrize("shell", CLONE_SHELLS)
+def test_the_clone_step_never_takes_the_credential_along_a_redirect(
+    tmp_path: Path, shell: str, redirecting: tuple[GitHttpServer, GitHttpServer]
+) -> None:
+    front, target = redirecting
+    url = f"{front.url}/app.git"
+
+    cloned = clone_step(tmp_path, shell, {"url": url, "credential": CREDENTIAL})
+
+    assert target.requests == [] and target.authorizations == []
+    assert cloned.returncode == 1
+    assert cloned.stderr.splitlines()[-1] == (
+        f"mycli: {url} redirected to {target.url}/app.git: the git secret goes only to the "
+        "URL named, so redirects are not followed; name the final URL"
+    )
+    assert PRIVATE_PASSWORD not in cloned.stdout + cloned.stderr
+    assert not (tmp_path / "git" / "credential").exists()
+    assert sorted(os.listdir(tmp_path / "scratch")) == ["home"]
+
+
+@pytest.mark.parametrize("shell", CLONE_SHELLS)
+def test_the_clone_step_follows_a_redirect_without_a_credential(
+    tmp_path: Path, shell: str, redirecting: tuple[GitHttpServer, GitHttpServer]
+) -> None:
+    front, target = redirecting
+
+    cloned = clone_step(tmp_path, shell, {"url": f"{front.url}/app.git", "ref": "v1"})
+
+    assert cloned.returncode == 0, cloned.stderr
+    assert cloned.stdout.startswith("mycli-git-commit: ")
+    assert (tmp_path / "work" / "VERSION").read_text() == "1\n"
+    assert target.requests != [] and target.authorizations == []

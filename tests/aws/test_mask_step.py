@@ -28,11 +28,11 @@ esac
 """
 
 
-def workspace_for(tmp_path: Path, command: str) -> tuple[Path, dict[str, str]]:
+def workspace_for(tmp_path: Path, command: str, value: str = VALUE) -> tuple[Path, dict[str, str]]:
     workspace = tmp_path / "mycli"
     for folder, plaintext in (
-        ("sealed", env_file({"DB": VALUE, "STAGE": "blue"})),
-        ("sealed-mask", mask_file([VALUE])),
+        ("sealed", env_file({"DB": value, "STAGE": "blue"})),
+        ("sealed-mask", mask_file([value])),
     ):
         (workspace / folder).mkdir(parents=True)
         (workspace / folder / "000").write_bytes(plaintext)
@@ -106,3 +106,36 @@ def test_the_mask_step_of_a_run_without_secrets_just_ends(tmp_path: Path) -> Non
 
     assert (done.returncode, done.stdout) == (0, b"")
     assert (tmp_path / "masked").exists()
+
+
+KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+    "LxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo\n"
+    "9w==\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_each_line_of_a_multi_line_secret_printed_alone_is_masked(
+    tmp_path: Path, shell: str
+) -> None:
+    # Given a run whose secret is a PEM key, printing it a line at a time on both streams
+    workspace, env = workspace_for(
+        tmp_path,
+        'printf "%s\\n" "$DB" | while read l; do echo "line $l"; done; '
+        'echo "$DB" | sed -n 3p >&2; echo "}"',
+        value=KEY,
+    )
+
+    code, masked, _ = run_task(shell, workspace, env)
+
+    # Then no line of it is in clear (the 4-byte `9w==` neither), and ordinary short output
+    # (`}`) is left alone
+    assert code == 0
+    lines = KEY.split("\n")
+    assert masked.decode() == "line ***\n" * len(lines) + "***\n}\n"
+    for line in lines:
+        assert line.encode() not in masked

@@ -193,6 +193,43 @@ def test_a_private_repository_is_reached_only_with_its_git_secret_kept_out_of_ev
             assert PRIVATE_PASSWORD.encode() not in path.read_bytes(), path
 
 
+def test_a_redirect_fails_a_run_with_a_git_secret_and_the_secret_never_follows_it(
+    world: World,
+) -> None:
+    # Given a git server that redirects every request to another port, where the same
+    # repositories are served and every request is recorded
+    target = GitHttpServer(world.server.root).start()
+    front = GitHttpServer(world.server.root, redirect_to=target.url).start()
+    set_secret(world, "git-redirected", f"{PRIVATE_USER}:{PRIVATE_PASSWORD}")
+    url = f"{front.url}/public.git"
+    try:
+        # When a run names it with a git secret (and a lock), and another without
+        with_secret = world.run(
+            "--git", url, "--git-secret", "git-redirected", "--lock", "git-e2e", "--", "echo ran"
+        )
+        without = world.run("--git", f"{url}#v1", "--", "cat VERSION")
+    finally:
+        front.stop()
+        target.stop()
+
+    # Then the credential never reached the other server: the run with it failed with the
+    # reason and freed its lock; the one without followed the redirect as before
+    assert target.authorizations == []
+    code, out, err, record = with_secret
+    reason = (
+        f"{url} redirected to {target.url}/public.git: the git secret goes only to the URL "
+        "named, so redirects are not followed; name the final URL"
+    )
+    assert (code, out) == (125, "")
+    assert reason in err
+    assert record is not None and record["status"] == "FAILED"
+    assert record["reason"] == f"git checkout failed: {reason}"
+    assert world.get("/locks")["items"] == []
+    assert PRIVATE_PASSWORD not in err + json.dumps(record)
+    assert (without[0], without[1]) == (0, "1\n"), without[2]
+    assert without[3] is not None and without[3]["git_commit"] == world.repo.first
+
+
 def test_no_git_run_left_anything_in_the_work_directory(world: World) -> None:
     work = world.local.home / "data" / "work"
 

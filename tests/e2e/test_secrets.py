@@ -4,6 +4,7 @@ and the server log; admin only; restricted to images."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -113,3 +114,50 @@ def test_a_secret_restricted_to_another_image_is_refused_before_anything_runs(
     assert refused.returncode == 2
     assert "may not be used by a run without --image" in refused.stderr
     assert server.locks() == []
+
+
+PEM_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACBe2eE2eMultiLineSecretLineThreeOfTheKeyForTheTest0000000000\n"
+    "qgAAAAtzc2gtZWQyNTUxOQ==\n"
+    "-----END OPENSSH PRIVATE KEY-----"
+)
+
+
+def test_each_line_of_a_multi_line_secret_printed_alone_is_masked_everywhere(
+    server: LocalDeployment, alice: str
+) -> None:
+    # Given a PEM key stored as a secret (from a file: one trailing newline is dropped)
+    stored = mycli(server, "admin", "secrets", "set", "deploy-key", stdin=PEM_KEY + "\n")
+    assert stored.returncode == 0, stored.stderr
+    lines = PEM_KEY.split("\n")
+
+    # When a run prints it a line at a time on stdout, a line of it on stderr, and a short
+    # line of its own
+    run = mycli(
+        server,
+        *("exec", "--secret", "KEY=deploy-key", "--"),
+        'printf "%s\\n" "$KEY" | while read l; do echo "line $l"; done; '
+        'echo "$KEY" | sed -n 3p >&2; echo "}"',
+        key=alice,
+    )
+    execution_id = re.search(r"execution (\w+) started", run.stderr)
+    assert execution_id is not None, run.stderr
+    logs = mycli(server, "logs", execution_id[1], key=alice)
+    chunks = mycli(server, "logs", "-o", "json", execution_id[1], key=alice)
+
+    # Then every line shows as *** in `mycli exec`, `mycli logs` and its JSON chunks
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == logs.stdout == "line ***\n" * len(lines) + "}\n"
+    assert "***\n" in run.stderr and "***\n" in logs.stderr
+    replayed = b"".join(
+        base64.b64decode(json.loads(line)["data"]) for line in chunks.stdout.splitlines()
+    )
+    assert sorted(replayed.split(b"\n")) == sorted((run.stdout + "***\n").encode().split(b"\n"))
+    # and no line of it is in clear there or in any file of the data directory
+    everything = run.stdout + run.stderr + logs.stdout + logs.stderr + replayed.decode()
+    data = b"".join(p.read_bytes() for p in (server.home / "data").rglob("*") if p.is_file())
+    for line in lines:
+        assert line not in everything
+        assert line.encode() not in data
