@@ -354,23 +354,3 @@ def test_piped_stdin_without_dash_i_is_said_once_not_forwarded(
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr.count("mycli: stdin is not forwarded (use -i)") == 1
     assert "stdin" not in quiet.stderr
-
-
-def test_stdin_over_the_upload_limit_is_refused_before_anything_runs(tmp_path: Path) -> None:
-    local = LocalDeployment(tmp_path)
-    local.up("--max-upload-mb", "1")
-    try:
-        result = subprocess.run(
-            [MYCLI, "exec", "-i", "--", "wc -c"],
-            input=b"x" * (1024 * 1024 + 1),
-            env=local.env,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-
-        assert result.returncode == 2
-        assert b"stdin is over the server's limit of 1.0 MB" in result.stderr
-        assert json.loads(local.mycli("list", "-o", "json").stdout)["items"] == []
-    finally:
-        local.down()
