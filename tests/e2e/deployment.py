@@ -77,13 +77,20 @@ class LocalDeployment:
             "local", "up", "--background", "--port", "0", "--kill-grace", "1", *extra, check=True
         )
 
-    def api(self, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+    def api(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """A raw API request, as any HTTP client could make it."""
         request = urllib.request.Request(
             self.url + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"X-API-Key": key, "Content-Type": "application/json"},
+            headers={"X-API-Key": key, "Content-Type": "application/json", **(headers or {})},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

@@ -312,6 +312,28 @@ def test_the_same_idempotency_key_posted_twice_yields_one_execution(
     assert deployment.mycli("logs", first["execution_id"], check=True).stdout == "once\n"
 
 
+def test_the_same_idempotency_key_with_another_body_is_422_and_runs_nothing(
+    deployment: LocalDeployment,
+) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = deployment.api(
+        "POST", "/executions", deployment.admin_key, {"command": "echo once"}, key
+    )
+
+    status, refused = deployment.api(
+        "POST", "/executions", deployment.admin_key, {"command": "echo twice"}, key
+    )
+    again = deployment.api(
+        "POST", "/executions", deployment.admin_key, {"command": "echo once"}, key
+    )
+
+    assert (first[0], status, again[0]) == (202, 422, 202), refused
+    assert refused["error"]["code"] == "idempotency_key_reused"
+    assert refused["error"]["details"]["execution_id"] == first[1]["execution_id"]
+    assert again[1]["execution_id"] == first[1]["execution_id"]
+    assert only_execution(deployment)["execution_id"] == first[1]["execution_id"]
+
+
 # -- stdin -------------------------------------------------------------------------------------
 
 

@@ -303,6 +303,11 @@ def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dic
             execution: dict[str, Any] = client.post("/executions", body, idempotency_key=key)
             return execution
         except ApiError as error:
+            if error.code == "idempotency_key_reused":
+                raise CliError(
+                    f"the server refused to start the command: {error.message}",
+                    exitcodes.USAGE,
+                ) from error
             if error.code != "lock_held" or wait_lock is None or time.monotonic() >= deadline:
                 raise
             if not announced:
