@@ -26,6 +26,7 @@ from orchestrator import __version__
 from orchestrator.api.auth import API_KEY_HEADER, authenticate
 from orchestrator.api.context import request_scope
 from orchestrator.api.errors import proxy_error, register_error_handlers
+from orchestrator.api.headers import with_policy_headers
 from orchestrator.domain.errors import MycliError
 from orchestrator.domain.services import Services
 
@@ -132,8 +133,10 @@ class Api:
             try:
                 authenticate(event, scope)
             except MycliError as error:
-                return proxy_error(error)
-            return self.resolver.resolve(event, context)
+                result = proxy_error(error)
+            else:
+                result = self.resolver.resolve(event, context)
+        return with_policy_headers(result, event.get("path") or "")
 
 
 def openapi_json() -> str:
