@@ -33,12 +33,7 @@ GATEWAY_ERROR_TEMPLATE = (
 # gateway response cannot tell paths apart, so each carries the console's set. A static
 # gateway header value is quoted in single quotes and cannot hold the console policy's own
 # quotes; `sandbox` stands in for it (such a body can run nothing, and is never framed).
-GATEWAY_HEADERS = {
-    **{
-        name: value for name, value in SECURITY_HEADERS.items() if name != "Content-Security-Policy"
-    },
-    "Content-Security-Policy": "sandbox",
-}
+GATEWAY_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": "sandbox"}
 
 
 class RestApi(Construct):
