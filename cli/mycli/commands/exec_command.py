@@ -21,7 +21,7 @@ import click
 from mycli import exitcodes
 from mycli.client import api_path
 from mycli.commands.common import pass_app
-from mycli.commands.exec_request import check_secret_count, git_fields, request_body
+from mycli.commands.exec_request import check_secret_count, git_fields, parse_env, request_body
 from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
@@ -31,6 +31,8 @@ from mycli.streams import ChunkWriter
 LOCK_RETRY_MAX_SECONDS = 2.0
 STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# What other commands use (`mycli run`); the request's checks live in exec_request.py.
+__all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields", "parse_env"]
 
 
 # `mycli exec`'s options are declared on `execute`, the function that does its work, and
