@@ -43,6 +43,7 @@ def request_body(
         body["lock"] = lock
     if env_pairs:
         body["env"] = parse_env(env_pairs)
+        check_env_limits(body["env"])
     if timeout:
         body["timeout_seconds"] = timeout
     return body
@@ -79,14 +80,6 @@ def git_fields(
 
 
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
-    """`-e` pairs as the body's env, within the server's limits (exit 2 before any upload)."""
-    from orchestrator.domain.models import (
-        MAX_ENV_ENTRIES,
-        MAX_ENV_TOTAL_BYTES,
-        MAX_ENV_VALUE_LENGTH,
-        env_size,
-    )
-
     env: dict[str, str] = {}
     for pair in pairs:
         name, separator, value = pair.partition("=")
@@ -96,13 +89,26 @@ def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
             if name not in os.environ:
                 raise click.BadParameter(f"{name} is not set locally", param_hint="--env")
             value = os.environ[name]
+        env[name] = value
+    return env
+
+
+def check_env_limits(env: dict[str, str]) -> None:
+    """The server's env limits, checked before anything is packed or uploaded (exit 2)."""
+    from orchestrator.domain.models import (
+        MAX_ENV_ENTRIES,
+        MAX_ENV_TOTAL_BYTES,
+        MAX_ENV_VALUE_LENGTH,
+        env_size,
+    )
+
+    for name, value in env.items():
         if len(value) > MAX_ENV_VALUE_LENGTH:
             raise click.BadParameter(
                 f"the value of {name} is {len(value)} characters, over the limit of "
                 f"{MAX_ENV_VALUE_LENGTH}",
                 param_hint="--env",
             )
-        env[name] = value
     if len(env) > MAX_ENV_ENTRIES:
         raise click.BadParameter(
             f"{len(env)} variables, over the limit of {MAX_ENV_ENTRIES}", param_hint="--env"
@@ -112,7 +118,6 @@ def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
             f"names and values take {env_size(env)} bytes, over the limit of {MAX_ENV_TOTAL_BYTES}",
             param_hint="--env",
         )
-    return env
 
 
 def check_secret_count(secrets: dict[str, str]) -> None:
