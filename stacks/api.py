@@ -18,6 +18,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from orchestrator.console import SECURITY_HEADERS
 from orchestrator.handlers.catalog import CONSOLE_ROUTES, ROUTES
 from stacks.config import PlatformConfig
 from stacks.functions import PythonFunction
@@ -28,6 +29,11 @@ JSON_SCHEMA_DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 GATEWAY_ERROR_TEMPLATE = (
     '{"error": {"code": "%s", "message": $context.error.messageString, "details": {}}}'
 )
+# ...with the headers every answer carries (api/headers.py), console paths included: a
+# gateway response cannot tell paths apart, so each carries the console's set. A static
+# gateway header value is quoted in single quotes and cannot hold the console policy's own
+# quotes; `sandbox` stands in for it (such a body can run nothing, and is never framed).
+GATEWAY_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": "sandbox"}
 
 
 class RestApi(Construct):
@@ -124,6 +130,7 @@ class RestApi(Construct):
                 name,
                 type=response_type,
                 templates={"application/json": GATEWAY_ERROR_TEMPLATE % code},
+                response_headers={name: f"'{value}'" for name, value in GATEWAY_HEADERS.items()},
             )
 
     def _build_route(

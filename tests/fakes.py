@@ -26,6 +26,7 @@ from orchestrator.domain.models import (
     Secret,
     Upload,
     UploadSlot,
+    settable_fields,
 )
 
 
@@ -97,7 +98,7 @@ class InMemoryExecutionStore:
         with self._lock:
             current = self.items.get(execution_id)
             if current is not None:
-                self.items[execution_id] = replace(current, **fields)  # type: ignore[arg-type]
+                self.items[execution_id] = replace(current, **settable_fields(fields))  # type: ignore[arg-type]
 
     def list_page(
         self,

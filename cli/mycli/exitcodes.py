@@ -13,11 +13,19 @@ EXEC_COULD_NOT_RUN = 125  # lock held, failed to start, server restarted, connec
 EXEC_CANCELLED = 130  # also Ctrl-C anywhere (128 + SIGINT)
 SIGNAL_BASE = 128  # SIGTERM -> 143, SIGHUP -> 129
 
-BY_HTTP_STATUS = {400: USAGE, 401: AUTH, 403: AUTH, 404: NOT_FOUND, 409: CONFLICT, 413: USAGE}
+BY_HTTP_STATUS = {
+    400: USAGE,
+    401: AUTH,
+    403: AUTH,
+    404: NOT_FOUND,
+    409: CONFLICT,
+    413: USAGE,
+    422: USAGE,  # idempotency_key_reused: the key already stands for another request
+}
 
 
 # Error codes whose exit code is not their HTTP status's.
-BY_ERROR_CODE = {"too_many_executions": CONFLICT}
+BY_ERROR_CODE = {"too_many_executions": CONFLICT, "idempotency_key_reused": USAGE}
 
 
 def for_http_status(status: int, code: str | None = None) -> int:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from mycli import exitcodes
 from mycli.errors import CliError
 
 PROGRESS_THRESHOLD = 1024 * 1024
@@ -49,7 +50,7 @@ def files_to_pack(directory: Path) -> list[str]:
 
 def pack(directory: Path) -> Archive:
     if not directory.is_dir():
-        raise CliError(f"--upload: {directory} is not a directory", 2)
+        raise CliError(f"--upload: {directory} is not a directory", exitcodes.USAGE)
     paths = files_to_pack(directory)
     handle, name = tempfile.mkstemp(prefix="mycli-upload-", suffix=".tar.gz")
     os.close(handle)
@@ -82,6 +83,11 @@ def put(slot: dict[str, Any], archive: Archive) -> None:
         raise CliError(f"the upload failed: {error}") from error
     finally:
         connection.close()
+    if response.status == 413:
+        raise CliError(
+            f"the upload is {human(archive.size)}, over the server's limit (HTTP 413)",
+            exitcodes.USAGE,
+        )
     if response.status >= 300:
         raise CliError(f"the upload was refused (HTTP {response.status}): {body[:200]!r}")
 

@@ -1,5 +1,5 @@
-"""An existing data directory keeps its executions across the schema upgrade that added the
-log truncation and stdin upload columns."""
+"""An existing data directory keeps its executions across the schema upgrades (the log
+truncation and stdin upload columns, the request fingerprint of idempotent creates)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 
 from orchestrator.adapters.local.database import MIGRATIONS, Database
 from orchestrator.adapters.local.stores import SqliteExecutionStore
+from orchestrator.domain.executions import idempotent_execution_id
+from orchestrator.domain.models import Caller, ExecutionRequest, Role
+from orchestrator.local.platform import LocalPlatform, LocalSettings
 
 
 def test_a_version_2_database_is_upgraded_and_its_executions_read_back(tmp_path: Path) -> None:
@@ -41,3 +44,40 @@ def test_a_version_2_database_is_upgraded_and_its_executions_read_back(tmp_path:
     )
     assert execution.playbook is None
     assert (execution.git_url, execution.git_commit) == (None, None)
+
+
+def test_an_idempotent_run_from_before_fingerprints_still_answers_its_key(
+    tmp_path: Path,
+) -> None:
+    # Given a data directory from the release before request fingerprints, holding a run
+    # that was created with an Idempotency-Key
+    path = tmp_path / "data" / "mycli.db"
+    path.parent.mkdir()
+    before = MIGRATIONS.index("ALTER TABLE executions ADD COLUMN request_fingerprint TEXT;")
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:before]:
+        old.executescript(script)
+    execution_id = idempotent_execution_id("admin@localhost", "key-1")
+    old.execute(
+        "INSERT INTO executions (execution_id, started_at, user_email, command, status,"
+        " timeout_seconds) VALUES (?, '2026-01-01T00:00:00.000Z', 'admin@localhost',"
+        " 'echo old', 'SUCCEEDED', 60)",
+        (execution_id,),
+    )
+    old.execute(f"PRAGMA user_version = {before}")
+    old.commit()
+    old.close()
+
+    # When this mycli opens it and the key is repeated with another request
+    platform = LocalPlatform(LocalSettings(data_dir=path.parent))
+    try:
+        admin = Caller("admin@localhost", Role.ADMIN)
+        again = platform.services.executions.start(
+            admin, ExecutionRequest("echo new"), None, "key-1"
+        )
+    finally:
+        platform.shutdown()
+
+    # Then the old run comes back as it always did (it has no fingerprint to compare)
+    assert (again.execution_id, again.command) == (execution_id, "echo old")
+    assert again.request_fingerprint is None

@@ -13,7 +13,12 @@ import pytest
 from api_harness import ApiHarness
 from events import LambdaContext, rest_event
 from orchestrator.api.app import openapi_json
-from orchestrator.console import CONTENT_SECURITY_POLICY, STATIC_DIR, static_files
+from orchestrator.console import (
+    CONTENT_SECURITY_POLICY,
+    SECURITY_HEADERS,
+    STATIC_DIR,
+    static_files,
+)
 
 
 def get(api: ApiHarness, path: str, method: str = "GET", **kwargs: Any) -> dict[str, Any]:
@@ -117,3 +122,57 @@ def test_no_console_code_builds_html_from_strings() -> None:
             assert not forbidden.search(text), (path.name, forbidden.search(text))
             if path.suffix == ".html":
                 assert "<script>" not in text and "<style" not in text
+
+
+ODD_CONSOLE_PATHS = (
+    "/ui/a/b",
+    "/ui/executions/a/b",
+    "/ui/executions/a/b/c/",
+    "/ui/..%2f",
+    "/ui/x.js",
+    "/ui/a%0Ab",
+    "/ui/\u200b",
+    "/ui/a\n<img src=x onerror=alert(1)>",
+    "/ui/" + "a/" * 2000,
+)
+
+
+@pytest.mark.parametrize("path", ODD_CONSOLE_PATHS, ids=lambda path: repr(path[:20]))
+def test_every_odd_console_path_is_the_404_page_with_the_console_headers(
+    api: ApiHarness, path: str
+) -> None:
+    response = get(api, path)
+    headers = headers_of(response)
+
+    assert response["statusCode"] == 404
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name.lower()] == value, name
+    assert "onerror" not in response["body"], "nothing of the path is reflected"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"])
+def test_other_methods_under_ui_still_need_a_key_and_carry_the_console_headers(
+    api: ApiHarness, method: str
+) -> None:
+    response = get(api, "/ui/a/b", method=method)
+
+    assert response["statusCode"] == 401
+    assert headers_of(response)["content-security-policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_every_api_answer_says_nosniff_and_only_the_console_its_policy(api: ApiHarness) -> None:
+    answers = [
+        get(api, "/executions"),  # 401 before the resolver
+        get(api, "/executions/x", key=api.alice_key),  # 404 from the domain
+        get(api, "/nope", key=api.alice_key),  # 404: no route
+        get(api, "/health", method="DELETE", key=api.alice_key),  # 405
+        get(api, "/executions", method="POST", key=api.alice_key, raw_body="{"),  # 400
+        get(api, "/health"),  # 200
+    ]
+
+    assert [answer["statusCode"] for answer in answers] == [401, 404, 404, 405, 400, 200]
+    for answer in answers:
+        headers = headers_of(answer)
+        assert headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" not in headers

@@ -25,6 +25,33 @@ def test_a_repeated_key_returns_the_first_execution(api: ApiHarness) -> None:
     api.call("POST", f"/executions/{first[1]['execution_id']}/cancel", api.alice_key)
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"command": "echo two"},
+        {"command": "echo one", "env": {"A": "1"}},
+        {"command": "echo one", "lock": "db"},
+        {"command": "echo one", "timeout_seconds": 30},
+    ],
+    ids=["command", "env", "lock", "timeout"],
+)
+def test_a_key_reused_for_another_body_is_422_and_starts_nothing(
+    api: ApiHarness, changed: dict[str, Any]
+) -> None:
+    first = create(api, api.alice_key, {"command": "echo one"}, **{"Idempotency-Key": "k-2"})
+
+    status, body = create(api, api.alice_key, changed, **{"Idempotency-Key": "k-2"})
+
+    assert status == 422
+    assert body["error"]["code"] == "idempotency_key_reused"
+    assert "different request" in body["error"]["message"]
+    assert body["error"]["details"] == {"execution_id": first[1]["execution_id"]}
+    _, page = api.call("GET", "/executions", api.alice_key)
+    assert [e["execution_id"] for e in page["items"]] == [first[1]["execution_id"]]
+    assert "request_fingerprint" not in page["items"][0]
+    assert "request_fingerprint" not in first[1]
+
+
 def test_the_same_key_from_another_user_starts_their_own(api: ApiHarness) -> None:
     alices = create(api, api.alice_key, {"command": "true"}, **{"Idempotency-Key": "same"})
     bobs = create(api, api.bob_key, {"command": "true"}, **{"Idempotency-Key": "same"})

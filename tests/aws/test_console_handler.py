@@ -12,7 +12,7 @@ import boto3
 from events import rest_event
 from lambda_harness import Lambdas
 from moto_aws import REGION
-from orchestrator.console import CONTENT_SECURITY_POLICY, STATIC_DIR
+from orchestrator.console import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, STATIC_DIR
 
 LAMBDA_SRC = Path(__file__).parents[2] / "lambda_src"
 
@@ -61,3 +61,17 @@ def test_the_console_files_ship_in_the_asset() -> None:
     shipped = {p.name for p in STATIC_DIR.iterdir()}
     assert {"index.html", "app.js", "terminal.js", "console.css"} <= shipped
     assert STATIC_DIR.is_relative_to(LAMBDA_SRC / "orchestrator")
+
+
+def test_every_path_the_console_function_gets_carries_its_headers(lambdas: Lambdas) -> None:
+    # API Gateway sends it every GET below /ui/ ({proxy+}), however deep or odd
+    paths = ["/ui/a/b", "/ui/executions/a/b", "/ui/..%2f", "/ui/x.js", "/ui/\u200b", "/ui/a b"]
+    for path in paths:
+        response = lambdas.invoke("console", rest_event("GET", path))
+
+        assert response["statusCode"] == 404, path
+        assert headers(response)["Content-Type"] == "text/html; charset=utf-8", path
+        for name, value in SECURITY_HEADERS.items():
+            assert headers(response)[name] == value, (path, name)
+    me = lambdas.invoke("console", rest_event("GET", "/me"))
+    assert headers(me)["X-Content-Type-Options"] == "nosniff"

@@ -1,5 +1,5 @@
 """The create-execution Lambda on moto: a repeated Idempotency-Key returns the first
-execution (DynamoDB stores), and ECS runs it once."""
+execution (DynamoDB stores), and ECS runs it once; the same key with another body is 422."""
 
 from __future__ import annotations
 
@@ -37,3 +37,30 @@ def test_a_malformed_key_is_400_on_aws_too(lambdas: Lambdas) -> None:
 
     assert status == 400
     assert "1-128 characters" in body["error"]["message"]
+
+
+def test_the_same_key_with_another_body_is_422_and_runs_nothing_more(lambdas: Lambdas) -> None:
+    key = {"Idempotency-Key": "2f9c0e7d-reused"}
+    body = {"command": "make deploy", "env": {"TARGET": "staging"}}
+    first = lambdas.call("POST", "/executions", lambdas.alice_key, body=body, headers=key)
+
+    status, refused = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.alice_key,
+        body={**body, "env": {"TARGET": "prod"}},
+        headers=key,
+    )
+
+    assert (first[0], status) == (202, 422), refused
+    assert refused["error"]["code"] == "idempotency_key_reused"
+    assert refused["error"]["details"]["execution_id"] == first[1]["execution_id"]
+    ecs = boto3.client("ecs", region_name=REGION)
+    assert ecs.list_tasks(cluster=lambdas.settings.cluster)["taskArns"] == [first[1]["task_ref"]]
+    item = boto3.client("dynamodb", region_name=REGION).query(
+        TableName=lambdas.settings.executions_table,
+        KeyConditionExpression="execution_id = :id",
+        ExpressionAttributeValues={":id": {"S": first[1]["execution_id"]}},
+    )["Items"][0]
+    assert item["request_fingerprint"]["S"].startswith("v1:")
+    assert "staging" not in str(item), "the env value is not stored, only its digest"

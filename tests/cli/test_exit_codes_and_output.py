@@ -44,10 +44,17 @@ def _admin(harness: CliHarness) -> Caller:
 
 
 def test_input_only_the_server_checks_is_2_as_well(harness: CliHarness) -> None:
+    result = harness.run("exec", "--secret", "no-such-secret", "--", "true")
+
+    assert result.exit_code == exitcodes.USAGE, result.stderr
+    assert "no-such-secret" in result.stderr
+
+
+def test_an_env_value_over_the_limit_is_2_before_the_request(harness: CliHarness) -> None:
     result = harness.run("exec", "-e", f"BIG={'x' * 9000}", "--", "true")
 
     assert result.exit_code == exitcodes.USAGE
-    assert "longer than 8192" in result.stderr
+    assert "the value of BIG is 9000 characters, over the limit of 8192" in result.stderr
 
 
 def test_a_missing_api_key_is_3(harness: CliHarness) -> None:

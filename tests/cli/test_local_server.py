@@ -1,5 +1,5 @@
 """The local HTTP host itself: the OpenAPI document, body and header limits, keep-alive, path
-values decoded once, timeouts from the environment."""
+values decoded once, timeouts from the environment, the header policy on uvicorn's own answers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import contextlib
 import http.client
 import json
 import socket
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from cli_harness import CliHarness
-from orchestrator.local.server import ServerLimits
+from orchestrator.console import SECURITY_HEADERS
+from orchestrator.local.platform import LocalPlatform
+from orchestrator.local.server import LocalApiServer, ServerLimits
 
 
 def connect(harness: CliHarness) -> http.client.HTTPConnection:
@@ -101,3 +104,34 @@ def test_headers_over_64_kib_are_431_and_the_connection_closed(harness: CliHarne
 
     assert received.startswith(b"HTTP/1.1 431 ")
     assert b'"code":"headers_too_large"' in received
+
+
+def test_uvicorns_own_answers_carry_the_header_policy(platform: LocalPlatform) -> None:
+    # Given a server that takes two connections at most, one of them held open
+    server = LocalApiServer(
+        platform.services, "127.0.0.1", 0, limits=ServerLimits(max_connections=2)
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = urlsplit(server.url)
+    try:
+        with socket.create_connection((url.hostname or "", url.port or 0), timeout=5) as held:
+            held.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert held.recv(65536).startswith(b"HTTP/1.1 200")
+            # When another connection asks for a console path and for the API
+            answers = []
+            for path in ("/ui/a/b", "/executions"):
+                connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+                connection.request("GET", path)
+                answers.append(connection.getresponse())
+                connection.close()
+    finally:
+        server.shutdown()
+
+    # Then uvicorn's own 503 carries the same headers as any other answer for that path
+    console, api = answers
+    assert (console.status, api.status) == (503, 503)
+    for name, value in SECURITY_HEADERS.items():
+        assert console.getheader(name) == value
+    assert api.getheader("X-Content-Type-Options") == "nosniff"
+    assert api.getheader("Content-Security-Policy") is None

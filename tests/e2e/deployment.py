@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 MYCLI = str(Path(sys.executable).parent / "mycli")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
@@ -77,13 +79,20 @@ class LocalDeployment:
             "local", "up", "--background", "--port", "0", "--kill-grace", "1", *extra, check=True
         )
 
-    def api(self, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+    def api(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """A raw API request, as any HTTP client could make it."""
         request = urllib.request.Request(
             self.url + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"X-API-Key": key, "Content-Type": "application/json"},
+            headers={"X-API-Key": key, "Content-Type": "application/json", **(headers or {})},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -130,3 +139,68 @@ def running_deployment(home: Path, *up_options: str) -> Iterator[LocalDeployment
         yield deployment
     finally:
         deployment.down()
+
+
+# -- HTTP over a raw socket, byte for byte as an attacker sends it ------------------------------
+
+
+def connect(deployment: LocalDeployment) -> socket.socket:
+    url = urlsplit(deployment.url)
+    return socket.create_connection((url.hostname or "", url.port or 80), timeout=5)
+
+
+def exchange(deployment: LocalDeployment, data: bytes, wait: float = 5) -> tuple[bytes, float]:
+    """Send `data`, read until the server closes (or `wait` passes); what came back, and when
+    the server closed (inf if it did not)."""
+    started = time.monotonic()
+    with connect(deployment) as connection:
+        connection.settimeout(wait)
+        connection.sendall(data)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except TimeoutError:
+            return received, float("inf")
+    return received, time.monotonic() - started
+
+
+def read_response(connection: socket.socket) -> bytes:
+    """One whole response (headers and Content-Length body) from a kept-alive connection."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    head, body = received.split(b"\r\n\r\n", 1)
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+def error_of(response: bytes) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(response.split(b"\r\n\r\n", 1)[1])
+    return body["error"]
+
+
+def request(method: str, path: str, key: str, body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return (head + "Connection: close\r\n\r\n").encode() + body
+
+
+def headers_of(response: bytes) -> dict[str, list[str]]:
+    """Each header of a response (names lowercased) with every value it was sent with."""
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    found: dict[str, list[str]] = {}
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        found.setdefault(name.strip().lower(), []).append(value.strip())
+    return found

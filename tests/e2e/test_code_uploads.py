@@ -75,7 +75,7 @@ def test_an_archive_over_the_servers_limit_is_refused_before_uploading(tmp_path:
 
         result = local.mycli("exec", "--upload", str(directory), "--", "ls")
 
-        assert result.returncode == 125
+        assert result.returncode == 2  # over a limit, like stdin (test_over_a_limit.py)
         assert "over the server's limit of 1.0 MB" in result.stderr
         assert "Traceback" not in result.stderr
         listed = json.loads(local.mycli("list", "-o", "json", check=True).stdout)

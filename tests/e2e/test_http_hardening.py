@@ -1,24 +1,33 @@
 """The local server's HTTP layer under hostile input, over a raw socket on 127.0.0.1 against a
 real `mycli local up`: ambiguous framing is refused and nothing smuggled runs, slow and idle
-connections are cut off without holding up others, odd methods and bodies get 4xx, and the
-data directory is private whatever the umask."""
+connections are cut off without holding up others, odd methods and bodies get 4xx, every
+response under /ui/ carries the console's headers and every error `nosniff`, and the data
+directory is private whatever the umask."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from deployment import MYCLI, LocalDeployment
+from deployment import (
+    MYCLI,
+    LocalDeployment,
+    connect,
+    error_of,
+    exchange,
+    headers_of,
+    read_response,
+    request,
+    status_of,
+)
+from orchestrator.console import SECURITY_HEADERS
 
 pytestmark = pytest.mark.e2e
 
@@ -61,52 +70,6 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardenedDeplo
     local.down()
 
 
-def connect(deployment: LocalDeployment) -> socket.socket:
-    url = urlsplit(deployment.url)
-    return socket.create_connection((url.hostname or "", url.port or 80), timeout=5)
-
-
-def exchange(deployment: LocalDeployment, data: bytes, wait: float = 5) -> tuple[bytes, float]:
-    """Send `data`, read until the server closes (or `wait` passes); what came back, and when
-    the server closed (inf if it did not)."""
-    started = time.monotonic()
-    with connect(deployment) as connection:
-        connection.settimeout(wait)
-        connection.sendall(data)
-        received = b""
-        try:
-            while chunk := connection.recv(65536):
-                received += chunk
-        except TimeoutError:
-            return received, float("inf")
-    return received, time.monotonic() - started
-
-
-def read_response(connection: socket.socket) -> bytes:
-    """One whole response (headers and Content-Length body) from a kept-alive connection."""
-    received = b""
-    while b"\r\n\r\n" not in received:
-        received += connection.recv(65536)
-    head, body = received.split(b"\r\n\r\n", 1)
-    length = next(
-        int(line.split(b":")[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += connection.recv(65536)
-    return head + b"\r\n\r\n" + body
-
-
-def status_of(response: bytes) -> int:
-    return int(response.split(b" ", 2)[1])
-
-
-def error_of(response: bytes) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(response.split(b"\r\n\r\n", 1)[1])
-    return body["error"]
-
-
 def smuggled_user_request(admin_key: str) -> bytes:
     body = json.dumps({"email": SMUGGLED_EMAIL, "role": "user"}).encode()
     return (
@@ -119,12 +82,6 @@ def user_emails(deployment: LocalDeployment) -> list[str]:
     status, body = deployment.api("GET", "/users", deployment.admin_key)
     assert status == 200
     return [user["email"] for user in body["items"]]
-
-
-def request(method: str, path: str, key: str, body: bytes = b"") -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n"
-    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    return (head + "Connection: close\r\n\r\n").encode() + body
 
 
 def test_content_length_with_transfer_encoding_is_refused_and_nothing_is_smuggled(
@@ -249,6 +206,86 @@ def test_a_percent_encoded_non_ascii_id_is_decoded_once_and_not_found(
 
     assert status_of(response) == 404
     assert "é" * 30 in error_of(response)["message"]
+
+
+# -- response headers --------------------------------------------------------------------------
+
+CONSOLE_HEADERS = {name.lower(): [value] for name, value in SECURITY_HEADERS.items()}
+
+
+def raw(method: str, target: str, extra: str = "") -> bytes:
+    return f"{method} {target} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "status"),
+    [
+        ("GET", "/ui/a/b", 404),
+        ("GET", "/ui/executions/a/b", 404),
+        ("GET", "/ui/executions/a/b/c/", 404),
+        ("GET", "/ui/..%2f", 404),
+        ("GET", "/ui/../../etc/passwd", 404),
+        ("GET", "/ui/x.js", 404),
+        ("GET", "/ui/%E2%80%8B", 404),
+        ("GET", "/ui/%ff%00", 404),
+        ("GET", "/ui/a;b=c/d", 404),
+        ("GET", "/ui/" + "a/" * 5000, 404),
+        ("GET", "/ui//", 200),
+        ("GET", "/ui/?x=/a/b", 200),
+        ("GET", "/ui", 302),
+        ("HEAD", "/ui/", 405),
+        ("OPTIONS", "/ui/a/b", 405),
+        ("TRACE", "/ui/", 405),
+        ("POST", "/ui/a/b", 401),
+        ("DELETE", "/ui/executions/x", 401),
+        ("GET", "/ui/" + "a" * 70_000, 431),
+        ("GET", "/ui/ bad request line", 400),
+    ],
+)
+def test_every_response_under_ui_carries_the_console_headers(
+    hardened: HardenedDeployment, method: str, target: str, status: int
+) -> None:
+    response, _ = exchange(hardened, raw(method, target))
+
+    assert status_of(response) == status
+    headers = headers_of(response)
+    for name, values in CONSOLE_HEADERS.items():
+        assert headers.get(name) == values, (name, headers)
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (request("GET", "/nope", "mycli_wrong"), 401),
+        (raw("GET", "/nope"), 401),
+        (raw("GET", "/executions/x"), 401),
+        (request("GET", "/executions/x", "mycli_wrong"), 401),
+        (raw("PATCH", "/health"), 405),
+        (raw("HEAD", "/health"), 405),
+        (raw("POST", "/executions", "Content-Length: 2000000\r\n"), 413),
+        (raw("POST", "/executions", "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n"), 400),
+        (raw("GET", "/" + "x" * 70_000), 431),
+        (raw("GET", "/openapi.json"), 200),
+        (raw("GET", "/health"), 200),
+    ],
+)
+def test_every_api_response_says_nosniff_once(
+    hardened: HardenedDeployment, data: bytes, status: int
+) -> None:
+    response, _ = exchange(hardened, data)
+
+    assert status_of(response) == status
+    assert headers_of(response)["x-content-type-options"] == ["nosniff"]
+
+
+def test_an_api_error_for_the_key_holder_says_nosniff(hardened: HardenedDeployment) -> None:
+    response, _ = exchange(
+        hardened, request("POST", "/executions", hardened.admin_key, b'{"command": 1}')
+    )
+
+    assert status_of(response) == 400
+    assert headers_of(response)["x-content-type-options"] == ["nosniff"]
+    assert headers_of(response)["content-type"] == ["application/json"]
 
 
 def test_the_data_directory_is_private_whatever_the_umask(

@@ -57,3 +57,24 @@ def test_the_console_function_serves_files_and_may_touch_no_data(resources: Reso
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
+
+
+def test_api_gateways_own_answers_carry_the_header_policy(resources: Resources) -> None:
+    # (no route or method for the request, throttled, too large, integration failure: API
+    # Gateway answers those itself, before any function, for console paths too)
+    responses = of_type(resources, "AWS::ApiGateway::GatewayResponse").values()
+    types = {r["Properties"]["ResponseType"] for r in responses}
+
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= types
+    for response in responses:
+        parameters = response["Properties"]["ResponseParameters"]
+        header = {
+            name.removeprefix("gatewayresponse.header."): value
+            for name, value in parameters.items()
+        }
+        assert header["X-Content-Type-Options"] == "'nosniff'"
+        assert header["X-Frame-Options"] == "'DENY'"
+        assert header["Referrer-Policy"] == "'no-referrer'"
+        assert header["Content-Security-Policy"] == "'sandbox'"
+        for value in header.values():
+            assert value.count("'") == 2, "a static value holds no quote of its own"

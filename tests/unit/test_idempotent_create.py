@@ -3,10 +3,13 @@ execution, started once (in-memory fakes)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from orchestrator.domain.errors import Conflict, LockHeld
+from orchestrator.domain.errors import Conflict, IdempotencyKeyReused, LockHeld
 from orchestrator.domain.executions import idempotent_execution_id
+from orchestrator.domain.idempotency import request_fingerprint
 from orchestrator.domain.models import Execution, ExecutionRequest, ExecutionStatus
 from support import ALICE, BOB, FakeWorld
 
@@ -89,3 +92,75 @@ def test_without_a_key_every_create_is_a_new_execution(world: FakeWorld) -> None
     second = world.services.executions.start(ALICE, ExecutionRequest("x"))
 
     assert first.execution_id != second.execution_id
+
+
+# -- the same key for another request ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"command": "echo bye"},
+        {"lock": "other"},
+        {"env": {"A": "2"}},
+        {"env": {"A": "1", "B": ""}},
+        {"timeout_seconds": 61},
+        {"secrets": {"A": "db"}},
+        {"playbook": "deploy"},
+        {"git_url": "https://example.com/r.git"},
+    ],
+    ids=lambda changed: next(iter(changed)),
+)
+def test_a_key_reused_for_another_request_is_refused_and_starts_nothing(
+    world: FakeWorld, changed: dict[str, object]
+) -> None:
+    request = ExecutionRequest("echo hi", lock="prod", env={"A": "1"}, timeout_seconds=60)
+    first = world.services.executions.start(ALICE, request, None, "k")
+
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        world.services.executions.start(ALICE, replace(request, **changed), None, "k")  # type: ignore[arg-type]
+
+    assert refused.value.code == "idempotency_key_reused"
+    assert first.execution_id in refused.value.message
+    assert len(world.runner.launched) == 1
+    assert world.locks.get("prod").execution_id == first.execution_id  # type: ignore[union-attr]
+
+
+def test_the_same_request_in_another_order_is_the_same_request(world: FakeWorld) -> None:
+    first = world.services.executions.start(
+        ALICE, ExecutionRequest("x", env={"A": "1", "B": "2"}), None, "k"
+    )
+
+    again = world.services.executions.start(
+        ALICE, ExecutionRequest("x", env={"B": "2", "A": "1"}), None, "k"
+    )
+
+    assert again.execution_id == first.execution_id
+
+
+def test_a_concurrent_repeat_with_another_request_is_refused(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.services.executions.start(ALICE, ExecutionRequest("x", lock="prod"), None, "k")
+    store_get = world.executions.get
+    looks = []
+
+    def get(execution_id: str) -> Execution | None:
+        looks.append(execution_id)  # the repeat's first look finds nothing: mid-create
+        return store_get(execution_id) if len(looks) > 1 else None
+
+    monkeypatch.setattr(world.executions, "get", get)
+
+    with pytest.raises(IdempotencyKeyReused):
+        world.services.executions.start(ALICE, ExecutionRequest("y", lock="prod"), None, "k")
+    assert len(world.runner.launched) == 1
+
+
+def test_the_fingerprint_depends_on_the_execution_and_hides_values() -> None:
+    request = ExecutionRequest("x", env={"PASSWORD": "hunter2"})
+
+    one = request_fingerprint(request, "e1")
+
+    assert one == request_fingerprint(ExecutionRequest("x", env={"PASSWORD": "hunter2"}), "e1")
+    assert one != request_fingerprint(request, "e2")
+    assert "hunter2" not in one and len(one) == len("v1:") + 64

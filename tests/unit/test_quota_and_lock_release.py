@@ -68,7 +68,7 @@ def test_a_repeated_key_gets_the_first_execution_even_at_the_limit(world: FakeWo
     first = executions.start(ALICE, ExecutionRequest("x", lock="prod"), None, "key-1")
 
     # When the same request is repeated, Then it is the first, not a refusal
-    assert executions.start(ALICE, ExecutionRequest("x"), None, "key-1") == first
+    assert executions.start(ALICE, ExecutionRequest("x", lock="prod"), None, "key-1") == first
     with pytest.raises(TooManyExecutions):
         executions.start(ALICE, ExecutionRequest("x"), None, "key-2")
     assert world.locks.get("prod").execution_id == first.execution_id  # type: ignore[union-attr]

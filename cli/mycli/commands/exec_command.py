@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import re
-import shlex
 import signal
 import stat
 import sys
@@ -23,17 +21,18 @@ import click
 from mycli import exitcodes
 from mycli.client import api_path
 from mycli.commands.common import pass_app
+from mycli.commands.exec_request import check_secret_count, git_fields, parse_env, request_body
 from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
 from mycli.output import emit_json, output_option
 from mycli.streams import ChunkWriter
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
 LOCK_RETRY_MAX_SECONDS = 2.0
 STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# What other commands use (`mycli run`); the request's checks live in exec_request.py.
+__all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields", "parse_env"]
 
 
 # `mycli exec`'s options are declared on `execute`, the function that does its work, and
@@ -139,6 +138,7 @@ def execute(
         from mycli.commands.secrets import parse_secret_refs
 
         body["secrets"] = parse_secret_refs(secret_refs, body.get("env", {}))
+        check_secret_count(body["secrets"])
     body |= git_fields(git_source, git_subdir, git_secret, upload)
     if output == "json" and not detach:
         raise click.UsageError("--output json goes with --detach (stdout is the command's)")
@@ -167,7 +167,7 @@ def execute(
 EXEC_EPILOG = (
     "Exit codes: the command's own; 124 timed out; 125 could not run (lock held, "
     "failed to start, server restarted, connection lost); 130 Ctrl-C; 143/129 SIGTERM/SIGHUP "
-    "(the execution is cancelled); 2 bad input; 3 key; 4 not found."
+    "(the execution is cancelled); 2 bad input or over a limit; 3 key; 4 not found."
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -193,69 +193,6 @@ def exec_command(app: AppContext, /, command: tuple[str, ...], **options: Any) -
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
     execute(app, command=command, **options)
-
-
-def request_body(
-    command: tuple[str, ...],
-    lock: str | None,
-    env_pairs: tuple[str, ...],
-    timeout: int | None,
-    wait_lock: float | None,
-) -> dict[str, Any]:
-    """The POST /executions body, every input checked before anything runs (exit 2)."""
-    # The server's own limits; imported here so `mycli --help` does not pay for them.
-    from orchestrator.domain.models import MAX_COMMAND_LENGTH, is_valid_lock_name
-
-    text = command[0] if len(command) == 1 else shlex.join(command)
-    if not text.strip():
-        raise click.BadParameter("the command is empty", param_hint="COMMAND")
-    if len(text) > MAX_COMMAND_LENGTH:
-        raise click.BadParameter(
-            f"the command is {len(text)} characters, over the limit of {MAX_COMMAND_LENGTH}",
-            param_hint="COMMAND",
-        )
-    if lock is not None and not is_valid_lock_name(lock):
-        raise click.BadParameter(f"{lock!r}: {LOCK_NAME_RULE}", param_hint="--lock")
-    if wait_lock is not None and lock is None:
-        raise click.UsageError("--wait-lock needs --lock")
-    body: dict[str, Any] = {"command": text}
-    if lock:
-        body["lock"] = lock
-    if env_pairs:
-        body["env"] = parse_env(env_pairs)
-    if timeout:
-        body["timeout_seconds"] = timeout
-    return body
-
-
-def git_fields(
-    source: str | None, subdir: str | None, secret: str | None, upload: Path | None
-) -> dict[str, str]:
-    """The body's git_* fields for `--git URL[#REF]` and its options, checked (exit 2)."""
-    from orchestrator.domain.errors import ValidationFailed
-    from orchestrator.domain.git_sources import check_ref, check_subdir, check_url, split_source
-
-    if source is None:
-        if subdir is not None or secret is not None:
-            raise click.UsageError("--git-subdir and --git-secret go with --git")
-        return {}
-    if upload is not None:
-        raise click.UsageError("--git and --upload cannot be used together")
-    url, ref = split_source(source)
-    fields = {"git_url": url}
-    try:
-        check_url(url)
-        if ref:
-            check_ref(ref)
-            fields["git_ref"] = ref
-        if subdir is not None:
-            fields["git_subdir"] = check_subdir(subdir)
-    except ValidationFailed as refused:
-        hint = "--git-subdir" if refused.details.get("field") == "git_subdir" else "--git"
-        raise click.BadParameter(refused.message, param_hint=hint) from None
-    if secret is not None:
-        fields["git_secret"] = secret
-    return fields
 
 
 def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:
@@ -343,27 +280,14 @@ def upload_directory(app: AppContext, directory: Path) -> str:
         if archive.size > slot["max_bytes"]:
             raise CliError(
                 f"the archive is {human(archive.size)}, over the server's limit of "
-                f"{human(slot['max_bytes'])}: leave out large files (.gitignore) and retry"
+                f"{human(slot['max_bytes'])}: leave out large files (.gitignore) and retry",
+                exitcodes.USAGE,
             )
         put(slot, archive)
     finally:
         archive.path.unlink(missing_ok=True)
     upload_id: str = slot["upload_id"]
     return upload_id
-
-
-def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for pair in pairs:
-        name, separator, value = pair.partition("=")
-        if not ENV_NAME.match(name):
-            raise click.BadParameter(f"invalid variable name {name!r}", param_hint="--env")
-        if not separator:
-            if name not in os.environ:
-                raise click.BadParameter(f"{name} is not set locally", param_hint="--env")
-            value = os.environ[name]
-        env[name] = value
-    return env
 
 
 def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dict[str, Any]:
@@ -381,6 +305,11 @@ def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dic
             execution: dict[str, Any] = client.post("/executions", body, idempotency_key=key)
             return execution
         except ApiError as error:
+            if error.code == "idempotency_key_reused":
+                raise CliError(
+                    f"the server refused to start the command: {error.message}",
+                    exitcodes.USAGE,
+                ) from error
             if error.code != "lock_held" or wait_lock is None or time.monotonic() >= deadline:
                 raise
             if not announced:

@@ -121,7 +121,7 @@ def up(
     A restart marks what was still running FAILED ("server restarted") and frees its locks.
     """
     from orchestrator.local.platform import ensure_admin_key
-    from orchestrator.local.server import running_state
+    from orchestrator.local.process import running_state
 
     if host is None:
         host = "127.0.0.1"
@@ -170,7 +170,7 @@ def up(
     from orchestrator.domain.executions import ExecutionPolicy
     from orchestrator.domain.uploads import UploadPolicy
     from orchestrator.local.platform import LocalSettings
-    from orchestrator.local.server import serve
+    from orchestrator.local.process import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     click.echo("mycli: serving in the foreground; Ctrl-C stops", err=True)
@@ -192,7 +192,7 @@ def up(
 @data_dir_option
 def down(data_dir: Path) -> None:
     """Stop the local server (running commands are stopped and recorded FAILED)."""
-    from orchestrator.local.server import running_state
+    from orchestrator.local.process import running_state
 
     data_dir = data_dir.expanduser().resolve()
     state = running_state(data_dir)
@@ -218,7 +218,7 @@ def down(data_dir: Path) -> None:
 @output_option
 def local_status(data_dir: Path, output: str) -> None:
     """Say whether a local server is running, and where (exit 1 when it is not)."""
-    from orchestrator.local.server import running_state
+    from orchestrator.local.process import running_state
 
     data_dir = data_dir.expanduser().resolve()
     state = running_state(data_dir)
@@ -247,7 +247,7 @@ def reachable_url(url: str) -> str:
 def _start_background(data_dir: Path, host: str, port: int, server_options: list[str]) -> str:
     """Start `python -m orchestrator.local` detached; return its URL once it is serving."""
     from orchestrator.adapters.local.private import private_file, secure_data_dir
-    from orchestrator.local.server import read_state
+    from orchestrator.local.process import read_state
 
     secure_data_dir(data_dir)
     log_path = data_dir / "server.log"

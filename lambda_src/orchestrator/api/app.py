@@ -26,6 +26,7 @@ from orchestrator import __version__
 from orchestrator.api.auth import API_KEY_HEADER, authenticate
 from orchestrator.api.context import request_scope
 from orchestrator.api.errors import proxy_error, register_error_handlers
+from orchestrator.api.headers import with_policy_headers
 from orchestrator.domain.errors import MycliError
 from orchestrator.domain.services import Services
 
@@ -132,8 +133,10 @@ class Api:
             try:
                 authenticate(event, scope)
             except MycliError as error:
-                return proxy_error(error)
-            return self.resolver.resolve(event, context)
+                result = proxy_error(error)
+            else:
+                result = self.resolver.resolve(event, context)
+        return with_policy_headers(result, event.get("path") or "")
 
 
 def openapi_json() -> str:
@@ -157,10 +160,12 @@ def openapi_json() -> str:
 
 def _without_unused_validation_error(document: dict[str, Any]) -> dict[str, Any]:
     """Powertools documents a 422 for every validated route, but api.errors answers invalid
-    requests with 400 and the error body: the document lists only what the API answers."""
+    requests with 400 and the error body: the document lists only what the API answers (a
+    route's own 422, with the error body, stays)."""
     for operations in document["paths"].values():
         for operation in operations.values():
-            operation["responses"].pop("422", None)
+            if "HTTPValidationError" in json.dumps(operation["responses"].get("422", {})):
+                del operation["responses"]["422"]
     schemas = document["components"]["schemas"]
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

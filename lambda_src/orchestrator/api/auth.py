@@ -8,18 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.api.context import RequestScope
+from orchestrator.api.headers import is_console_path
 
 API_KEY_HEADER = "X-API-Key"
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
-CONSOLE_PATH = "/ui"  # the web console's static files (GET only); the app asks for a key
 
 
 def is_console_request(event: dict[str, Any]) -> bool:
     """A GET for the console's files: /ui or anything below /ui/ (only console routes)."""
-    path = event.get("path") or ""
-    return event.get("httpMethod") == "GET" and (
-        path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
-    )
+    return event.get("httpMethod") == "GET" and is_console_path(event.get("path") or "")
 
 
 def authenticate(event: dict[str, Any], scope: RequestScope) -> None:

@@ -34,6 +34,7 @@ STATUS_BY_ERROR: dict[type[errors.MycliError], HTTPStatus] = {
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.Conflict: HTTPStatus.CONFLICT,
     errors.TooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.Throttled: HTTPStatus.TOO_MANY_REQUESTS,
 }
 

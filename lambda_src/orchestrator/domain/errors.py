@@ -40,6 +40,12 @@ class LockHeld(Conflict):
     code = "lock_held"
 
 
+class IdempotencyKeyReused(MycliError):
+    """An Idempotency-Key already stands for a different request: nothing new started."""
+
+    code = "idempotency_key_reused"
+
+
 class TooLarge(MycliError):
     code = "payload_too_large"
 

@@ -239,6 +239,8 @@ class Execution:
     git_subdir: str | None = None
     git_commit: str | None = None  # the commit the git ref resolved to, once known
     git_secret: str | None = None  # the name of the stored secret git fetched with
+    # Of the request behind an Idempotency-Key (domain/idempotency.py): stored, never shown.
+    request_fingerprint: str | None = None
 
     @property
     def deadline(self) -> datetime:
@@ -246,6 +248,7 @@ class Execution:
 
     def to_dict(self) -> dict[str, object]:
         data = dict(self.__dict__)  # the fields, in order (a copy: listings call this a lot)
+        del data["request_fingerprint"]
         data["status"] = self.status.value
         data["env_names"] = list(self.env_names)
         data["secret_names"] = list(self.secret_names)
@@ -258,6 +261,7 @@ EXECUTION_SETTABLE_FIELDS = frozenset(Execution.__dataclass_fields__) - {
     "status",
     "started_at",
     "user_email",
+    "request_fingerprint",
 }
 
 

@@ -14,7 +14,7 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.uploads import UploadPolicy
 from orchestrator.local.platform import LocalSettings
-from orchestrator.local.server import serve
+from orchestrator.local.process import serve
 
 
 def main() -> None:

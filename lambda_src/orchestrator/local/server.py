@@ -11,57 +11,48 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
-import signal
 import socket
 import threading
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http import HTTPStatus
-from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs
 
-import httptools
 import uvicorn
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from orchestrator.adapters.clock import SystemClock
-from orchestrator.adapters.local.private import private_file, secure_data_dir
 from orchestrator.adapters.local.uploads import SLOT_PATH, LocalUploadStore
 from orchestrator.api.app import Api, openapi_json
-from orchestrator.api.errors import error_body, http_status_of
-from orchestrator.domain.errors import MycliError, TooLarge, ValidationFailed
+from orchestrator.api.errors import http_status_of
+from orchestrator.domain.errors import MycliError, TooLarge
 from orchestrator.domain.services import Services
-from orchestrator.local.platform import LocalPlatform, LocalSettings
+from orchestrator.local.http_protocol import protocol_class
+from orchestrator.local.http_request import (
+    CLOSE,
+    JSON,
+    METHODS,
+    BodyStream,
+    BodyTimeout,
+    ClientGone,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    checked_text,
+)
 from orchestrator.ports import Clock
 
 logger = logging.getLogger("mycli.server")
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_HEADER_BYTES = 64 * 1024  # request line and headers
-UPLOAD_PURGE_INTERVAL_SECONDS = 3600
-STATE_FILE = "server.json"
-LOCK_FILE = "server.lock"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-JSON = [(b"content-type", b"application/json")]
-CLOSE = [(b"connection", b"close")]
-# Bodies with fewer brackets than this cannot nest deep enough to trouble a JSON parser.
-NESTING_CHECK_BRACKETS = 64
-
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -137,7 +128,7 @@ class LocalApiServer:
             on_stopping,
             uvicorn.Config(
                 self.asgi,
-                http=_protocol_class(self.limits.header_timeout),
+                http=protocol_class(self.limits.header_timeout),
                 loop="asyncio",
                 lifespan="off",
                 ws="none",
@@ -196,7 +187,7 @@ class LocalApiServer:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        request = _Request(scope, receive, send, self.limits.body_timeout)
+        request = Request(scope, receive, send, self.limits.body_timeout)
         status = await self._serve(request)
         logger.info(
             "%s %s %s %.1fms",
@@ -206,7 +197,7 @@ class LocalApiServer:
             (time.perf_counter() - started) * 1000,
         )
 
-    async def _serve(self, request: _Request) -> int:
+    async def _serve(self, request: Request) -> int:
         if request.method not in METHODS:
             allow = [(b"allow", ", ".join(METHODS).encode())]
             return await request.error(405, "method_not_allowed", "method not allowed", allow)
@@ -218,10 +209,10 @@ class LocalApiServer:
             )
         try:
             body = await request.body(MAX_BODY_BYTES)
-            text = _checked_text(body)
-        except _ClientGone:
+            text = checked_text(body)
+        except ClientGone:
             return 499
-        except _BodyTimeout:
+        except BodyTimeout:
             return await request.error(408, "request_timeout", "the body came too slowly", CLOSE)
         except MycliError as error:
             headers = CLOSE if isinstance(error, TooLarge) else []
@@ -252,7 +243,7 @@ class LocalApiServer:
             data,
         )
 
-    async def _receive_upload(self, request: _Request) -> int:
+    async def _receive_upload(self, request: Request) -> int:
         """PUT of an archive to a slot URL (what S3's presigned URL is in the AWS deployment),
         written to disk as it arrives."""
         length = request.content_length
@@ -261,7 +252,7 @@ class LocalApiServer:
                 411, "length_required", "send the archive with a Content-Length", CLOSE
             )
         token = parse_qs(request.query).get("token", [""])[0]
-        stream = _BodyStream(request, asyncio.get_running_loop())
+        stream = BodyStream(request, asyncio.get_running_loop())
         uploads = self.uploads
         try:
             upload = await asyncio.get_running_loop().run_in_executor(
@@ -291,161 +282,6 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-class _ClientGone(Exception):
-    pass
-
-
-class _BodyTimeout(Exception):
-    pass
-
-
-class _Request:
-    """One HTTP request as uvicorn hands it over, and its reply."""
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send, body_timeout: float) -> None:
-        self.scope = scope
-        self._receive = receive
-        self._send = send
-        self._body_timeout = body_timeout
-        self._body_complete = False
-        self.method: str = scope["method"]
-        # As sent, still percent-encoded: the resolver decodes each path value once.
-        self.path: str = scope["raw_path"].decode("latin-1")
-        self.query: str = scope["query_string"].decode("latin-1")
-        self.headers = [
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
-        ]
-        lengths = [value for name, value in self.headers if name == "content-length"]
-        # The parser already refused duplicate, negative and non-decimal lengths.
-        self.content_length = int(lengths[0]) if lengths else None
-
-    @property
-    def upload_id(self) -> str:
-        return self.path[len(SLOT_PATH) :]
-
-    @property
-    def waits(self) -> bool:
-        """A long-poll for logs, which may hold its thread for many seconds."""
-        return self.path.endswith("/logs") and "wait" in parse_qs(self.query)
-
-    async def chunk(self) -> bytes | None:
-        """The next piece of the body, or None at its end."""
-        if self._body_complete:
-            return None
-        try:
-            message = await asyncio.wait_for(self._receive(), self._body_timeout)
-        except TimeoutError:
-            raise _BodyTimeout from None
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        self._body_complete = not message.get("more_body", False)
-        data: bytes = message.get("body", b"")
-        return data if data or not self._body_complete else None
-
-    async def body(self, limit: int) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        while (part := await self.chunk()) is not None:
-            size += len(part)
-            if size > limit:
-                raise TooLarge(f"body over {limit} bytes")
-            parts.append(part)
-        return b"".join(parts)
-
-    def event(self, text: str | None, body: bytes) -> dict[str, Any]:
-        """The API Gateway REST proxy event of this request."""
-        multi_query = parse_qs(self.query, keep_blank_values=True) if self.query else {}
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in self.headers:
-            multi_headers.setdefault(name, []).append(value)
-        encoded = text is None and bool(body)
-        request_id = str(uuid.uuid4())
-        client = self.scope.get("client") or ("", 0)
-        return {
-            "resource": self.path,
-            "path": self.path,
-            "httpMethod": self.method,
-            "headers": {name: values[-1] for name, values in multi_headers.items()},
-            "multiValueHeaders": multi_headers,
-            "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
-            "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": None,
-            "stageVariables": None,
-            "requestContext": {
-                "requestId": request_id,
-                "stage": "local",
-                "httpMethod": self.method,
-                "path": self.path,
-                "resourcePath": self.path,
-                "identity": {"sourceIp": client[0]},
-            },
-            "body": (base64.b64encode(body).decode() if encoded else text) if body else None,
-            "isBase64Encoded": encoded,
-        }
-
-    async def reply(self, status: int, headers: list[tuple[bytes, bytes]], data: bytes) -> int:
-        length = [(b"content-length", str(len(data)).encode())]
-        await self._send(
-            {"type": "http.response.start", "status": status, "headers": headers + length}
-        )
-        await self._send({"type": "http.response.body", "body": data})
-        return status
-
-    async def error(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> int:
-        return await self.reply(status, JSON + (headers or []), error_body(code, message).encode())
-
-
-def _checked_text(body: bytes) -> str | None:
-    """The body as text, refusing what no route can parse: bytes that are not UTF-8 and JSON
-    nested deeper than the parser can follow."""
-    if not body:
-        return None
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed("the request body is not valid UTF-8") from None
-    if text.count("[") + text.count("{") >= NESTING_CHECK_BRACKETS:
-        try:
-            json.loads(text)
-        except RecursionError:
-            raise ValidationFailed("the request body nests too deeply") from None
-        except ValueError:
-            pass  # the route answers this one, as it does on Lambda
-    return text
-
-
-class _BodyStream:
-    """A blocking `read` over the request body, for the upload store on a transfer thread."""
-
-    def __init__(self, request: _Request, loop: asyncio.AbstractEventLoop) -> None:
-        self._request = request
-        self._loop = loop
-        self._buffer = bytearray()
-        self._ended = False
-
-    def read(self, size: int = -1, /) -> bytes:
-        while not self._ended and (size < 0 or len(self._buffer) < size):
-            future = asyncio.run_coroutine_threadsafe(self._request.chunk(), self._loop)
-            try:
-                part = future.result()
-            except (_BodyTimeout, _ClientGone):
-                part = None  # a short body: the store refuses it and keeps nothing
-            if part is None:
-                self._ended = True
-            else:
-                self._buffer += part
-        end = len(self._buffer) if size < 0 else min(size, len(self._buffer))
-        data = bytes(self._buffer[:end])
-        del self._buffer[:end]
-        return data
-
-
 def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -457,181 +293,3 @@ def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
         listener.close()
         raise
     return listener
-
-
-def _protocol_class(header_timeout: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol, plus a deadline for each request's line and headers
-    (uvicorn alone only times out idle keep-alive connections)."""
-
-    class HeaderTimeoutProtocol(HttpToolsProtocol):
-        _header_deadline: asyncio.TimerHandle | None = None
-        _header_bytes = 0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            # Headers and body go out in two writes; with Nagle's algorithm on, the client's
-            # delayed ACK would hold the body back ~40 ms on every keep-alive request.
-            connection = transport.get_extra_info("socket")
-            if connection is not None:
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._arm_header_deadline()
-
-        def data_received(self, data: bytes) -> None:
-            if self._header_deadline is None and (
-                self.cycle is None or self.cycle.response_complete
-            ):
-                self._arm_header_deadline()
-            self._unset_keepalive_if_required()
-            try:
-                self.parser.feed_data(data)
-                if self._header_deadline is not None:  # still reading a request's headers
-                    self._header_bytes += len(data)
-                    if self._header_bytes > MAX_HEADER_BYTES:
-                        self._refuse(431, "headers_too_large", "request headers over 64 KiB")
-            except httptools.HttpParserInvalidMethodError:
-                self._refuse(405, "method_not_allowed", "method not allowed")
-            except httptools.HttpParserUpgrade:
-                pass  # no upgrades (WebSocket, CONNECT) here: the request was answered
-            except httptools.HttpParserError as error:
-                # Ambiguous framing (Content-Length with Transfer-Encoding, two or a negative
-                # Content-Length) lands here: answered, and the connection closed.
-                self._refuse(400, "bad_request", f"malformed HTTP request: {error}")
-
-        def send_400_response(self, msg: str) -> None:
-            self._refuse(400, "bad_request", f"malformed HTTP request: {msg}")
-
-        def _refuse(self, status: int, code: str, message: str) -> None:
-            body = error_body(code, message).encode()
-            lines = [
-                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-                "content-type: application/json",
-                f"content-length: {len(body)}",
-                "connection: close",
-            ]
-            if status == 405:
-                lines.append(f"allow: {', '.join(METHODS)}")
-            self.transport.write("\r\n".join([*lines, "", ""]).encode() + body)
-            self.transport.close()
-
-        def on_headers_complete(self) -> None:
-            self._disarm_header_deadline()
-            super().on_headers_complete()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_header_deadline()
-            super().connection_lost(exc)
-
-        def _arm_header_deadline(self) -> None:
-            self._header_bytes = 0
-            self._header_deadline = self.loop.call_later(header_timeout, self._headers_too_slow)
-
-        def _disarm_header_deadline(self) -> None:
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()
-                self._header_deadline = None
-
-        def _headers_too_slow(self) -> None:
-            self._header_deadline = None
-            if not self.transport.is_closing():
-                self.transport.close()
-
-    return HeaderTimeoutProtocol
-
-
-# -- running the server as a process ---------------------------------------------------------
-
-
-def state_path(data_dir: Path) -> Path:
-    return data_dir / STATE_FILE
-
-
-def read_state(data_dir: Path) -> dict[str, Any] | None:
-    """What the server wrote once it was listening (pid, url), if readable."""
-    try:
-        state: dict[str, Any] = json.loads(state_path(data_dir).read_text())
-    except (OSError, ValueError):
-        return None
-    return state
-
-
-def running_state(data_dir: Path) -> dict[str, Any] | None:
-    """The state of the server that holds `data_dir`, or None when none does."""
-    lock_path = data_dir / LOCK_FILE
-    if not lock_path.exists():
-        return None
-    with lock_path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return read_state(data_dir) or {"url": None, "pid": None}
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
-
-
-@contextlib.contextmanager
-def _exclusive(data_dir: Path) -> Iterator[None]:
-    secure_data_dir(data_dir)
-    with private_file(data_dir / LOCK_FILE, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SystemExit(f"mycli: error: another server is using {data_dir}") from None
-        yield
-
-
-def serve(
-    settings: LocalSettings,
-    host: str,
-    port: int,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Run until SIGTERM or SIGINT: recover what a dead server left, serve, stop cleanly."""
-    with _exclusive(settings.data_dir):
-        platform = LocalPlatform(settings)
-        platform.recover()
-        _purge_uploads_periodically(platform)
-        server = LocalApiServer(
-            platform.services,
-            host,
-            port,
-            uploads=platform.uploads_store,
-            clock=platform.clock,
-            on_stopping=platform.log_waiter.release_all,
-        )
-        state = {"pid": os.getpid(), "url": server.url, "data_dir": str(settings.data_dir)}
-        temporary = state_path(settings.data_dir).with_suffix(".tmp")
-        with private_file(temporary, "w") as out:
-            out.write(json.dumps(state))
-        temporary.replace(state_path(settings.data_dir))
-
-        def stop(signum: int, frame: object) -> None:
-            server.stop_soon()
-
-        # uvicorn takes these over while it serves, and calls them again once it stopped.
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        logger.info(
-            "mycli local server listening on %s (data in %s)", server.url, settings.data_dir
-        )
-        if on_ready is not None:
-            on_ready(server.url)
-        try:
-            server.serve_forever()
-        finally:
-            platform.shutdown()
-            state_path(settings.data_dir).unlink(missing_ok=True)
-            logger.info("mycli local server stopped")
-
-
-def _purge_uploads_periodically(platform: LocalPlatform) -> None:
-    def purge_forever() -> None:
-        while True:
-            removed = platform.purge_uploads()
-            if removed:
-                logger.info("removed %d expired upload(s)", removed)
-            pruned = platform.purge_logs()
-            if pruned:
-                logger.info("removed %d log(s) past the retention", pruned)
-            time.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
-
-    threading.Thread(target=purge_forever, name="upload-purge", daemon=True).start()

@@ -117,6 +117,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN git_commit TEXT;
     ALTER TABLE executions ADD COLUMN git_secret TEXT;
     """,
+    # The digest of the request behind an Idempotency-Key (domain/idempotency.py); older
+    # records have none and keep answering a repeated key as before.
+    "ALTER TABLE executions ADD COLUMN request_fingerprint TEXT;",
 )
 
 

@@ -14,6 +14,7 @@ from orchestrator.api.schemas import (
     QUERY_INTEGER,
     QUERY_NUMBER,
     CreateExecution,
+    ErrorOut,
     ExecutionOut,
     ExecutionPageOut,
     LogPageOut,
@@ -43,8 +44,9 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="Retry-safe create: a repeated key from the same user returns the first "
-        "execution (202, the same body) instead of starting another run.",
+        description="Retry-safe create: a repeated key from the same user with the same "
+        "body returns the first execution (202, the same body) instead of starting another "
+        "run; with a different body it is refused (422 idempotency_key_reused).",
     ),
 ]
 
@@ -73,6 +75,11 @@ IdempotencyKey = Annotated[
             "with this Idempotency-Key is in progress",
             e413="the body is over 1 MiB, or the upload over the upload limit",
             e429="too_many_executions: over the running limit (GET /quota); not queued",
+        ),
+        422: documented(
+            ErrorOut,
+            "idempotency_key_reused: this Idempotency-Key already stands for a different "
+            "request (details.execution_id names its execution); nothing was started",
         ),
     },
 )

@@ -33,13 +33,34 @@ export function forgetKey() {
 }
 
 /** A failed request, with `kind` one of: unauthorized, forbidden, not_found, conflict,
- * invalid, throttled, server, unreachable; `message` is what the console shows. */
+ * invalid, throttled, server, unreachable, malformed_key; `message` is what the console shows. */
 export class ApiError extends Error {
   constructor(kind, message, status = 0) {
     super(message);
     this.kind = kind;
     this.status = status;
   }
+}
+
+// Every key mycli issues is "mycli_" and URL-safe base64: letters, digits, _ and -.
+const KEY_CHARACTER = /^[A-Za-z0-9_-]$/u;
+
+/** Why `key` cannot be a mycli key, in words (null when it may be one). A key pasted with an
+ * invisible or typographic character would otherwise fail as a header the browser refuses to
+ * send, which looks like an unreachable server. */
+export function keyProblem(key) {
+  let position = 0;
+  for (const character of key) {
+    position += 1;
+    if (!KEY_CHARACTER.test(character)) {
+      const code = `U+${character.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+      const visible = /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(character);
+      const shown = character === " " ? "a space" : visible ? `“${character}” (${code})` : `an invisible character (${code})`;
+      return `That key contains a character keys never have: ${shown} at position ${position}. `
+        + "Keys are letters, digits, _ and - only: copy it again, or type it.";
+    }
+  }
+  return null;
 }
 
 function describe(status, body) {
@@ -77,7 +98,10 @@ export async function request(method, path, { query = {}, body, signal, key } = 
   for (const [name, value] of Object.entries(query)) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
   }
-  const headers = { Accept: "application/json", "X-API-Key": key ?? storedKey() ?? "" };
+  const apiKey = key ?? storedKey() ?? "";
+  const malformed = keyProblem(apiKey);
+  if (malformed) throw new ApiError("malformed_key", malformed);
+  const headers = { Accept: "application/json", "X-API-Key": apiKey };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {

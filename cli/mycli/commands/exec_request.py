@@ -1,0 +1,130 @@
+"""`mycli exec`'s request: the POST /executions body from its options, every input checked
+against the server's own rules and limits before anything is packed, uploaded or run (exit 2)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
+
+
+def request_body(
+    command: tuple[str, ...],
+    lock: str | None,
+    env_pairs: tuple[str, ...],
+    timeout: int | None,
+    wait_lock: float | None,
+) -> dict[str, Any]:
+    """The POST /executions body, every input checked before anything runs (exit 2)."""
+    # The server's own limits; imported here so `mycli --help` does not pay for them.
+    from orchestrator.domain.models import MAX_COMMAND_LENGTH, is_valid_lock_name
+
+    text = command[0] if len(command) == 1 else shlex.join(command)
+    if not text.strip():
+        raise click.BadParameter("the command is empty", param_hint="COMMAND")
+    if len(text) > MAX_COMMAND_LENGTH:
+        raise click.BadParameter(
+            f"the command is {len(text)} characters, over the limit of {MAX_COMMAND_LENGTH}",
+            param_hint="COMMAND",
+        )
+    if lock is not None and not is_valid_lock_name(lock):
+        raise click.BadParameter(f"{lock!r}: {LOCK_NAME_RULE}", param_hint="--lock")
+    if wait_lock is not None and lock is None:
+        raise click.UsageError("--wait-lock needs --lock")
+    body: dict[str, Any] = {"command": text}
+    if lock:
+        body["lock"] = lock
+    if env_pairs:
+        body["env"] = parse_env(env_pairs)
+        check_env_limits(body["env"])
+    if timeout:
+        body["timeout_seconds"] = timeout
+    return body
+
+
+def git_fields(
+    source: str | None, subdir: str | None, secret: str | None, upload: Path | None
+) -> dict[str, str]:
+    """The body's git_* fields for `--git URL[#REF]` and its options, checked (exit 2)."""
+    from orchestrator.domain.errors import ValidationFailed
+    from orchestrator.domain.git_sources import check_ref, check_subdir, check_url, split_source
+
+    if source is None:
+        if subdir is not None or secret is not None:
+            raise click.UsageError("--git-subdir and --git-secret go with --git")
+        return {}
+    if upload is not None:
+        raise click.UsageError("--git and --upload cannot be used together")
+    url, ref = split_source(source)
+    fields = {"git_url": url}
+    try:
+        check_url(url)
+        if ref:
+            check_ref(ref)
+            fields["git_ref"] = ref
+        if subdir is not None:
+            fields["git_subdir"] = check_subdir(subdir)
+    except ValidationFailed as refused:
+        hint = "--git-subdir" if refused.details.get("field") == "git_subdir" else "--git"
+        raise click.BadParameter(refused.message, param_hint=hint) from None
+    if secret is not None:
+        fields["git_secret"] = secret
+    return fields
+
+
+def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not ENV_NAME.match(name):
+            raise click.BadParameter(f"invalid variable name {name!r}", param_hint="--env")
+        if not separator:
+            if name not in os.environ:
+                raise click.BadParameter(f"{name} is not set locally", param_hint="--env")
+            value = os.environ[name]
+        env[name] = value
+    return env
+
+
+def check_env_limits(env: dict[str, str]) -> None:
+    """The server's env limits, checked before anything is packed or uploaded (exit 2)."""
+    from orchestrator.domain.models import (
+        MAX_ENV_ENTRIES,
+        MAX_ENV_TOTAL_BYTES,
+        MAX_ENV_VALUE_LENGTH,
+        env_size,
+    )
+
+    for name, value in env.items():
+        if len(value) > MAX_ENV_VALUE_LENGTH:
+            raise click.BadParameter(
+                f"the value of {name} is {len(value)} characters, over the limit of "
+                f"{MAX_ENV_VALUE_LENGTH}",
+                param_hint="--env",
+            )
+    if len(env) > MAX_ENV_ENTRIES:
+        raise click.BadParameter(
+            f"{len(env)} variables, over the limit of {MAX_ENV_ENTRIES}", param_hint="--env"
+        )
+    if env_size(env) > MAX_ENV_TOTAL_BYTES:
+        raise click.BadParameter(
+            f"names and values take {env_size(env)} bytes, over the limit of {MAX_ENV_TOTAL_BYTES}",
+            param_hint="--env",
+        )
+
+
+def check_secret_count(secrets: dict[str, str]) -> None:
+    from orchestrator.domain.models import MAX_SECRETS_PER_EXECUTION
+
+    if len(secrets) > MAX_SECRETS_PER_EXECUTION:
+        raise click.BadParameter(
+            f"{len(secrets)} secrets, over the limit of {MAX_SECRETS_PER_EXECUTION} per run",
+            param_hint="--secret",
+        )

@@ -1,0 +1,92 @@
+"""Admission of a new execution: the running-execution quota (per user and in total) and its
+named lock. The caller holds one lock around both and the record's insert, so one host's
+concurrent creates cannot all pass the same count."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from orchestrator.domain.errors import LockHeld, TooManyExecutions
+from orchestrator.domain.models import Caller, Execution, Lock, Quota, utc_iso
+from orchestrator.ports import Clock, ExecutionStore, LockStore, Metrics
+
+if TYPE_CHECKING:
+    from orchestrator.domain.executions import ExecutionPolicy
+
+
+class Admission:
+    """Counts running executions against the policy's limits and takes named locks."""
+
+    def __init__(
+        self,
+        executions: ExecutionStore,
+        locks: LockStore,
+        clock: Clock,
+        policy: ExecutionPolicy,
+        metrics: Metrics,
+    ) -> None:
+        self._executions = executions
+        self._locks = locks
+        self._clock = clock
+        self._policy = policy
+        self._metrics = metrics
+
+    def quota(self, caller: Caller) -> Quota:
+        """The running-execution limits, the caller's running count, and for an admin the
+        platform's."""
+        running = self._executions.count_active(caller.email)
+        return Quota(
+            max_running_per_user=self._policy.max_running_per_user,
+            max_running_total=self._policy.max_running_total,
+            running=running.user,
+            total_running=running.total if caller.is_admin else None,
+        )
+
+    def admit(self, caller: Caller) -> None:
+        """Refuse (429) a new execution over the per-user or the total running limit."""
+        running = self._executions.count_active(caller.email)
+        per_user, total = self._policy.max_running_per_user, self._policy.max_running_total
+        details = {
+            "max_running_per_user": per_user,
+            "max_running_total": total,
+            "running": running.user,
+        }
+        if running.user >= per_user:
+            raise TooManyExecutions(
+                f"too many executions: you have {running.user} running, the limit is "
+                f"{per_user} per user; wait for one to finish",
+                details,
+            )
+        if running.total >= total:
+            raise TooManyExecutions(
+                f"too many executions: {running.total} running on the platform, the limit is "
+                f"{total}; wait for one to finish",
+                {**details, "total_running": running.total},
+            )
+
+    def acquire_lock(self, lock_name: str, execution: Execution) -> None:
+        now = self._clock.now()
+        expires = now + timedelta(
+            seconds=execution.timeout_seconds + self._policy.lock_grace_seconds
+        )
+        lock = Lock(
+            lock_name=lock_name,
+            execution_id=execution.execution_id,
+            user_email=execution.user_email,
+            acquired_at=utc_iso(now),
+            expires_at=utc_iso(expires),
+        )
+        holder = self._locks.acquire(lock, now)
+        if holder is not None:
+            self._metrics.count("LockConflicts")
+            raise LockHeld(
+                f"lock '{lock_name}' is held by {holder.user_email} "
+                f"(execution {holder.execution_id}) until {holder.expires_at}",
+                {
+                    "lock_name": lock_name,
+                    "holder": holder.user_email,
+                    "execution_id": holder.execution_id,
+                    "expires_at": holder.expires_at,
+                },
+            )
