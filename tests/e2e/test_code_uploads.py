@@ -103,10 +103,8 @@ def test_a_path_traversal_archive_sent_to_the_api_fails_the_execution_with_the_r
     )
 
     assert status == 202
-    assert execution["status"] == "FAILED"
-    assert execution["reason"] == (
-        "failed to start: upload refused: path leaves the directory: ../../escaped.sh"
-    )
+    final = deployment.wait_status(execution["execution_id"], ("FAILED",))
+    assert final["reason"] == "upload refused: path leaves the directory: ../../escaped.sh"
     assert not (tmp_path / "data" / "escaped.sh").exists()
     assert not (tmp_path / "escaped.sh").exists()
     assert deployment.locks() == []
