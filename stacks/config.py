@@ -28,7 +28,7 @@ class PlatformConfig:
     retain_data: bool = True
     max_upload_mib: int = 50
     # What one upload may unpack to in the task's unpack step (see orchestrator/unpack.py).
-    max_unpacked_mib: int = 1024
+    max_unpacked_mib: int = 512
     max_upload_entries: int = 100_000
     prepare_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
     unpack_image: str = "public.ecr.aws/docker/library/python:3.12-alpine"

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIB = 1024 * 1024
-DEFAULT_MAX_UNPACKED_MIB = 1024
+DEFAULT_MAX_UNPACKED_MIB = 512  # ten times the default packed limit (50 MB)
 DEFAULT_MAX_ENTRIES = 100_000
 CHUNK = 256 * 1024
 HEADER_LIMIT = MIB  # a member's pax and long-name headers, and the archive's trailing bytes

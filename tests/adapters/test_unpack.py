@@ -54,8 +54,17 @@ def refused(archive: Path, destination: Path, limits: Limits | None = None) -> U
 
 
 def test_defaults_are_one_gib_and_100000_entries() -> None:
-    assert (DEFAULT_MAX_UNPACKED_MIB, DEFAULT_MAX_ENTRIES) == (1024, 100_000)
-    assert Limits().max_bytes == 1024 * MIB
+    assert (DEFAULT_MAX_UNPACKED_MIB, DEFAULT_MAX_ENTRIES) == (512, 100_000)
+    assert Limits().max_bytes == 512 * MIB
+
+
+def test_the_issues_bomb_of_1_mb_to_1_gib_is_refused_at_the_defaults(tmp_path: Path) -> None:
+    archive = bomb(tmp_path / "bomb.tgz", 1024 * MIB)
+    assert archive.stat().st_size < 2 * MIB
+
+    error = refused(archive, tmp_path / "out")
+
+    assert str(error) == "unpacks to more than 512 MiB (the unpacked-size limit)"
 
 
 def test_files_links_and_their_modes_arrive(tmp_path: Path) -> None:

@@ -22,13 +22,13 @@ def unpack_command(template: Any) -> list[str]:
     raise AssertionError("no unpack container")
 
 
-def test_the_defaults_are_1024_mib_and_100000_entries(template: Any) -> None:
-    assert PlatformConfig().max_unpacked_mib == 1024
+def test_the_defaults_are_512_mib_and_100000_entries(template: Any) -> None:
+    assert PlatformConfig().max_unpacked_mib == 512
     assert PlatformConfig().max_upload_entries == 100_000
     assert unpack_command(template) == [
         "/mycli/upload.tar.gz",
         "/mycli/work",
-        *("--max-unpacked-mib", "1024", "--max-entries", "100000"),
+        *("--max-unpacked-mib", "512", "--max-entries", "100000"),
     ]
     assert unpack_command(template)[2:] == Limits().arguments()
 
