@@ -27,6 +27,9 @@ class PlatformConfig:
     api_burst_limit: int = 40
     retain_data: bool = True
     max_upload_mib: int = 50
+    # What one upload may unpack to in the task's unpack step (see orchestrator/unpack.py).
+    max_unpacked_mib: int = 512
+    max_upload_entries: int = 100_000
     prepare_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
     unpack_image: str = "public.ecr.aws/docker/library/python:3.12-alpine"
     # The Powertools public layer's exact version (AWSLambdaPowertoolsPythonV3-python312-arm64),
@@ -79,6 +82,10 @@ class PlatformConfig:
             )
         if not 1 <= self.max_running_per_user <= self.max_running_total:
             raise ConfigError("need 1 <= mycli:maxRunningPerUser <= mycli:maxRunningTotal")
+        if not 1 <= self.max_unpacked_mib <= 1024 * 1024:
+            raise ConfigError("need 1 <= mycli:maxUnpackedMib <= 1048576")
+        if not 1 <= self.max_upload_entries <= 10_000_000:
+            raise ConfigError("need 1 <= mycli:maxUploadEntries <= 10000000")
         if not 1 <= self.max_log_mib <= 1024 * 1024:
             raise ConfigError("need 1 <= mycli:maxLogMib <= 1048576")
         if not re.fullmatch(r"[A-Za-z0-9+=,.@_/-]{1,64}", self.image_role_prefix):

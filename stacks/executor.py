@@ -22,7 +22,6 @@ from constructs import Construct
 from orchestrator import masking, unpack
 from orchestrator.adapters.aws import fetch_inputs
 from orchestrator.adapters.aws.task_layout import (
-    ARCHIVE_PATH,
     CLONE_CONTAINER,
     COMMAND_CONTAINER,
     FETCH_CONTAINER,
@@ -34,9 +33,11 @@ from orchestrator.adapters.aws.task_layout import (
     OUTPUT_FIFO,
     PREPARE_CONTAINER,
     UNPACK_CONTAINER,
+    UNPACK_ENTRY_POINT,
     WORK_DIR,
     WORKSPACE,
     prepare_script,
+    unpack_command,
 )
 from orchestrator.git_checkout import CHECKOUT_SCRIPT
 from stacks.config import PlatformConfig
@@ -256,6 +257,9 @@ class Executor(Construct):
         )
         return task_definition
 
+    def _unpack_limits(self) -> unpack.Limits:
+        return unpack.Limits(self._config.max_unpacked_mib, self._config.max_upload_entries)
+
     def _build_prepared_task_definition(self) -> ecs.FargateTaskDefinition:
         task_definition = self._task_definition("PreparedTaskDefinition")
         task_definition.add_volume(name=WORKSPACE_VOLUME)
@@ -294,8 +298,8 @@ class Executor(Construct):
             container_name=UNPACK_CONTAINER,
             image=ecs.ContainerImage.from_registry(self._config.unpack_image),
             essential=False,
-            entry_point=["python3", "-c", Path(unpack.__file__).read_text()],
-            command=[ARCHIVE_PATH, WORK_DIR],
+            entry_point=[*UNPACK_ENTRY_POINT, Path(unpack.__file__).read_text()],
+            command=unpack_command(self._unpack_limits()),
             logging=self._logging(),
         )
         command = task_definition.add_container(

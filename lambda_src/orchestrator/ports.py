@@ -120,7 +120,8 @@ class RunnerListener(Protocol):
         ...
 
     def on_setup_failed(self, execution_id: str, reason: str) -> None:
-        """Setting the run up (its git checkout) failed: the command never ran."""
+        """Setting the run up (its git checkout, its upload's unpack) failed: the command
+        never ran."""
         ...
 
 

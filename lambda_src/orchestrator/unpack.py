@@ -1,25 +1,58 @@
-"""Safe unpacking of an uploaded gzip tarball (stdlib only).
+"""Safe, bounded unpacking of an uploaded gzip tarball (stdlib only, whatever the Python).
 
-Used by the local runner, and run as a script by the ECS task's unpack container
-(`python3 unpack.py ARCHIVE DEST`), so both deployments refuse the same archives: absolute
-paths, `..`, links that point outside the directory, device and other special files, and
-corrupt archives. Script exit codes name the reason (see REFUSALS)."""
+Run as a script, the first step of a run on both deployments: by the local runner
+(`python -I unpack.py ARCHIVE DEST [limits]`) and by the ECS task's unpack container
+(`python3 -I -c SOURCE ARCHIVE DEST [limits]`), so both refuse the same archives. Script
+exit codes name the reason (see REFUSALS); the last stderr line says it in words.
+
+How: the archive is read as a stream (never `tarfile.extract*`), and every member is made
+relative to the destination without following a link. Each directory component is opened
+with O_NOFOLLOW | O_DIRECTORY under its parent's descriptor (made when missing), files are
+created with O_CREAT | O_EXCL | O_NOFOLLOW, so no member ever goes through a link, whatever
+links the archive made before it (CVE-2025-4517-style chains included).
+
+- Names: absolute, with `..`, empty or with NUL are refused; `.` and empty components
+  are dropped.
+- Symbolic links: made when the target is relative, all its `..` lead and stay within the
+  link's own directory depth (`../lib/x` at `a/b/link`; not `../a/..`). Since the link's
+  directory is a real one and every link obeys this, following any chain of them from
+  inside stays inside. They are never followed while unpacking.
+- Hard links: made (linkat, not following links) only to a regular file this archive
+  created earlier; to anything else they are refused.
+- Devices, FIFOs, sockets, sparse and unknown member types are refused.
+- Modes: the permission bits are kept; setuid, setgid and sticky are dropped; the owner
+  always keeps read and write (and search, on directories) so the run can clean up.
+- The same name twice: a later file or link replaces an earlier file or link (the old
+  name is unlinked, never followed); a directory merges with an existing one; a file or
+  link where a directory is, or a directory where a file or link is, is refused.
+- Limits, counted while streaming: the bytes of file data (checked against each member's
+  size before writing it, so nothing past the limit is written) and the number of members.
+  A member's headers (pax, long names) may take at most HEADER_LIMIT bytes.
+- Refused: whatever was unpacked is removed (without following links)."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import errno
+import gzip
+import os
+import shutil
+import stat
 import sys
 import tarfile
 import zlib
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
-
-class UnsafeArchive(Exception):
-    """The archive was refused; `kind` is a key of REFUSALS."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{REFUSALS[kind][1]}: {detail}")
-        self.kind = kind
-
+MIB = 1024 * 1024
+DEFAULT_MAX_UNPACKED_MIB = 512  # ten times the default packed limit (50 MB)
+DEFAULT_MAX_ENTRIES = 100_000
+CHUNK = 256 * 1024
+HEADER_LIMIT = MIB  # a member's pax and long-name headers, and the archive's trailing bytes
+DETAIL_CHARS = 200
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 # kind -> (script exit code, reason)
 REFUSALS = {
@@ -28,61 +61,322 @@ REFUSALS = {
     "escape": (67, "path leaves the directory"),
     "link": (68, "link points outside the directory"),
     "special": (69, "device or special file in archive"),
+    "too_big": (70, "unpacks to more than the unpacked-size limit"),
+    "too_many": (71, "has more entries than the entry limit"),
+    "through_link": (72, "path goes through a link"),
+    "hard_link": (73, "hard link to something other than an earlier file of the archive"),
+    "conflict": (74, "member clashes with an earlier one"),
+    "name": (75, "unusable name in archive"),
+    "unwritable": (76, "cannot write the files"),
 }
 REASON_BY_EXIT_CODE = {code: reason for code, reason in REFUSALS.values()}
 
 
-def check_member(member: tarfile.TarInfo) -> None:
-    name = PurePosixPath(member.name)
-    if name.is_absolute():
-        raise UnsafeArchive("absolute", member.name)
-    if ".." in name.parts:
-        raise UnsafeArchive("escape", member.name)
-    if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        joined = target if member.islnk() else name.parent / target
-        if target.is_absolute() or _escapes(joined):
-            raise UnsafeArchive("link", f"{member.name} -> {member.linkname}")
-    elif not (member.isfile() or member.isdir()):
-        raise UnsafeArchive("special", member.name)
+class UnsafeArchive(Exception):
+    """The archive was refused; `kind` is a key of REFUSALS."""
+
+    def __init__(self, kind: str, detail: str, message: str | None = None) -> None:
+        detail = detail if len(detail) <= DETAIL_CHARS else detail[:DETAIL_CHARS] + "..."
+        super().__init__(message or f"{REFUSALS[kind][1]}: {detail}")
+        self.kind = kind
 
 
-def safe_extract(archive: Path, destination: Path) -> int:
-    """Check every member, then extract (with tarfile's "data" filter as a second guard).
-    Returns the number of files; raises UnsafeArchive and extracts nothing if refused."""
+@dataclass(frozen=True)
+class Limits:
+    max_unpacked_mib: int = DEFAULT_MAX_UNPACKED_MIB
+    max_entries: int = DEFAULT_MAX_ENTRIES
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_unpacked_mib * MIB
+
+    def arguments(self) -> list[str]:
+        """The script's options for these limits."""
+        return [
+            *("--max-unpacked-mib", str(self.max_unpacked_mib)),
+            *("--max-entries", str(self.max_entries)),
+        ]
+
+
+def safe_extract(archive: Path, destination: Path, limits: Limits | None = None) -> int:
+    """Unpack `archive` into `destination` (made if missing); returns the number of files.
+    Raises UnsafeArchive, leaving `destination` empty, if refused."""
+    limits = limits or Limits()
     destination.mkdir(parents=True, exist_ok=True)
+    root = os.open(destination, DIR_FLAGS)
     try:
-        with tarfile.open(archive, mode="r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
-                check_member(member)
-            tar.extractall(destination, members=members, filter="data")
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        if isinstance(error, tarfile.FilterError):
-            raise UnsafeArchive("escape", str(error)) from error
+        with archive.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            budget = _HeaderBudget(unzipped)
+            with tarfile.open(fileobj=budget, mode="r|") as tar:  # type: ignore[call-overload]
+                files = _Extractor(root, limits).run(tar, budget)
+            while budget.read(CHUNK):  # the gzip trailer: its CRC and length are checked
+                pass
+    except UnsafeArchive:
+        _empty(destination)
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as error:
+        _empty(destination)
         raise UnsafeArchive("corrupt", str(error) or type(error).__name__) from error
-    return sum(1 for member in members if member.isfile())
+    finally:
+        os.close(root)
+    return files
 
 
-def _escapes(path: PurePosixPath) -> bool:
-    depth = 0
-    for part in path.parts:
-        depth += -1 if part == ".." else 0 if part == "." else 1
-        if depth < 0:
-            return True
-    return False
+class _HeaderBudget:
+    """The decompressed tar stream, refusing more than HEADER_LIMIT bytes between two
+    `mark()`s (the extractor marks after each member and each piece of file data), so a
+    pax header of a gigabyte is never read into memory."""
+
+    def __init__(self, stream: gzip.GzipFile) -> None:
+        self._stream = stream
+        self._since_mark = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(CHUNK if size < 0 else size)
+        self._since_mark += len(data)
+        if self._since_mark > HEADER_LIMIT + CHUNK:
+            raise UnsafeArchive("corrupt", f"headers or trailing data over {HEADER_LIMIT} bytes")
+        return data
+
+    def mark(self) -> None:
+        self._since_mark = 0
+
+
+class _Extractor:
+    def __init__(self, root: int, limits: Limits) -> None:
+        self._root = root
+        self._limits = limits
+        self._written = 0
+        self._entries = 0
+        self._files: dict[tuple[str, ...], tuple[int, int]] = {}  # parts -> (dev, ino)
+
+    def run(self, tar: tarfile.TarFile, budget: _HeaderBudget) -> int:
+        for member in tar:
+            budget.mark()
+            self._entries += 1
+            if self._entries > self._limits.max_entries:
+                limit = self._limits.max_entries
+                raise UnsafeArchive(
+                    "too_many", "", f"has more than {limit} entries (the entry limit)"
+                )
+            parts = _parts(member.name)
+            try:
+                self._member(tar, member, parts, budget)
+            except gzip.BadGzipFile:
+                raise  # reading, not writing: corrupt
+            except OSError as error:
+                raise UnsafeArchive(
+                    "unwritable", f"{member.name}: {error.strerror or error}"
+                ) from error
+            vars(tar)["members"].clear()  # a stream needs no member again: memory stays flat
+        return len(self._files)
+
+    def _member(
+        self,
+        tar: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        parts: tuple[str, ...],
+        budget: _HeaderBudget,
+    ) -> None:
+        if member.isdir():
+            if parts:
+                fd = self._walk(parts, member.name)
+                try:
+                    os.fchmod(fd, (member.mode & 0o777) | 0o700)
+                finally:
+                    os.close(fd)
+            return
+        if not parts:
+            raise UnsafeArchive("name", member.name or "(empty)")
+        if member.issym():
+            self._symlink(member, parts)
+        elif member.islnk():
+            self._hard_link(member, parts)
+        elif member.isreg() and not member.issparse():
+            self._file(tar, member, parts, budget)
+        else:
+            raise UnsafeArchive("special", member.name)
+
+    def _file(
+        self,
+        tar: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        parts: tuple[str, ...],
+        budget: _HeaderBudget,
+    ) -> None:
+        if self._written + member.size > self._limits.max_bytes:
+            limit = self._limits.max_unpacked_mib
+            raise UnsafeArchive(
+                "too_big",
+                member.name,
+                f"unpacks to more than {limit} MiB (the unpacked-size limit)",
+            )
+        source = tar.extractfile(member)
+        assert source is not None  # a regular member always has data
+        with self._entry(parts, member.name) as (parent, name):
+            fd = os.open(name, FILE_FLAGS, 0o600, dir_fd=parent)
+            try:
+                left = member.size
+                while left > 0:
+                    data = source.read(min(CHUNK, left))
+                    budget.mark()
+                    if not data:
+                        raise UnsafeArchive("corrupt", f"{member.name}: unexpected end of data")
+                    _write_all(fd, data)
+                    left -= len(data)
+                    self._written += len(data)
+                os.fchmod(fd, (member.mode & 0o777) | 0o600)
+                info = os.fstat(fd)
+            finally:
+                os.close(fd)
+            self._files[parts] = (info.st_dev, info.st_ino)
+
+    def _symlink(self, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
+        target = member.linkname
+        shown = f"{member.name} -> {target}"
+        if not target or "\0" in target or target.startswith("/"):
+            raise UnsafeArchive("link", shown)
+        pieces = [piece for piece in target.split("/") if piece not in ("", ".")]
+        ups = 0
+        while ups < len(pieces) and pieces[ups] == "..":
+            ups += 1
+        if ups > len(parts) - 1 or ".." in pieces[ups:]:
+            raise UnsafeArchive("link", shown)
+        with self._entry(parts, member.name) as (parent, name):
+            os.symlink(target, name, dir_fd=parent)
+
+    def _hard_link(self, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
+        shown = f"{member.name} -> {member.linkname}"
+        try:
+            source = _parts(member.linkname)
+        except UnsafeArchive as refused:
+            raise UnsafeArchive("hard_link", shown) from refused
+        if source not in self._files or source == parts:
+            raise UnsafeArchive("hard_link", shown)
+        source_parent = self._walk(source[:-1], member.linkname, create=False)
+        try:
+            found = os.stat(source[-1], dir_fd=source_parent, follow_symlinks=False)
+            if not stat.S_ISREG(found.st_mode) or (
+                (found.st_dev, found.st_ino) != self._files[source]
+            ):
+                raise UnsafeArchive("hard_link", shown)
+            with self._entry(parts, member.name) as (parent, name):
+                os.link(
+                    source[-1],
+                    name,
+                    src_dir_fd=source_parent,
+                    dst_dir_fd=parent,
+                    follow_symlinks=False,
+                )
+            self._files[parts] = self._files[source]
+        finally:
+            os.close(source_parent)
+
+    def _entry(self, parts: tuple[str, ...], shown: str) -> _Entry:
+        """The parent directory's descriptor and the free name, for a new file or link."""
+        parent = self._walk(parts[:-1], shown)
+        self._files.pop(parts, None)
+        return _Entry(parent, parts[-1], shown)
+
+    def _walk(self, parts: tuple[str, ...], shown: str, *, create: bool = True) -> int:
+        """A descriptor of the directory `parts` under the root, every component opened
+        without following links (and made when missing, if `create`)."""
+        fd = os.dup(self._root)
+        try:
+            for part in parts:
+                try:
+                    child = os.open(part, DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    child = os.open(part, DIR_FLAGS, dir_fd=fd)
+                except OSError as error:
+                    if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    found = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                    kind = "through_link" if stat.S_ISLNK(found.st_mode) else "conflict"
+                    raise UnsafeArchive(kind, shown) from error
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+class _Entry:
+    """`with` it: (parent fd, name) with the name free (an earlier file or link of that
+    name unlinked, a directory refused); closes the parent after."""
+
+    def __init__(self, parent: int, name: str, shown: str) -> None:
+        self.parent, self.name, self.shown = parent, name, shown
+
+    def __enter__(self) -> tuple[int, str]:
+        try:
+            found = os.stat(self.name, dir_fd=self.parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return self.parent, self.name
+        except BaseException:
+            os.close(self.parent)
+            raise
+        try:
+            if stat.S_ISDIR(found.st_mode):
+                raise UnsafeArchive("conflict", self.shown)
+            os.unlink(self.name, dir_fd=self.parent)
+        except BaseException:
+            os.close(self.parent)
+            raise
+        return self.parent, self.name
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.parent)
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    """A member name's components, or UnsafeArchive."""
+    if not name or "\0" in name:
+        raise UnsafeArchive("name", repr(name))
+    if name.startswith("/"):
+        raise UnsafeArchive("absolute", name)
+    parts = tuple(part for part in name.split("/") if part not in ("", "."))
+    if ".." in parts:
+        raise UnsafeArchive("escape", name)
+    return parts
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _empty(destination: Path) -> None:
+    """Remove everything in `destination`, following no link."""
+    for entry in os.scandir(destination):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 def main(argv: list[str]) -> int:
-    archive, destination = Path(argv[1]), Path(argv[2])
-    if not archive.exists():
+    parser = argparse.ArgumentParser(prog="unpack")
+    parser.add_argument("archive", type=Path)
+    parser.add_argument("destination", type=Path)
+    parser.add_argument("--max-unpacked-mib", type=int, default=DEFAULT_MAX_UNPACKED_MIB)
+    parser.add_argument("--max-entries", type=int, default=DEFAULT_MAX_ENTRIES)
+    args = parser.parse_args(argv[1:])
+    if not args.archive.exists():
         return 0  # this execution has no upload
+    limits = Limits(args.max_unpacked_mib, args.max_entries)
     try:
-        count = safe_extract(archive, destination)
+        count = safe_extract(args.archive, args.destination, limits)
     except UnsafeArchive as refused:
         print(f"mycli: upload refused: {refused}", file=sys.stderr)
         return REFUSALS[refused.kind][0]
-    print(f"mycli: unpacked {count} files into {destination}", file=sys.stderr)
+    print(f"mycli: unpacked {count} files into {args.destination}", file=sys.stderr)
     return 0
 
 

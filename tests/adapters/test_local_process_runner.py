@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from archives import member, write
+from archives import bomb, entry_bomb, member, realpath_overflow, write
 from fakes import FakeClock
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import Execution, LaunchSpec
+from orchestrator.unpack import MIB, Limits
+from processes import marked
 from support import started_execution
 
 
@@ -28,6 +31,7 @@ class RecordingListener:
     running: list[str] = field(default_factory=list)
     truncated: dict[str, int] = field(default_factory=dict)
     exits: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    setup_failures: dict[str, str] = field(default_factory=dict)
     exited: threading.Condition = field(default_factory=threading.Condition)
 
     def on_running(self, execution_id: str) -> None:
@@ -39,6 +43,12 @@ class RecordingListener:
     def on_exit(self, execution_id: str, exit_code: int, *, timed_out: bool) -> None:
         with self.exited:
             self.exits[execution_id] = (exit_code, timed_out)
+            self.exited.notify_all()
+
+    def on_setup_failed(self, execution_id: str, reason: str) -> None:
+        with self.exited:
+            self.setup_failures[execution_id] = reason
+            self.exits[execution_id] = (125, False)
             self.exited.notify_all()
 
     def wait_exit(self, execution_id: str, timeout: float = 10) -> tuple[int, bool]:
@@ -348,16 +358,109 @@ def test_an_upload_is_unpacked_into_the_working_directory_first(
     assert local.output(execution) == ["from the upload"]
 
 
-def test_an_unsafe_upload_fails_the_launch_with_the_reason(
+def test_an_unsafe_upload_fails_the_run_with_the_reason_and_the_command_never_runs(
     local: RunnerUnderTest, tmp_path: Path
 ) -> None:
-    archive = write(tmp_path / "evil.tgz", member("../../escape.sh"))
+    archive = write(tmp_path / "evil.tgz", member("ok.txt"), member("../../escape.sh"))
 
-    with pytest.raises(LaunchFailed, match="upload refused: path leaves the directory"):
-        local.launch("e1", "true", upload_location=str(archive))
+    execution = local.launch("e1", "touch ran", upload_location=str(archive))
 
-    assert not (local.work_dir / "e1").exists()
-    assert local.listener.running == []
+    assert local.listener.wait_exit("e1") == (125, False)
+    assert local.listener.setup_failures["e1"] == (
+        "upload refused: path leaves the directory: ../../escape.sh"
+    )
+    assert local.raw(execution) == b"", "the unpack step's output stays out of the log"
+    assert list(local.work_dir.iterdir()) == []
+    assert not (tmp_path / "escape.sh").exists()
+
+
+def test_a_bomb_over_the_runners_limit_fails_the_run_before_the_limit_is_passed(
+    tmp_path: Path,
+) -> None:
+    listener = RecordingListener()
+    runner = LocalProcessRunner(
+        tmp_path / "work", tmp_path / "logs", SystemClock(), unpack_limits=Limits(2, 10)
+    )
+    runner.subscribe(listener)
+    try:
+        runner.launch(
+            LaunchSpec(
+                "big", "true", {}, 30, upload_location=str(bomb(tmp_path / "b.tgz", 3 * MIB))
+            )
+        )
+        many = entry_bomb(tmp_path / "many.tgz", 11)
+        runner.launch(LaunchSpec("many", "true", {}, 30, upload_location=str(many)))
+
+        assert listener.wait_exit("big") == (125, False)
+        assert listener.wait_exit("many") == (125, False)
+    finally:
+        runner.stop_all()
+    assert listener.setup_failures == {
+        "big": "upload refused: unpacks to more than 2 MiB (the unpacked-size limit)",
+        "many": "upload refused: has more than 10 entries (the entry limit)",
+    }
+
+
+def test_a_cve_2025_4517_chain_writes_nothing_next_to_the_runs_directory(
+    local: RunnerUnderTest, tmp_path: Path
+) -> None:
+    archive = write(tmp_path / "cve.tgz", *realpath_overflow(local.work_dir / "e1"))
+
+    local.launch("e1", "touch ran", upload_location=str(archive))
+
+    assert local.listener.wait_exit("e1") == (125, False)
+    assert local.listener.setup_failures["e1"].startswith(
+        "upload refused: path goes through a link"
+    )
+    assert list(local.work_dir.iterdir()) == []
+
+
+@pytest.fixture
+def slow_archive(tmp_path: Path) -> Path:
+    """An upload whose unpack never ends on its own: a FIFO no one writes to."""
+    fifo = tmp_path / "slow.tgz"
+    os.mkfifo(fifo)
+    return fifo
+
+
+def test_launch_returns_at_once_and_a_cancel_ends_the_unpack(
+    local: RunnerUnderTest, slow_archive: Path
+) -> None:
+    run = f"slow-{uuid.uuid4().hex}"
+    started = time.monotonic()
+    execution = local.launch(run, "touch ran", upload_location=str(slow_archive))
+    assert time.monotonic() - started < 1, "launch never waits for the unpack"
+    _wait_for(lambda: len(marked(run)) >= 1)
+
+    local.runner.stop(execution, "cancelled")
+
+    assert local.listener.wait_exit(run) == (143, False)
+    assert marked(run) == []
+    assert list(local.work_dir.iterdir()) == []
+
+
+def test_the_unpack_counts_against_the_runs_timeout(
+    local: RunnerUnderTest, slow_archive: Path
+) -> None:
+    started = time.monotonic()
+    local.launch("e1", "touch ran", upload_location=str(slow_archive), timeout_seconds=1)
+
+    assert local.listener.wait_exit("e1") == (143, True)
+    assert time.monotonic() - started < 5
+    assert list(local.work_dir.iterdir()) == []
+
+
+def test_an_upload_and_stdin_both_reach_the_command(local: RunnerUnderTest, tmp_path: Path) -> None:
+    archive = write(tmp_path / "code.tgz", member("data.txt", b"from the upload\n"))
+    stdin = tmp_path / "stdin"
+    stdin.write_bytes(b"from stdin\n")
+
+    execution = local.launch(
+        "e1", "cat data.txt -", upload_location=str(archive), stdin_location=str(stdin)
+    )
+
+    assert local.listener.wait_exit("e1") == (0, False)
+    assert local.output(execution) == ["from the upload", "from stdin"]
 
 
 def test_the_waiter_never_waits_longer_than_the_host_allows() -> None:

@@ -386,6 +386,17 @@ def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_prepared_task(
         ({"prepare": 0, "unpack": 67}, "upload refused: path leaves the directory"),
         ({"prepare": 0, "unpack": 66}, "upload refused: absolute path in archive"),
         ({"prepare": 0, "unpack": 65}, "upload refused: corrupt archive"),
+        (
+            {"prepare": 0, "unpack": 70},
+            "upload refused: unpacks to more than the unpacked-size limit",
+        ),
+        ({"prepare": 0, "unpack": 71}, "upload refused: has more entries than the entry limit"),
+        ({"prepare": 0, "unpack": 72}, "upload refused: path goes through a link"),
+        (
+            {"prepare": 0, "unpack": 73},
+            "upload refused: hard link to something other than an earlier file of the archive",
+        ),
+        ({"prepare": 0, "unpack": 137}, "upload refused: unpack exited with code 137"),
     ],
 )
 def test_a_refused_upload_fails_the_execution_with_the_reason(

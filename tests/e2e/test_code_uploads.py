@@ -8,11 +8,12 @@ import json
 import os
 import subprocess
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from archives import member, tarball
+from archives import MIB, bomb, member, tarball, truncated
 from deployment import LocalDeployment
 
 pytestmark = pytest.mark.e2e
@@ -103,13 +104,44 @@ def test_a_path_traversal_archive_sent_to_the_api_fails_the_execution_with_the_r
     )
 
     assert status == 202
-    assert execution["status"] == "FAILED"
-    assert execution["reason"] == (
-        "failed to start: upload refused: path leaves the directory: ../../escaped.sh"
-    )
+    final = deployment.wait_status(execution["execution_id"], ("FAILED",))
+    assert final["reason"] == "upload refused: path leaves the directory: ../../escaped.sh"
     assert not (tmp_path / "data" / "escaped.sh").exists()
     assert not (tmp_path / "escaped.sh").exists()
     assert deployment.locks() == []
+
+
+@pytest.mark.parametrize(
+    ("archive", "reason"),
+    [
+        (
+            lambda tmp: bomb(tmp / "bomb.tgz", 1024 * MIB).read_bytes(),
+            "upload refused: unpacks to more than 512 MiB (the unpacked-size limit)",
+        ),
+        (
+            lambda tmp: truncated(tarball(member("a.bin", os.urandom(256 * 1024)))),
+            "upload refused: corrupt archive: ",
+        ),
+    ],
+    ids=["1-mb-to-1-gib-bomb", "truncated-gzip"],
+)
+def test_at_the_defaults_a_bomb_or_a_truncated_archive_fails_the_run(
+    deployment: LocalDeployment, tmp_path: Path, archive: Callable[[Path], bytes], reason: str
+) -> None:
+    key = deployment.admin_key
+    _, slot = deployment.api("POST", "/uploads", key)
+    put = urllib.request.Request(
+        slot["url"], data=archive(tmp_path), method="PUT", headers=slot["headers"]
+    )
+    urllib.request.urlopen(put, timeout=30).close()
+
+    _, execution = deployment.api(
+        "POST", "/executions", key, {"command": "touch ran", "upload_id": slot["upload_id"]}
+    )
+
+    final = deployment.wait_status(execution["execution_id"], ("FAILED",), timeout=10)
+    assert final["reason"].startswith(reason)
+    assert list((tmp_path / "data").rglob("ran")) == []
 
 
 def test_another_users_upload_id_is_refused_before_anything_runs(

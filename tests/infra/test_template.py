@@ -405,8 +405,9 @@ def test_the_prepared_task_fetches_unseals_clones_and_unpacks_before_the_command
     assert clone["Command"][1:] == ["clone", "/mycli/git", "/mycli/work", "/mycli/git-scratch"]
     assert "Environment" not in clone and "Secrets" not in clone
     assert unpack["DependsOn"] == [{"ContainerName": "clone", "Condition": "SUCCESS"}]
-    assert "def safe_extract" in unpack["EntryPoint"][2]
-    assert unpack["Command"] == ["/mycli/upload.tar.gz", "/mycli/work"]
+    assert unpack["EntryPoint"][:3] == ["python3", "-I", "-c"]
+    assert "def safe_extract" in unpack["EntryPoint"][3]
+    assert unpack["Command"][:2] == ["/mycli/upload.tar.gz", "/mycli/work"]
     assert sorted(command["DependsOn"], key=str) == [
         {"ContainerName": "mask", "Condition": "START"},
         {"ContainerName": "unpack", "Condition": "SUCCESS"},

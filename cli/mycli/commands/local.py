@@ -17,6 +17,7 @@ import click
 from mycli.config import ConfigFile, default_data_dir
 from mycli.errors import CliError
 from mycli.output import emit_json, output_option
+from orchestrator.unpack import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_UNPACKED_MIB
 
 LOCAL_PROFILE = "local"
 DEFAULT_PORT = 8765
@@ -72,6 +73,20 @@ def local() -> None:
     help="Largest code upload (`mycli exec --upload`) the server accepts.",
 )
 @click.option(
+    "--max-unpacked-mb",
+    type=click.IntRange(1, 1024 * 1024),
+    default=DEFAULT_MAX_UNPACKED_MIB,
+    show_default=True,
+    help="Most file data one upload may unpack to; a run whose upload unpacks to more ends FAILED.",
+)
+@click.option(
+    "--max-upload-entries",
+    type=click.IntRange(1, 10_000_000),
+    default=DEFAULT_MAX_ENTRIES,
+    show_default=True,
+    help="Most files, directories and links one upload may hold; a run with more ends FAILED.",
+)
+@click.option(
     "--max-log-mb",
     type=click.IntRange(1, 1024 * 1024),
     default=100,
@@ -109,6 +124,8 @@ def up(
     background: bool,
     kill_grace: float,
     max_upload_mb: int,
+    max_unpacked_mb: int,
+    max_upload_entries: int,
     max_log_mb: int,
     max_log_bytes: int | None,
     log_retention_days: int,
@@ -158,6 +175,8 @@ def up(
     if background:
         server_options = [
             *("--kill-grace", str(kill_grace), "--max-upload-mb", str(max_upload_mb)),
+            *("--max-unpacked-mb", str(max_unpacked_mb)),
+            *("--max-upload-entries", str(max_upload_entries)),
             *("--max-log-bytes", str(log_bytes), "--log-retention-days", str(log_retention_days)),
             *("--max-running-per-user", str(max_running_per_user)),
             *("--max-running-total", str(max_running_total)),
@@ -171,6 +190,7 @@ def up(
     from orchestrator.domain.uploads import UploadPolicy
     from orchestrator.local.platform import LocalSettings
     from orchestrator.local.process import serve
+    from orchestrator.unpack import Limits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     click.echo("mycli: serving in the foreground; Ctrl-C stops", err=True)
@@ -179,6 +199,7 @@ def up(
         kill_grace_seconds=kill_grace,
         upload_policy=UploadPolicy(max_bytes=max_upload_mb * 1024 * 1024),
         max_log_bytes=log_bytes,
+        unpack_limits=Limits(max_unpacked_mb, max_upload_entries),
         log_retention_days=log_retention_days,
         policy=ExecutionPolicy(
             max_running_per_user=max_running_per_user, max_running_total=max_running_total

@@ -259,7 +259,8 @@ class ExecutionService:
         self._executions.annotate(execution_id, git_commit=commit)
 
     def on_setup_failed(self, execution_id: str, reason: str) -> None:
-        """The run's set-up (its git checkout) failed, so the command never ran."""
+        """The run's set-up (its git checkout, its upload's unpack) failed, so the command
+        never ran."""
         self.finish(execution_id, Status.FAILED, reason=reason)
 
     def on_task_event(self, change: TaskStateChange) -> Execution | None:

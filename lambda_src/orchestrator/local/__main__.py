@@ -15,6 +15,7 @@ from orchestrator.domain.models import (
 from orchestrator.domain.uploads import UploadPolicy
 from orchestrator.local.platform import LocalSettings
 from orchestrator.local.process import serve
+from orchestrator.unpack import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_UNPACKED_MIB, Limits
 
 
 def main() -> None:
@@ -24,6 +25,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--kill-grace", type=float, default=5.0)
     parser.add_argument("--max-upload-mb", type=int, default=50)
+    parser.add_argument("--max-unpacked-mb", type=int, default=DEFAULT_MAX_UNPACKED_MIB)
+    parser.add_argument("--max-upload-entries", type=int, default=DEFAULT_MAX_ENTRIES)
     parser.add_argument("--max-log-bytes", type=int, default=DEFAULT_MAX_LOG_BYTES)
     parser.add_argument("--log-retention-days", type=int, default=30)
     parser.add_argument("--max-running-per-user", type=int, default=DEFAULT_MAX_RUNNING_PER_USER)
@@ -38,6 +41,7 @@ def main() -> None:
         kill_grace_seconds=args.kill_grace,
         upload_policy=UploadPolicy(max_bytes=args.max_upload_mb * 1024 * 1024),
         max_log_bytes=args.max_log_bytes,
+        unpack_limits=Limits(args.max_unpacked_mb, args.max_upload_entries),
         log_retention_days=args.log_retention_days,
         policy=ExecutionPolicy(
             max_running_per_user=args.max_running_per_user,

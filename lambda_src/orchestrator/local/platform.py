@@ -29,6 +29,7 @@ from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
 from orchestrator.ports import Clock, NoImagePlatform
+from orchestrator.unpack import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class LocalSettings:
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES
     log_retention_days: int = 30
     max_log_wait_seconds: float = MAX_LOG_WAIT_SECONDS
+    # What one upload may unpack to (see orchestrator/unpack.py): file bytes and members.
+    unpack_limits: Limits = field(default_factory=Limits)
     # The server process becomes the subreaper of its runs' orphans (double forks), which it
     # then reaps; off for runners hosted by a process that has other children (tests).
     adopt_orphans: bool = False
@@ -89,6 +92,7 @@ class LocalPlatform:
             max_log_bytes=settings.max_log_bytes,
             log_waiter=self.log_waiter,
             adopt_orphans=settings.adopt_orphans,
+            unpack_limits=settings.unpack_limits,
         )
         self.uploads_store = LocalUploadStore(self.database, settings.data_dir / "uploads")
         self.uploads = UploadService(self.uploads_store, clock, settings.upload_policy)

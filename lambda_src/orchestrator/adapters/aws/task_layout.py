@@ -13,7 +13,8 @@ one, whose steps run in order, each only if the one before succeeded:
    context, then retires that grant.
 3. `clone` (git image) checks the run's git source out into the working directory (see
    orchestrator.git_checkout; nothing to do without one), printing the commit in its log.
-4. `unpack` (python image) unpacks the upload safely.
+4. `unpack` (python image) unpacks the upload safely and within the deployment's limits
+   (orchestrator/unpack.py, the script the local runner runs too; see unpack_command).
 5. `command` runs the command (read from the manifest, never from the overrides) with the
    env loaded and stdin from the stdin object or /dev/null.
 
@@ -31,6 +32,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
+from orchestrator.unpack import Limits
 
 COMMAND_CONTAINER = "command"
 FETCH_CONTAINER = "fetch"
@@ -87,6 +90,20 @@ def overrides_size(container_overrides: list[dict[str, Any]]) -> int:
     """How many characters ECS counts for these overrides (their JSON, spaces included:
     a little more than ECS's own count, never less)."""
     return len(json.dumps({"containerOverrides": container_overrides}))
+
+
+# The unpack container: `python3 -I -c SOURCE` (SOURCE: orchestrator/unpack.py), isolated so
+# nothing of the environment or the working directory is imported.
+UNPACK_ENTRY_POINT = ["python3", "-I", "-c"]
+
+
+def unpack_command(limits: Limits, workspace: str = WORKSPACE) -> list[str]:
+    """The unpack container's arguments: the archive, the working directory, the limits."""
+    archive, work = (
+        ARCHIVE_PATH.replace(WORKSPACE, workspace),
+        WORK_DIR.replace(WORKSPACE, workspace),
+    )
+    return [archive, work, *limits.arguments()]
 
 
 def prepare_script(workspace: str = WORKSPACE) -> str:
