@@ -59,6 +59,10 @@ class Events:
         with self._lock:
             self._events.append(event)
 
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._events)
+
     def of(self, task: TaskRun) -> list[dict[str, Any]]:
         with self._lock:
             return [e for e in self._events if e["detail"]["taskArn"] == task.arn]

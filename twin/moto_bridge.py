@@ -105,8 +105,8 @@ class MotoEcsBridge:
         """One pass: start new tasks, stop stopped ones, settle finished ones in moto."""
         running = self._task_arns("RUNNING")
         for task in self._describe([arn for arn in running if arn not in self._seen]):
+            self._launch(task)  # a failure leaves it unseen: the next pass tries again
             self._seen.add(task["taskArn"])
-            self._launch(task)
         stopped = set(self._task_arns("STOPPED"))
         to_stop = [
             arn

@@ -10,7 +10,7 @@ from twin.ecs import EcsStandIn
 from twin_ecs import Events, container, containers_of, definition, finished, workspace
 
 
-def test_given_a_start_condition_when_the_task_runs_then_the_dependent_starts_while_the_dependency_runs(
+def test_given_a_start_condition_then_the_dependent_starts_while_the_dependency_runs(
     standin: EcsStandIn, events: Events
 ) -> None:
     # The sidecar waits for a file only the dependent writes: both must run at once.
@@ -95,7 +95,7 @@ def test_given_a_success_condition_met_then_the_dependent_runs(standin: EcsStand
     assert finished(task).output("main") == b"prepared\n"
 
 
-def test_given_a_success_condition_when_the_dependency_fails_then_the_dependent_never_starts_and_the_task_stops(
+def test_given_a_success_condition_when_the_dependency_fails_then_the_dependent_never_starts(
     standin: EcsStandIn, events: Events, tmp_path: Path
 ) -> None:
     marker = tmp_path / "main-ran"

@@ -27,7 +27,7 @@ def test_given_a_sleeping_task_when_stopped_then_it_ends_within_the_grace_with_t
     assert containers_of(detail)["main"]["exitCode"] == 143  # SIGTERM, as Docker reports it
 
 
-def test_given_a_container_that_ignores_sigterm_when_stopped_then_its_group_is_killed_after_its_stop_timeout(
+def test_given_a_container_ignoring_sigterm_when_stopped_then_it_is_killed_after_its_timeout(
     standin: EcsStandIn, events: Events
 ) -> None:
     task = standin.run_task(

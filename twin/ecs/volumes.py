@@ -138,4 +138,7 @@ def _prefix_launch(
             link.symlink_to(bind.source, target_is_directory=True)
     cwd = root / (working_directory or "/").lstrip("/")
     cwd.mkdir(parents=True, exist_ok=True)
-    return Launch(argv=list(argv), cwd=str(cwd), environment={PREFIX_VARIABLE: str(root)})
+    # PWD keeps the path through the volume's link, as a shell that `cd`'d there has it.
+    return Launch(
+        argv=list(argv), cwd=str(cwd), environment={PREFIX_VARIABLE: str(root), "PWD": str(cwd)}
+    )
