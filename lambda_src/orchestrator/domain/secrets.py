@@ -67,7 +67,7 @@ def secret_reference_problem(
     if not _ENV_NAME.fullmatch(variable):
         return (
             f"{variable!r} is not a variable name (letters, digits and _, not starting "
-            "with a digit): use VAR=NAME"
+            f"with a digit): use {options[1]} VAR=NAME"
         )
     if not is_valid_secret_name(name):
         return f"{name!r}: {SECRET_NAME_RULE}"
