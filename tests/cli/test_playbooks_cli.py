@@ -321,9 +321,9 @@ def test_wait_lock_without_a_lock_is_listed_and_run_says_how_to_give_one(
 
     assert listed.exit_code == 0 and "waits" in listed.stdout, listed.stderr
     assert without.exit_code == 2
-    assert (
-        "waits.yml:3: wait_lock needs a lock: add `lock:` or pass --lock" in without.stderr
-    ), without.stderr
+    assert "waits.yml:3: wait_lock needs a lock: add `lock:` or pass --lock" in without.stderr, (
+        without.stderr
+    )
     assert "--wait-lock needs --lock" not in without.stderr
     assert (with_lock.exit_code, with_lock.stdout) == (0, "ran\n"), with_lock.stderr
     [execution] = executions(harness)
