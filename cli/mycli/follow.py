@@ -9,7 +9,7 @@ from typing import Any
 
 from mycli import exitcodes
 from mycli.client import api_path
-from mycli.streams import truncation_note
+from mycli.streams import start_own_line, truncation_note
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
 # How long the server may hold a page with nothing new (the local server waits; AWS does not).
@@ -40,6 +40,7 @@ class LogFollower:
         seen. A truncated log is said once on stderr at the end."""
         status = self._run(follow)
         if self.truncated_at is not None:
+            start_own_line()
             print(truncation_note(self.truncated_at), file=sys.stderr, flush=True)
         return status
 

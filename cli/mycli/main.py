@@ -97,6 +97,9 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CliError as error:
+            from mycli.streams import start_own_line
+
+            start_own_line()
             click.echo(f"mycli: error: {error.message}", err=True)
             sys.exit(error.exit_code)
         except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """Writing an execution's output as it arrives: the exact bytes, stdout chunks to stdout and
 stderr chunks to stderr ("combined" ones, from AWS, to stdout), flushed at once, nothing added
-or stripped (ANSI sequences stay whether or not the terminal is a terminal)."""
+or stripped (ANSI sequences stay whether or not the terminal is a terminal). mycli's own lines
+on stderr start on a line of their own (`start_own_line`), never glued to the command's."""
 
 from __future__ import annotations
 
@@ -12,6 +13,25 @@ import sys
 from typing import IO, Any
 
 from mycli.errors import Interrupted
+
+
+class _StderrLine:
+    """Whether the command's last byte written to this process's stderr ended a line."""
+
+    mid_line = False
+
+
+_STDERR_LINE = _StderrLine()
+
+
+def start_own_line() -> None:
+    """Before mycli writes a line of its own on stderr: end the line the command's stderr
+    left unfinished (`printf err >&2`), so `mycli: ...` is not glued to it. The command's
+    bytes are never changed; stdout is never touched."""
+    if _STDERR_LINE.mid_line:
+        _STDERR_LINE.mid_line = False
+        sys.stderr.write("\n")
+        sys.stderr.flush()
 
 
 class ChunkWriter:
@@ -26,6 +46,10 @@ class ChunkWriter:
     ) -> None:
         self._stdout = stdout if stdout is not None else sys.stdout.buffer
         self._stderr = stderr if stderr is not None else sys.stderr.buffer
+        # Only this process's own stderr is shared with mycli's messages.
+        self._tracks_stderr = stderr is None
+        if self._tracks_stderr:
+            _STDERR_LINE.mid_line = False
         self._timestamps = timestamps
         self._closed: set[int] = set()
 
@@ -39,6 +63,8 @@ class ChunkWriter:
         try:
             target.write(data)
             target.flush()
+            if data and target is self._stderr and self._tracks_stderr:
+                _STDERR_LINE.mid_line = not data.endswith(b"\n")
         except BrokenPipeError:
             # The reader went away (`mycli exec ... | head`): like SIGPIPE to a local command.
             # Later output is dropped, and the caller is told once, so `exec` cancels the run.

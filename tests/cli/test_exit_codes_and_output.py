@@ -172,3 +172,23 @@ def test_a_server_bound_to_every_address_gets_a_reachable_profile_url(
     served: str, profile: str
 ) -> None:
     assert reachable_url(served) == profile
+
+
+@pytest.mark.parametrize(
+    ("command", "stderr_starts"),
+    [
+        # The command's stderr ends mid-line: mycli's own line starts on the next one
+        ("printf out; printf err >&2; exit 3", "err\nmycli: execution "),
+        # It ends a line already: nothing is added
+        ("printf out; printf 'err\\n' >&2; exit 3", "err\nmycli: execution "),
+    ],
+)
+def test_mycli_s_own_stderr_line_is_never_glued_to_the_command_s(
+    harness: CliHarness, command: str, stderr_starts: str
+) -> None:
+    result = harness.run("exec", "--", command)
+
+    assert (result.exit_code, result.stdout) == (3, "out")
+    after_start = result.stderr.split(" started\n", 1)[1]
+    assert after_start.startswith(stderr_starts), result.stderr
+    assert "\n\nmycli:" not in result.stderr

@@ -277,3 +277,65 @@ def test_git_and_secrets_keys_run_the_checkout_with_the_secret_masked(
     (execution,) = executions(harness)
     assert (execution["git_commit"], execution["secret_names"]) == (commit, ["TOKEN=api-token"])
     assert execution["playbook"] == "deploy"
+
+
+REFUSED_WHATEVER_THE_PARAMS = {
+    "nolock": ('lock: ""\n', "nolock.yml:3: lock: '': lock names are 1-128 characters"),
+    "many": (
+        "secrets: [" + ", ".join(f"S{i}" for i in range(21)) + "]\n",
+        "many.yml:3: secrets: 21 secrets, over the limit of 20 per run",
+    ),
+    "clear": (
+        "git: http://example.com/x.git\ngit_secret: tok\n",
+        "clear.yml:4: git_secret: git_secret goes only over https://",
+    ),
+}
+
+
+def test_list_and_run_refuse_alike_at_the_line(harness: CliHarness, repo: Path) -> None:
+    # Given playbooks only `run` used to refuse, some without a line or naming options
+    for name, (keys, _) in REFUSED_WHATEVER_THE_PARAMS.items():
+        write(repo, f"{name}.yml", f"description: {name}\ncommand: ls\n{keys}")
+
+    listed = harness.run("playbooks", "list")
+
+    assert listed.exit_code == 2
+    for name, (_, said) in REFUSED_WHATEVER_THE_PARAMS.items():
+        ran = harness.run("run", name)
+        shown = harness.run("playbooks", "show", name)
+        assert said in listed.stderr, listed.stderr
+        assert (ran.exit_code, shown.exit_code) == (2, 2)
+        assert said in ran.stderr and said in shown.stderr, ran.stderr
+        assert "Invalid value for --" not in ran.stderr
+    assert executions(harness) == []
+
+
+def test_wait_lock_without_a_lock_is_listed_and_run_says_how_to_give_one(
+    harness: CliHarness, repo: Path
+) -> None:
+    write(repo, "waits.yml", "description: w\ncommand: echo ran\nwait_lock: 5\n")
+
+    listed = harness.run("playbooks", "list")
+    without = harness.run("run", "waits")
+    with_lock = harness.run("run", "waits", "--lock", "ci/one")
+
+    assert listed.exit_code == 0 and "waits" in listed.stdout, listed.stderr
+    assert without.exit_code == 2
+    assert "waits.yml:3: wait_lock needs a lock: add `lock:` or pass --lock" in without.stderr, (
+        without.stderr
+    )
+    assert "--wait-lock needs --lock" not in without.stderr
+    assert (with_lock.exit_code, with_lock.stdout) == (0, "ran\n"), with_lock.stderr
+    [execution] = executions(harness)
+    assert execution["lock_name"] == "ci/one"
+
+
+def test_a_wait_lock_given_on_the_command_line_is_exec_s_own_mistake(
+    harness: CliHarness, repo: Path
+) -> None:
+    write(repo, "plain.yml", "description: p\ncommand: echo ran\n")
+
+    result = harness.run("run", "plain", "--wait-lock", "5")
+
+    assert result.exit_code == 2
+    assert "--wait-lock needs --lock" in result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,33 @@ def test_a_commit_id_runs_from_a_file_url_and_status_shows_it(world: World) -> N
     assert record is not None and record["git_commit"] == world.repo.middle
     status = world.local.mycli("status", record["execution_id"], check=True).stdout
     assert f"git_commit        {world.repo.middle}" in status
+
+
+def test_an_upper_case_scheme_is_fetched_as_checked_by_the_cli_and_the_api(world: World) -> None:
+    # Given the loopback git server named with its scheme in mixed case (git alone refuses
+    # `transport 'HtTp' not allowed`)
+    url = "HtTp" + world.http.removeprefix("http")
+
+    # When mycli exec names it, and a client posts it to the API as it is
+    code, out, err, record = world.run("--git", url, "--lock", "git-case", "--", "cat VERSION")
+    status, created = world.local.api(
+        "POST", "/executions", world.local.admin_key, {"command": "cat VERSION", "git_url": url}
+    )
+
+    # Then both ran the checkout, recorded with the scheme git was given
+    assert (code, out) == (0, "3\n"), err
+    assert record is not None and record["git_url"] == world.http
+    assert status == 202, created
+    assert created["git_url"] == world.http
+    deadline = time.monotonic() + 30
+    while (api_run := world.get(f"/executions/{created['execution_id']}"))["status"] not in (
+        "SUCCEEDED",
+        "FAILED",
+    ):
+        assert time.monotonic() < deadline, api_run
+        time.sleep(0.2)
+    assert (api_run["status"], api_run["git_commit"]) == ("SUCCEEDED", world.repo.main)
+    assert world.get("/locks")["items"] == []
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,17 @@ def test_stderr_goes_to_stderr_and_stdout_to_stdout(server: LocalDeployment) -> 
     assert b"err" not in result.stdout
 
 
+def test_mycli_s_status_line_starts_a_line_of_its_own(server: LocalDeployment) -> None:
+    # Given a command whose stdout and stderr both end without a newline
+    result = exec_bytes(server, "printf out; printf err >&2; exit 4")
+
+    # Then stdout is exactly the command's, and mycli's line is not glued to `err`
+    assert (result.returncode, result.stdout) == (4, b"out")
+    assert re.search(rb" started\nerr\nmycli: execution [0-9a-f]{32} FAILED", result.stderr), (
+        result.stderr
+    )
+
+
 def test_logs_replays_the_same_bytes_and_json_gives_each_chunk(server: LocalDeployment) -> None:
     # Given a finished execution that wrote to both streams
     result = exec_bytes(server, "printf 'A\\rB\\377'; sleep 0.2; printf 'oops' >&2; echo end")

@@ -191,6 +191,57 @@ def test_a_bad_playbook_is_refused_before_anything_runs(
     assert recorded(server) == before
 
 
+def test_list_refuses_what_run_refuses_each_at_its_line(
+    server: LocalDeployment, workdir: Path
+) -> None:
+    # Given playbooks that only `run` used to refuse (three without FILE:LINE)
+    directory = workdir.parents[1] / ".mycli" / "playbooks"
+    files = {
+        "nolock.yml": ('lock: ""\n', "nolock.yml:3: lock: '': lock names are"),
+        "many.yml": (
+            "secrets: [" + ", ".join(f"S{i}" for i in range(21)) + "]\n",
+            "many.yml:3: secrets: 21 secrets, over the limit of 20 per run",
+        ),
+        "clear.yml": (
+            "git: http://example.com/x.git\ngit_secret: tok\n",
+            "clear.yml:4: git_secret: git_secret goes only over https://",
+        ),
+        "waits.yml": ("wait_lock: 5\n", "waits.yml:3: wait_lock needs a lock: add `lock:`"),
+    }
+    for name, (keys, _) in files.items():
+        (directory / name).write_text(f"description: d\ncommand: 'true'\n{keys}")
+    before = recorded(server)
+    try:
+        listed = mycli(server, workdir, "playbooks", "list")
+        ran = {name: mycli(server, workdir, "run", name.removesuffix(".yml")) for name in files}
+    finally:
+        for name in files:
+            (directory / name).unlink()
+
+    # Then list names each but waits (run --lock can give it a lock), run says each at its line
+    assert listed.returncode == 2
+    for name, (_, said) in files.items():
+        assert (name == "waits.yml") != (said in listed.stderr), listed.stderr
+        assert ran[name].returncode == 2 and said in ran[name].stderr, ran[name].stderr
+    assert "waits" in listed.stdout
+    assert recorded(server) == before
+
+
+def test_a_param_name_with_a_newline_is_shown_escaped(
+    server: LocalDeployment, workdir: Path
+) -> None:
+    bad = workdir.parents[1] / ".mycli" / "playbooks" / "nl.yml"
+    bad.write_text('description: d\ncommand: "true"\nparams:\n  "a\\nb": {description: d}\n')
+    try:
+        result = mycli(server, workdir, "run", "nl")
+    finally:
+        bad.unlink()
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "nl.yml:4: params.a\\nb" in result.stderr, result.stderr
+
+
 # -- params never become shell (issue 17) ------------------------------------------------------
 
 # The four injections of the hostile review: a reference in a comment (a newline in the value

@@ -279,3 +279,25 @@ def test_a_git_secret_restricted_to_the_default_image_serves_runs_naming_no_imag
     # Then it runs on the default image, which the secret allows
     [spec] = world.runner.launched
     assert spec.git is not None and spec.git.credential == "tok"
+
+
+@pytest.mark.parametrize(
+    ("url", "stored"),
+    [
+        ("HTTP://127.0.0.1/x", "http://127.0.0.1/x"),
+        ("HtTpS://github.com/Acme/App.git", "https://github.com/Acme/App.git"),
+        ("SSH://git@host/srv/App.git", "ssh://git@host/srv/App.git"),
+        ("FILE:///srv/App.git", "file:///srv/App.git"),
+        ("git@Host:Acme/App.git", "git@Host:Acme/App.git"),
+    ],
+)
+def test_the_scheme_is_stored_in_lower_case_as_the_rules_read_it(url: str, stored: str) -> None:
+    # Git refuses `HTTP://` (transport 'HTTP' not allowed): the runner gets what was checked
+    source = checked_source(url, None, None, None)
+
+    assert source == GitSource(url=stored)
+
+
+def test_an_upper_case_http_scheme_still_keeps_the_secret_off_cleartext() -> None:
+    with pytest.raises(ValidationFailed, match="git_secret goes only over https://"):
+        checked_source("HTTP://example.com/x.git", None, None, "tok")

@@ -371,3 +371,51 @@ def test_the_schema_module_prints_it() -> None:
         timeout=30,
     ).stdout
     assert json.loads(printed) == playbook_schema()
+
+
+# -- every rule `run` applies without run-time input, at FILE:LINE ------------------------------
+
+SECRETS_21 = "secrets:\n" + "".join(f"  - S{i}\n" for i in range(21))
+
+
+@pytest.mark.parametrize(
+    ("keys", "line", "what"),
+    [
+        # An empty lock has no bad character, but is no lock name either
+        ('lock: ""\n', 3, "lock: '': lock names are 1-128 characters"),
+        # The platform's limit on secrets per run, as the server and `exec --secret` say it
+        (SECRETS_21, 3, "secrets: 21 secrets, over the limit of 20 per run"),
+        # A secret's variable given twice, or a name no secret has (exec's own rules)
+        ("secrets: [A=s1, A=s2]\n", 3, "secrets.1: A is given twice"),
+        ("secrets: [V=.hidden]\n", 3, "secrets.0: '.hidden': secret names are"),
+        ("env: {A: x}\nsecrets: [A=s]\n", 4, "secrets.0: A is set both with env and"),
+        # A git credential over cleartext http:// to another host: the server's rule
+        (
+            "git: http://example.com/x.git\ngit_secret: tok\n",
+            4,
+            "git_secret: git_secret goes only over https://",
+        ),
+    ],
+)
+def test_what_run_refuses_whatever_the_params_is_refused_on_load(
+    tmp_path: Path, keys: str, line: int, what: str
+) -> None:
+    message = refusal(tmp_path, "description: x\ncommand: ls\n" + keys)
+
+    assert f"task.yml:{line}: {what}" in message, message
+
+
+def test_a_param_name_with_a_control_character_is_shown_escaped(tmp_path: Path) -> None:
+    message = refusal(
+        tmp_path, 'description: x\ncommand: ls\nparams:\n  "a\\nb\\x1b[31m": {description: d}\n'
+    )
+
+    assert "\n" not in message and "\x1b" not in message, message
+    assert "task.yml:4: params.a\\nb\\x1b[31m" in message, message
+
+
+def test_wait_lock_without_a_lock_is_taken_on_load(tmp_path: Path) -> None:
+    # `mycli run --lock NAME` can give the lock, so the file alone is not wrong
+    loaded = load_text(tmp_path, "description: x\ncommand: ls\nwait_lock: 5\n")
+
+    assert (loaded.playbook.wait_lock, loaded.playbook.lock) == (5, None)

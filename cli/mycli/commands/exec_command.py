@@ -26,7 +26,7 @@ from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
 from mycli.output import emit_json, output_option
-from mycli.streams import ChunkWriter
+from mycli.streams import ChunkWriter, start_own_line
 
 LOCK_RETRY_MAX_SECONDS = 2.0
 STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
@@ -333,10 +333,12 @@ def watch(app: AppContext, execution_id: str) -> dict[str, Any]:
             except (KeyboardInterrupt, Interrupted) as interrupt:
                 signum = interrupt.signum if isinstance(interrupt, Interrupted) else signal.SIGINT
                 if signalled is not None:
+                    start_own_line()
                     click.echo("mycli: stopped waiting; the execution is being cancelled", err=True)
                     sys.exit(exitcodes.for_signal(signum))
                 signalled = signum
                 client.close()
+                start_own_line()
                 again = "Ctrl-C" if signum == signal.SIGINT else "signal"
                 click.echo(
                     f"mycli: cancelling {execution_id} ({again} again to stop waiting)", err=True
@@ -355,6 +357,7 @@ def watch(app: AppContext, execution_id: str) -> dict[str, Any]:
     summary = final["status"]
     if final.get("reason"):
         summary += f": {final['reason']}"
+    start_own_line()
     click.echo(f"mycli: execution {execution_id} {summary}", err=True)
     if signalled is not None and signalled != signal.SIGINT:
         raise Interrupted(signalled)

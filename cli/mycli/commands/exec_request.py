@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
 
 
 def request_body(
@@ -24,7 +23,7 @@ def request_body(
 ) -> dict[str, Any]:
     """The POST /executions body, every input checked before anything runs (exit 2)."""
     # The server's own limits; imported here so `mycli --help` does not pay for them.
-    from orchestrator.domain.models import MAX_COMMAND_LENGTH, is_valid_lock_name
+    from orchestrator.domain.models import LOCK_NAME_RULE, MAX_COMMAND_LENGTH, is_valid_lock_name
 
     text = command[0] if len(command) == 1 else shlex.join(command)
     if not text.strip():
@@ -52,9 +51,10 @@ def request_body(
 def git_fields(
     source: str | None, subdir: str | None, secret: str | None, upload: Path | None
 ) -> dict[str, str]:
-    """The body's git_* fields for `--git URL[#REF]` and its options, checked (exit 2)."""
+    """The body's git_* fields for `--git URL[#REF]` and its options, checked by the
+    server's own rules (exit 2); the URL as the server stores it (its scheme in lower case)."""
     from orchestrator.domain.errors import ValidationFailed
-    from orchestrator.domain.git_sources import check_ref, check_subdir, check_url, split_source
+    from orchestrator.domain.git_sources import checked_source, split_source
 
     if source is None:
         if subdir is not None or secret is not None:
@@ -63,20 +63,28 @@ def git_fields(
     if upload is not None:
         raise click.UsageError("--git and --upload cannot be used together")
     url, ref = split_source(source)
-    fields = {"git_url": url}
     try:
-        check_url(url)
-        if ref:
-            check_ref(ref)
-            fields["git_ref"] = ref
-        if subdir is not None:
-            fields["git_subdir"] = check_subdir(subdir)
+        checked = checked_source(url, ref, subdir, secret)
     except ValidationFailed as refused:
-        hint = "--git-subdir" if refused.details.get("field") == "git_subdir" else "--git"
-        raise click.BadParameter(refused.message, param_hint=hint) from None
-    if secret is not None:
-        fields["git_secret"] = secret
-    return fields
+        field = str(refused.details.get("field", "git_url"))
+        raise click.BadParameter(refused.message, param_hint=GIT_OPTIONS[field]) from None
+    assert checked is not None
+    values = {
+        "git_url": checked.url,
+        "git_ref": checked.ref,
+        "git_subdir": checked.subdir,
+        "git_secret": checked.secret,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+# The request field a git rule refuses -> the option of `mycli exec` that gave it.
+GIT_OPTIONS = {
+    "git_url": "--git",
+    "git_ref": "--git",
+    "git_subdir": "--git-subdir",
+    "git_secret": "--git-secret",
+}
 
 
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -121,10 +129,8 @@ def check_env_limits(env: dict[str, str]) -> None:
 
 
 def check_secret_count(secrets: dict[str, str]) -> None:
-    from orchestrator.domain.models import MAX_SECRETS_PER_EXECUTION
+    from orchestrator.domain.secrets import secret_count_problem
 
-    if len(secrets) > MAX_SECRETS_PER_EXECUTION:
-        raise click.BadParameter(
-            f"{len(secrets)} secrets, over the limit of {MAX_SECRETS_PER_EXECUTION} per run",
-            param_hint="--secret",
-        )
+    problem = secret_count_problem(len(secrets))
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="--secret")

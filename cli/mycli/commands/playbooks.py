@@ -180,7 +180,13 @@ def run(app: AppContext, /, name: str, param_pairs: tuple[str, ...], **options: 
     refuse_param_variables(options)
     values = param_values(loaded, param_pairs)
     rendered = render(loaded, values, with_lock=options["lock"] is None)
+    wait_lock_from_file = options["wait_lock"] is None
     apply_file_options(loaded, rendered, options)
+    if wait_lock_from_file and options["wait_lock"] is not None and options["lock"] is None:
+        # A file's wait_lock may wait for a lock the command line gives (`list` takes it).
+        raise PlaybookError(
+            loaded.where(("wait_lock",)), "wait_lock needs a lock: add `lock:` or pass --lock"
+        )
     # The params travel as env values (never stored; sealed on AWS), next to the file's and
     # the command line's entries, whose names cannot be theirs.
     pairs = [f"{variable}={value}" for variable, value in rendered.variables.items()]

@@ -3,7 +3,6 @@ from stdin or a prompt that does not echo, never from the command line, and neve
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any
 
@@ -122,30 +121,13 @@ def interactive(stdin: Any) -> bool:
 def parse_secret_refs(refs: tuple[str, ...], env: dict[str, Any]) -> dict[str, str]:
     """`--secret NAME` (variable NAME) and `--secret VAR=NAME` as {VAR: NAME}; exit 2 for
     a bad name, a variable given twice, or one also set with -e."""
-    from orchestrator.domain.models import ENV_NAME_PATTERN
-    from orchestrator.domain.secrets import is_valid_secret_name, secret_reference
+    from orchestrator.domain.secrets import secret_reference, secret_reference_problem
 
-    env_name = re.compile(ENV_NAME_PATTERN)
     wanted: dict[str, str] = {}
     for ref in refs:
+        problem = secret_reference_problem(ref, wanted, env, ("-e", "--secret"))
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint="--secret")
         variable, name = secret_reference(ref)
-        if not env_name.fullmatch(variable):
-            raise click.BadParameter(
-                f"{variable!r} is not a variable name (letters, digits and _, not starting "
-                "with a digit): use --secret VAR=NAME",
-                param_hint="--secret",
-            )
-        if not is_valid_secret_name(name):
-            raise click.BadParameter(
-                f"{name!r}: secret names are 1-128 characters of letters, digits and . _ -, "
-                "not starting with . or -",
-                param_hint="--secret",
-            )
-        if variable in wanted:
-            raise click.BadParameter(f"{variable} is given twice", param_hint="--secret")
-        if variable in env:
-            raise click.BadParameter(
-                f"{variable} is set both with -e and with --secret", param_hint="--secret"
-            )
         wanted[variable] = name
     return wanted

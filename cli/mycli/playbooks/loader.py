@@ -302,7 +302,14 @@ def line_of(lines: dict[Location, int], location: tuple[Any, ...]) -> tuple[int,
 
 
 def dotted(location: Location) -> str:
-    return ".".join(str(segment) for segment in location) or "the playbook"
+    """`params.NAME.default`: a key's path as an error shows it, control characters in a
+    name escaped (`\\n`, `\\x1b`) so a name cannot break or forge the line."""
+    return ".".join(escaped(str(segment)) for segment in location) or "the playbook"
+
+
+def escaped(text: str) -> str:
+    """`text` with each character that is not printable written as repr() writes it."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 # pydantic's words for a value of the wrong type, where YAML's own reading is the likely cause.

@@ -21,17 +21,22 @@ from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.git_sources import checked_source, split_source
 from orchestrator.domain.models import (
     ENV_NAME_PATTERN,
+    LOCK_NAME_RULE,
     MAX_COMMAND_LENGTH,
     MAX_ENV_ENTRIES,
     MAX_ENV_VALUE_LENGTH,
     MAX_TIMEOUT_SECONDS,
     PLAYBOOK_NAME_PATTERN,
     TextKind,
+    is_valid_lock_name,
 )
-from orchestrator.domain.secrets import secret_reference
+from orchestrator.domain.secrets import (
+    secret_count_problem,
+    secret_reference,
+    secret_reference_problem,
+)
 from orchestrator.text_rules import text_validator
 
-LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
 MAX_LOCK_NAME_LENGTH = 128
 SCHEMA_ID = "https://github.com/mycli/mycli/blob/main/docs/playbook.schema.json"
 PARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -248,8 +253,9 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
         if getattr(playbook, key) is not None and playbook.git is None:
             found.append(((key,), f"`{key}` goes with `git`"))
     if playbook.git is not None:
-        found.extend(_git_problems(playbook.git, playbook.git_subdir))
+        found.extend(_git_problems(playbook.git, playbook.git_subdir, playbook.git_secret))
     found.extend(_variable_problems(playbook))
+    found.extend(_secret_problems(playbook))
     for name, param in playbook.params.items():
         if not param.quote and param.choices is None and param.pattern is None:
             found.append((("params", name, "quote"), "`quote: false` needs `choices` or `pattern`"))
@@ -288,7 +294,10 @@ def problems(playbook: Playbook) -> list[tuple[Location, str]]:
 
 
 def _lock_problems(lock: str) -> list[tuple[Location, str]]:
-    """What no param value can mend in a lock: its own text's characters and length."""
+    """What no param value can mend in a lock: its own text's characters and length (a lock
+    without params is checked whole, as `mycli exec --lock` checks it)."""
+    if REFERENCE.search(lock) is None:
+        return [] if is_valid_lock_name(lock) else [(("lock",), f"{lock!r}: {LOCK_NAME_RULE}")]
     text = REFERENCE.sub("", lock)
     wrong = sorted(set(re.sub(r"[A-Za-z0-9._/-]", "", text)))
     if wrong:
@@ -324,15 +333,34 @@ def _variable_problems(playbook: Playbook) -> list[tuple[Location, str]]:
     return found
 
 
-def _git_problems(source: str, subdir: str | None) -> list[tuple[Location, str]]:
-    """`git` (URL[#REF]) and `git_subdir` checked by the platform's own rules, the ones
-    `mycli exec --git` and the API apply, so a playbook fails here with its line."""
+def _secret_problems(playbook: Playbook) -> list[tuple[Location, str]]:
+    """`secrets` checked by the rules `mycli exec --secret` and the API apply: each
+    reference, and how many a run may use."""
+    found: list[tuple[Location, str]] = []
+    too_many = secret_count_problem(len(playbook.secrets))
+    if too_many is not None:
+        found.append((("secrets",), too_many))
+    taken: set[str] = set()
+    for index, entry in enumerate(playbook.secrets):
+        problem = secret_reference_problem(entry, taken, playbook.env, ("env", "secrets"))
+        if problem is not None:
+            found.append((("secrets", index), problem))
+        taken.add(secret_reference(entry)[0])
+    return found
+
+
+def _git_problems(
+    source: str, subdir: str | None, secret: str | None
+) -> list[tuple[Location, str]]:
+    """`git` (URL[#REF]), `git_subdir` and `git_secret` checked by the platform's own rules,
+    the ones `mycli exec --git` and the API apply, so a playbook fails here with its line."""
     url, ref = split_source(source)
     try:
-        checked_source(url, ref, subdir, None)
+        checked_source(url, ref, subdir, secret)
     except ValidationFailed as refused:
-        key = "git_subdir" if refused.details.get("field") == "git_subdir" else "git"
-        return [((key,), refused.message)]
+        field = refused.details.get("field")
+        key = field if field in ("git_subdir", "git_secret") else "git"
+        return [((str(key),), refused.message)]
     return []
 
 

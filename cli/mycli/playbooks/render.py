@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from mycli.playbooks.loader import LoadedPlaybook, PlaybookError
 from mycli.playbooks.model import (
-    LOCK_NAME_RULE,
     PARAM_REFERENCE,
     REFERENCE,
     Param,
@@ -26,6 +25,7 @@ from mycli.playbooks.model import (
 )
 from mycli.playbooks.shell import render_command
 from orchestrator.domain.models import (
+    LOCK_NAME_RULE,
     MAX_COMMAND_LENGTH,
     MAX_ENV_ENTRIES,
     MAX_ENV_TOTAL_BYTES,

@@ -5,7 +5,8 @@ Supported URLs: `https://`, `http://`, `ssh://` and scp-like `user@host:path`, a
 `file://` (a repository on the host that clones). Refused: credentials in the URL (they
 belong in a stored secret), `transport::address` forms such as `ext::` (they run
 programs), anything starting with `-` (it would read as an option to git), and control
-characters or blanks."""
+characters or blanks. A scheme is case-insensitive to the rules but not to git (which refuses
+`HTTP://`): the checked URL, with its scheme in lower case, is the one stored and fetched."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def checked_source(
         if ref is not None or subdir is not None or secret is not None:
             raise ValidationFailed("git_ref, git_subdir and git_secret need git_url")
         return None
-    check_url(url)
+    url = check_url(url)
     if ref is not None:
         check_ref(ref)
     if subdir is not None:
@@ -83,8 +84,9 @@ def _in_the_clear(url: str) -> bool:
         return True
 
 
-def check_url(url: str) -> None:
-    """Refuse a URL git should not be given (see the module's docstring)."""
+def check_url(url: str) -> str:
+    """`url` as git is to be given it (its scheme in lower case), or ValidationFailed for a
+    URL git should not be given (see the module's docstring)."""
 
     refuse = _refusal("git_url")
     _check_text(url, MAX_GIT_URL_LENGTH, refuse)
@@ -96,7 +98,7 @@ def check_url(url: str) -> None:
         raise refuse("must not use a transport::address form (such as ext::)")
     if "://" not in url:
         _check_scp_like(url, refuse)
-        return
+        return url
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (parsed lazily: a bad port or bracketed host raises here)
@@ -105,6 +107,7 @@ def check_url(url: str) -> None:
     scheme = parts.scheme.lower()
     if scheme not in URL_SCHEMES:
         raise refuse(f"must use one of {', '.join(URL_SCHEMES)} (or user@host:path)")
+    url = scheme + url[len(parts.scheme) :]
     if parts.fragment or "#" in url:
         raise refuse("must not hold '#': give the ref as git_ref (mycli: URL#REF)")
     if parts.password is not None or (scheme in ("https", "http") and parts.username):
@@ -112,9 +115,10 @@ def check_url(url: str) -> None:
     if scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise refuse("file:// takes an absolute path on the host: file:///srv/repo.git")
-        return
+        return url
     if not parts.hostname or parts.hostname.startswith("-"):
         raise refuse("names no host")
+    return url
 
 
 def _check_scp_like(url: str, refuse: Callable[[str], ValidationFailed]) -> None:

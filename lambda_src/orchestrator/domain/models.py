@@ -45,6 +45,9 @@ def env_size(env: dict[str, str]) -> int:
     return sum(len(name.encode()) + len(value.encode()) for name, value in env.items())
 
 
+LOCK_NAME_RULE = "lock names are 1-128 characters of letters, digits and . _ / -"
+
+
 def is_valid_lock_name(name: str) -> bool:
     return bool(_LOCK_NAME.fullmatch(name)) and text_problem(name, TextKind.NAME) is None
 

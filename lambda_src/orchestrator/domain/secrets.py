@@ -50,6 +50,34 @@ def secret_reference(entry: str) -> tuple[str, str]:
     return (variable, name) if separator else (entry, entry)
 
 
+def secret_count_problem(count: int) -> str | None:
+    """Why a run cannot use `count` secrets (over the limit), None when it can."""
+    if count > MAX_SECRETS_PER_EXECUTION:
+        return f"{count} secrets, over the limit of {MAX_SECRETS_PER_EXECUTION} per run"
+    return None
+
+
+def secret_reference_problem(
+    entry: str, taken: Iterable[str], env: Iterable[str], options: tuple[str, str]
+) -> str | None:
+    """Why the reference `entry` ("NAME" or "VAR=NAME") cannot join a run whose secrets
+    already use the variables `taken` and whose env sets `env`; `options` name where env
+    and secrets are given (("-e", "--secret"), or a playbook's keys)."""
+    variable, name = secret_reference(entry)
+    if not _ENV_NAME.fullmatch(variable):
+        return (
+            f"{variable!r} is not a variable name (letters, digits and _, not starting "
+            f"with a digit): use {options[1]} VAR=NAME"
+        )
+    if not is_valid_secret_name(name):
+        return f"{name!r}: {SECRET_NAME_RULE}"
+    if variable in taken:
+        return f"{variable} is given twice"
+    if variable in env:
+        return f"{variable} is set both with {options[0]} and with {options[1]}"
+    return None
+
+
 def image_allows(secret: Secret, image: str | None) -> bool:
     """Whether a run on `image` (its name; None: no image named) may use `secret`: any run
     when the secret names no image, otherwise only runs on one of its images."""
@@ -128,8 +156,9 @@ class SecretService:
         exist (400 otherwise) and allow that image (400 otherwise); then their values."""
         if not wanted:
             return NO_SECRETS
-        if len(wanted) > MAX_SECRETS_PER_EXECUTION:
-            raise ValidationFailed(f"a run uses at most {MAX_SECRETS_PER_EXECUTION} secrets")
+        too_many = secret_count_problem(len(wanted))
+        if too_many is not None:
+            raise ValidationFailed(too_many)
         for variable, name in wanted.items():
             if not _ENV_NAME.fullmatch(variable):
                 raise ValidationFailed(f"invalid variable name {variable!r} for a secret")
