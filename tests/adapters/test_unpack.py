@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -395,3 +396,35 @@ def test_the_tree_remover_removes_a_file_or_a_link_and_ignores_what_is_missing(
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]
     assert (tmp_path / "target" / "x").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_the_tree_remover_lifts_000_and_read_only_modes_as_their_owner() -> None:
+    # Given a tree owned by an ordinary user (root reads any mode): 000 and 0500 in it
+    shared = Path(tempfile.mkdtemp(prefix="remover-"))  # pytest's tmp_path is root's alone
+    shared.chmod(0o777)
+    tree = shared / "tree"
+    child = os.fork()
+    if child == 0:  # as nobody: build it, then remove it
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            (tree / "a" / "b").mkdir(parents=True)
+            (tree / "a" / "b" / "f").write_text("x")
+            (tree / "a" / "c").mkdir()
+            (tree / "a" / "c" / "g").write_text("y")
+            for path, mode in ((tree / "a" / "c", 0o500), (tree / "a" / "b", 0), (tree / "a", 0)):
+                path.chmod(mode)
+            tree.chmod(0o500)
+            remove_tree(tree)
+            code = 0
+        finally:
+            os._exit(code)
+
+    # Then it removed all of it
+    _, status = os.waitpid(child, 0)
+    exists = tree.exists()
+    remove_tree(shared)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not exists
