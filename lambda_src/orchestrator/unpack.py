@@ -12,7 +12,9 @@ created with O_CREAT | O_EXCL | O_NOFOLLOW, so no member ever goes through a lin
 links the archive made before it (CVE-2025-4517-style chains included).
 
 - Names: absolute, with `..`, empty or with NUL are refused; `.` and empty components
-  are dropped.
+  are dropped. A name may take MAX_NAME_BYTES (4096, PATH_MAX: what the run's own tools
+  can still open by path) and MAX_DEPTH components (128: far past real source trees, and
+  it bounds the work per member; deeper trees are what breaks recursive tools).
 - Symbolic links: made when the target is relative, all its `..` lead and stay within the
   link's own directory depth (`../lib/x` at `a/b/link`; not `../a/..`). Since the link's
   directory is a real one and every link obeys this, following any chain of them from
@@ -26,9 +28,12 @@ links the archive made before it (CVE-2025-4517-style chains included).
   name is unlinked, never followed); a directory merges with an existing one; a file or
   link where a directory is, or a directory where a file or link is, is refused.
 - Limits, counted while streaming: the bytes of file data (checked against each member's
-  size before writing it, so nothing past the limit is written) and the number of members.
+  size before writing it, so nothing past the limit is written) and the entries: every
+  member, and every directory a member's name implies that is made for it. Directories,
+  links and empty files cost no bytes: the entry limit bounds them (about a block each).
   A member's headers (pax, long names) may take at most HEADER_LIMIT bytes.
-- Refused: whatever was unpacked is removed (without following links)."""
+- Refused: whatever was unpacked is removed (without following links), by remove_tree's
+  loop (no recursion, so no depth breaks it; the local runner cleans up with it too)."""
 
 from __future__ import annotations
 
@@ -37,7 +42,6 @@ import contextlib
 import errno
 import gzip
 import os
-import shutil
 import stat
 import sys
 import tarfile
@@ -51,6 +55,8 @@ DEFAULT_MAX_ENTRIES = 100_000
 CHUNK = 256 * 1024
 HEADER_LIMIT = MIB  # a member's pax and long-name headers, and the archive's trailing bytes
 DETAIL_CHARS = 200
+MAX_NAME_BYTES = 4096
+MAX_DEPTH = 128
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -68,6 +74,8 @@ REFUSALS = {
     "conflict": (74, "member clashes with an earlier one"),
     "name": (75, "unusable name in archive"),
     "unwritable": (76, "cannot write the files"),
+    "too_long": (77, f"name longer than {MAX_NAME_BYTES} bytes (the name limit)"),
+    "too_deep": (78, f"path deeper than {MAX_DEPTH} components (the depth limit)"),
 }
 REASON_BY_EXIT_CODE = {code: reason for code, reason in REFUSALS.values()}
 
@@ -112,10 +120,13 @@ def safe_extract(archive: Path, destination: Path, limits: Limits | None = None)
             while budget.read(CHUNK):  # the gzip trailer: its CRC and length are checked
                 pass
     except UnsafeArchive:
-        _empty(destination)
+        _empty(root)
         raise
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as error:
-        _empty(destination)
+    except (
+        *(tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, ValueError),
+        *(RecursionError, MemoryError),  # chained long-name headers make tarfile recurse
+    ) as error:
+        _empty(root)
         raise UnsafeArchive("corrupt", str(error) or type(error).__name__) from error
     finally:
         os.close(root)
@@ -153,12 +164,7 @@ class _Extractor:
     def run(self, tar: tarfile.TarFile, budget: _HeaderBudget) -> int:
         for member in tar:
             budget.mark()
-            self._entries += 1
-            if self._entries > self._limits.max_entries:
-                limit = self._limits.max_entries
-                raise UnsafeArchive(
-                    "too_many", "", f"has more than {limit} entries (the entry limit)"
-                )
+            self._count_entry()
             parts = _parts(member.name)
             try:
                 self._member(tar, member, parts, budget)
@@ -171,6 +177,12 @@ class _Extractor:
             vars(tar)["members"].clear()  # a stream needs no member again: memory stays flat
         return len(self._files)
 
+    def _count_entry(self) -> None:
+        self._entries += 1
+        if self._entries > self._limits.max_entries:
+            limit = self._limits.max_entries
+            raise UnsafeArchive("too_many", "", f"has more than {limit} entries (the entry limit)")
+
     def _member(
         self,
         tar: tarfile.TarFile,
@@ -180,7 +192,7 @@ class _Extractor:
     ) -> None:
         if member.isdir():
             if parts:
-                fd = self._walk(parts, member.name)
+                fd = self._walk(parts, member.name, named=True)
                 try:
                     os.fchmod(fd, (member.mode & 0o777) | 0o700)
                 finally:
@@ -278,17 +290,22 @@ class _Extractor:
         self._files.pop(parts, None)
         return _Entry(parent, parts[-1], shown)
 
-    def _walk(self, parts: tuple[str, ...], shown: str, *, create: bool = True) -> int:
+    def _walk(
+        self, parts: tuple[str, ...], shown: str, *, create: bool = True, named: bool = False
+    ) -> int:
         """A descriptor of the directory `parts` under the root, every component opened
-        without following links (and made when missing, if `create`)."""
+        without following links (and made when missing, if `create`: an entry each, but the
+        last when `named`, the member itself, already counted)."""
         fd = os.dup(self._root)
         try:
-            for part in parts:
+            for index, part in enumerate(parts):
                 try:
                     child = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
                         raise
+                    if not (named and index == len(parts) - 1):
+                        self._count_entry()
                     os.mkdir(part, 0o755, dir_fd=fd)
                     child = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except OSError as error:
@@ -339,9 +356,13 @@ def _parts(name: str) -> tuple[str, ...]:
         raise UnsafeArchive("name", repr(name))
     if name.startswith("/"):
         raise UnsafeArchive("absolute", name)
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise UnsafeArchive("too_long", name)
     parts = tuple(part for part in name.split("/") if part not in ("", "."))
     if ".." in parts:
         raise UnsafeArchive("escape", name)
+    if len(parts) > MAX_DEPTH:
+        raise UnsafeArchive("too_deep", name)
     return parts
 
 
@@ -351,14 +372,102 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _empty(destination: Path) -> None:
-    """Remove everything in `destination`, following no link."""
-    for entry in os.scandir(destination):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+def _empty(root: int) -> None:
+    """Remove everything unpacked (a refusal is reported even if some of it stays)."""
+    with contextlib.suppress(OSError):
+        _empty_dir(root)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove `path`, a directory with all in it or a file or link (never followed), if it
+    exists: a loop, not a recursion, holding two descriptors whatever the depth; modes that
+    forbid listing or removing are lifted as it goes. Raises OSError."""
+    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = _open_dir(parent, path.name)
+        if fd is not None:
+            try:
+                _empty_dir(fd)
+            finally:
+                os.close(fd)
+            os.rmdir(path.name, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _empty_dir(top: int) -> None:
+    """Remove everything in the directory open as `top`. Depth first with an explicit
+    stack of (name, identity, subdirectories left); climbs back by `..`, checked against
+    the identity it left, so a directory moved meanwhile stops it rather than misleads it."""
+    fd = os.dup(top)
+    stack = [("", _identity(fd), _sweep(fd))]
+    try:
+        while stack:
+            name, _, subdirs = stack[-1]
+            if subdirs:
+                sub = subdirs.pop()
+                child = _open_dir(fd, sub)
+                if child is not None:
+                    os.close(fd)
+                    fd = child
+                    stack.append((sub, _identity(fd), _sweep(fd)))
+                continue
+            stack.pop()
+            if stack:
+                parent = os.open("..", DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                if _identity(fd) != stack[-1][1]:
+                    raise OSError(errno.ESTALE, "directory moved while being removed", name)
+                os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _open_dir(parent: int, name: str) -> int | None:
+    """`name` in `parent` opened as a directory, made accessible to its owner; None when it
+    was a file or link (now unlinked) or is missing."""
+    try:
+        try:
+            fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+        except PermissionError:  # mode 000 or alike: lift it on the directory itself
+            path_fd = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+            try:
+                os.chmod(f"/proc/self/fd/{path_fd}", 0o700)
+            finally:
+                os.close(path_fd)
+            fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=parent)
+        return None
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o700 != 0o700:
+            os.fchmod(fd, 0o700)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _sweep(fd: int) -> list[str]:
+    """Unlink every file and link in the directory `fd`; the names of its subdirectories."""
+    with os.scandir(fd) as entries:
+        found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    for name, is_dir in found:
+        if not is_dir:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=fd)
+    return [name for name, is_dir in found if is_dir]
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    found = os.fstat(fd)
+    return found.st_dev, found.st_ino
 
 
 def main(argv: list[str]) -> int:

@@ -110,6 +110,15 @@ class Runner:
         result = self.runner.launch(spec)
         return started_execution(execution_id, command, result.task_ref, result.log_stream_name)
 
+    def work_left(self) -> list[str]:
+        """What is left in the work directory once every ended run is cleaned up (after
+        its end is reported)."""
+        deadline = time.monotonic() + 5
+        while self.runner.active_count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.runner.active_count == 0
+        return os.listdir(self.data / "work")
+
     def output(self, execution: Execution) -> str:
         page = LogFileReader(self.data / "logs").read(execution, None, 1 << 20)
         return b"".join(chunk.data for chunk in page.chunks).decode()
@@ -208,7 +217,7 @@ def test_a_failed_checkout_ends_the_run_with_a_reason_and_the_command_never_runs
     assert reason.format(**names) in why
     assert "wrong" not in why
     assert local.output(execution) == ""
-    assert os.listdir(local.data / "work") == []
+    assert local.work_left() == []
 
 
 def test_a_private_repository_is_reached_with_the_credential_and_it_is_kept_nowhere(
@@ -244,7 +253,7 @@ def test_a_checkout_that_outlasts_the_timeout_times_the_run_out(
     how, (_, timed_out) = local.listener.wait("e1")  # type: ignore[misc]
     assert (how, timed_out) == ("exit", True)
     assert time.monotonic() - started < 5
-    assert os.listdir(local.data / "work") == []
+    assert local.work_left() == []
 
 
 def test_a_run_stopped_during_its_checkout_ends_without_running_the_command(
@@ -259,7 +268,7 @@ def test_a_run_stopped_during_its_checkout_ends_without_running_the_command(
     assert (how, timed_out) == ("exit", False)
     assert exit_code == 143
     assert local.output(execution) == ""
-    assert local.runner.active_count == 0
+    assert local.work_left() == []
 
 
 FAKE_SSH = """#!/bin/sh

@@ -11,6 +11,7 @@ import base64
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +117,11 @@ def check_out(
     local, ends = runner
     source = GitSource(url, credential=credential)
     local.launch(LaunchSpec("e1", "cat VERSION", {}, 30, git=source))
-    return ends.wait("e1")
+    ended = ends.wait("e1")
+    deadline = time.monotonic() + 5  # the run's directories go once its end is reported
+    while local.active_count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return ended
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])

@@ -261,6 +261,7 @@ def test_each_execution_has_its_own_working_directory_removed_afterwards(
     local.listener.wait_exit("e1")
 
     assert local.output(execution) == [str(local.work_dir / "e1")]
+    _wait_for(lambda: local.runner.active_count == 0)  # cleaned up once its end is reported
     assert not (local.work_dir / "e1").exists()
 
 
@@ -370,6 +371,7 @@ def test_an_unsafe_upload_fails_the_run_with_the_reason_and_the_command_never_ru
         "upload refused: path leaves the directory: ../../escape.sh"
     )
     assert local.raw(execution) == b"", "the unpack step's output stays out of the log"
+    _wait_for(lambda: local.runner.active_count == 0)
     assert list(local.work_dir.iterdir()) == []
     assert not (tmp_path / "escape.sh").exists()
 
@@ -412,6 +414,7 @@ def test_a_cve_2025_4517_chain_writes_nothing_next_to_the_runs_directory(
     assert local.listener.setup_failures["e1"].startswith(
         "upload refused: path goes through a link"
     )
+    _wait_for(lambda: local.runner.active_count == 0)
     assert list(local.work_dir.iterdir()) == []
 
 
@@ -436,6 +439,7 @@ def test_launch_returns_at_once_and_a_cancel_ends_the_unpack(
 
     assert local.listener.wait_exit(run) == (143, False)
     assert marked(run) == []
+    _wait_for(lambda: local.runner.active_count == 0)
     assert list(local.work_dir.iterdir()) == []
 
 
@@ -447,6 +451,7 @@ def test_the_unpack_counts_against_the_runs_timeout(
 
     assert local.listener.wait_exit("e1") == (143, True)
     assert time.monotonic() - started < 5
+    _wait_for(lambda: local.runner.active_count == 0)
     assert list(local.work_dir.iterdir()) == []
 
 
@@ -485,3 +490,34 @@ def test_a_stopping_server_answers_waiting_requests_at_once() -> None:
     started = time.monotonic()
     waiter.wait("quiet", "0", 20)
     assert time.monotonic() - started < 1
+
+
+DEEP_TREE = "i=0; while [ $i -lt 1100 ]; do mkdir d && cd d; i=$((i+1)); done; chmod 000 .."
+
+
+def test_a_run_that_makes_a_1100_deep_tree_ends_and_its_directory_goes(
+    local: RunnerUnderTest,
+) -> None:
+    # Given a run that leaves a tree deeper than Python's recursion limit
+    local.launch("deep", DEEP_TREE, timeout_seconds=20)
+
+    # Then its end is reported, and its directory is removed after
+    assert local.listener.wait_exit("deep", timeout=20) == (0, False)
+    _wait_for(lambda: local.runner.active_count == 0)
+    assert list(local.work_dir.iterdir()) == []
+
+
+def test_a_restart_clears_a_1200_deep_leftover(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    LocalProcessRunner(work, tmp_path / "logs", FakeClock())
+    fd = os.open(work, os.O_RDONLY | os.O_DIRECTORY)
+    for name in ["e1", *["d"] * 1200]:
+        os.mkdir(name, dir_fd=fd)
+        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+
+    LocalProcessRunner(work, tmp_path / "logs", FakeClock()).kill_leftovers([])
+
+    assert list(work.iterdir()) == []

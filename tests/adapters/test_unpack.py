@@ -5,11 +5,13 @@ nothing behind, neither in the destination nor outside it."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,10 +36,13 @@ from orchestrator import unpack
 from orchestrator.unpack import (
     DEFAULT_MAX_ENTRIES,
     DEFAULT_MAX_UNPACKED_MIB,
+    MAX_DEPTH,
+    MAX_NAME_BYTES,
     MIB,
     REFUSALS,
     Limits,
     UnsafeArchive,
+    remove_tree,
     safe_extract,
 )
 
@@ -286,3 +291,140 @@ def test_every_exit_code_is_distinct_and_clear_of_shell_and_python_codes() -> No
     codes = [code for code, _ in REFUSALS.values()]
     assert len(set(codes)) == len(codes)
     assert all(64 < code < 126 for code in codes)
+
+
+def test_a_deep_member_is_refused_past_the_depth_limit(tmp_path: Path) -> None:
+    deepest = "d/" * (MAX_DEPTH - 1) + "f"
+    archive = write(tmp_path / "ok.tgz", member(deepest))
+    deep = write(tmp_path / "deep.tgz", member("d/" * 1200 + "f"))
+
+    assert safe_extract(archive, tmp_path / "ok") == 1
+    error = refused(deep, tmp_path / "no")
+    assert (error.kind, str(error).split(":")[0]) == (
+        "too_deep",
+        f"path deeper than {MAX_DEPTH} components (the depth limit)",
+    )
+
+
+def test_every_directory_made_counts_as_an_entry(tmp_path: Path) -> None:
+    # Given the red team's archive: 30 members, each implying 100 directories
+    deep = [member(f"p{j}/" + "d/" * 99 + "f") for j in range(30)]
+    archive = write(tmp_path / "deep.tgz", *deep)
+
+    # Then its 3,030 entries (3,000 of them implied directories) are over a limit of 500
+    error = refused(archive, tmp_path / "no", Limits(max_entries=500))
+    assert error.kind == "too_many"
+    assert safe_extract(archive, tmp_path / "ok", Limits(max_entries=3030)) == 30
+    assert refused(archive, tmp_path / "no2", Limits(max_entries=3029)).kind == "too_many"
+
+
+def test_an_explicit_directory_counts_once(tmp_path: Path) -> None:
+    archive = write(tmp_path / "a.tgz", directory("a"), member("a/f"), directory("a/b"))
+    assert safe_extract(archive, tmp_path / "ok", Limits(max_entries=3)) == 1
+
+
+def test_a_name_longer_than_the_name_limit_is_refused(tmp_path: Path) -> None:
+    longest = "/".join(["n" * 200] * 20) + "/" + "m" * 76
+    archive = write(tmp_path / "ok.tgz", member(longest))
+    too_long = write(tmp_path / "long.tgz", member("/".join(["n" * 200] * 21)))
+
+    assert len(longest.encode()) == MAX_NAME_BYTES
+    assert safe_extract(archive, tmp_path / "ok") == 1
+    assert refused(too_long, tmp_path / "no").kind == "too_long"
+
+
+def test_chained_long_name_headers_are_corrupt_not_a_crash(tmp_path: Path) -> None:
+    # 600 GNU long-name headers in a row make tarfile's parser recurse past Python's limit
+    blocks = bytearray()
+    for _ in range(600):
+        info = tarfile.TarInfo("././@LongLink")
+        info.type = tarfile.GNUTYPE_LONGNAME
+        name = b"n" * 100 + b"\0"
+        info.size = len(name)
+        blocks += info.tobuf(format=tarfile.USTAR_FORMAT)
+        blocks += name + bytes(-len(name) % tarfile.BLOCKSIZE)
+    blocks += tarfile.TarInfo("f").tobuf(format=tarfile.USTAR_FORMAT) + bytes(1024)
+    archive = tmp_path / "chained.tgz"
+    archive.write_bytes(gzip.compress(bytes(blocks)))
+
+    assert refused(archive, tmp_path / "out").kind == "corrupt"
+    result = run_script(str(archive), str(tmp_path / "script"))
+    assert result.returncode == REFUSALS["corrupt"][0], result.stderr
+
+
+def test_the_tree_remover_takes_a_3000_deep_tree_without_following_links(tmp_path: Path) -> None:
+    # Given a tree 3000 directories deep, a 000-mode and a read-only directory in it, and
+    # links to a directory and a file outside
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    tree = tmp_path / "tree"
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    os.mkdir("tree", dir_fd=fd)
+    for depth in range(3000):
+        child = os.open("tree" if depth == 0 else "d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+        os.mkdir("d", dir_fd=fd)
+        if depth == 1500:
+            os.symlink(str(outside), "to-outside", dir_fd=fd)
+            os.symlink(str(outside / "keep.txt"), "file-outside", dir_fd=fd)
+            os.mkdir("locked", dir_fd=fd)
+            os.mkdir("locked/inner", dir_fd=fd)
+            os.chmod("locked/inner", 0o500, dir_fd=fd)
+            os.chmod("locked", 0o000, dir_fd=fd)
+    os.close(fd)
+
+    # When it is removed
+    remove_tree(tree)
+
+    # Then it is gone and what the links pointed to is untouched
+    assert not tree.exists()
+    assert (outside / "keep.txt").read_text() == "keep"
+
+
+def test_the_tree_remover_removes_a_file_or_a_link_and_ignores_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "x").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    (tmp_path / "file").write_text("f")
+
+    for name in ("link", "file", "missing"):
+        remove_tree(tmp_path / name)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]
+    assert (tmp_path / "target" / "x").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_the_tree_remover_lifts_000_and_read_only_modes_as_their_owner() -> None:
+    # Given a tree owned by an ordinary user (root reads any mode): 000 and 0500 in it
+    shared = Path(tempfile.mkdtemp(prefix="remover-"))  # pytest's tmp_path is root's alone
+    shared.chmod(0o777)
+    tree = shared / "tree"
+    child = os.fork()
+    if child == 0:  # as nobody: build it, then remove it
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            (tree / "a" / "b").mkdir(parents=True)
+            (tree / "a" / "b" / "f").write_text("x")
+            (tree / "a" / "c").mkdir()
+            (tree / "a" / "c" / "g").write_text("y")
+            for path, mode in ((tree / "a" / "c", 0o500), (tree / "a" / "b", 0), (tree / "a", 0)):
+                path.chmod(mode)
+            tree.chmod(0o500)
+            remove_tree(tree)
+            code = 0
+        finally:
+            os._exit(code)
+
+    # Then it removed all of it
+    _, status = os.waitpid(child, 0)
+    exists = tree.exists()
+    remove_tree(shared)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not exists

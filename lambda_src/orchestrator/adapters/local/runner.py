@@ -20,8 +20,8 @@ or timed out). `launch` only starts the first process: it never waits for a step
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -48,7 +48,7 @@ from orchestrator.adapters.local.tracking import Ended, Run, RunTracking, start_
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, Execution, LaunchResult, LaunchSpec
 from orchestrator.ports import Clock, RunnerListener
-from orchestrator.unpack import Limits
+from orchestrator.unpack import Limits, remove_tree
 
 __all__ = ["EXECUTION_ID_VARIABLE", "RUNNER_VARIABLE", "LocalProcessRunner", "run_cgroup_base"]
 
@@ -56,6 +56,17 @@ __all__ = ["EXECUTION_ID_VARIABLE", "RUNNER_VARIABLE", "LocalProcessRunner", "ru
 # drain it; past it, an untracked holder of the pipes is not waited for.
 PIPE_DRAIN_SECONDS = 2.0
 ORPHAN_REAP_INTERVAL_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
+
+
+def _remove(path: Path) -> None:
+    """Remove a run's directory (any depth, links not followed); a failure is logged, never
+    raised: it must not stop a run's end from being reported, nor a server from starting."""
+    try:
+        remove_tree(path)
+    except Exception:
+        logger.exception("could not remove %s", path)
 
 
 class LocalProcessRunner:
@@ -111,7 +122,7 @@ class LocalProcessRunner:
         try:
             stdin = open(spec.stdin_location, "rb") if spec.stdin_location else None  # noqa: SIM115
         except OSError as exc:
-            shutil.rmtree(workdir, ignore_errors=True)
+            _remove(workdir)
             raise LaunchFailed(f"cannot open the stdin upload: {exc.strerror}") from exc
         steps = setup_steps(
             spec,
@@ -141,7 +152,7 @@ class LocalProcessRunner:
                 self._running[spec.execution_id] = running
         except (OSError, ValueError) as exc:
             writer.close()
-            shutil.rmtree(workdir, ignore_errors=True)
+            _remove(workdir)
             self._tracking.remove_cgroup(cgroup)
             if stdin is not None:
                 stdin.close()
@@ -204,11 +215,13 @@ class LocalProcessRunner:
         with self._lock:
             if self._running:
                 return
-            for entry in self._work_dir.iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+            try:
+                entries = list(self._work_dir.iterdir())
+            except OSError:
+                logger.exception("could not list %s", self._work_dir)
+                return
+            for entry in entries:
+                _remove(entry)
 
     def _sweep_cgroups(self) -> None:
         with self._lock:
@@ -352,24 +365,27 @@ class LocalProcessRunner:
         workdir: Path,
         ended: Ended,
     ) -> None:
-        """Clean up after a run whose processes are gone, then report how it ended."""
+        """Report how a run whose processes are gone ended (its status recorded, its lock
+        freed), then clean up; it stays active until its directories are removed."""
         writer.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(self._scratch_dir(spec.execution_id), ignore_errors=True)
         self._tracking.remove_cgroup(running.cgroup)
-        with self._lock:
-            self._running.pop(spec.execution_id, None)
         if self._adopt_orphans:
-            self._reap_orphans()
-        if self._listener is not None:
-            if ended.reason is not None:
-                self._listener.on_setup_failed(spec.execution_id, ended.reason)
-            else:
-                self._listener.on_exit(
-                    spec.execution_id, ended.exit_code, timed_out=ended.timed_out
-                )
-        if self._log_waiter is not None:
-            self._log_waiter.ended(spec.execution_id)
+            self._reap_orphans()  # what the run left is gone once its end is reported
+        try:
+            if self._listener is not None:
+                if ended.reason is not None:
+                    self._listener.on_setup_failed(spec.execution_id, ended.reason)
+                else:
+                    self._listener.on_exit(
+                        spec.execution_id, ended.exit_code, timed_out=ended.timed_out
+                    )
+            if self._log_waiter is not None:
+                self._log_waiter.ended(spec.execution_id)
+        finally:
+            _remove(workdir)
+            _remove(self._scratch_dir(spec.execution_id))
+            with self._lock:
+                self._running.pop(spec.execution_id, None)
 
     # -- orphans ----------------------------------------------------------------------------
 
