@@ -1,7 +1,7 @@
 """LogReader contract: exact bytes from the start, pages cut anywhere at max_bytes with an
 opaque cursor, a stream that does not exist yet, a follower polling at the end, the log cap -
-for log files and CloudWatch Logs (moto). Then what only the files keep: streams, \r, partial
-lines and bytes that are not UTF-8."""
+for log files, CloudWatch Logs (moto) and the run agent's segments in S3 (moto). Then what
+only the files and segments keep: streams, \r, partial lines and bytes that are not UTF-8."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from moto_aws import REGION
+from moto_aws import CODE_BUCKET, REGION
 from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
+from orchestrator.adapters.aws.s3_logs import S3LogReader
 from orchestrator.adapters.local.logfiles import (
     STDERR,
     STDOUT,
@@ -23,8 +24,11 @@ from orchestrator.adapters.local.logfiles import (
     LogFileWriter,
     index_path,
 )
+from orchestrator.agent.output_writer import OutputWriter
 from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.models import Execution, ExecutionStatus, LogPage
+from output_store import post_store
+from s3_post_policy import policy_front
 
 Writer = Callable[[str, list[str]], None]
 CAP = 4096
@@ -79,7 +83,23 @@ def cloudwatch_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     yield LogHarness(reader, write, "exec/command/task1")
 
 
-READERS = {"files": local_logs, "cloudwatch": cloudwatch_logs}
+def s3_segments(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
+    """The run agent's writer posting segments through its presigned POST (S3's policy
+    checks in front of a moto server); each write is flushed, as the agent's timer would."""
+    request.getfixturevalue("aws")
+    with policy_front(request.getfixturevalue("moto_server")) as (endpoint, _):
+        writer = OutputWriter("e1", post_store(endpoint), CAP)
+
+        def write(stream: str, lines: list[str]) -> None:
+            for line in lines:
+                writer.write("stdout", line.encode() + b"\n")
+            writer.flush()
+
+        reader = S3LogReader(boto3.client("s3", region_name=REGION), CODE_BUCKET)
+        yield LogHarness(reader, write, "e1.out")
+
+
+READERS = {"files": local_logs, "cloudwatch": cloudwatch_logs, "s3": s3_segments}
 
 
 @pytest.fixture(params=sorted(READERS))
