@@ -73,13 +73,14 @@ class S3LogReader:
         prefix = output_prefix(execution.execution_id)
         listing = self._list(prefix, offset)
         segments = listing.segments
+        # Where the next segment must start, when known (always, but mid-segment).
+        expected_start: int | None = 0 if offset == 0 else None
         if segments and segments[0][0] == offset:  # the cursor is on a boundary
-            segments = segments[1:]
+            segments, expected_start = segments[1:], offset
         elif offset > 0 and not segments and listing.complete:
             raise _past_the_end(cursor)
         chunks: list[LogChunk] = []
         position, budget = offset, max_bytes
-        expected_start: int | None = None
         for count, (end, key) in enumerate(segments):
             if budget <= 0 or count == MAX_SEGMENTS_PER_PAGE:
                 return LogPage(chunks=chunks, next_cursor=str(position), at_end=False)
