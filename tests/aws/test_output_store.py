@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from fakes import InMemoryExecutionStore
 from moto_aws import CODE_BUCKET, REGION
 from orchestrator import output_segments
 from orchestrator.adapters.aws.s3_logs import MAX_SEGMENTS_PER_PAGE, S3LogReader
@@ -31,7 +33,8 @@ from orchestrator.agent.segment_post import (
     WriteRefused,
 )
 from orchestrator.domain.errors import ValidationFailed
-from orchestrator.domain.models import Execution, ExecutionStatus
+from orchestrator.domain.execution_reads import ExecutionReads
+from orchestrator.domain.models import Caller, Execution, ExecutionStatus, Role
 from orchestrator.output_segments import (
     MAX_OBJECT_BYTES,
     EndMarker,
@@ -39,6 +42,7 @@ from orchestrator.output_segments import (
     end_key,
     segment_key,
 )
+from orchestrator.ports import NoLogWait
 from output_store import post_store, signed_slot
 from s3_post_policy import PolicyFront, policy_front
 
@@ -362,3 +366,33 @@ def test_the_writer_needs_nothing_beyond_the_standard_library() -> None:
         if name not in ours and name.split(".")[0] not in sys.stdlib_module_names
     ]
     assert foreign == []
+
+
+def test_the_logs_service_reads_the_segments_as_it_reads_log_files(front: Any, s3: Any) -> None:
+    # Given a run that wrote to both streams and ended, its output closed by the agent
+    executions = InMemoryExecutionStore()
+    ended = replace(
+        execution(ExecutionStatus.SUCCEEDED, datetime.now(UTC).isoformat()), exit_code=0
+    )
+    executions.create(ended)
+    writer = OutputWriter("e1", post_store(front[0]), 1000)
+    writer.write("stdout", b"out\r")
+    writer.write("stderr", b"\xff err")
+    reads = ExecutionReads(executions, S3LogReader(s3, CODE_BUCKET), NoLogWait())
+    caller = Caller("a@x.io", Role.USER)
+
+    # When the logs are read before and after the end marker
+    writer.flush()
+    _, before = reads.logs(caller, "e1", None, 100)
+    writer.close()
+    _, after = reads.logs(caller, "e1", None, 100)
+
+    # Then the chunks are the same, exact, and only the closed output is complete
+    assert [(c.stream.value, c.data) for c in after.chunks] == [
+        ("stdout", b"out\r"),
+        ("stderr", b"\xff err"),
+    ]
+    assert before.chunks == after.chunks
+    assert (before.complete, after.complete, after.truncated_at) == (False, True, None)
+    with pytest.raises(ValidationFailed):
+        reads.logs(caller, "e1", "not-a-cursor", 100)
