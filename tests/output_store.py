@@ -11,6 +11,7 @@ import boto3
 from moto_aws import CODE_BUCKET, REGION
 from orchestrator.adapters.aws.s3_output import SIGV4, output_slot
 from orchestrator.agent.segment_post import PostSlot, PresignedPostStore
+from orchestrator.domain.models import Execution, ExecutionStatus
 
 
 def signed_slot(endpoint: str, execution_id: str = "e1", timeout_seconds: int = 60) -> PostSlot:
@@ -22,3 +23,18 @@ def signed_slot(endpoint: str, execution_id: str = "e1", timeout_seconds: int = 
 
 def post_store(endpoint: str, execution_id: str = "e1", **options: Any) -> PresignedPostStore:
     return PresignedPostStore(signed_slot(endpoint, execution_id), **options)
+
+
+def execution(
+    status: ExecutionStatus = ExecutionStatus.RUNNING, finished_at: str | None = None
+) -> Execution:
+    return Execution(
+        execution_id="e1",
+        user_email="a@x.io",
+        command="x",
+        status=status,
+        started_at="2026-01-01T00:00:00.000Z",
+        timeout_seconds=5,
+        log_stream_name="e1",
+        finished_at=finished_at,
+    )

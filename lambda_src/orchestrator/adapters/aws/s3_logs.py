@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -160,6 +160,8 @@ class S3LogReader:
             finished = datetime.fromisoformat(execution.finished_at or "")
         except ValueError:
             return False
+        if finished.tzinfo is None:
+            finished = finished.replace(tzinfo=UTC)
         return self._clock.now() - finished < timedelta(seconds=END_MARKER_GRACE_SECONDS)
 
     def _get(self, key: str, limit: int) -> bytes:
