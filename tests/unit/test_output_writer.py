@@ -201,6 +201,13 @@ def test_a_refused_write_is_raised_then_and_on_every_later_call() -> None:
     assert store.order == [PREFIX + "0000000000000001"]
 
 
+def test_a_write_after_close_is_an_error_not_a_silent_loss() -> None:
+    writer = OutputWriter("e1", MemoryStore(), 10, Clock())
+    writer.close()
+    with pytest.raises(ValueError, match="closed"):
+        writer.write("stdout", b"late")
+
+
 def test_an_unknown_stream_is_refused() -> None:
     with pytest.raises(ValueError):
         OutputWriter("e1", MemoryStore(), 10, Clock()).write("combined", b"x")

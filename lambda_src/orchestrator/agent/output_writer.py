@@ -70,8 +70,10 @@ class OutputWriter:
             raise ValueError(f"unknown stream {stream!r}")
         with self._writing:
             self._raise_failure()
-            if self.truncated_at is not None or self._ended or not data:
+            if self.truncated_at is not None or not data:
                 return False
+            if self._ended:
+                raise ValueError("the output is closed: nothing more can be stored")
             room = self._max_bytes - self.size
             kept = memoryview(data)[: max(room, 0)]
             while kept:
