@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from moto_aws import REGION, moto_platform
+from moto_aws import CODE_BUCKET, REGION, moto_platform
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.local.platform import LocalPlatform, LocalSettings
 from support import FakeWorld
@@ -42,6 +44,25 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSettings]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with moto_platform() as settings:
         yield settings
+
+
+@pytest.fixture
+def output_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto with only the code bucket: enough for the run output store (S3 segments)."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        yield CODE_BUCKET
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """LogReader contract: exact bytes from the start, pages cut anywhere at max_bytes with an
 opaque cursor, a stream that does not exist yet, a follower polling at the end, the log cap -
-for log files and CloudWatch Logs (moto). Then what only the files keep: streams, \r, partial
-lines and bytes that are not UTF-8."""
+for log files, CloudWatch Logs (moto) and the run agent's segments in S3 (moto). Then what
+only the files and segments keep: streams, \r, partial lines and bytes that are not UTF-8."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
-from moto_aws import REGION
+from moto_aws import CODE_BUCKET, REGION
 from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
+from orchestrator.adapters.aws.s3_logs import S3LogReader
 from orchestrator.adapters.local.logfiles import (
     STDERR,
     STDOUT,
@@ -23,8 +24,11 @@ from orchestrator.adapters.local.logfiles import (
     LogFileWriter,
     index_path,
 )
+from orchestrator.agent.output_writer import OutputWriter
 from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.models import Execution, ExecutionStatus, LogPage
+from output_store import post_store
+from s3_post_policy import policy_front
 
 Writer = Callable[[str, list[str]], None]
 CAP = 4096
@@ -35,6 +39,8 @@ class LogHarness:
     reader: Any
     write: Writer  # (stream, lines): append each line and a newline, creating the stream
     stream: str
+    # ("stdout" or "stderr", bytes): append exactly these bytes, for stores that keep them
+    write_exact: Callable[[str, bytes], None] | None = None
 
 
 def execution(stream: str | None) -> Execution:
@@ -56,7 +62,12 @@ def local_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHa
             writer.write(STDOUT, line.encode() + b"\n")
         writer.close()
 
-    yield LogHarness(LogFileReader(tmp_path), write, "e1.out")
+    def write_exact(stream: str, data: bytes) -> None:
+        writer = LogFileWriter(tmp_path / "e1.out", CAP)
+        writer.write(STDOUT if stream == "stdout" else STDERR, data)
+        writer.close()
+
+    yield LogHarness(LogFileReader(tmp_path), write, "e1.out", write_exact)
 
 
 def cloudwatch_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
@@ -79,11 +90,37 @@ def cloudwatch_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     yield LogHarness(reader, write, "exec/command/task1")
 
 
-READERS = {"files": local_logs, "cloudwatch": cloudwatch_logs}
+def s3_segments(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
+    """The run agent's writer posting segments through its presigned POST (S3's policy
+    checks in front of a moto server); each write is flushed, as the agent's timer would."""
+    request.getfixturevalue("output_bucket")
+    with policy_front(request.getfixturevalue("moto_server")) as (endpoint, _):
+        writer = OutputWriter("e1", post_store(endpoint), CAP)
+
+        def write(stream: str, lines: list[str]) -> None:
+            for line in lines:
+                writer.write("stdout", line.encode() + b"\n")
+            writer.flush()
+
+        def write_exact(stream: str, data: bytes) -> None:
+            writer.write(stream, data)
+            writer.flush()
+
+        reader = S3LogReader(boto3.client("s3", region_name=REGION), CODE_BUCKET)
+        yield LogHarness(reader, write, "e1.out", write_exact)
+
+
+READERS = {"files": local_logs, "cloudwatch": cloudwatch_logs, "s3": s3_segments}
 
 
 @pytest.fixture(params=sorted(READERS))
 def logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
+    yield from READERS[request.param](request, tmp_path)
+
+
+@pytest.fixture(params=["files", "s3"])
+def exact_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
+    """The stores that keep bytes exactly and streams apart."""
     yield from READERS[request.param](request, tmp_path)
 
 
@@ -185,16 +222,15 @@ def test_output_past_the_cap_is_not_delivered_and_the_page_says_where(logs: LogH
     assert pages[-1].truncated_at == CAP
 
 
-def test_local_chunks_keep_each_streams_exact_bytes(tmp_path: Path) -> None:
+def test_chunks_keep_each_streams_exact_bytes(exact_logs: LogHarness) -> None:
     # Given stdout and stderr writes with \r, a partial line and bytes that are not UTF-8
-    writer = LogFileWriter(tmp_path / "e1.out", CAP)
-    writer.write(STDOUT, b"A\nB\rC\n\xff\xfe")
-    writer.write(STDERR, b"warn\r")
-    writer.write(STDOUT, b"partial")
-    writer.close()
+    assert exact_logs.write_exact is not None
+    exact_logs.write_exact("stdout", b"A\nB\rC\n\xff\xfe")
+    exact_logs.write_exact("stderr", b"warn\r")
+    exact_logs.write_exact("stdout", b"partial")
 
     # When read
-    page = LogFileReader(tmp_path).read(execution("e1.out"), None, 1000)
+    page = exact_logs.reader.read(execution(exact_logs.stream), None, 1000)
 
     # Then each chunk is one stream's bytes, unchanged
     assert [(c.offset, c.stream.value, c.data) for c in page.chunks] == [
@@ -203,6 +239,23 @@ def test_local_chunks_keep_each_streams_exact_bytes(tmp_path: Path) -> None:
         (13, "stdout", b"partial"),
     ]
     assert page.next_cursor == "20"
+
+
+def test_a_page_cut_inside_a_chunk_keeps_its_stream_and_offset(exact_logs: LogHarness) -> None:
+    assert exact_logs.write_exact is not None
+    exact_logs.write_exact("stderr", b"0123456789")
+    exact_logs.write_exact("stdout", b"abc")
+    target = execution(exact_logs.stream)
+
+    first = exact_logs.reader.read(target, None, 4)
+    second = exact_logs.reader.read(target, first.next_cursor, 8)
+
+    assert [(c.offset, c.stream.value, c.data) for c in first.chunks + second.chunks] == [
+        (0, "stderr", b"0123"),
+        (4, "stderr", b"456789"),
+        (10, "stdout", b"ab"),
+    ]
+    assert (first.at_end, second.at_end, second.next_cursor) == (False, False, "12")
 
 
 def test_local_bytes_without_an_index_are_still_read(tmp_path: Path) -> None:

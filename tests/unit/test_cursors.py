@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.domain.cursors import decode_cursor, encode_cursor
+from orchestrator.domain.cursors import decode_cursor, encode_cursor, parse_offset_cursor
 from orchestrator.domain.errors import ValidationFailed
 
 
@@ -17,3 +17,14 @@ def test_a_cursor_round_trips() -> None:
 def test_a_foreign_cursor_is_refused(cursor: str) -> None:
     with pytest.raises(ValidationFailed):
         decode_cursor(cursor, ("started_at", "execution_id"))
+
+
+@pytest.mark.parametrize("cursor,offset", [(None, 0), ("", 0), ("0", 0), ("1234", 1234)])
+def test_a_log_cursor_is_the_decimal_byte_offset(cursor: str | None, offset: int) -> None:
+    assert parse_offset_cursor(cursor) == offset
+
+
+@pytest.mark.parametrize("cursor", ["abc", "-1", "+1", " 1", "\u00b2", "\u0661", "9" * 20, "1.5"])
+def test_a_log_cursor_that_is_not_plain_digits_is_refused(cursor: str) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_offset_cursor(cursor)

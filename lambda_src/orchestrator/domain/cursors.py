@@ -25,3 +25,18 @@ def decode_cursor(cursor: str, required: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(position, dict) or any(key not in position for key in required):
         raise ValidationFailed("invalid cursor", {"cursor": cursor})
     return position
+
+
+MAX_OFFSET_CURSOR_DIGITS = 19  # below 2**63: anything longer cannot be an offset of ours
+
+
+def parse_offset_cursor(cursor: str | None) -> int:
+    """The byte offset a log cursor stands for (the decimal offset itself; None or "" is 0);
+    ValidationFailed unless it is plain ASCII digits."""
+    if not cursor:
+        return 0
+    if len(cursor) > MAX_OFFSET_CURSOR_DIGITS or not (cursor.isascii() and cursor.isdigit()):
+        raise ValidationFailed(
+            "invalid log cursor: expected a next_cursor this server returned", {"cursor": cursor}
+        )
+    return int(cursor)

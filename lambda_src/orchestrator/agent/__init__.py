@@ -1,0 +1,1 @@
+"""The run agent: what prepares, watches and records one run on AWS."""
