@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from data_files import stored_bytes
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.logfiles import LogFileReader
@@ -28,7 +29,7 @@ def secret(name: str) -> Secret:
 
 
 def every_byte_under(directory: Path) -> bytes:
-    return b"".join(path.read_bytes() for path in directory.rglob("*") if path.is_file())
+    return stored_bytes(directory)
 
 
 def test_the_data_directory_never_holds_a_value_in_plain_text(tmp_path: Path) -> None:

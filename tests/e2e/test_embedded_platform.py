@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from data_files import stored_files
 from deployment import TERMINAL, LocalDeployment
 
 pytestmark = pytest.mark.e2e
@@ -233,10 +234,8 @@ def test_no_key_or_env_value_reaches_the_data_directory_in_plaintext(
     deployment.mycli("whoami", key=user_key, check=True)
 
     secrets = (b"tok-4f9a1c7e", user_key.encode(), deployment.admin_key.encode())
-    for path in (tmp_path / "data").rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            assert not any(secret in content for secret in secrets), path
+    for path, content in stored_files(tmp_path / "data"):
+        assert not any(secret in content for secret in secrets), path
 
 
 def test_another_bind_address_needs_host_and_is_warned_about(tmp_path: Path) -> None:

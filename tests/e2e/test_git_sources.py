@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from data_files import stored_files
 from deployment import MYCLI, LocalDeployment, running_deployment
 from git_repos import PRIVATE_PASSWORD, PRIVATE_USER, GitHttpServer, Repository, make_repository
 
@@ -216,9 +217,8 @@ def test_a_private_repository_is_reached_only_with_its_git_secret_kept_out_of_ev
         logs = world.local.mycli("logs", record["execution_id"])  # type: ignore[index]
         assert PRIVATE_PASSWORD not in logs.stdout + logs.stderr
     assert PRIVATE_PASSWORD not in json.dumps(world.get("/executions?limit=100"))
-    for path in (world.local.home / "data").rglob("*"):
-        if path.is_file():
-            assert PRIVATE_PASSWORD.encode() not in path.read_bytes(), path
+    for path, content in stored_files(world.local.home / "data"):
+        assert PRIVATE_PASSWORD.encode() not in content, path
 
 
 def test_a_redirect_fails_a_run_with_a_git_secret_and_the_secret_never_follows_it(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from data_files import stored_bytes, wait_for_cleanup
 from deployment import MYCLI, LocalDeployment, running_deployment
 
 VALUE = "E2e-Secret-Value-31337"
@@ -73,7 +74,8 @@ def test_a_secret_set_from_stdin_reaches_the_command_masked_and_is_stored_nowher
 
     # and the value is nowhere: not in the data directory (server log included) ...
     data_dir = server.home / "data"
-    stored = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    wait_for_cleanup(data_dir)  # grep -r below must not meet a directory being removed
+    stored = stored_bytes(data_dir)
     assert (data_dir / "server.log").is_file()
     assert VALUE.encode() not in stored
     grep = subprocess.run(["grep", "-r", "-F", "-l", VALUE, str(data_dir)], check=False)
@@ -157,7 +159,7 @@ def test_each_line_of_a_multi_line_secret_printed_alone_is_masked_everywhere(
     assert sorted(replayed.split(b"\n")) == sorted((run.stdout + "***\n").encode().split(b"\n"))
     # and no line of it is in clear there or in any file of the data directory
     everything = run.stdout + run.stderr + logs.stdout + logs.stderr + replayed.decode()
-    data = b"".join(p.read_bytes() for p in (server.home / "data").rglob("*") if p.is_file())
+    data = stored_bytes(server.home / "data")
     for line in lines:
         assert line not in everything
         assert line.encode() not in data
