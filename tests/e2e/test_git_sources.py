@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from data_files import stored_files
+from data_files import stored_files, wait_for_cleanup
 from deployment import MYCLI, LocalDeployment, running_deployment
 from git_repos import PRIVATE_PASSWORD, PRIVATE_USER, GitHttpServer, Repository, make_repository
 
@@ -261,6 +261,7 @@ def test_a_redirect_fails_a_run_with_a_git_secret_and_the_secret_never_follows_i
 def test_no_git_run_left_anything_in_the_work_directory(world: World) -> None:
     work = world.local.home / "data" / "work"
 
+    wait_for_cleanup(world.local.home / "data")  # an ended run's directory goes right after
     assert not work.exists() or sorted(p.name for p in work.iterdir()) == []
 
 

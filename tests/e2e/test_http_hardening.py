@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from data_files import wait_for_cleanup
 from deployment import (
     MYCLI,
     LocalDeployment,
@@ -296,6 +297,7 @@ def test_the_data_directory_is_private_whatever_the_umask(
     (code / "run.sh").write_text("echo from upload\n")
     hardened.mycli("exec", "--upload", str(code), "--", "sh run.sh", check=True)
     data = hardened.home / "data"
+    wait_for_cleanup(data)  # the run's directory is removed right after its end
 
     loose = []
     for directory, subdirectories, files in os.walk(data):
