@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestrator.domain.cursors import parse_offset_cursor
 from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.models import (
     MAX_LOG_WAIT_SECONDS,
@@ -31,7 +32,6 @@ INDEX_ENTRY = struct.Struct("<QqI")  # offset, timestamp (ms since the epoch), k
 INDEX_INTERVAL_MS = 500
 STDOUT, STDERR, TRUNCATED = 1, 2, 3
 _STREAMS = {STDOUT: LogStream.STDOUT, STDERR: LogStream.STDERR}
-MAX_CURSOR_DIGITS = 19  # below 2**63: anything longer cannot be an offset of ours
 # How long an ended execution is remembered by the waiter (a follower's last long-poll).
 ENDED_MEMORY_SECONDS = 60.0
 
@@ -42,17 +42,6 @@ def log_stream_name(execution_id: str) -> str:
 
 def index_path(out_path: Path) -> Path:
     return out_path.with_suffix(".idx")
-
-
-def parse_cursor(cursor: str | None) -> int:
-    """The byte offset a cursor stands for; ValidationFailed unless it is plain ASCII digits."""
-    if not cursor:
-        return 0
-    if len(cursor) > MAX_CURSOR_DIGITS or not (cursor.isascii() and cursor.isdigit()):
-        raise ValidationFailed(
-            "invalid log cursor: expected a next_cursor this server returned", {"cursor": cursor}
-        )
-    return int(cursor)
 
 
 class LogFileWriter:
@@ -105,7 +94,7 @@ class LogFileReader:
         self._log_dir = log_dir
 
     def read(self, execution: Execution, cursor: str | None, max_bytes: int) -> LogPage:
-        offset = parse_cursor(cursor)
+        offset = parse_offset_cursor(cursor)
         path = self._log_dir / Path(execution.log_stream_name or "missing").name
         try:
             with path.open("rb") as out:
@@ -207,7 +196,7 @@ class LocalLogWaiter:
             self._changed.notify_all()
 
     def wait(self, execution_id: str, cursor: str, timeout_seconds: float) -> None:
-        offset = parse_cursor(cursor)
+        offset = parse_offset_cursor(cursor)
         timeout = min(timeout_seconds, self.max_wait_seconds)
         if timeout <= 0:
             return
