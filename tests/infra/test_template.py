@@ -549,18 +549,15 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
     assert "validation_error" in json.dumps(responses["BAD_REQUEST_BODY"])
 
 
-def test_run_inputs_expire_after_a_day(resources: Resources) -> None:
+def test_runs_manifests_and_output_expire_with_the_log_retention(resources: Resources) -> None:
     buckets = of_type(resources, "AWS::S3::Bucket")
     [code] = [
         b["Properties"] for b in buckets.values() if "LoggingConfiguration" in b["Properties"]
     ]
     rules = {r["Id"]: r for r in code["LifecycleConfiguration"]["Rules"]}
-    assert (
-        rules["expire-run-inputs"]["Prefix"],
-        rules["expire-run-inputs"]["ExpirationInDays"],
-    ) == (
+    assert (rules["expire-runs"]["Prefix"], rules["expire-runs"]["ExpirationInDays"]) == (
         "runs/",
-        1,
+        30,  # cdk.json's mycli:logRetentionDays
     )
 
 

@@ -274,6 +274,8 @@ class ExecutionService:
             return None
         if change.git_commit and not execution.git_commit:
             self.on_git_commit(change.execution_id, change.git_commit)
+        if change.log_truncated_at is not None and execution.log_truncated_at is None:
+            self.on_log_truncated(change.execution_id, change.log_truncated_at)
         if change.last_status == "RUNNING":
             running = self._executions.advance(
                 change.execution_id, Status.RUNNING, updated_at=self._now()
