@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -75,6 +75,13 @@ class RunTaskDefinition(Construct):
             execution_role=execution_role,
         )
         task_definition.add_volume(name=WORKSPACE_VOLUME)
+        Validations.of(task_definition).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-ECS2",
+                reason="The agent's environment holds only the workspace path and the unpack "
+                "limits; a run's values arrive sealed in its manifest, never in the task.",
+            )
+        )
         return task_definition
 
     def _logging(self) -> ecs.LogDriver:

@@ -284,7 +284,9 @@ class ExecutionService:
         if change.last_status != "STOPPED":
             return execution
         status, reason = outcome_of_stop(execution, change)
-        return self.finish(change.execution_id, status, exit_code=change.exit_code, reason=reason)
+        # A dead agent's run failed; its command's code is ECS's stop, not its own end.
+        exit_code = None if change.agent_stopped and status is Status.FAILED else change.exit_code
+        return self.finish(change.execution_id, status, exit_code=exit_code, reason=reason)
 
     def finish(
         self,

@@ -57,7 +57,6 @@ def task_state_change(event: dict[str, Any], results: RunResults) -> TaskStateCh
         return change
     return replace(
         change,
-        exit_code=None,
         container_reason=agent.get("reason"),
         agent_stopped=True,
         agent_exit_code=_exit_code(agent),
