@@ -64,8 +64,9 @@ def init(
 
     Checks Node, the CDK CLI, a container engine (docker, or CDK_DOCKER's command: the run
     agent's image is built locally; exit 1 when missing), AWS credentials and a region;
-    bootstraps the account and region if needed; runs `cdk deploy`; creates the first admin key in the APIKeys table (an existing
-    admin is kept unless --rotate-admin-key); writes the `aws` profile; runs `mycli doctor`.
+    bootstraps the account and region if needed; runs `cdk deploy`; creates the first admin
+    key in the APIKeys table (an existing admin is kept unless --rotate-admin-key); writes the
+    `aws` profile; runs `mycli doctor`.
     Safe to run again.
     """
     for value in contexts:
