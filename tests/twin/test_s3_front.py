@@ -4,6 +4,7 @@ moto as it came (the SDK through the front, presigned GETs)."""
 from __future__ import annotations
 
 import urllib.error
+import uuid
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from moto_aws import REGION
 from twin.s3_front import is_form_post, policy_front
 
-BUCKET = "front-bucket"
+BUCKET = f"front-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -23,9 +24,10 @@ def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, "twin")
     with policy_front(moto_server) as (url, _):
         client = boto3.client("s3", region_name=REGION, endpoint_url=url)
-        client.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        if BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+            client.create_bucket(
+                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
         yield client
 
 
