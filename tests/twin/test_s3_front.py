@@ -4,8 +4,8 @@ moto as it came (the SDK through the front, presigned GETs)."""
 from __future__ import annotations
 
 import urllib.error
-import uuid
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
