@@ -25,7 +25,7 @@ class AwsLogsDriver:
     def __init__(self, logs: Any, flush_seconds: float = FLUSH_SECONDS) -> None:
         self._logs = logs
         self._flush_seconds = flush_seconds
-        self._queue: queue.Queue[ContainerOutput | None] = queue.Queue()
+        self._queue: queue.Queue[ContainerOutput | threading.Event | None] = queue.Queue()
         self._partial: dict[tuple[str, str, str], bytes] = {}
         self._streams: set[tuple[str, str]] = set()
         self._thread = threading.Thread(target=self._run, name="twin-awslogs", daemon=True)
@@ -34,6 +34,13 @@ class AwsLogsDriver:
     def on_output(self, output: ContainerOutput) -> None:
         if output.log_group and output.log_stream:
             self._queue.put(output)
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until everything written so far is in CloudWatch Logs (the stand-in's
+        STOPPED event is delivered after its containers' output, as with a blocking driver)."""
+        sent = threading.Event()
+        self._queue.put(sent)
+        sent.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
@@ -44,6 +51,7 @@ class AwsLogsDriver:
         while not closing:
             deadline = time.monotonic() + self._flush_seconds
             batch: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            drained: threading.Event | None = None
             while (left := deadline - time.monotonic()) > 0:
                 try:
                     output = self._queue.get(timeout=left)
@@ -52,10 +60,15 @@ class AwsLogsDriver:
                 if output is None:
                     closing = True
                     break
+                if isinstance(output, threading.Event):
+                    drained = output
+                    break
                 self._split(output, batch)
             self._flush_partials(batch)
             for (group, stream), events in batch.items():
                 self._put(group, stream, events)
+            if drained is not None:
+                drained.set()
 
     def _split(self, output: ContainerOutput, batch: dict[tuple[str, str], list[Any]]) -> None:
         group, stream = str(output.log_group), str(output.log_stream)

@@ -105,9 +105,15 @@ class Twin:
             _client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
             for arn in provisioner.task_definition_arns.values()
         ]
+
+        def deliver(event: dict[str, Any]) -> None:
+            if (event.get("detail") or {}).get("lastStatus") == "STOPPED":
+                logs.drain()  # the containers' output is in CloudWatch before the event
+            bus.put(event)
+
         standin = EcsStandIn(
             self.options.run_dir / "tasks",
-            events=bus.put,
+            events=deliver,
             images=image_mapper(definitions),
             on_output=logs.on_output,
             environment={**environment, RUN_MARKER: str(self.options.run_dir)},
