@@ -15,6 +15,17 @@ from orchestrator.local.platform import LocalPlatform, LocalSettings
 from support import FakeWorld
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    import os
+
+    parser.addoption(
+        "--backend",
+        choices=("embedded", "twin"),
+        default=os.environ.get("MYCLI_E2E_BACKEND", "embedded"),
+        help="the e2e suite's deployment: embedded (mycli local up) or twin (scripts/aws-twin)",
+    )
+
+
 @pytest.fixture
 def world() -> FakeWorld:
     return FakeWorld()

@@ -4,20 +4,17 @@ its log group, the code bucket and the keys."""
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import boto3
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_api import state_manager
 
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.agent.layout import AGENT_CONTAINER, COMMAND_CONTAINER
+from twin.moto_writes import atomic_dynamodb_writes
 
 REGION = "eu-west-1"
 LOG_GROUP = "/mycli/executions"
@@ -170,31 +167,6 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "SECRETS_PATH": settings.secrets_path,
         "SECRETS_KEY_ARN": settings.secrets_key,
     }
-
-
-# DynamoDB applies each conditional write atomically; moto checks the condition and then
-# writes without a lock, so concurrent threads could both win a race that DynamoDB settles.
-_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
-_dynamodb_write_lock = threading.RLock()
-
-
-def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(write)
-    def atomically(*args: Any, **kwargs: Any) -> Any:
-        with _dynamodb_write_lock:
-            return write(*args, **kwargs)
-
-    return atomically
-
-
-@contextmanager
-def atomic_dynamodb_writes() -> Iterator[None]:
-    """moto's DynamoDB with each write atomic, as DynamoDB's are."""
-    with ExitStack() as patches:
-        for name in _DYNAMODB_WRITES:
-            original = getattr(DynamoDBBackend, name)
-            patches.enter_context(mock.patch.object(DynamoDBBackend, name, _atomic(original)))
-        yield
 
 
 @contextmanager

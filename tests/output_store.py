@@ -1,5 +1,5 @@
 """The AWS output store as a run agent meets it: a presigned POST slot signed for the moto
-server, behind S3's policy checks (s3_post_policy), and the real writer posting to it."""
+server, behind S3's policy checks (twin.s3_front), and the real writer posting to it."""
 
 from __future__ import annotations
 

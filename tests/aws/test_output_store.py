@@ -34,7 +34,7 @@ from orchestrator.output_segments import (
     end_key,
 )
 from output_store import execution, post_store, signed_slot
-from s3_post_policy import PolicyFront, policy_front
+from twin.s3_front import PolicyFront, policy_front
 
 KEY = "runs/e1/output/0000000000000003"
 STAMP = b'"2026-01-01T00:00:00.000Z"'

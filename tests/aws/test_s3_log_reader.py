@@ -29,7 +29,7 @@ from orchestrator.output_segments import (
 )
 from orchestrator.ports import NoLogWait
 from output_store import execution, post_store
-from s3_post_policy import policy_front
+from twin.s3_front import policy_front
 
 STAMP = b'"2026-01-01T00:00:00.000Z"'
 

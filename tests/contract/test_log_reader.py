@@ -26,7 +26,7 @@ from orchestrator.agent.output_writer import OutputWriter
 from orchestrator.domain.errors import ValidationFailed
 from orchestrator.domain.models import Execution, ExecutionStatus, LogPage
 from output_store import post_store
-from s3_post_policy import policy_front
+from twin.s3_front import policy_front
 
 Writer = Callable[[str, list[str]], None]
 CAP = 4096

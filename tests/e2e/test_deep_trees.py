@@ -12,7 +12,10 @@ import pytest
 
 from deployment import LocalDeployment, running_deployment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.embedded_only("reads the embedded data directory's work tree"),
+]
 DEEP_TREE = "i=0; while [ $i -lt 1100 ]; do mkdir d && cd d; i=$((i+1)); done"
 
 

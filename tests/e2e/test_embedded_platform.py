@@ -16,7 +16,10 @@ import pytest
 from data_files import stored_files
 from deployment import TERMINAL, LocalDeployment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.embedded_only("the local server's own process, data directory and restart"),
+]
 
 
 def test_output_streams_while_the_command_runs_and_the_exit_code_is_mirrored(

@@ -14,7 +14,10 @@ import pytest
 
 from deployment import LocalDeployment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.embedded_only("raw HTTP to the local server (API Gateway answers these on AWS)"),
+]
 
 
 @pytest.fixture(scope="module")

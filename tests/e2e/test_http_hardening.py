@@ -30,7 +30,10 @@ from deployment import (
 )
 from orchestrator.console import SECURITY_HEADERS
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.embedded_only("the local server's HTTP handling (API Gateway fronts the twin)"),
+]
 
 HEADER_TIMEOUT = 1.0
 IDLE_TIMEOUT = 1.0

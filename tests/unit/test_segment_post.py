@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from orchestrator.agent.segment_post import PostSlot, multipart_form
-from s3_post_policy import parse_form
+from twin.s3_front import parse_form
 
 SLOT = {
     "url": "https://mycli-code.s3.amazonaws.com/",

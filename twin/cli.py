@@ -1,0 +1,191 @@
+"""`python -m twin up | down | status` (what ./scripts/aws-twin runs), and `serve`, the
+background daemon `up` starts.
+
+- `up`: synthesizes the stack (cached), starts the daemon in the background, waits until
+  it serves, then prints the API URL and a new admin key and writes the profile `twin`
+  into mycli's config (XDG_CONFIG_HOME honoured, as `mycli local up` writes `local`).
+  When a twin already runs in the run directory, it says so and changes nothing.
+- `down`: SIGTERM to the daemon (it stops every task, the API and moto), SIGKILL after a
+  grace, then any container process of this run left behind.
+Exit codes: 0 done (or already up / not running), 1 the twin could not start or stop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from twin.runstate import (
+    ADMIN_KEY_FILE,
+    LOG_FILE,
+    STATE_FILE,
+    TEMPLATE_FILE,
+    default_run_dir,
+    kill_all,
+    marked_processes,
+    read_state,
+    wait_gone,
+    write_private,
+)
+
+PROFILE = "twin"
+START_TIMEOUT_SECONDS = 180
+STOP_GRACE_SECONDS = 40
+
+
+def say(message: str) -> None:
+    print(f"aws-twin: {message}", file=sys.stderr, flush=True)
+
+
+def up(run_dir: Path, port: int, reaper_interval: float | None, profile: str) -> int:
+    from twin.template import ROOT, TemplateError, synthesize
+
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    state = read_state(run_dir)
+    if state is not None:
+        say(f"already up at {state['url']} (run directory {run_dir}; stop it with `down`)")
+        return 0
+    started = time.monotonic()
+    try:
+        template = synthesize()
+    except TemplateError as error:
+        say(str(error))
+        return 1
+    (run_dir / TEMPLATE_FILE).write_text(json.dumps(template.body))
+    (run_dir / ADMIN_KEY_FILE).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "twin", "serve", "--dir", str(run_dir), "--port", str(port)]
+    if reaper_interval is not None:
+        command += ["--reaper-interval", str(reaper_interval)]
+    with (run_dir / LOG_FILE).open("ab") as log:
+        daemon = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while (state := read_state(run_dir)) is None:
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            if daemon.poll() is None:
+                daemon.kill()
+            tail = (run_dir / LOG_FILE).read_text(errors="replace")[-3000:]
+            say(f"the twin did not start (log {run_dir / LOG_FILE}):\n{tail}")
+            return 1
+        time.sleep(0.1)
+    key_path = run_dir / ADMIN_KEY_FILE
+    admin_key = key_path.read_text().strip()
+    key_path.unlink()
+    config_file = _save_profile(profile, state["url"], admin_key)
+    print(f"API URL: {state['url']}")
+    print(f"Admin API key (saved in profile '{profile}'): {admin_key}")
+    say(
+        f"up in {time.monotonic() - started:.1f} s (profile '{profile}' in {config_file}; "
+        f"run directory {run_dir}); try `mycli --profile {profile} whoami`; "
+        "stop it with `./scripts/aws-twin down`"
+    )
+    return 0
+
+
+def _save_profile(name: str, url: str, api_key: str) -> Path:
+    from mycli.config import ConfigFile
+
+    config = ConfigFile.load()
+    config.set_profile(name, make_current=False, api_url=url)
+    config.profiles[name]["api_key"] = api_key
+    return config.save()
+
+
+def down(run_dir: Path) -> int:
+    state = read_state(run_dir)
+    if state is None:
+        leftovers = marked_processes("MYCLI_TWIN_RUN", str(run_dir))
+        kill_all(leftovers)
+        say(f"not running (run directory {run_dir})")
+        return 0
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    if not wait_gone(pid, STOP_GRACE_SECONDS):
+        say("the twin did not stop in time: killing it")
+        os.killpg(pid, signal.SIGKILL)
+        wait_gone(pid, 5)
+    kill_all(marked_processes("MYCLI_TWIN_RUN", str(run_dir)))
+    (run_dir / STATE_FILE).unlink(missing_ok=True)
+    say("down")
+    return 0
+
+
+def status(run_dir: Path) -> int:
+    state = read_state(run_dir)
+    if state is None:
+        say(f"not running (run directory {run_dir})")
+        return 1
+    print(json.dumps(state, indent=2))
+    return 0
+
+
+def serve(run_dir: Path, port: int, reaper_interval: float | None) -> int:
+    """The daemon: start the twin, write the state, serve until SIGTERM/SIGINT."""
+    import logging
+
+    from twin.daemon import Twin, TwinOptions
+    from twin.template import Template
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    template = Template(json.loads((run_dir / TEMPLATE_FILE).read_text()))
+    twin = Twin(template, TwinOptions(run_dir, port, reaper_interval))
+    try:
+        url = twin.start()
+        write_private(run_dir / ADMIN_KEY_FILE, twin.admin_key())
+        state = {
+            "pid": os.getpid(),
+            "url": url,
+            "moto_url": twin.moto_url,
+            "s3_url": twin.s3_url,
+            "run_dir": str(run_dir),
+        }
+        write_private(run_dir / STATE_FILE, json.dumps(state))
+        logging.getLogger("twin").info("serving at %s (moto %s)", url, twin.moto_url)
+        stop.wait()
+    finally:
+        (run_dir / STATE_FILE).unlink(missing_ok=True)
+        twin.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aws-twin", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "down", "status", "serve"):
+        command = commands.add_parser(name)
+        command.add_argument("--dir", type=Path, default=None, help="the run directory")
+        if name in ("up", "serve"):
+            command.add_argument("--port", type=int, default=0, help="the API's port (0: any)")
+            command.add_argument(
+                "--reaper-interval",
+                type=float,
+                default=None,
+                help="seconds between reaper runs (default: the template's schedule)",
+            )
+        if name == "up":
+            command.add_argument("--profile", default=PROFILE, help="the profile to write")
+    options = parser.parse_args(argv)
+    run_dir = (options.dir or default_run_dir()).expanduser().resolve()
+    if options.command == "up":
+        return up(run_dir, options.port, options.reaper_interval, options.profile)
+    if options.command == "down":
+        return down(run_dir)
+    if options.command == "status":
+        return status(run_dir)
+    return serve(run_dir, options.port, options.reaper_interval)

@@ -1,0 +1,146 @@
+"""The template's Python Lambda functions, run in this process: each function's handler is
+imported from lambda_src by its handler string and called with a Lambda context.
+
+As Lambda gives each concurrent invocation an execution environment of its own, a function
+here has a pool of instances (each a fresh import of its handler module: module-level state
+such as a Powertools resolver is never shared by two requests); an invocation takes a free
+instance or makes one. Every function of this process shares os.environ: the twin sets the
+functions' (resolved) environment once and refuses a template whose functions differ."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twin.resolver import Resolver
+from twin.template import Template, TemplateError
+
+Handler = Callable[[dict[str, Any], Any], Any]
+MAX_INSTANCES = 16
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """What a handler (Powertools) reads from Lambda's context object."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+class Function:
+    """One AWS::Lambda::Function: its handler string, name, ARN and instances."""
+
+    def __init__(self, logical_id: str, handler: str, name: str, arn: str, memory: int) -> None:
+        self.logical_id = logical_id
+        self.handler = handler
+        self.name = name
+        self.arn = arn
+        self.memory = memory
+        self._free: list[Handler] = []
+        self._count = 0
+        self._lock = threading.Condition()
+
+    def invoke(self, event: Mapping[str, Any]) -> Any:
+        """Call the handler with `event` on a free instance (waits when MAX_INSTANCES run)."""
+        handler = self._acquire()
+        try:
+            context = LambdaContext(self.name, self.arn, self.memory)
+            return handler(dict(event), context)
+        finally:
+            with self._lock:
+                self._free.append(handler)
+                self._lock.notify()
+
+    def _acquire(self) -> Handler:
+        with self._lock:
+            while not self._free and self._count >= MAX_INSTANCES:
+                self._lock.wait()
+            if self._free:
+                return self._free.pop()
+            self._count += 1
+            number = self._count
+        try:
+            return load_handler(self.handler, number)
+        except BaseException:
+            with self._lock:
+                self._count -= 1
+                self._lock.notify()
+            raise
+
+
+def load_handler(handler: str, instance: int = 1) -> Handler:
+    """`package.module.attribute` → the callable; instance > 1 imports the module afresh."""
+    module_name, _, attribute = handler.rpartition(".")
+    if instance == 1:
+        module = importlib.import_module(module_name)
+    else:
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or spec.loader is None:
+            raise TemplateError(f"cannot import {module_name}")
+        fresh = importlib.util.spec_from_file_location(
+            f"{module_name}__instance{instance}", spec.origin
+        )
+        if fresh is None or fresh.loader is None:
+            raise TemplateError(f"cannot import {module_name}")
+        module = importlib.util.module_from_spec(fresh)
+        fresh.loader.exec_module(module)
+    found: Handler = getattr(module, attribute)
+    return found
+
+
+def load_functions(template: Template, resolver: Resolver) -> dict[str, Function]:
+    """The template's Python functions by logical id (others, e.g. CDK's Node.js custom
+    resource providers, are not part of what the twin serves)."""
+    functions: dict[str, Function] = {}
+    for logical_id, properties in template.of_type("AWS::Lambda::Function"):
+        if not str(properties.get("Runtime", "")).startswith("python"):
+            continue
+        arn = resolver.text({"Fn::GetAtt": [logical_id, "Arn"]})
+        functions[logical_id] = Function(
+            logical_id,
+            str(properties["Handler"]),
+            resolver.text({"Ref": logical_id}),
+            arn,
+            int(properties.get("MemorySize") or 128),
+        )
+    return functions
+
+
+def shared_environment(template: Template, resolver: Resolver) -> dict[str, str]:
+    """The Python functions' environment (resolved), which must be the same for all."""
+    found: dict[str, str] | None = None
+    first = ""
+    for logical_id, properties in template.of_type("AWS::Lambda::Function"):
+        if not str(properties.get("Runtime", "")).startswith("python"):
+            continue
+        variables = (properties.get("Environment") or {}).get("Variables") or {}
+        resolved = {name: resolver.text(value) for name, value in variables.items()}
+        if found is None:
+            found, first = resolved, logical_id
+        elif resolved != found:
+            differing = sorted(
+                name for name in set(found) | set(resolved) if found.get(name) != resolved.get(name)
+            )
+            raise TemplateError(
+                f"the twin runs every function in one process; {first} and {logical_id} "
+                f"differ in their environment: {', '.join(differing)}"
+            )
+    return found or {}
+
+
+def apply_environment(environment: Mapping[str, str]) -> None:
+    os.environ.update(environment)

@@ -1,0 +1,35 @@
+"""moto's DynamoDB with each write atomic, as DynamoDB's are: moto checks a condition and then
+writes without a lock, so two threads could both win a race DynamoDB settles."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+from moto.dynamodb.models import DynamoDBBackend
+
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_dynamodb_write_lock = threading.RLock()
+
+
+def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(write)
+    def atomically(*args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_write_lock:
+            return write(*args, **kwargs)
+
+    return atomically
+
+
+@contextmanager
+def atomic_dynamodb_writes() -> Iterator[None]:
+    """For the block, every DynamoDB write of this process's moto is atomic."""
+    with ExitStack() as patches:
+        for name in _DYNAMODB_WRITES:
+            original = getattr(DynamoDBBackend, name)
+            patches.enter_context(mock.patch.object(DynamoDBBackend, name, _atomic(original)))
+        yield
