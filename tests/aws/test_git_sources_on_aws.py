@@ -32,8 +32,10 @@ from orchestrator.adapters.aws.kms_env import KmsEnvSealer
 from orchestrator.adapters.aws.run_inputs import RunInputs, manifest_key
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.adapters.aws.task_layout import COMMAND_WRAPPER, WORKSPACE, prepare_script
+from orchestrator.agent.scripts import CHECKOUT_SCRIPT_PATH
 from orchestrator.domain.models import GitSource, LaunchSpec
-from orchestrator.git_checkout import CHECKOUT_SCRIPT
+
+CHECKOUT_SCRIPT = CHECKOUT_SCRIPT_PATH.read_text()  # the program the checkout runs
 
 CREDENTIAL = f"{PRIVATE_USER}:{PRIVATE_PASSWORD}"
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.git_checkout import CHECKOUT_SCRIPT
+from orchestrator.agent.scripts import CHECKOUT_SCRIPT_PATH
+
+CHECKOUT_SCRIPT = CHECKOUT_SCRIPT_PATH.read_text()  # the program the checkout runs
 
 
 def test_the_clone_container_runs_the_same_checkout_script_as_the_embedded_runner(
