@@ -10,16 +10,18 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from orchestrator.agent.layout import AGENT_EXIT_CRASHED, RESULT_VERSION
+from orchestrator.agent.prepare import SetupFailed, Stopped, run_step
 from orchestrator.agent.pump import OutputPump
 from orchestrator.agent.result import ResultInvalid, RunResult, parse_result
 from orchestrator.agent.run import AgentConfig, main
 from orchestrator.agent.say import AgentLog
-from orchestrator.agent.setup import UPLOAD_REFUSED, unpack_reason
+from orchestrator.agent.setup import UPLOAD_REFUSED, SetupStep, unpack_reason
 from orchestrator.agent.workspace import InputsRefused, Workspace
 from orchestrator.unpack import REFUSALS, Limits
 
@@ -249,3 +251,38 @@ def test_the_agent_needs_nothing_beyond_the_standard_library() -> None:
     ]
     assert outside == []
     assert "orchestrator.domain" not in json.loads(loaded.stdout)
+
+
+# -- a setup step, as the agent runs it --------------------------------------------------
+
+
+def test_a_step_stopped_by_sigterm_ends_with_its_group_and_exit_code(tmp_path: Path) -> None:
+    # Given a step that starts a background child and waits
+    pid_file = tmp_path / "child"
+    script = f"sleep 30 & echo $! > {pid_file}; wait"
+    step = SetupStep("slow", ["sh", "-c", script], {"PATH": os.environ["PATH"]}, unpack_reason)
+    stopping = threading.Event()
+    threading.Timer(0.3, stopping.set).start()
+
+    # When the agent is told to stop while it runs
+    with pytest.raises(Stopped) as stopped:
+        run_step(step, stopping)
+
+    # Then the step ended by SIGTERM, and its child with it
+    assert stopped.value.exit_code == 143
+    child = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):
+            os.kill(child, 0)
+            time.sleep(0.02)
+
+
+def test_a_failed_step_is_its_reason_and_a_good_one_hands_over_its_stdout() -> None:
+    seen: list[str] = []
+    ok = SetupStep("ok", ["sh", "-c", "echo out"], {}, unpack_reason, seen.append)
+    bad = SetupStep("bad", ["sh", "-c", "echo 'mycli: no' >&2; exit 65"], {}, unpack_reason)
+
+    run_step(ok, threading.Event())
+    with pytest.raises(SetupFailed, match=r"^no$"):
+        run_step(bad, threading.Event())
+    assert seen == ["out\n"]

@@ -84,6 +84,12 @@ def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _slot(manifest: Manifest) -> PostSlot:
+    """The manifest's output slot, checked (ValueError)."""
+    output = manifest.output
+    return PostSlot.from_dict({"url": output.url, "fields": output.fields, "prefix": output.prefix})
+
+
 class StoreRefused(Exception):
     """The output store refused a write, or could not be reached past its retries."""
 
@@ -101,13 +107,7 @@ class Agent:
         if manifest is None:
             self._workspace.abort()
             return AGENT_EXIT_NO_MANIFEST
-        slot = PostSlot.from_dict(
-            {
-                "url": manifest.output.url,
-                "fields": manifest.output.fields,
-                "prefix": manifest.output.prefix,
-            }
-        )
+        slot = _slot(manifest)
         store = PresignedPostStore(slot)
         report_to = result_key(slot.prefix)
         try:
@@ -134,13 +134,7 @@ class Agent:
             return None
         try:
             manifest = parse_manifest(fetch_bytes(url, MAX_MANIFEST_BYTES))
-            PostSlot.from_dict(
-                {
-                    "url": manifest.output.url,
-                    "fields": manifest.output.fields,
-                    "prefix": manifest.output.prefix,
-                }
-            )
+            _slot(manifest)  # checked here: without a slot, no result can be written
         except (FetchFailed, ManifestInvalid, ValueError) as error:
             self._log.say(f"cannot read the manifest: {error}")
             return None
