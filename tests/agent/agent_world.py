@@ -21,7 +21,6 @@ import boto3
 from moto_aws import CODE_BUCKET, REGION
 from orchestrator.adapters.aws.s3_logs import S3LogReader
 from orchestrator.adapters.aws.s3_output import SIGV4, output_slot
-from orchestrator.agent import COMMAND_ENTRY_SCRIPT_PATH
 from orchestrator.agent.layout import (
     EXECUTION_ID_VARIABLE,
     MANIFEST_URL_VARIABLE,
@@ -29,6 +28,7 @@ from orchestrator.agent.layout import (
 )
 from orchestrator.agent.manifest import GitSource, Manifest, OutputSlotFields, Unsealed
 from orchestrator.agent.result import RunResult, parse_result, result_key
+from orchestrator.agent.scripts import COMMAND_ENTRY_SCRIPT_PATH
 from orchestrator.domain.models import Execution, ExecutionStatus
 from orchestrator.output_segments import end_key, output_prefix
 from s3_post_policy import PolicyFront

@@ -49,6 +49,20 @@ def test_the_commands_exit_code_is_the_results(agents: AgentWorld, command: str,
     assert (ran.agent_code, ran.entry_code) == (0, code)
 
 
+def test_output_past_the_log_cap_is_dropped_and_the_cut_recorded(agents: AgentWorld) -> None:
+    # Given a log cap of 1000 bytes and a command printing far more (more than a pipe holds)
+    command = "head -c 300000 /dev/zero | tr '\\0' x; echo done >&2"
+
+    # When it runs
+    ran = agents.run(agents.manifest(command, max_log_bytes=1000))
+
+    # Then the first 1000 bytes are kept, the cut is in the result, and the command was
+    # never blocked by the dropped rest
+    assert ran.stdout == b"x" * 1000 and ran.stderr == b""
+    assert ran.result is not None
+    assert (ran.result.exit_code, ran.result.truncated_at, ran.truncated_at) == (0, 1000, 1000)
+
+
 def test_env_values_reach_the_command_as_data_and_secrets_are_masked_on_both_streams(
     agents: AgentWorld,
 ) -> None:

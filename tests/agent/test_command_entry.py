@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agent import COMMAND_ENTRY_SCRIPT_PATH
+from orchestrator.agent.scripts import COMMAND_ENTRY_SCRIPT_PATH
 
 SHELLS = [("dash",), ("busybox", "sh")]
 
