@@ -27,12 +27,14 @@ class Access:
     run_tasks: bool = False
     stop_tasks: bool = False
     describe_tasks: bool = False
-    read_logs: bool = False
+    read_output: bool = False  # runs' output in S3: ListBucket (runs/), GetObject (output)
     list_tasks: bool = False  # ecs:ListTasks: tasks started for an unrecorded execution
-    read_setup_logs: bool = False  # the fetch and prepare steps' streams, for failure reasons
+    read_run_results: bool = False  # the run agent's result object (runs/*/output/result)
     sign_upload_puts: bool = False  # s3:PutObject under uploads/, to presign slots
     check_uploads: bool = False  # s3:GetObject (HeadObject) under uploads/, to presign GETs
-    write_run_inputs: bool = False  # s3:PutObject and GetObject under runs/ (the manifest)
+    # s3:PutObject under runs/ (the manifest; and the output slot: a presigned POST acts with
+    # its signer's rights) and GetObject of the manifest (to presign the agent's GET).
+    write_run_inputs: bool = False
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
     images: tuple[str, ...] = ()  # actions on the Images table
     image_task_definitions: bool = False  # register/deregister images' task definitions
@@ -64,7 +66,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "quota": Access(execution_indexes=("status-started_at",)),
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
     "get_execution": Access(executions=(QUERY,)),
-    "get_execution_logs": Access(executions=(QUERY,), read_logs=True),
+    "get_execution_logs": Access(executions=(QUERY,), read_output=True),
     "cancel_execution": Access(executions=(QUERY, UPDATE), stop_tasks=True),
     "list_locks": Access(locks=(SCAN,)),
     "release_lock": Access(locks=(GET, DELETE), executions=(QUERY, UPDATE)),
@@ -75,7 +77,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "list_secrets": Access(list_secrets=True),
     "delete_secret": Access(delete_secrets=True),
     "task_events": Access(
-        api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,), read_setup_logs=True
+        api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,), read_run_results=True
     ),
     "reaper": Access(
         api_keys=(),
@@ -85,5 +87,6 @@ FUNCTION_ACCESS: dict[str, Access] = {
         stop_tasks=True,
         describe_tasks=True,
         list_tasks=True,
+        read_run_results=True,  # a task whose event was lost is settled from its result
     ),
 }

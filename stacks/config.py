@@ -9,6 +9,12 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 
 CONTEXT_PREFIX = "mycli:"
+ALPINE_3_20 = (
+    "public.ecr.aws/docker/library/alpine:3.20"
+    "@sha256:d9e853e87e55526f6b2917df91a2115c36dd7c696a35be12163d44e6e2a4b6bc"
+)
+# An image reference pinned by digest: `<repository>[:tag]@sha256:<64 hex>`.
+PINNED_IMAGE = re.compile(r"[^\s@]+@sha256:[0-9a-f]{64}")
 
 
 class ConfigError(ValueError):
@@ -17,7 +23,9 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class PlatformConfig:
-    executor_image: str = "public.ecr.aws/docker/library/alpine:3.20"
+    # The command container's image: needs only `sh`, runs on ARM64, pinned by digest
+    # (a multi-arch index: alpine 3.20 on public ECR, Docker's official-image mirror).
+    executor_image: str = ALPINE_3_20
     task_cpu: int = 256
     task_memory_mib: int = 512
     default_timeout_seconds: int = 1800
@@ -30,8 +38,6 @@ class PlatformConfig:
     # What one upload may unpack to in the task's unpack step (see orchestrator/unpack.py).
     max_unpacked_mib: int = 512
     max_upload_entries: int = 100_000
-    prepare_image: str = "public.ecr.aws/aws-cli/aws-cli:2.22.35"
-    unpack_image: str = "public.ecr.aws/docker/library/python:3.12-alpine"
     # The Powertools public layer's exact version (AWSLambdaPowertoolsPythonV3-python312-arm64),
     # the same number in every commercial region: deploys of one commit never differ.
     powertools_layer_version: int = 27
@@ -53,8 +59,6 @@ class PlatformConfig:
     # Task roles an image may carry: IAM role names (path included) starting with this.
     image_role_prefix: str = "mycli-task-"
     existing_images_table: str = ""
-    # The prepared task's clone step (git, sh and ssh; multi-arch, so ARM64 too).
-    git_image: str = "docker.io/alpine/git:v2.47.2"
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -92,6 +96,11 @@ class PlatformConfig:
             raise ConfigError(
                 "mycli:imageRolePrefix must be 1-64 characters of a role name or path "
                 "(letters, digits, + = , . @ _ / -): an empty prefix would allow every role"
+            )
+        if not PINNED_IMAGE.fullmatch(self.executor_image):
+            raise ConfigError(
+                "mycli:executorImage must be pinned by digest (`repository[:tag]@sha256:...`), "
+                f"not {self.executor_image!r}: a tag can move between two runs"
             )
         if self.log_retention_days not in _RETENTION:
             raise ConfigError(

@@ -17,12 +17,12 @@ from orchestrator.adapters.aws.task_layout import RUNS_PREFIX, UPLOADS_PREFIX
 from stacks.config import PlatformConfig
 
 UPLOAD_EXPIRY_DAYS = 7
-RUN_INPUTS_EXPIRY_DAYS = 1
 
 
 class DataStore(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
         super().__init__(scope, construct_id)
+        self._config = config
         self._removal = (
             RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
             if config.retain_data
@@ -129,10 +129,12 @@ class DataStore(Construct):
                     expiration=Duration.days(UPLOAD_EXPIRY_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
+                # A run's manifest and its output (its log): kept as long as the log
+                # group keeps the operators' copy (mycli:logRetentionDays).
                 s3.LifecycleRule(
-                    id="expire-run-inputs",
+                    id="expire-runs",
                     prefix=RUNS_PREFIX,
-                    expiration=Duration.days(RUN_INPUTS_EXPIRY_DAYS),
+                    expiration=Duration.days(self._config.log_retention_days),
                 ),
             ],
             removal_policy=self._removal,

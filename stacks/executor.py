@@ -1,14 +1,10 @@
 """Executor: where commands run. A VPC with two public subnets and no NAT gateway, an
 egress-only security group, ECS's service-linked role (created if the account has none),
-the ECS cluster, and two Fargate (ARM64) task definitions whose containers write to a log
-group through the awslogs driver: one for plain commands, and the prepared one, whose
-fetch, prepare, clone and unpack steps set the run up before the command starts (see
-orchestrator.adapters.aws.task_layout). The task role grants nothing by default: the steps
-use presigned URLs and a per-execution KMS grant."""
+the ECS cluster, the operators' log group, and the run's Fargate (ARM64) task definition
+(stacks/run_task.py: the run agent and the command). The task role grants nothing by
+default: the agent uses presigned URLs and a per-execution KMS grant."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
@@ -19,35 +15,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from orchestrator import masking, unpack
-from orchestrator.adapters.aws import fetch_inputs
-from orchestrator.adapters.aws.task_layout import (
-    CLONE_CONTAINER,
-    COMMAND_CONTAINER,
-    FETCH_CONTAINER,
-    GIT_FILES,
-    GIT_SCRATCH,
-    MASK_CONTAINER,
-    MASK_VALUES_FILE,
-    MASKED_FILE,
-    OUTPUT_FIFO,
-    PREPARE_CONTAINER,
-    UNPACK_CONTAINER,
-    UNPACK_ENTRY_POINT,
-    WORK_DIR,
-    WORKSPACE,
-    prepare_script,
-    unpack_command,
-)
-from orchestrator.git_checkout import CHECKOUT_SCRIPT
 from stacks.config import PlatformConfig
+from stacks.run_task import RunTaskDefinition
 
-CONTAINER_NAME = COMMAND_CONTAINER
-LOG_STREAM_PREFIX = "exec"
-WORKSPACE_VOLUME = "workspace"
 # The id CDK gives AwsCustomResource's singleton provider function.
 CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
-PLACEHOLDER_COMMAND = ["sh", "-c", "echo 'mycli runs a command given at launch'"]
 
 
 class Executor(Construct):
@@ -70,8 +42,15 @@ class Executor(Construct):
         self.secrets_key = self._build_secrets_key()
         self.task_role = self._build_task_role()
         self.execution_role = self._build_execution_role()
-        self.task_definition = self._build_task_definition()
-        self.prepared_task_definition = self._build_prepared_task_definition()
+        self.run_task = RunTaskDefinition(
+            self,
+            "Run",
+            config=config,
+            task_role=self.task_role,
+            execution_role=self.execution_role,
+            log_group=self.log_group,
+        )
+        self.task_definition = self.run_task.task_definition
 
     @property
     def subnet_ids(self) -> list[str]:
@@ -171,7 +150,8 @@ class Executor(Construct):
         )
 
     def _build_log_group(self) -> logs.ILogGroup:
-        """Commands' output: kept with the records (retainData), reattached by name."""
+        """The operators' copy of what runs log (the agent's lines; the run's output is in
+        S3): kept with the records (retainData), reattached by name."""
         if self._config.existing_execution_log_group:
             return logs.LogGroup.from_log_group_name(
                 self, "ExecutionLogs", self._config.existing_execution_log_group
@@ -208,10 +188,10 @@ class Executor(Construct):
 
     def _build_task_role(self) -> iam.Role:
         # Every container of a task holds this role (ECS has no per-container roles), the
-        # user's command included: so it grants nothing. The setup steps read this run's
-        # inputs through presigned URLs and unseal its env through a per-execution KMS
-        # grant (made by the create function, retired by the prepare step). An admin may
-        # grant commands more here.
+        # user's command included: so it grants nothing. The run agent reads this run's
+        # inputs and writes its output through presigned URLs, and unseals its env through
+        # a per-execution KMS grant (made by the create function, retired by the agent).
+        # An admin may grant commands more here.
         return iam.Role(
             self,
             "TaskRole",
@@ -220,137 +200,11 @@ class Executor(Construct):
         )
 
     def _build_execution_role(self) -> iam.Role:
-        # ECS's own role for both task definitions: pull images, write their logs.
+        # ECS's own role: pull the images (the agent's from the CDK assets repository, a
+        # grant CDK adds), write the containers' logs.
         return iam.Role(
             self,
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="ECS pulls mycli task images and writes their logs with this role",
         )
-
-    def _task_definition(self, construct_id: str) -> ecs.FargateTaskDefinition:
-        return ecs.FargateTaskDefinition(
-            self,
-            construct_id,
-            cpu=self._config.task_cpu,
-            memory_limit_mib=self._config.task_memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.ARM64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
-            task_role=self.task_role,
-            execution_role=self.execution_role,
-        )
-
-    def _logging(self) -> ecs.LogDriver:
-        return ecs.LogDrivers.aws_logs(stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group)
-
-    def _build_task_definition(self) -> ecs.FargateTaskDefinition:
-        task_definition = self._task_definition("TaskDefinition")
-        task_definition.add_container(
-            CONTAINER_NAME,
-            container_name=CONTAINER_NAME,
-            image=ecs.ContainerImage.from_registry(self._config.executor_image),
-            essential=True,
-            command=PLACEHOLDER_COMMAND,
-            logging=self._logging(),
-        )
-        return task_definition
-
-    def _unpack_limits(self) -> unpack.Limits:
-        return unpack.Limits(self._config.max_unpacked_mib, self._config.max_upload_entries)
-
-    def _build_prepared_task_definition(self) -> ecs.FargateTaskDefinition:
-        task_definition = self._task_definition("PreparedTaskDefinition")
-        task_definition.add_volume(name=WORKSPACE_VOLUME)
-        mount = ecs.MountPoint(
-            container_path=WORKSPACE, source_volume=WORKSPACE_VOLUME, read_only=False
-        )
-        fetch = task_definition.add_container(
-            FETCH_CONTAINER,
-            container_name=FETCH_CONTAINER,
-            image=ecs.ContainerImage.from_registry(self._config.unpack_image),
-            essential=False,
-            entry_point=["python3", "-c", Path(fetch_inputs.__file__).read_text()],
-            command=[WORKSPACE],
-            logging=self._logging(),
-        )
-        prepare = task_definition.add_container(
-            PREPARE_CONTAINER,
-            container_name=PREPARE_CONTAINER,
-            image=ecs.ContainerImage.from_registry(self._config.prepare_image),
-            essential=False,
-            entry_point=["sh", "-c"],
-            command=[prepare_script()],
-            logging=self._logging(),
-        )
-        clone = task_definition.add_container(
-            CLONE_CONTAINER,
-            container_name=CLONE_CONTAINER,
-            image=ecs.ContainerImage.from_registry(self._config.git_image),
-            essential=False,
-            entry_point=["sh", "-c"],
-            command=[CHECKOUT_SCRIPT, CLONE_CONTAINER, GIT_FILES, WORK_DIR, GIT_SCRATCH],
-            logging=self._logging(),
-        )
-        unpacker = task_definition.add_container(
-            UNPACK_CONTAINER,
-            container_name=UNPACK_CONTAINER,
-            image=ecs.ContainerImage.from_registry(self._config.unpack_image),
-            essential=False,
-            entry_point=[*UNPACK_ENTRY_POINT, Path(unpack.__file__).read_text()],
-            command=unpack_command(self._unpack_limits()),
-            logging=self._logging(),
-        )
-        command = task_definition.add_container(
-            CONTAINER_NAME,
-            container_name=CONTAINER_NAME,
-            image=ecs.ContainerImage.from_registry(self._config.executor_image),
-            essential=True,
-            command=PLACEHOLDER_COMMAND,
-            working_directory=WORK_DIR,
-            logging=self._logging(),
-        )
-        # Runs with secrets: reads the command's output from a FIFO, writes it masked.
-        mask = task_definition.add_container(
-            MASK_CONTAINER,
-            container_name=MASK_CONTAINER,
-            image=ecs.ContainerImage.from_registry(self._config.unpack_image),
-            essential=False,
-            entry_point=["python3", "-c", Path(masking.__file__).read_text()],
-            command=[MASK_VALUES_FILE, OUTPUT_FIFO, MASKED_FILE],
-            logging=self._logging(),
-        )
-        for container in (fetch, prepare, clone, unpacker, mask, command):
-            container.add_mount_points(mount)
-        mask.add_container_dependencies(
-            ecs.ContainerDependency(
-                container=prepare, condition=ecs.ContainerDependencyCondition.SUCCESS
-            )
-        )
-        command.add_container_dependencies(
-            ecs.ContainerDependency(
-                container=mask, condition=ecs.ContainerDependencyCondition.START
-            )
-        )
-        prepare.add_container_dependencies(
-            ecs.ContainerDependency(
-                container=fetch, condition=ecs.ContainerDependencyCondition.SUCCESS
-            )
-        )
-        clone.add_container_dependencies(
-            ecs.ContainerDependency(
-                container=prepare, condition=ecs.ContainerDependencyCondition.SUCCESS
-            )
-        )
-        unpacker.add_container_dependencies(
-            ecs.ContainerDependency(
-                container=clone, condition=ecs.ContainerDependencyCondition.SUCCESS
-            )
-        )
-        command.add_container_dependencies(
-            ecs.ContainerDependency(
-                container=unpacker, condition=ecs.ContainerDependencyCondition.SUCCESS
-            )
-        )
-        return task_definition

@@ -3,30 +3,24 @@ route does, and outputs with stable names (read by `mycli init`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from orchestrator.adapters.aws.ssm_secrets import METADATA as SECRET_METADATA
 from orchestrator.adapters.aws.ssm_secrets import VALUES as SECRET_VALUES
-from orchestrator.adapters.aws.task_layout import (
-    FETCH_CONTAINER,
-    PREPARE_CONTAINER,
-    RUNS_PREFIX,
-    UPLOADS_PREFIX,
-)
+from orchestrator.adapters.aws.task_layout import RUNS_PREFIX, UPLOADS_PREFIX
 from orchestrator.handlers.catalog import ASSET_EXCLUDES
 from stacks.access import FUNCTION_ACCESS, Access
 from stacks.api import RestApi
+from stacks.bucket_grants import MANIFEST_KEYS, OUTPUT_KEYS, RESULT_KEYS, grant_code_bucket
 from stacks.config import PlatformConfig
 from stacks.data import DataStore
 from stacks.events import LifecycleEvents
-from stacks.executor import CONTAINER_NAME, LOG_STREAM_PREFIX, Executor
+from stacks.executor import Executor
 from stacks.functions import PythonFunction
+from stacks.run_task import LAMBDA_SOURCE, LOG_STREAM_PREFIX
 
-LAMBDA_SOURCE = Path(__file__).resolve().parents[1] / "lambda_src"
 # Powertools' public layer account (every commercial region); the version is pinned by
 # mycli:powertoolsLayerVersion.
 POWERTOOLS_LAYER = "017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64"
@@ -82,9 +76,7 @@ class MycliStack(Stack):
             "TASK_ROLE_ARN": executor.task_role.role_arn,
             "CLUSTER_ARN": executor.cluster.cluster_arn,
             "TASK_DEFINITION_ARN": executor.task_definition.task_definition_arn,
-            "PREPARED_TASK_DEFINITION_ARN": executor.prepared_task_definition.task_definition_arn,
             "MAX_UPLOAD_BYTES": str(self.config.max_upload_mib * 1024 * 1024),
-            "CONTAINER_NAME": CONTAINER_NAME,
             "SUBNET_IDS": ",".join(executor.subnet_ids),
             "SECURITY_GROUP_IDS": executor.security_group.security_group_id,
             "LOG_GROUP_NAME": executor.log_group.log_group_name,
@@ -222,7 +214,6 @@ class MycliStack(Stack):
                 ["ecs:RunTask"],
                 [
                     executor.task_definition.task_definition_arn,
-                    executor.prepared_task_definition.task_definition_arn,
                     self.format_arn(
                         service="ecs",
                         resource="task-definition",
@@ -259,16 +250,7 @@ class MycliStack(Stack):
                 ["*"],
                 ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
             )
-        uploads = data.code_bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")
-        if access.sign_upload_puts:
-            function.allow(["s3:PutObject"], [uploads])
-        if access.check_uploads:
-            function.allow(["s3:GetObject"], [uploads])
-        if access.write_run_inputs:
-            function.allow(
-                ["s3:PutObject", "s3:GetObject"],
-                [data.code_bucket.arn_for_objects(f"{RUNS_PREFIX}*")],
-            )
+        grant_code_bucket(function, access, data.code_bucket)
         if access.seal_env:
             function.allow(["kms:Encrypt"], [executor.env_key.key_arn])
             # Grants that let the task role decrypt one execution's env, nothing else.
@@ -290,23 +272,6 @@ class MycliStack(Stack):
                 **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
             )
         self._grant_secrets(function, access)
-        if access.read_setup_logs:
-            function.allow(
-                ["logs:GetLogEvents"],
-                [
-                    f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
-                    f"{executor.log_group.log_group_name}:log-stream:{LOG_STREAM_PREFIX}/{step}/*"
-                    for step in (FETCH_CONTAINER, PREPARE_CONTAINER)
-                ],
-            )
-        if access.read_logs:
-            function.allow(
-                ["logs:GetLogEvents"],
-                [
-                    f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:"
-                    f"{executor.log_group.log_group_name}:log-stream:{LOG_STREAM_PREFIX}/*"
-                ],
-            )
 
     def _build_outputs(self) -> None:
         values = {
@@ -331,11 +296,9 @@ class MycliStack(Stack):
     def _acknowledge(self) -> None:
         """Findings that cannot be fixed, one by one, each with its reason."""
         cluster = self._ref(self.executor.cluster, "")
-        log_group = self._ref(self.executor.log_group, self.config.existing_execution_log_group)
         bucket = self._ref(self.data.code_bucket, "", ".Arn")
         if not bucket.startswith("<"):
             bucket = f"arn:<AWS::Partition>:s3:::{self.config.existing_code_bucket}"
-        logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
         ecs_arn = "arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:"
         findings = [
             (
@@ -377,8 +340,21 @@ class MycliStack(Stack):
             ),
             (
                 f"AwsSolutions-IAM5[Resource::{bucket}/{RUNS_PREFIX}*]",
-                "A run's manifest is keyed by its execution id, known only at run time: "
-                "access is limited to the runs/ prefix.",
+                "A run's manifest and output are keyed by its execution id, known only at run "
+                "time: create writes under the runs/ prefix only (the manifest, and the output "
+                "slot it signs, whose policy narrows it to the run's output prefix).",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket}/{MANIFEST_KEYS}]",
+                "create presigns the agent's GET of the run's manifest: runs/<id>/manifest.json.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket}/{OUTPUT_KEYS}]",
+                "The logs route reads a run's output segments: runs/<id>/output/ only.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket}/{RESULT_KEYS}]",
+                "Task events and the reaper read the run agent's result object, nothing else.",
             ),
             (
                 "AwsSolutions-L1",
@@ -386,15 +362,6 @@ class MycliStack(Stack):
                 f"({POWERTOOLS_LAYER}); move both together.",
             ),
         ]
-        for stream in ("", f"{FETCH_CONTAINER}/", f"{PREPARE_CONTAINER}/"):
-            findings.append(
-                (
-                    f"AwsSolutions-IAM5[Resource::{logs_arn}{log_group}:log-stream:"
-                    f"{LOG_STREAM_PREFIX}/{stream}*]",
-                    "Stream names carry the task id, known only at run time: reads are "
-                    "limited to the executor log group's command and setup-step streams.",
-                )
-            )
         parameters = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
         for kind in (SECRET_VALUES, SECRET_METADATA):
             findings.append(

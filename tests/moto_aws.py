@@ -1,5 +1,6 @@
-"""AWS resources in moto, shaped like the CDK stack's: the three tables, the executor
-(VPC, subnets, security group, cluster, Fargate task definition), its log group."""
+"""AWS resources in moto, shaped like the CDK stack's: the tables, the executor (VPC,
+subnets, security group, cluster, the run task definition: the agent and the command),
+its log group, the code bucket and the keys."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_api import state_manager
 
 from orchestrator.adapters.aws.settings import AwsSettings
+from orchestrator.agent.layout import AGENT_CONTAINER, COMMAND_CONTAINER
 
 REGION = "eu-west-1"
-CONTAINER = "command"
 LOG_GROUP = "/mycli/executions"
 CODE_BUCKET = "mycli-code"
 SECRETS_PATH = "/mycli/MycliTest/"
@@ -99,24 +100,26 @@ def create_executor() -> dict[str, Any]:
     ecs = boto3.client("ecs", region_name=REGION)
     cluster = ecs.create_cluster(clusterName="mycli")["cluster"]["clusterArn"]
     task_definition = ecs.register_task_definition(
-        family="mycli-executor",
+        family="mycli-run",
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
         cpu="256",
         memory="512",
+        volumes=[{"name": "workspace"}],
         containerDefinitions=[
-            {"name": CONTAINER, "image": "public.ecr.aws/docker/library/busybox", "memory": 512}
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
-    prepared_task_definition = ecs.register_task_definition(
-        family="mycli-executor-upload",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[
-            {"name": name, "image": "public.ecr.aws/docker/library/busybox", "memory": 128}
-            for name in ("fetch", "prepare", "clone", "unpack", "mask", CONTAINER)
+            {
+                "name": AGENT_CONTAINER,
+                "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cdk-assets:agent",
+                "essential": True,
+                "memory": 256,
+            },
+            {
+                "name": COMMAND_CONTAINER,
+                "image": "public.ecr.aws/docker/library/busybox",
+                "essential": False,
+                "memory": 256,
+                "dependsOn": [{"containerName": AGENT_CONTAINER, "condition": "START"}],
+            },
         ],
     )["taskDefinition"]["taskDefinitionArn"]
     env_key = boto3.client("kms", region_name=REGION).create_key(Description="env")["KeyMetadata"][
@@ -136,7 +139,6 @@ def create_executor() -> dict[str, Any]:
     return {
         "cluster": cluster,
         "task_definition": task_definition,
-        "prepared_task_definition": prepared_task_definition,
         "code_bucket": CODE_BUCKET,
         "env_key": env_key,
         "secrets_path": SECRETS_PATH,
@@ -155,11 +157,9 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "LOCKS_TABLE": settings.locks_table,
         "CLUSTER_ARN": settings.cluster,
         "TASK_DEFINITION_ARN": settings.task_definition,
-        "PREPARED_TASK_DEFINITION_ARN": settings.prepared_task_definition,
         "CODE_BUCKET": settings.code_bucket,
         "ENV_KEY_ARN": settings.env_key,
         "TASK_ROLE_ARN": settings.task_role_arn,
-        "CONTAINER_NAME": settings.container_name,
         "SUBNET_IDS": ",".join(settings.subnets),
         "SECURITY_GROUP_IDS": ",".join(settings.security_groups),
         "LOG_GROUP_NAME": settings.log_group,
@@ -209,7 +209,6 @@ def moto_platform() -> Iterator[AwsSettings]:
             locks_table="Locks",
             images_table="Images",
             image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
-            container_name=CONTAINER,
             log_group=LOG_GROUP,
             log_stream_prefix="exec",
             **executor,

@@ -75,6 +75,19 @@ def find_cdk(app_dir: Path) -> list[str]:
     )
 
 
+def find_container_engine(environ: dict[str, str] | None = None) -> str:
+    """The container engine CDK builds the run agent's image with: CDK_DOCKER's command if
+    set, else `docker`. Deploying needs it; synthesizing does not."""
+    engine = (os.environ if environ is None else environ).get("CDK_DOCKER") or "docker"
+    found = shutil.which(engine)
+    if not found:
+        raise PrerequisiteMissing(
+            f"no container engine ({engine!r} is not on PATH): the CDK builds the run agent's "
+            "image locally; install Docker (or Podman/Finch and set CDK_DOCKER to its command)"
+        )
+    return found
+
+
 def boto3_session(region: str | None) -> Any:
     try:
         import boto3

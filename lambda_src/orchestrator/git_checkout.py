@@ -10,36 +10,27 @@ failure a one-line reason starting with `mycli: ` on stderr (no credential is ev
 Git runs with no user or system configuration (an empty HOME, GIT_CONFIG_NOSYSTEM,
 GIT_CONFIG_GLOBAL=/dev/null), no prompt (GIT_TERMINAL_PROMPT=0, ssh BatchMode), and only
 the https, http, ssh and file transports. A credential arrives in the environment
-(MYCLI_GIT_CREDENTIAL) or, on AWS, in a file the script deletes as it reads it; it never
-reaches a command line or the URL: an HTTPS token becomes an `Authorization: Basic` header
-through GIT_CONFIG_COUNT/KEY/VALUE, a private key (`-----BEGIN ...`) a 0600 file for ssh,
-deleted when the script ends. A credential `USER:TOKEN` authenticates as USER; a bare
-TOKEN as `x-access-token` (GitHub's convention; GitLab and others accept any user name).
-git sends that header with every request wherever it goes, so with it no redirect is
-followed (`http.followRedirects=false`, on every request): a redirect fails the checkout
-with where it led (`URL redirected to LOCATION: ...`, never with the credential in it),
-and the credential reaches only the scheme, host and port named. Without a credential,
-redirects are followed as git does by default.
+(MYCLI_GIT_CREDENTIAL); it never reaches a command line or the URL: an HTTPS token becomes
+an `Authorization: Basic` header through GIT_CONFIG_COUNT/KEY/VALUE, a private key
+(`-----BEGIN ...`) a 0600 file for ssh, deleted when the script ends. A credential
+`USER:TOKEN` authenticates as USER; a bare TOKEN as `x-access-token` (GitHub's convention;
+GitLab and others accept any user name). git sends that header with every request wherever
+it goes, so with it no redirect is followed (`http.followRedirects=false`, on every
+request): a redirect fails the checkout with where it led (`URL redirected to LOCATION:
+...`, never with the credential in it), and the credential reaches only the scheme, host
+and port named. Without a credential, redirects are followed as git does by default.
 
 Inputs (environment): MYCLI_GIT_URL, MYCLI_GIT_REF, MYCLI_GIT_SUBDIR, MYCLI_GIT_TARGET (an
 empty directory), MYCLI_GIT_SCRATCH (a private directory for HOME and the key), and
-MYCLI_GIT_CREDENTIAL; or MYCLI_GIT_FILES, a directory holding files `url`, `ref`, `subdir`
-and `credential` (no `url`: there is no git source, and the step does nothing). The AWS
-step passes MYCLI_GIT_FILES, MYCLI_GIT_TARGET and MYCLI_GIT_SCRATCH as the script's three
-arguments (`sh -c SCRIPT clone FILES TARGET SCRATCH`)."""
+MYCLI_GIT_CREDENTIAL. Both hosts build the step with orchestrator.agent.setup.checkout_step."""
 
 from __future__ import annotations
 
 import re
 
-from orchestrator.agent.scripts import checkout_script
-
 COMMIT_LINE_PREFIX = "mycli-git-commit: "
 REASON_PREFIX = "mycli: "
 _COMMIT_LINE = re.compile(rf"^{COMMIT_LINE_PREFIX}([0-9a-f]{{40}}|[0-9a-f]{{64}})$", re.MULTILINE)
-
-# The program's text, read from the file (for the stack's clone container until it goes).
-CHECKOUT_SCRIPT = checkout_script()
 
 
 def commit_of(stdout: str) -> str | None:

@@ -18,6 +18,7 @@ from orchestrator.domain.models import (
     LogPage,
     Page,
     RunningCount,
+    RunResult,
     Secret,
     Upload,
     UploadSlot,
@@ -198,6 +199,13 @@ class LogReader(Protocol):
         that keep the exact bytes. A log that does not exist yet is an empty page;
         `next_cursor` continues where this page ended. A cursor this reader could not have
         made raises ValidationFailed."""
+        ...
+
+
+class RunResults(Protocol):
+    def result_of(self, execution_id: str) -> RunResult | None:
+        """What the run's agent reported when it finished, or None when it reported nothing
+        (it never ran, or stopped before it could)."""
         ...
 
 

@@ -21,16 +21,16 @@ import boto3
 from moto_aws import CODE_BUCKET, REGION
 from orchestrator.adapters.aws.s3_logs import S3LogReader
 from orchestrator.adapters.aws.s3_output import SIGV4, output_slot
+from orchestrator.adapters.aws.s3_results import S3RunResults
 from orchestrator.agent.layout import (
     EXECUTION_ID_VARIABLE,
     MANIFEST_URL_VARIABLE,
     WORKSPACE_VARIABLE,
 )
 from orchestrator.agent.manifest import GitSource, Manifest, OutputSlotFields, Unsealed
-from orchestrator.agent.result import RunResult, parse_result, result_key
 from orchestrator.agent.scripts import COMMAND_ENTRY_SCRIPT_PATH
-from orchestrator.domain.models import Execution, ExecutionStatus
-from orchestrator.output_segments import end_key, output_prefix
+from orchestrator.domain.models import Execution, ExecutionStatus, RunResult
+from orchestrator.output_segments import end_key
 from s3_post_policy import PolicyFront
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
@@ -217,10 +217,8 @@ class AgentWorld:
         execution_id = manifest.execution_id
         listed = self.s3.list_objects_v2(Bucket=CODE_BUCKET, Prefix=f"runs/{execution_id}/")
         keys = [item["Key"] for item in listed.get("Contents", [])]
-        key = result_key(output_prefix(execution_id))
-        result = None
-        if key in keys:
-            result = parse_result(self.s3.get_object(Bucket=CODE_BUCKET, Key=key)["Body"].read())
+        # read as the task-events function reads it
+        result = S3RunResults(self.s3, CODE_BUCKET).result_of(execution_id)
         page = S3LogReader(self.s3, CODE_BUCKET).read(
             finished(execution_id), None, 10 * 1024 * 1024
         )

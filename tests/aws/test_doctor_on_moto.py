@@ -20,6 +20,14 @@ from lambda_harness import Lambdas
 from moto_aws import REGION
 from mycli.client import ApiClient
 from mycli.commands.doctor import Doctor, Phase
+from orchestrator.adapters.aws.s3_results import result_key
+from orchestrator.output_segments import (
+    Segment,
+    SegmentChunk,
+    encode_segment,
+    segment_key,
+    timestamp_of,
+)
 
 
 class FakeEcs:
@@ -34,16 +42,21 @@ class FakeEcs:
         self.steps[execution["execution_id"]] = step + 1
         if step == 0:
             self._event(execution, "RUNNING")
-            logs = boto3.client("logs", region_name=REGION)
-            group, stream = self.lambdas.settings.log_group, execution["log_stream_name"]
-            logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            logs.put_log_events(
-                logGroupName=group,
-                logStreamName=stream,
-                logEvents=[{"timestamp": int(time.time() * 1000), "message": "mycli-doctor"}],
+            # The run agent's first segment of output, then (step 1) its result.
+            data = b"mycli-doctor\n"
+            chunk = SegmentChunk(0, "stdout", timestamp_of(time.time()), data)
+            self._put(
+                segment_key(execution["execution_id"], len(data)),
+                encode_segment(Segment(0, (chunk,))),
             )
         elif step == 1:
+            self._put(result_key(execution["execution_id"]), b'{"v": 1, "exit_code": 0}')
             self._event(execution, "STOPPED", exit_code=0)
+
+    def _put(self, key: str, body: bytes) -> None:
+        boto3.client("s3", region_name=REGION).put_object(
+            Bucket=self.lambdas.settings.code_bucket, Key=key, Body=body
+        )
 
     def _event(self, execution: dict[str, Any], status: str, **fields: Any) -> None:
         self.lambdas.invoke(

@@ -1,5 +1,5 @@
 """The images functions and runs on images, against moto: a registered image becomes its own
-task definition (the prepared one with the image, role and size replaced), a run on it is
+task definition (the run's one with the image, role and size replaced), a run on it is
 RunTask on that definition with its size, removal deregisters it."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def test_register_makes_a_task_definition_with_the_image_role_and_size(lambdas: 
     # When an admin registers an image with its own role and size
     status, image = register(lambdas, task_role_arn=ROLE, cpu=1024, memory=2048)
 
-    # Then it has a task definition: the prepared one with those replaced
+    # Then it has a task definition: the run's one with those replaced (the agent stays)
     assert status == 201, image
     ecs = boto3.client("ecs", region_name=REGION)
     definition = ecs.describe_task_definition(taskDefinition=image["platform_ref"])[
@@ -38,8 +38,8 @@ def test_register_makes_a_task_definition_with_the_image_role_and_size(lambdas: 
     assert definition["taskRoleArn"] == ROLE
     containers = {c["name"]: c["image"] for c in definition["containerDefinitions"]}
     assert containers["command"] == "registry.example/terraform:1.9"
-    assert set(containers) == {"fetch", "prepare", "clone", "unpack", "mask", "command"}
-    assert containers["fetch"] == "public.ecr.aws/docker/library/busybox"
+    assert set(containers) == {"agent", "command"}
+    assert containers["agent"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cdk-assets:agent"
 
 
 def test_a_role_outside_the_prefix_is_refused_before_ecs_is_asked(lambdas: Lambdas) -> None:

@@ -1,6 +1,7 @@
-"""The ECS runner and the reaper against moto: what RunTask's request carries (never more
-than ECS's override limit, never a command's env or stdin), exit codes that reach the
-record without their event, and tasks started but never recorded."""
+"""The ECS runner and the reaper against moto: what RunTask's request carries (the run task
+definition, only the agent's execution id and manifest URL: never a command, env, stdin or
+secret), the manifest (version 2) it points to, exit codes that reach the record without
+their event (from the agent's result), and tasks started but never recorded."""
 
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.composition import ecs_tasks
 from orchestrator.adapters.aws.dynamodb import DynamoExecutionStore, DynamoLockStore
 from orchestrator.adapters.aws.ecs import EcsRunner
-from orchestrator.adapters.aws.kms_env import env_file
-from orchestrator.adapters.aws.run_inputs import manifest_key
+from orchestrator.adapters.aws.s3_results import result_key
 from orchestrator.adapters.aws.settings import AwsSettings
-from orchestrator.adapters.aws.task_layout import MAX_OVERRIDES_CHARS, MAX_SEALED_CHUNK_BYTES
+from orchestrator.adapters.aws.task_layout import (
+    MAX_OVERRIDES_CHARS,
+    MAX_SEALED_CHUNK_BYTES,
+    manifest_key,
+)
+from orchestrator.agent.layout import AGENT_CONTAINER, COMMAND_CONTAINER
+from orchestrator.agent.manifest import Unsealed, parse_manifest
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.models import (
     MAX_COMMAND_LENGTH,
@@ -57,15 +63,23 @@ def size_of(request: dict[str, Any]) -> int:
     return len(json.dumps(request["overrides"]))
 
 
+def manifest_of(aws: AwsSettings, execution_id: str) -> Any:
+    body = boto3.client("s3", region_name=REGION).get_object(
+        Bucket=aws.code_bucket, Key=manifest_key(execution_id)
+    )["Body"]
+    return parse_manifest(body.read())
+
+
 @pytest.mark.parametrize(
     ("command", "env"),
     [
+        ("echo hi", {}),
         ("x" * MAX_COMMAND_LENGTH, {}),  # too long for the overrides on its own
         ("y" * 2500, {f"V{n}": "v" * 400 for n in range(10)}),  # the issue's 8,652 chars
-        ("z" * 3000, {"Q": "'" * 8000, "R": "r" * 8000}),  # quoting makes it ~48 KB sealed
+        ("z" * 3000, {"Q": "'" * 8000, "R": "r" * 8000}),  # ~16 KB sealed, in pieces
     ],
 )
-def test_commands_and_env_up_to_the_limits_reach_the_task_outside_the_overrides(
+def test_every_run_is_the_run_task_with_only_the_agents_id_and_manifest_url(
     aws: AwsSettings,
     runner: EcsRunner,
     run_task_requests: list[dict[str, Any]],
@@ -76,26 +90,34 @@ def test_commands_and_env_up_to_the_limits_reach_the_task_outside_the_overrides(
 
     [request] = run_task_requests
     assert size_of(request) <= MAX_OVERRIDES_CHARS
-    assert request["taskDefinition"] == aws.prepared_task_definition
+    assert request["taskDefinition"] == aws.task_definition
+    [override] = request["overrides"]["containerOverrides"]
+    assert override["name"] == AGENT_CONTAINER and set(override) == {"name", "environment"}
+    variables = {v["name"]: v["value"] for v in override["environment"]}
+    assert set(variables) == {"MYCLI_EXECUTION_ID", "MYCLI_MANIFEST_URL"}
+    assert variables["MYCLI_EXECUTION_ID"] == "e1"
+    assert f"/{manifest_key('e1')}?" in variables["MYCLI_MANIFEST_URL"]
     assert command not in json.dumps(request) and "v" * 400 not in json.dumps(request)
-    body = boto3.client("s3", region_name=REGION).get_object(
-        Bucket=aws.code_bucket, Key=manifest_key("e1")
-    )["Body"]
-    manifest = json.loads(body.read())
-    assert manifest["command"] == command
-    pieces = -(-len(env_file(env)) // MAX_SEALED_CHUNK_BYTES)
-    assert len(manifest.get("sealed_env", [])) == pieces
+    manifest = manifest_of(aws, "e1")
+    assert manifest.command == command
+    plaintext = Unsealed(env=env, mask=[]).to_json()
+    expected_pieces = -(-len(plaintext) // MAX_SEALED_CHUNK_BYTES) if env else 0
+    assert len(manifest.sealed) == expected_pieces
+    assert (manifest.grant_token is not None) == bool(env)
 
 
-def test_a_short_plain_command_stays_in_the_overrides(
-    aws: AwsSettings, runner: EcsRunner, run_task_requests: list[dict[str, Any]]
+def test_the_manifest_gives_the_agent_its_output_slot_and_the_log_cap(
+    aws: AwsSettings, runner: EcsRunner
 ) -> None:
     runner.launch(LaunchSpec("e1", "echo hi", {}, 60))
 
-    [request] = run_task_requests
-    assert request["taskDefinition"] == aws.task_definition
-    [override] = request["overrides"]["containerOverrides"]
-    assert override["command"] == ["sh", "-c", "echo hi"]
+    manifest = manifest_of(aws, "e1")
+    assert manifest.execution_id == "e1"
+    assert manifest.output.prefix == "runs/e1/output/"
+    assert manifest.output.fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    assert manifest.output.fields["key"] == "runs/e1/output/${filename}"
+    assert manifest.max_log_bytes == aws.max_log_bytes
+    assert manifest.sealed == [] and manifest.git is None and manifest.stdin_url is None
 
 
 def test_stdin_goes_through_the_manifest_and_run_task_carries_none_of_it(
@@ -107,13 +129,17 @@ def test_stdin_goes_through_the_manifest_and_run_task_carries_none_of_it(
     runner.launch(LaunchSpec("e1", "wc -c", {}, 60, stdin_location="uploads/abc/stdin1"))
 
     [request] = run_task_requests
-    assert request["taskDefinition"] == aws.prepared_task_definition
+    assert request["taskDefinition"] == aws.task_definition
     assert "secret-input-bytes" not in json.dumps(request)
     assert "uploads/abc/stdin1" not in json.dumps(request)
-    manifest = json.loads(
-        s3.get_object(Bucket=aws.code_bucket, Key=manifest_key("e1"))["Body"].read()
-    )
-    assert "/uploads/abc/stdin1?" in manifest["stdin_url"]
+    assert "/uploads/abc/stdin1?" in str(manifest_of(aws, "e1").stdin_url)
+
+
+def test_the_recorded_log_stream_is_the_agents_operator_copy(runner: EcsRunner) -> None:
+    launched = runner.launch(LaunchSpec("e1", "echo hi", {}, 60))
+
+    task_id = launched.task_ref.rsplit("/", 1)[-1]
+    assert launched.log_stream_name == f"exec/{AGENT_CONTAINER}/{task_id}"
 
 
 @pytest.fixture
@@ -143,15 +169,26 @@ def reaper(aws: AwsSettings, runner: EcsRunner, service: ExecutionService, clock
     return Reaper(executions, runner, service, clock, tasks=runner)
 
 
-def test_a_stopped_task_whose_event_never_came_keeps_its_exit_code(
+def stop_in_moto(aws: AwsSettings, task_arn: str, agent: int | None, command: int | None) -> None:
+    task = moto_task(aws, task_arn)
+    task.last_status = "STOPPED"
+    codes = {AGENT_CONTAINER: agent, COMMAND_CONTAINER: command}
+    for container in task.containers:
+        container.exitCode = codes[container.name]
+
+
+def test_a_stopped_task_whose_event_never_came_keeps_the_agents_exit_code(
     aws: AwsSettings, runner: EcsRunner, service: tuple[ExecutionService, FakeClock]
 ) -> None:
     executions, clock = service
     execution = executions.start(ALICE, ExecutionRequest("exit 3", lock="prod"))
     assert execution.task_ref is not None
-    task = moto_task(aws, execution.task_ref)
-    task.last_status = "STOPPED"
-    task.containers[0].exitCode = 3
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=aws.code_bucket,
+        Key=result_key(execution.execution_id),
+        Body=json.dumps({"v": 1, "exit_code": 3, "git_commit": None, "failure": None}),
+    )
+    stop_in_moto(aws, execution.task_ref, agent=0, command=3)
 
     report = reaper(aws, runner, executions, clock).run()
 
@@ -165,6 +202,25 @@ def test_a_stopped_task_whose_event_never_came_keeps_its_exit_code(
     assert (
         DynamoLockStore(boto3.client("dynamodb", region_name=REGION), aws.locks_table).get("prod")
         is None
+    )
+
+
+def test_a_stopped_task_without_a_result_settles_as_the_agent_stopped(
+    aws: AwsSettings, runner: EcsRunner, service: tuple[ExecutionService, FakeClock]
+) -> None:
+    executions, clock = service
+    execution = executions.start(ALICE, ExecutionRequest("sleep 9", lock="prod"))
+    assert execution.task_ref is not None
+    stop_in_moto(aws, execution.task_ref, agent=137, command=143)
+
+    report = reaper(aws, runner, executions, clock).run()
+
+    final = executions.get(ALICE, execution.execution_id)
+    assert report.settled == [execution.execution_id]
+    assert (final.status, final.exit_code, final.reason) == (
+        ExecutionStatus.FAILED,
+        None,
+        "the run agent stopped (exit code 137)",
     )
 
 

@@ -54,7 +54,7 @@ def test_importing_a_function_loads_no_aws_client_or_adapter_yet(module: str) ->
         f"import importlib, json, sys; importlib.import_module('orchestrator.handlers.{module}'); "
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(("
         "'boto3', 'orchestrator.adapters.aws.dynamodb', 'orchestrator.adapters.aws.ecs', "
-        "'orchestrator.adapters.aws.cloudwatch', 'orchestrator.adapters.local', 'sqlite3')))))"
+        "'orchestrator.adapters.aws.s3_logs', 'orchestrator.adapters.local', 'sqlite3')))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 import urllib.request
 from typing import Any
@@ -17,9 +16,22 @@ from archives import member, tarball
 from events import ecs_task_event
 from lambda_harness import Lambdas
 from moto_aws import REGION
-from orchestrator.adapters.aws.run_inputs import manifest_key
+from orchestrator.adapters.aws.s3_results import result_key
 from orchestrator.adapters.aws.s3_uploads import user_prefix
+from orchestrator.adapters.aws.task_layout import manifest_key
+from orchestrator.agent.layout import AGENT_CONTAINER
+from orchestrator.agent.manifest import parse_unsealed
 from orchestrator.handlers.catalog import ROUTES
+from orchestrator.output_segments import (
+    EndMarker,
+    Segment,
+    SegmentChunk,
+    encode_end,
+    encode_segment,
+    end_key,
+    segment_key,
+    timestamp_of,
+)
 
 
 def start(lambdas: Lambdas, key: str, **body: Any) -> dict[str, Any]:
@@ -143,33 +155,60 @@ def test_another_users_execution_is_404_and_an_admin_sees_and_cancels_it(lambdas
     assert task["stoppedReason"] == "cancelled by admin@example.com"
 
 
-def test_logs_come_from_the_tasks_cloudwatch_stream(lambdas: Lambdas) -> None:
+def put_segment(execution_id: str, offset: int, *chunks: tuple[str, bytes]) -> int:
+    """Store one output segment as the run agent writes it; returns where it ends."""
+    parts, position = [], offset
+    for stream, data in chunks:
+        parts.append(SegmentChunk(position, stream, timestamp_of(time.time()), data))
+        position += len(data)
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket="mycli-code",
+        Key=segment_key(execution_id, position),
+        Body=encode_segment(Segment(offset, tuple(parts))),
+    )
+    return position
+
+
+def test_logs_come_from_the_runs_segments_in_s3_with_exact_bytes_and_streams(
+    lambdas: Lambdas,
+) -> None:
     execution = start(lambdas, lambdas.alice_key)
-    logs = boto3.client("logs", region_name=REGION)
-    now_ms = int(time.time() * 1000)
     path = f"/executions/{execution['execution_id']}/logs"
     assert lambdas.call("GET", path, lambdas.alice_key)[1]["chunks"] == []
 
-    logs.create_log_stream(
-        logGroupName=lambdas.settings.log_group, logStreamName=execution["log_stream_name"]
-    )
-    logs.put_log_events(
-        logGroupName=lambdas.settings.log_group,
-        logStreamName=execution["log_stream_name"],
-        logEvents=[{"timestamp": now_ms + n, "message": f"step {n}"} for n in range(3)],
-    )
+    end = put_segment(execution["execution_id"], 0, ("stdout", b"step 0\r"), ("stderr", b"\xff!"))
+    end = put_segment(execution["execution_id"], end, ("stdout", b"no newline"))
     started = time.monotonic()
     _, page = lambdas.call("GET", path, lambdas.alice_key, query={"wait": "20"})
     _, after = lambdas.call(
         "GET", path, lambdas.alice_key, query={"cursor": page["next_cursor"], "wait": "20"}
     )
 
-    data = b"".join(base64.b64decode(c["data"]) for c in page["chunks"])
-    assert data == b"step 0\nstep 1\nstep 2\n"
-    assert {c["stream"] for c in page["chunks"]} == {"combined"}
-    assert after["chunks"] == []
+    chunks = [(c["stream"], base64.b64decode(c["data"])) for c in page["chunks"]]
+    assert chunks == [("stdout", b"step 0\r"), ("stderr", b"\xff!"), ("stdout", b"no newline")]
+    assert page["next_cursor"] == str(end) and after["chunks"] == []
     assert (page["status"], page["complete"], page["truncated_at"]) == ("STARTING", False, None)
     assert time.monotonic() - started < 10  # a function never waits for output
+
+
+def test_an_ended_runs_log_is_complete_with_its_end_marker(lambdas: Lambdas) -> None:
+    execution = start(lambdas, lambdas.alice_key)
+    end = put_segment(execution["execution_id"], 0, ("stdout", b"cut here"))
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket="mycli-code",
+        Key=end_key(execution["execution_id"]),
+        Body=encode_end(EndMarker(total=end, truncated_at=end)),
+    )
+    put_result(execution, exit_code=0, truncated_at=end)
+    lambdas.invoke("task_events", stop_event(lambdas, execution, exit_code=0))
+
+    path = f"/executions/{execution['execution_id']}/logs"
+    _, page = lambdas.call("GET", path, lambdas.alice_key)
+    _, record = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
+
+    assert [base64.b64decode(c["data"]) for c in page["chunks"]] == [b"cut here"]
+    assert (page["status"], page["complete"], page["truncated_at"]) == ("SUCCEEDED", True, 8)
+    assert record["log_truncated_at"] == 8
 
 
 def test_listings_page_through_the_indexes(lambdas: Lambdas) -> None:
@@ -201,8 +240,27 @@ def test_listings_page_through_the_indexes(lambdas: Lambdas) -> None:
     assert len(starting["items"]) == 4
 
 
+def put_result(execution: dict[str, Any], **result: Any) -> None:
+    """The run agent's result object, as it writes it when the run ends."""
+    document = {"v": 1, "exit_code": None, "git_commit": None, "failure": None} | result
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket="mycli-code",
+        Key=result_key(execution["execution_id"]),
+        Body=json.dumps(document).encode(),
+    )
+
+
+def agent_stopped_event(
+    lambdas: Lambdas, execution: dict[str, Any], agent: dict[str, Any], **fields: Any
+) -> dict[str, Any]:
+    event = stop_event(lambdas, execution, **fields)
+    event["detail"]["containers"].append({"name": AGENT_CONTAINER, "lastStatus": "STOPPED"} | agent)
+    return event
+
+
 def test_task_events_settle_the_execution_and_free_the_lock(lambdas: Lambdas) -> None:
     execution = start(lambdas, lambdas.alice_key, lock="prod")
+    put_result(execution, exit_code=3)
     running = ecs_task_event(
         task_arn=execution["task_ref"],
         cluster_arn=lambdas.settings.cluster,
@@ -336,7 +394,7 @@ def test_users_are_managed_through_dynamodb(lambdas: Lambdas) -> None:
     assert created["api_key"] not in json.dumps(stored)
 
 
-def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_prepared_task(
+def test_an_upload_goes_to_the_users_prefix_and_its_url_into_the_manifest(
     lambdas: Lambdas, moto_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Presigned URLs must reach a real HTTP server: S3 calls go to moto's server (which shares
@@ -363,7 +421,7 @@ def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_prepared_task(
     [task] = ecs.describe_tasks(cluster=lambdas.settings.cluster, tasks=[execution["task_ref"]])[
         "tasks"
     ]
-    assert task["taskDefinitionArn"] == lambdas.settings.prepared_task_definition
+    assert task["taskDefinitionArn"] == lambdas.settings.task_definition
     manifest = read_manifest(execution["execution_id"])
     key = f"{user_prefix('alice@example.com')}{slot['upload_id']}.tar.gz"
     assert f"/{key}?" in manifest["upload_url"]
@@ -372,48 +430,92 @@ def test_an_upload_goes_to_the_users_prefix_and_runs_in_the_prepared_task(
     assert "MYCLI_UPLOAD_KEY" not in json.dumps(task["overrides"])
 
 
-@pytest.mark.parametrize(
-    ("containers", "reason"),
-    [
-        (
-            {"fetch": 1},
-            "could not fetch the run's inputs: fetch exited with code 1",
-        ),
-        (
-            {"fetch": 0, "prepare": 255},
-            "could not unseal the env values: prepare exited with code 255",
-        ),
-        ({"prepare": 0, "unpack": 67}, "upload refused: path leaves the directory"),
-        ({"prepare": 0, "unpack": 66}, "upload refused: absolute path in archive"),
-        ({"prepare": 0, "unpack": 65}, "upload refused: corrupt archive"),
-        (
-            {"prepare": 0, "unpack": 70},
-            "upload refused: unpacks to more than the unpacked-size limit",
-        ),
-        ({"prepare": 0, "unpack": 71}, "upload refused: has more entries than the entry limit"),
-        ({"prepare": 0, "unpack": 72}, "upload refused: path goes through a link"),
-        (
-            {"prepare": 0, "unpack": 73},
-            "upload refused: hard link to something other than an earlier file of the archive",
-        ),
-        ({"prepare": 0, "unpack": 137}, "upload refused: unpack exited with code 137"),
-    ],
-)
-def test_a_refused_upload_fails_the_execution_with_the_reason(
-    lambdas: Lambdas, containers: dict[str, int], reason: str
+def test_the_agents_result_gives_the_exit_code_and_commit_over_the_events(
+    lambdas: Lambdas,
 ) -> None:
     execution = start(lambdas, lambdas.alice_key, lock="prod")
-    event = stop_event(lambdas, execution, stop_code="EssentialContainerExited")
-    for name, code in containers.items():
-        event["detail"]["containers"].append(
-            {"name": name, "lastStatus": "STOPPED", "exitCode": code}
-        )
+    put_result(execution, exit_code=7, git_commit="a" * 40)
+
+    lambdas.invoke("task_events", stop_event(lambdas, execution, exit_code=0))
+    _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
+
+    assert (final["status"], final["exit_code"], final["reason"]) == (
+        "FAILED",
+        7,
+        "exited with code 7",
+    )
+    assert final["git_commit"] == "a" * 40
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+
+
+def test_a_failure_the_agent_reports_fails_the_run_with_its_reason(lambdas: Lambdas) -> None:
+    execution = start(lambdas, lambdas.alice_key, lock="prod")
+    put_result(execution, failure="upload refused: path leaves the directory")
+    event = agent_stopped_event(lambdas, execution, {"exitCode": 0}, exit_code=125)
 
     lambdas.invoke("task_events", event)
     _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
 
-    assert (final["status"], final["reason"]) == ("FAILED", reason)
+    assert (final["status"], final["reason"]) == (
+        "FAILED",
+        "upload refused: path leaves the directory",
+    )
     assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("agent", "reason"),
+    [
+        ({"exitCode": 4}, "the run agent stopped (exit code 4)"),
+        ({"exitCode": 137, "reason": "OutOfMemoryError"}, "the run agent stopped (exit code 137)"),
+        (
+            {"reason": "CannotStartContainerError"},
+            "the run agent stopped (CannotStartContainerError)",
+        ),
+    ],
+)
+def test_without_a_result_a_dead_agent_fails_the_run_never_with_the_commands_code(
+    lambdas: Lambdas, agent: dict[str, Any], reason: str
+) -> None:
+    execution = start(lambdas, lambdas.alice_key, lock="prod")
+    event = agent_stopped_event(
+        lambdas, execution, agent, exit_code=141, stop_code="EssentialContainerExited"
+    )
+
+    lambdas.invoke("task_events", event)
+    _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
+
+    assert (final["status"], final["exit_code"], final["reason"]) == ("FAILED", None, reason)
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+
+
+def test_without_a_result_a_cancelled_run_is_cancelled_and_a_timed_out_one_timed_out(
+    lambdas: Lambdas,
+) -> None:
+    cancelled = start(lambdas, lambdas.alice_key)
+    timed_out = start(lambdas, lambdas.alice_key)
+    assert (
+        lambdas.call("POST", f"/executions/{cancelled['execution_id']}/cancel", lambdas.alice_key)[
+            0
+        ]
+        == 202
+    )
+
+    for execution, fields in (
+        (cancelled, {"stop_code": "UserInitiated", "stopped_reason": "cancelled by alice"}),
+        (timed_out, {"stop_code": "UserInitiated", "stopped_reason": "mycli: timed out after 9s"}),
+    ):
+        event = agent_stopped_event(lambdas, execution, {"exitCode": 137}, exit_code=143, **fields)
+        lambdas.invoke("task_events", event)
+    finals = [
+        lambdas.call("GET", f"/executions/{e['execution_id']}", lambdas.alice_key)[1]
+        for e in (cancelled, timed_out)
+    ]
+
+    assert [(f["status"], f["exit_code"]) for f in finals] == [
+        ("CANCELLED", 143),
+        ("TIMED_OUT", 143),
+    ]
 
 
 def test_env_values_reach_the_task_sealed_never_in_plaintext(lambdas: Lambdas) -> None:
@@ -430,34 +532,31 @@ def test_env_values_reach_the_task_sealed_never_in_plaintext(lambdas: Lambdas) -
     ]
     overrides = json.dumps(task["overrides"])
     stored = json.dumps(boto3.client("dynamodb", region_name=REGION).scan(TableName="Executions"))
-    assert task["taskDefinitionArn"] == lambdas.settings.prepared_task_definition
+    assert task["taskDefinitionArn"] == lambdas.settings.task_definition
     assert "p@ss" not in overrides and "blue" not in overrides
     assert "p@ss" not in stored and "blue" not in stored
     assert execution["env_names"] == ["DB_PASSWORD", "STAGE"]
 
     manifest = read_manifest(execution["execution_id"])
     assert "p@ss" not in json.dumps(manifest) and "blue" not in json.dumps(manifest)
-    [sealed] = manifest["sealed_env"]
     kms = boto3.client("kms", region_name=REGION)
-    plaintext = kms.decrypt(
-        CiphertextBlob=base64.b64decode(sealed),
-        EncryptionContext={"execution_id": execution["execution_id"]},
-    )["Plaintext"].decode()
     [grant] = kms.list_grants(KeyId=lambdas.settings.env_key)["Grants"]
+    plaintext = b"".join(
+        kms.decrypt(
+            CiphertextBlob=base64.b64decode(piece),
+            EncryptionContext={"execution_id": execution["execution_id"]},
+            GrantTokens=[manifest["grant_token"]],
+        )["Plaintext"]
+        for piece in manifest["sealed"]
+    )
     assert grant["GranteePrincipal"] == lambdas.settings.task_role_arn
     assert grant["Operations"] == ["Decrypt"]
     assert grant["Constraints"] == {
         "EncryptionContextEquals": {"execution_id": execution["execution_id"]}
     }
-    assert plaintext == "DB_PASSWORD='p@ss w'\"'\"'rd'\nSTAGE=blue\n"
-    loaded = subprocess.run(
-        ["sh", "-c", 'set -a; . /dev/stdin; set +a; echo "$DB_PASSWORD|$STAGE"'],
-        input=plaintext,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert loaded.stdout == "p@ss w'rd|blue\n"
+    unsealed = parse_unsealed(plaintext)
+    assert unsealed.env == {"DB_PASSWORD": "p@ss w'rd", "STAGE": "blue"}
+    assert unsealed.mask == [] and unsealed.git_credential is None
     assert manifest["command"] == "deploy"
     assert "deploy" not in overrides
 
@@ -467,36 +566,3 @@ def read_manifest(execution_id: str) -> dict[str, Any]:
     body = s3.get_object(Bucket="mycli-code", Key=manifest_key(execution_id))["Body"].read()
     manifest: dict[str, Any] = json.loads(body)
     return manifest
-
-
-def test_a_failed_setup_step_shows_its_own_output(lambdas: Lambdas) -> None:
-    execution = start(lambdas, lambdas.alice_key, env={"TOKEN": "x"})
-    task_id = execution["task_ref"].rsplit("/", 1)[-1]
-    logs = boto3.client("logs", region_name=REGION)
-    stream = f"exec/prepare/{task_id}"
-    logs.create_log_stream(logGroupName=lambdas.settings.log_group, logStreamName=stream)
-    logs.put_log_events(
-        logGroupName=lambdas.settings.log_group,
-        logStreamName=stream,
-        logEvents=[
-            {
-                "timestamp": int(time.time() * 1000),
-                "message": "An error occurred (AccessDeniedException) when calling the Decrypt "
-                "operation: no grant",
-            }
-        ],
-    )
-    event = stop_event(lambdas, execution, stop_code="EssentialContainerExited")
-    event["detail"]["containers"] += [
-        {"name": "fetch", "lastStatus": "STOPPED", "exitCode": 0},
-        {"name": "prepare", "lastStatus": "STOPPED", "exitCode": 254, "reason": "Error"},
-    ]
-
-    lambdas.invoke("task_events", event)
-    _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
-
-    assert final["status"] == "FAILED"
-    assert final["reason"] == (
-        "could not unseal the env values: prepare exited with code 254 (Error): "
-        "An error occurred (AccessDeniedException) when calling the Decrypt operation: no grant"
-    )

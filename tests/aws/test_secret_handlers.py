@@ -16,8 +16,8 @@ import pytest
 
 from lambda_harness import Lambdas
 from moto_aws import REGION, SECRETS_PATH
-from orchestrator.adapters.aws.kms_env import mask_file
-from orchestrator.adapters.aws.run_inputs import manifest_key
+from orchestrator.adapters.aws.task_layout import manifest_key
+from orchestrator.agent.manifest import Unsealed, parse_unsealed
 
 VALUE = "Aws-Secret-Value-8080"
 
@@ -108,7 +108,7 @@ def test_a_runs_secrets_are_sealed_for_its_task_and_in_no_request_description_or
         "tasks"
     ]
     stored = json.dumps(boto3.client("dynamodb", region_name=REGION).scan(TableName="Executions"))
-    assert run_task["taskDefinition"] == lambdas.settings.prepared_task_definition
+    assert run_task["taskDefinition"] == lambdas.settings.task_definition
     for text in (
         json.dumps(run_task),
         json.dumps(task, default=str),
@@ -116,9 +116,9 @@ def test_a_runs_secrets_are_sealed_for_its_task_and_in_no_request_description_or
         json.dumps(execution),
     ):
         assert VALUE not in text
-    # The run's log is the masker's stream.
+    # The operators' copy is the agent's stream (it masks, and never logs a value).
     task_id = execution["task_ref"].rsplit("/", 1)[-1]
-    assert execution["log_stream_name"] == f"exec/mask/{task_id}"
+    assert execution["log_stream_name"] == f"exec/agent/{task_id}"
     # Only the task (through its grant) can open them: sealed with the run's context.
     s3 = boto3.client("s3", region_name=REGION)
     manifest = json.loads(
@@ -138,8 +138,9 @@ def test_a_runs_secrets_are_sealed_for_its_task_and_in_no_request_description_or
             for piece in pieces
         )
 
-    assert unseal(manifest["sealed_env"]) == f"PGPASSWORD={VALUE}\nSTAGE=blue\n".encode()
-    assert unseal(manifest["sealed_mask"]) == mask_file([VALUE])
+    assert parse_unsealed(unseal(manifest["sealed"])) == Unsealed(
+        env={"STAGE": "blue", "PGPASSWORD": VALUE}, mask=[VALUE], git_credential=None
+    )
 
 
 @pytest.mark.parametrize(

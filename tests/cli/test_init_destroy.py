@@ -68,6 +68,9 @@ def deployer(aws: AwsSettings, tmp_path: Path) -> Iterator[Deployer]:
     fake = bin_dir / "cdk"
     fake.write_text(FAKE_CDK.format(python=sys.executable))
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    engine = bin_dir / "docker"  # only looked up: the fake cdk builds nothing
+    engine.write_text("#!/bin/sh\nexit 0\n")
+    engine.chmod(0o755)
     app_dir = tmp_path / "app"
     app_dir.mkdir()
     (app_dir / "cdk.json").write_text('{"app": "python3 app.py"}')
@@ -167,6 +170,28 @@ def test_missing_node_is_named(deployer: Deployer) -> None:
     assert result.exit_code == 1
     assert "Node.js is missing" in result.stderr
     assert deployer.cdk_calls == []
+
+
+def test_a_missing_container_engine_is_named_before_anything_is_deployed(
+    deployer: Deployer,
+) -> None:
+    deployer.env["CDK_DOCKER"] = "no-such-engine"
+
+    result = deployer.run("init", "--no-doctor")
+
+    assert result.exit_code == 1
+    assert "no container engine ('no-such-engine' is not on PATH)" in result.stderr
+    assert "install Docker" in result.stderr
+    assert deployer.cdk_calls == []
+
+
+def test_synth_only_needs_no_container_engine(deployer: Deployer) -> None:
+    deployer.env["CDK_DOCKER"] = "no-such-engine"
+
+    result = deployer.run("init", "--synth-only")
+
+    assert result.exit_code == 0, result.stderr
+    assert [call[0] for call in deployer.cdk_calls] == ["synth"]
 
 
 def test_a_missing_cdk_cli_is_named(deployer: Deployer) -> None:

@@ -1,13 +1,12 @@
 """LogReader contract: exact bytes from the start, pages cut anywhere at max_bytes with an
 opaque cursor, a stream that does not exist yet, a follower polling at the end, the log cap -
-for log files, CloudWatch Logs (moto) and the run agent's segments in S3 (moto). Then what
+for log files and the run agent's segments in S3 (moto). Then what
 only the files and segments keep: streams, \r, partial lines and bytes that are not UTF-8."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import boto3
 import pytest
 
 from moto_aws import CODE_BUCKET, REGION
-from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
 from orchestrator.adapters.aws.s3_logs import S3LogReader
 from orchestrator.adapters.local.logfiles import (
     STDERR,
@@ -70,26 +68,6 @@ def local_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHa
     yield LogHarness(LogFileReader(tmp_path), write, "e1.out", write_exact)
 
 
-def cloudwatch_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
-    settings = request.getfixturevalue("aws")
-    logs = boto3.client("logs", region_name=REGION)
-    created: set[str] = set()
-
-    def write(stream: str, messages: list[str]) -> None:
-        if stream not in created:
-            logs.create_log_stream(logGroupName=settings.log_group, logStreamName=stream)
-            created.add(stream)
-        now = int(datetime.now(UTC).timestamp() * 1000)
-        logs.put_log_events(
-            logGroupName=settings.log_group,
-            logStreamName=stream,
-            logEvents=[{"timestamp": now, "message": m} for m in messages],
-        )
-
-    reader = CloudWatchLogReader(logs, settings.log_group, CAP)
-    yield LogHarness(reader, write, "exec/command/task1")
-
-
 def s3_segments(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogHarness]:
     """The run agent's writer posting segments through its presigned POST (S3's policy
     checks in front of a moto server); each write is flushed, as the agent's timer would."""
@@ -110,7 +88,7 @@ def s3_segments(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogH
         yield LogHarness(reader, write, "e1.out", write_exact)
 
 
-READERS = {"files": local_logs, "cloudwatch": cloudwatch_logs, "s3": s3_segments}
+READERS = {"files": local_logs, "s3": s3_segments}
 
 
 @pytest.fixture(params=sorted(READERS))
@@ -263,21 +241,6 @@ def test_local_bytes_without_an_index_are_still_read(tmp_path: Path) -> None:
     page = LogFileReader(tmp_path).read(execution("e1.out"), None, 100)
     assert [c.data for c in page.chunks] == [b"no index\r"]
     assert not index_path(tmp_path / "e1.out").exists()
-
-
-def test_cloudwatch_cannot_tell_the_streams_apart(aws: Any) -> None:
-    logs = boto3.client("logs", region_name=REGION)
-    logs.create_log_stream(logGroupName=aws.log_group, logStreamName="s")
-    now = int(datetime.now(UTC).timestamp() * 1000)
-    logs.put_log_events(
-        logGroupName=aws.log_group,
-        logStreamName="s",
-        logEvents=[{"timestamp": now, "message": "a"}],
-    )
-
-    page = CloudWatchLogReader(logs, aws.log_group).read(execution("s"), None, 100)
-
-    assert [(c.stream.value, c.data) for c in page.chunks] == [("combined", b"a\n")]
 
 
 def test_stream_names_cannot_escape_the_log_directory(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ runner (against moto). The local runner's finer behaviour is in tests/adapters."
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,10 +13,13 @@ from typing import Any
 import boto3
 import pytest
 
+from fakes import FakeClock
 from moto_aws import REGION
 from orchestrator.adapters.aws.ecs import EXECUTION_TAG, EcsRunner
 from orchestrator.adapters.aws.kms_env import KmsEnvSealer
 from orchestrator.adapters.aws.run_inputs import RunInputs
+from orchestrator.adapters.aws.s3_output import SIGV4
+from orchestrator.adapters.aws.s3_results import S3RunResults
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.domain.errors import LaunchFailed
@@ -84,18 +88,11 @@ def ecs_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runn
     options = {
         "cluster": settings.cluster,
         "task_definition": settings.task_definition,
-        "container_name": settings.container_name,
         "subnets": settings.subnets,
         "security_groups": settings.security_groups,
         "log_stream_prefix": "exec",
-        "prepared_task_definition": settings.prepared_task_definition,
-        "inputs": RunInputs(
-            boto3.client("s3", region_name=REGION),
-            settings.code_bucket,
-            KmsEnvSealer(
-                boto3.client("kms", region_name=REGION), settings.env_key, settings.task_role_arn
-            ),
-        ),
+        "inputs": run_inputs(settings),
+        "results": S3RunResults(boto3.client("s3", region_name=REGION), settings.code_bucket),
     }
     harness = RunnerHarness(
         EcsRunner(ecs, **options),
@@ -112,7 +109,7 @@ def ecs_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runn
     def break_launches() -> None:
         harness.runner = EcsRunner(
             ecs,
-            **{**options, "task_definition": "missing-family:1", "prepared_task_definition": "x:1"},
+            **{**options, "task_definition": "missing-family:1"},
         )
 
     harness.break_launches = break_launches
@@ -177,41 +174,42 @@ def test_lost_names_only_executions_whose_task_is_gone(runner: RunnerHarness) ->
     runner.runner.stop(alive, "test over")
 
 
-def test_the_ecs_task_carries_the_command_and_execution_id(aws: Any) -> None:
+def run_inputs(settings: Any) -> RunInputs:
+    return RunInputs(
+        boto3.client("s3", region_name=REGION, config=SIGV4),
+        settings.code_bucket,
+        KmsEnvSealer(
+            boto3.client("kms", region_name=REGION), settings.env_key, settings.task_role_arn
+        ),
+        clock=FakeClock(),
+        max_log_bytes=1024,
+    )
+
+
+def test_the_ecs_task_carries_the_execution_id_and_manifest_not_the_command(aws: Any) -> None:
     ecs = boto3.client("ecs", region_name=REGION)
     runner = EcsRunner(
         ecs,
         cluster=aws.cluster,
         task_definition=aws.task_definition,
-        container_name=aws.container_name,
         subnets=aws.subnets,
         security_groups=aws.security_groups,
         log_stream_prefix="exec",
+        inputs=run_inputs(aws),
+        results=S3RunResults(boto3.client("s3", region_name=REGION), aws.code_bucket),
     )
 
-    result = runner.launch(LaunchSpec("e1", "terraform apply", {}, 60))
+    result = runner.launch(LaunchSpec("e1", "terraform apply", {"TOKEN": "secret"}, 60))
 
     [task] = ecs.describe_tasks(cluster=aws.cluster, tasks=[result.task_ref], include=["TAGS"])[
         "tasks"
     ]
     [override] = task["overrides"]["containerOverrides"]
     assert task["taskDefinitionArn"] == aws.task_definition
-    assert override["command"] == ["sh", "-c", "terraform apply"]
+    assert override["name"] == "agent" and "command" not in override
     assert {"name": "MYCLI_EXECUTION_ID", "value": "e1"} in override["environment"]
+    assert "terraform apply" not in json.dumps(task, default=str)
+    assert "secret" not in json.dumps(task["overrides"])
     assert task["startedBy"] == "e1"
     assert {"key": EXECUTION_TAG, "value": "e1"} in task["tags"]
-    assert result.log_stream_name == f"exec/command/{result.task_ref.rsplit('/', 1)[-1]}"
-
-
-def test_without_a_prepared_task_definition_env_values_cannot_be_sent(aws: Any) -> None:
-    runner = EcsRunner(
-        boto3.client("ecs", region_name=REGION),
-        cluster=aws.cluster,
-        task_definition=aws.task_definition,
-        container_name=aws.container_name,
-        subnets=aws.subnets,
-        security_groups=aws.security_groups,
-        log_stream_prefix="exec",
-    )
-    with pytest.raises(LaunchFailed, match="cannot take uploads, env values, stdin or git"):
-        runner.launch(LaunchSpec("e1", "x", {"TOKEN": "secret"}, 60))
+    assert result.log_stream_name == f"exec/agent/{result.task_ref.rsplit('/', 1)[-1]}"

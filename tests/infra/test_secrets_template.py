@@ -1,6 +1,5 @@
 """Template assertions for secrets: the stack's secrets key, each secrets function's SSM
-rights on the stack's path only, the key usable only through SSM for that path, and the
-mask step of the prepared task."""
+rights on the stack's path only, the key usable only through SSM for that path."""
 
 from __future__ import annotations
 
@@ -99,24 +98,6 @@ def test_every_function_knows_the_secrets_path_and_key(resources: Resources) -> 
         variables = resources[function_id]["Properties"]["Environment"]["Variables"]
         assert variables["SECRETS_PATH"] == "/mycli/Mycli/"
         assert variables["SECRETS_KEY_ARN"] == {"Fn::GetAtt": [key, "Arn"]}
-
-
-def test_the_mask_step_runs_the_masker_after_prepare_and_before_the_command(
-    resources: Resources,
-) -> None:
-    [task] = [
-        t["Properties"]
-        for t in of_type(resources, "AWS::ECS::TaskDefinition").values()
-        if len(t["Properties"]["ContainerDefinitions"]) > 1
-    ]
-    containers = {c["Name"]: c for c in task["ContainerDefinitions"]}
-    mask = containers["mask"]
-
-    assert mask["EntryPoint"][:2] == ["python3", "-c"] and "class Masker" in mask["EntryPoint"][2]
-    assert mask["Command"] == ["/mycli/mask-values", "/mycli/output", "/mycli/masked"]
-    assert mask["DependsOn"] == [{"ContainerName": "prepare", "Condition": "SUCCESS"}]
-    assert mask["Essential"] is False
-    assert mask["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "exec"
 
 
 def test_no_function_logs_its_events_or_the_gateway_its_bodies(resources: Resources) -> None:

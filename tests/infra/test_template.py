@@ -247,6 +247,11 @@ def test_no_policy_uses_resource_star_except_for_xray_and_cluster_bound_list_tas
                 assert statement["Condition"] == {
                     "ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}
                 }
+            elif actions_of([statement]) == {"ecr:GetAuthorizationToken"}:
+                # The execution role's login to pull the agent's asset image (CDK's grant;
+                # ECR authorizes it on * only); the pulls themselves are on the asset repo.
+                [role] = policy["Properties"]["Roles"]
+                assert role == {"Ref": run_task(resources)["ExecutionRoleArn"]["Fn::GetAtt"][0]}
             else:
                 # CDK merges statements on the same resource: X-Ray's and the images'.
                 assert set(actions_of([statement])) <= {
@@ -265,7 +270,11 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
     assert ("ecs:RunTask" in actions) == (module == "create_execution")
     assert ("iam:PassRole" in actions) == (module in PASSES_ROLES)
     assert ("ecs:RegisterTaskDefinition" in actions) == (module in ("create_image", "delete_image"))
-    assert ("logs:GetLogEvents" in actions) == (module in ("get_execution_logs", "task_events"))
+    # Runs' output and results are read from S3: no function reads CloudWatch streams.
+    assert "logs:GetLogEvents" not in actions
+    assert ("s3:ListBucket" in actions) == (
+        module in ("get_execution_logs", "task_events", "reaper")
+    )
     assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
     assert ("ecs:ListTasks" in actions) == (module == "reaper")
     assert not any(action.endswith("*") for action in actions)
@@ -374,57 +383,13 @@ def test_the_outputs_have_stable_names(template: Any) -> None:
     } <= set(outputs)
 
 
-def prepared_task(resources: Resources) -> dict[str, Any]:
-    [task] = [
-        t["Properties"]
-        for t in of_type(resources, "AWS::ECS::TaskDefinition").values()
-        if len(t["Properties"]["ContainerDefinitions"]) > 1
-    ]
+def run_task(resources: Resources) -> dict[str, Any]:
+    [task] = [t["Properties"] for t in of_type(resources, "AWS::ECS::TaskDefinition").values()]
     return task
 
 
-def test_the_prepared_task_fetches_unseals_clones_and_unpacks_before_the_command(
-    resources: Resources,
-) -> None:
-    task = prepared_task(resources)
-    containers = {c["Name"]: c for c in task["ContainerDefinitions"]}
-    fetch, prepare, clone = containers["fetch"], containers["prepare"], containers["clone"]
-    unpack, command = containers["unpack"], containers["command"]
-
-    assert fetch["EntryPoint"][:2] == ["python3", "-c"]
-    assert "MYCLI_MANIFEST_URL" in fetch["EntryPoint"][2]
-    assert fetch["Command"] == ["/mycli"]
-    assert "aws kms decrypt" in json.dumps(prepare["Command"])
-    assert "--grant-tokens" in json.dumps(prepare["Command"])
-    assert "aws s3" not in json.dumps(prepare["Command"])
-    assert prepare["DependsOn"] == [{"ContainerName": "fetch", "Condition": "SUCCESS"}]
-    assert clone["DependsOn"] == [{"ContainerName": "prepare", "Condition": "SUCCESS"}]
-    assert clone["Image"] == "docker.io/alpine/git:v2.47.2"
-    assert clone["EntryPoint"] == ["sh", "-c"]
-    assert "git -c protocol.allow=never" in clone["Command"][0]
-    assert clone["Command"][1:] == ["clone", "/mycli/git", "/mycli/work", "/mycli/git-scratch"]
-    assert "Environment" not in clone and "Secrets" not in clone
-    assert unpack["DependsOn"] == [{"ContainerName": "clone", "Condition": "SUCCESS"}]
-    assert unpack["EntryPoint"][:3] == ["python3", "-I", "-c"]
-    assert "def safe_extract" in unpack["EntryPoint"][3]
-    assert unpack["Command"][:2] == ["/mycli/upload.tar.gz", "/mycli/work"]
-    assert sorted(command["DependsOn"], key=str) == [
-        {"ContainerName": "mask", "Condition": "START"},
-        {"ContainerName": "unpack", "Condition": "SUCCESS"},
-    ]
-    assert command["WorkingDirectory"] == "/mycli/work"
-    essential = [
-        c["Essential"] for c in (fetch, prepare, clone, unpack, containers["mask"], command)
-    ]
-    assert essential == [False, False, False, False, False, True]
-    for container in containers.values():
-        assert container["MountPoints"] == [
-            {"ContainerPath": "/mycli", "SourceVolume": "workspace", "ReadOnly": False}
-        ]
-
-
 def test_the_task_role_grants_nothing(resources: Resources) -> None:
-    role = prepared_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
+    role = run_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
     policies = [
         p
         for p in of_type(resources, "AWS::IAM::Policy").values()
@@ -448,7 +413,7 @@ def test_create_may_grant_the_task_role_only_decrypt_bound_to_an_execution(
     [statement, for_images] = [
         s for s in policy_statements(resources, function_id) if "kms:CreateGrant" in actions_of([s])
     ]
-    role = prepared_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
+    role = run_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
     assert statement["Condition"] == {
         "StringEquals": {
             "kms:GranteePrincipal": {"Fn::GetAtt": [role, "Arn"]},
@@ -549,18 +514,15 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
     assert "validation_error" in json.dumps(responses["BAD_REQUEST_BODY"])
 
 
-def test_run_inputs_expire_after_a_day(resources: Resources) -> None:
+def test_runs_manifests_and_output_expire_with_the_log_retention(resources: Resources) -> None:
     buckets = of_type(resources, "AWS::S3::Bucket")
     [code] = [
         b["Properties"] for b in buckets.values() if "LoggingConfiguration" in b["Properties"]
     ]
     rules = {r["Id"]: r for r in code["LifecycleConfiguration"]["Rules"]}
-    assert (
-        rules["expire-run-inputs"]["Prefix"],
-        rules["expire-run-inputs"]["ExpirationInDays"],
-    ) == (
+    assert (rules["expire-runs"]["Prefix"], rules["expire-runs"]["ExpirationInDays"]) == (
         "runs/",
-        1,
+        30,  # cdk.json's mycli:logRetentionDays
     )
 
 
@@ -581,7 +543,8 @@ def test_only_the_create_function_may_seal_env_values(resources: Resources) -> N
 def test_only_the_upload_route_signs_puts_and_only_create_checks_uploads(
     resources: Resources,
 ) -> None:
+    readers = {"create_execution", "get_execution_logs", "task_events", "reaper"}
     for module, function_id in functions_by_handler(resources).items():
         actions = actions_of(policy_statements(resources, function_id))
-        assert ("s3:GetObject" in actions) == (module == "create_execution")
+        assert ("s3:GetObject" in actions) == (module in readers)
         assert "s3:PutObject" not in actions or module in ("create_upload", "create_execution")

@@ -1,6 +1,6 @@
-"""The unpack limits' context values reach the task's unpack step: mycli:maxUnpackedMib and
-mycli:maxUploadEntries -> PlatformConfig -> the unpack container's command line, the same
-options the local runner passes to the same script."""
+"""The unpack limits' context values reach the run agent: mycli:maxUnpackedMib and
+mycli:maxUploadEntries -> PlatformConfig -> the agent container's environment (the agent
+passes them to the unpack step as the local runner does)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,42 @@ from typing import Any
 import pytest
 from tests.infra.conftest import synthesize
 
-from orchestrator.unpack import Limits
+from orchestrator.agent.layout import (
+    AGENT_CONTAINER,
+    MAX_UNPACKED_MIB_VARIABLE,
+    MAX_UPLOAD_ENTRIES_VARIABLE,
+)
 from stacks.config import ConfigError, PlatformConfig
 
 
-def unpack_command(template: Any) -> list[str]:
+def agent_limits(template: Any) -> dict[str, str]:
     for task in template.find_resources("AWS::ECS::TaskDefinition").values():
         for container in task["Properties"]["ContainerDefinitions"]:
-            if container["Name"] == "unpack":
-                command: list[str] = container["Command"]
-                return command
-    raise AssertionError("no unpack container")
+            if container["Name"] == AGENT_CONTAINER:
+                return {
+                    variable["Name"]: variable["Value"]
+                    for variable in container["Environment"]
+                    if variable["Name"] in (MAX_UNPACKED_MIB_VARIABLE, MAX_UPLOAD_ENTRIES_VARIABLE)
+                }
+    raise AssertionError("no agent container")
 
 
 def test_the_defaults_are_512_mib_and_100000_entries(template: Any) -> None:
     assert PlatformConfig().max_unpacked_mib == 512
     assert PlatformConfig().max_upload_entries == 100_000
-    assert unpack_command(template) == [
-        "/mycli/upload.tar.gz",
-        "/mycli/work",
-        *("--max-unpacked-mib", "512", "--max-entries", "100000"),
-    ]
-    assert unpack_command(template)[2:] == Limits().arguments()
+    assert agent_limits(template) == {
+        MAX_UNPACKED_MIB_VARIABLE: "512",
+        MAX_UPLOAD_ENTRIES_VARIABLE: "100000",
+    }
 
 
-def test_context_values_become_the_unpack_steps_limits() -> None:
+def test_context_values_become_the_agents_unpack_limits() -> None:
     template = synthesize(**{"mycli:maxUnpackedMib": "64", "mycli:maxUploadEntries": 500})
 
-    assert unpack_command(template)[2:] == Limits(64, 500).arguments()
+    assert agent_limits(template) == {
+        MAX_UNPACKED_MIB_VARIABLE: "64",
+        MAX_UPLOAD_ENTRIES_VARIABLE: "500",
+    }
 
 
 @pytest.mark.parametrize(

@@ -118,15 +118,14 @@ def test_given_stand_in_events_when_the_platforms_parser_reads_them_then_it_gets
 ) -> None:
     task = standin.run_task(
         definition(
-            container("fetch", "exit 0", essential=False),
-            container("prepare", "exit 6", essential=False, depends_on=[("fetch", "SUCCESS")]),
-            container("command", "echo never", depends_on=[("prepare", "SUCCESS")]),
+            container("agent", "exit 6"),
+            container("command", "sleep 30", essential=False, depends_on=[("agent", "START")]),
         ),
         started_by="exec-7",
     )
 
     finished(task)
-    changes = [parse_task_state_change(e, "command") for e in events.of(task)]
+    changes = [parse_task_state_change(e) for e in events.of(task)]
 
     assert all(c is not None and c.execution_id == "exec-7" for c in changes)
     stopped = changes[-1]
@@ -135,9 +134,7 @@ def test_given_stand_in_events_when_the_platforms_parser_reads_them_then_it_gets
     assert stopped.task_ref == task.arn
     assert stopped.stop_code == "EssentialContainerExited"
     assert stopped.stopped_reason == "Essential container in task exited"
-    assert stopped.exit_code == 143
-    assert stopped.setup_failure == "could not unseal the env values: prepare exited with code 6"
-    assert task.output("command") == b""
+    assert stopped.exit_code == 143  # the command, stopped when the essential agent exited
 
 
 def test_given_a_finished_task_when_stopped_again_then_nothing_changes(

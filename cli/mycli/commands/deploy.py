@@ -62,9 +62,11 @@ def init(
 ) -> None:
     """Deploy the platform to AWS and configure the `aws` profile.
 
-    Checks Node, the CDK CLI, AWS credentials and a region; bootstraps the account and region
-    if needed; runs `cdk deploy`; creates the first admin key in the APIKeys table (an existing
-    admin is kept unless --rotate-admin-key); writes the `aws` profile; runs `mycli doctor`.
+    Checks Node, the CDK CLI, a container engine (docker, or CDK_DOCKER's command: the run
+    agent's image is built locally; exit 1 when missing), AWS credentials and a region;
+    bootstraps the account and region if needed; runs `cdk deploy`; creates the first admin
+    key in the APIKeys table (an existing admin is kept unless --rotate-admin-key); writes the
+    `aws` profile; runs `mycli doctor`.
     Safe to run again.
     """
     for value in contexts:
@@ -77,6 +79,8 @@ def init(
         aws_deploy.CdkRunner(cdk, directory, region).run("synth", "--quiet")
         say(f"synthesized: {directory / 'cdk.out' / (aws_deploy.STACK_NAME + '.template.json')}")
         return
+    engine = aws_deploy.find_container_engine()
+    say(f"building the run agent's image with {engine}")
     session = aws_deploy.boto3_session(region)
     target = aws_deploy.resolve_target(session)
     say(f"deploying to account {target.account} in {target.region}")

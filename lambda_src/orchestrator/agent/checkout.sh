@@ -1,24 +1,10 @@
 # The git checkout step (POSIX sh): run by the embedded runner on the host and by the run
 # agent on AWS, as `sh -c "$(cat checkout.sh)"`, so both check out the same way. What it
 # does and guarantees is described in orchestrator/git_checkout.py; its inputs are the
-# MYCLI_GIT_* variables (or MYCLI_GIT_FILES, or three arguments: FILES TARGET SCRATCH).
+# MYCLI_GIT_* variables (orchestrator/agent/setup.py's checkout_step sets them).
 # Prints `mycli-git-commit: SHA` on stdout; on failure, one `mycli: REASON` line on stderr.
 set -u
 umask 077
-if [ $# -ge 3 ]; then
-  MYCLI_GIT_FILES=$1 MYCLI_GIT_TARGET=$2 MYCLI_GIT_SCRATCH=$3
-fi
-if [ -n "${MYCLI_GIT_FILES:-}" ]; then
-  files=$MYCLI_GIT_FILES
-  [ -f "$files/url" ] || exit 0
-  MYCLI_GIT_URL=$(cat "$files/url")
-  MYCLI_GIT_REF=$(cat "$files/ref" 2>/dev/null || true)
-  MYCLI_GIT_SUBDIR=$(cat "$files/subdir" 2>/dev/null || true)
-  if [ -f "$files/credential" ]; then
-    MYCLI_GIT_CREDENTIAL=$(cat "$files/credential")
-    rm -f "$files/credential"
-  fi
-fi
 url=$MYCLI_GIT_URL
 ref=${MYCLI_GIT_REF:-}
 subdir=${MYCLI_GIT_SUBDIR:-}

@@ -274,6 +274,8 @@ class ExecutionService:
             return None
         if change.git_commit and not execution.git_commit:
             self.on_git_commit(change.execution_id, change.git_commit)
+        if change.log_truncated_at is not None and execution.log_truncated_at is None:
+            self.on_log_truncated(change.execution_id, change.log_truncated_at)
         if change.last_status == "RUNNING":
             running = self._executions.advance(
                 change.execution_id, Status.RUNNING, updated_at=self._now()
@@ -282,7 +284,9 @@ class ExecutionService:
         if change.last_status != "STOPPED":
             return execution
         status, reason = outcome_of_stop(execution, change)
-        return self.finish(change.execution_id, status, exit_code=change.exit_code, reason=reason)
+        # A dead agent's run failed; its command's code is ECS's stop, not its own end.
+        exit_code = None if change.agent_stopped and status is Status.FAILED else change.exit_code
+        return self.finish(change.execution_id, status, exit_code=exit_code, reason=reason)
 
     def finish(
         self,

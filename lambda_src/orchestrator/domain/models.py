@@ -462,8 +462,25 @@ class TaskStateChange:
     stopped_reason: str | None = None
     exit_code: int | None = None
     container_reason: str | None = None
-    setup_failure: str | None = None  # the upload could not be fetched or unpacked
-    git_commit: str | None = None  # the commit the clone step checked out
+    setup_failure: str | None = None  # why the run failed without its command's own exit
+    git_commit: str | None = None  # the commit the run's git source resolved to
+    log_truncated_at: int | None = None  # where the run's output was cut at the log cap
+    # The run agent stopped without reporting (AWS: no result object), with this exit code
+    # (None: killed without one), while the run was neither cancelled nor timed out.
+    agent_stopped: bool = False
+    agent_exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run's agent reports when it finishes (AWS: its result object): the command's
+    exit code (None: it never ran, or did not end in time), the commit checked out, why
+    the run failed without its command's own exit, and where the output was cut."""
+
+    exit_code: int | None = None
+    git_commit: str | None = None
+    failure: str | None = None
+    truncated_at: int | None = None
 
 
 @dataclass(frozen=True)

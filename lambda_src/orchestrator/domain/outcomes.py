@@ -22,6 +22,16 @@ def outcome_of_exit(
 
 
 TIMEOUT_STOP_PREFIX = "mycli: timed out"
+AGENT_STOPPED = "the run agent stopped"
+
+
+def agent_stopped_reason(exit_code: int | None, why: str | None = None) -> str:
+    """`the run agent stopped (exit code N)`, or with ECS's reason when it has no code."""
+    if exit_code is not None:
+        return f"{AGENT_STOPPED} (exit code {exit_code})"
+    return f"{AGENT_STOPPED} ({why or 'killed'})"
+
+
 ABANDONED = "failed to start: internal error"
 
 
@@ -36,6 +46,8 @@ def outcome_of_stop(
         return Status.TIMED_OUT, f"timed out after {execution.timeout_seconds}s"
     if change.stop_code == "UserInitiated" or execution.status is Status.CANCELLING:
         return Status.CANCELLED, f"cancelled by {execution.cancelled_by or 'an administrator'}"
+    if change.agent_stopped:  # never the command's code: the agent's end killed it
+        return Status.FAILED, agent_stopped_reason(change.agent_exit_code, change.container_reason)
     if change.exit_code is not None:
         return outcome_of_exit(execution, change.exit_code, timed_out=False)
     why = "; ".join(part for part in (stopped_reason, change.container_reason) if part)

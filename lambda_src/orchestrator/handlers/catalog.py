@@ -45,8 +45,10 @@ CONSOLE_ROUTES = (
     RouteFunction("GET", "/ui/{proxy+}", "console"),
 )
 
-# What the Lambda asset (lambda_src/) leaves out: local-only code and caches.
+# What the Lambda asset (lambda_src/) leaves out: local-only code, caches, and the run agent's
+# image (its Dockerfile and requirements; stacks/run_task.py builds it from lambda_src/ too).
 ASSET_EXCLUDES = (
+    "agent_image",
     "orchestrator/local",
     "orchestrator/adapters/local",
     "**/__pycache__",

@@ -37,6 +37,13 @@ class AwsClients:
         return self._session.create_client("s3")
 
     @cached_property
+    def s3_sigv4(self) -> Any:
+        """S3 signing with SigV4 (botocore signs POST policies with SigV2 otherwise)."""
+        from orchestrator.adapters.aws.s3_output import SIGV4
+
+        return self._session.create_client("s3", config=SIGV4)
+
+    @cached_property
     def ssm(self) -> Any:
         return self._session.create_client("ssm")
 

@@ -1,7 +1,7 @@
-"""Composition root of the AWS deployment: services over DynamoDB, ECS and CloudWatch.
+"""Composition root of the AWS deployment: services over DynamoDB, ECS and S3.
 
 Adapters are built on first use, so a function never imports, or creates a client for,
-what its route does not call (listing locks never touches ECS or CloudWatch)."""
+what its route does not call (listing locks never touches ECS or S3)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from orchestrator.ports import (
     Metrics,
     NoLogWait,
     Runner,
+    RunResults,
     SecretStore,
     UploadStore,
 )
@@ -90,29 +91,42 @@ def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
 
 
 def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
-    """The ECS runner; it also tells the reaper how ended tasks ended (DescribeTasks)."""
+    """The ECS runner; it also tells the reaper how ended tasks ended (DescribeTasks and
+    the run agents' results)."""
     from orchestrator.adapters.aws.ecs import EcsRunner
     from orchestrator.adapters.aws.kms_env import KmsEnvSealer
     from orchestrator.adapters.aws.run_inputs import RunInputs
 
-    settings.require("cluster", "task_definition", "subnets", "security_groups")
+    settings.require("cluster", "task_definition", "subnets", "security_groups", "code_bucket")
     sealer = (
         KmsEnvSealer(clients.kms, settings.env_key, settings.task_role_arn)
         if settings.env_key and settings.task_role_arn
         else None
     )
-    inputs = RunInputs(clients.s3, settings.code_bucket, sealer) if settings.code_bucket else None
+    inputs = RunInputs(
+        clients.s3_sigv4,
+        settings.code_bucket,
+        sealer,
+        clock=SystemClock(),
+        max_log_bytes=settings.max_log_bytes,
+    )
     return EcsRunner(
         clients.ecs,
         cluster=settings.cluster,
         task_definition=settings.task_definition,
-        prepared_task_definition=settings.prepared_task_definition,
         inputs=inputs,
-        container_name=settings.container_name,
+        results=run_results(settings, clients),
         subnets=settings.subnets,
         security_groups=settings.security_groups,
         log_stream_prefix=settings.log_stream_prefix,
     )
+
+
+def run_results(settings: AwsSettings, clients: AwsClients) -> RunResults:
+    from orchestrator.adapters.aws.s3_results import S3RunResults
+
+    settings.require("code_bucket")
+    return S3RunResults(clients.s3, settings.code_bucket)
 
 
 def image_store(settings: AwsSettings, clients: AwsClients) -> ImageStore:
@@ -125,20 +139,20 @@ def image_store(settings: AwsSettings, clients: AwsClients) -> ImageStore:
 def image_platform(settings: AwsSettings, clients: AwsClients) -> ImagePlatform:
     from orchestrator.adapters.aws.images import EcsImagePlatform
 
-    settings.require("prepared_task_definition")
+    settings.require("task_definition")
     return EcsImagePlatform(
         clients.ecs,
-        prepared_task_definition=settings.prepared_task_definition,
-        container_name=settings.container_name,
+        run_task_definition=settings.task_definition,
         family_prefix=settings.image_family_prefix,
     )
 
 
-def cloudwatch_reader(settings: AwsSettings, clients: AwsClients) -> LogReader:
-    from orchestrator.adapters.aws.cloudwatch import CloudWatchLogReader
+def s3_log_reader(settings: AwsSettings, clients: AwsClients) -> LogReader:
+    """Runs' output as the run agent stored it: segments under runs/<id>/output/."""
+    from orchestrator.adapters.aws.s3_logs import S3LogReader
 
-    settings.require("log_group")
-    return CloudWatchLogReader(clients.logs, settings.log_group, settings.max_log_bytes)
+    settings.require("code_bucket")
+    return S3LogReader(clients.s3, settings.code_bucket)
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,7 @@ class AwsPorts:
             executions=later(execution_store),
             locks=later(lock_store),
             runner=later(ecs_runner),
-            log_reader=later(cloudwatch_reader),
+            log_reader=later(s3_log_reader),
             uploads=later(upload_store),
             images=later(image_store),
             image_platform=later(image_platform),

@@ -1,4 +1,6 @@
-"""The ECS runner: each execution is one Fargate task of an executor task definition."""
+"""The ECS runner: each execution is one Fargate task of the run task definition (or of its
+run's image's clone of it): the run agent and the command. RunTask's overrides carry only
+the agent's execution id and the presigned URL of the run's manifest (RunInputs)."""
 
 from __future__ import annotations
 
@@ -9,19 +11,16 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestrator.adapters.aws.task_events import parse_task_state_change
-from orchestrator.adapters.aws.task_layout import (
-    COMMAND_WRAPPER,
+from orchestrator.adapters.aws.task_events import task_state_change
+from orchestrator.adapters.aws.task_layout import MAX_OVERRIDES_CHARS, overrides_size
+from orchestrator.agent.layout import (
+    AGENT_CONTAINER,
     EXECUTION_ID_VARIABLE,
-    FETCH_CONTAINER,
     MANIFEST_URL_VARIABLE,
-    MASK_CONTAINER,
-    MAX_OVERRIDES_CHARS,
-    PREPARE_CONTAINER,
-    overrides_size,
 )
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, TaskStateChange
+from orchestrator.ports import RunResults
 
 EXECUTION_TAG = "mycli:execution-id"
 # ECS emits the STOPPED event within seconds; a task stopped longer ago than this whose
@@ -44,29 +43,29 @@ class EcsRunner:
         *,
         cluster: str,
         task_definition: str,
-        container_name: str,
         subnets: Sequence[str],
         security_groups: Sequence[str],
         log_stream_prefix: str,
-        prepared_task_definition: str = "",
-        inputs: Inputs | None = None,
+        inputs: Inputs,
+        results: RunResults,
     ) -> None:
+        """`results`: the run agents' reports, read when a task has ended (`ended`)."""
         self._ecs = ecs
         self._cluster = cluster
         self._task_definition = task_definition
-        self._prepared_task_definition = prepared_task_definition
         self._inputs = inputs
-        self._container = container_name
+        self._results = results
         self._subnets = list(subnets)
         self._security_groups = list(security_groups)
         self._log_stream_prefix = log_stream_prefix
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
-        task_definition, containers = self._overrides(spec)
+        containers = self._overrides(spec)
         try:
             response = self._ecs.run_task(
                 cluster=self._cluster,
-                taskDefinition=task_definition,
+                # A run on an image uses the image's task definition, a clone of the run's.
+                taskDefinition=spec.image_ref or self._task_definition,
                 launchType="FARGATE",
                 count=1,
                 startedBy=spec.execution_id[:36],
@@ -97,59 +96,31 @@ class EcsRunner:
             raise LaunchFailed("; ".join(r for r in reasons if r) or "ECS started no task")
         task_arn: str = tasks[0]["taskArn"]
         task_id = task_arn.rsplit("/", 1)[-1]
-        # With secrets, the run's log is the masker's stream, never the command's own.
-        writer = MASK_CONTAINER if spec.secrets else self._container
+        # The operators' copy (CloudWatch): the agent's stream. The run's output is in S3.
         return LaunchResult(
             task_ref=task_arn,
-            log_stream_name=f"{self._log_stream_prefix}/{writer}/{task_id}",
+            log_stream_name=f"{self._log_stream_prefix}/{AGENT_CONTAINER}/{task_id}",
         )
 
-    def _overrides(self, spec: LaunchSpec) -> tuple[str, list[dict[str, Any]]]:
-        """The task definition and container overrides for `spec`: the plain task when the
-        command fits in the overrides and nothing else comes with it, else the prepared
-        task, whose overrides carry only the execution id and the manifest's URL."""
-        identity = {"name": EXECUTION_ID_VARIABLE, "value": spec.execution_id}
-        plain = [
-            {
-                "name": self._container,
-                "command": ["sh", "-c", spec.command],
-                "environment": [identity],
-            }
-        ]
-        # A run on an image uses the image's task definition, a clone of the prepared one.
-        needs_inputs = (
-            spec.upload_location
-            or spec.env
-            or spec.stdin_location
-            or spec.image_ref
-            or spec.secrets
-            or spec.git
-        )
-        if not needs_inputs and overrides_size(plain) <= MAX_OVERRIDES_CHARS:
-            return self._task_definition, plain
-        if not self._prepared_task_definition or self._inputs is None:
-            raise LaunchFailed(
-                "this deployment cannot take uploads, env values, stdin or git sources"
-            )
+    def _overrides(self, spec: LaunchSpec) -> list[dict[str, Any]]:
+        """The agent's env: the execution id and its manifest's URL. Nothing else, nothing
+        secret, and nothing for the command container (it reads the shared volume)."""
         manifest_url = self._inputs.publish(spec)
         containers: list[dict[str, Any]] = [
             {
-                "name": self._container,
-                "command": ["sh", "-c", COMMAND_WRAPPER],
-                "environment": [identity],
-            },
-            {
-                "name": FETCH_CONTAINER,
-                "environment": [identity, {"name": MANIFEST_URL_VARIABLE, "value": manifest_url}],
-            },
-            {"name": PREPARE_CONTAINER, "environment": [identity]},
+                "name": AGENT_CONTAINER,
+                "environment": [
+                    {"name": EXECUTION_ID_VARIABLE, "value": spec.execution_id},
+                    {"name": MANIFEST_URL_VARIABLE, "value": manifest_url},
+                ],
+            }
         ]
         size = overrides_size(containers)
         if size > MAX_OVERRIDES_CHARS:
             raise LaunchFailed(
                 f"the task's overrides take {size} characters; ECS accepts {MAX_OVERRIDES_CHARS}"
             )
-        return spec.image_ref or self._prepared_task_definition, containers
+        return containers
 
     def stop(self, execution: Execution, reason: str) -> None:
         """Stop the execution's task; without a recorded task, every task started for it
@@ -198,12 +169,12 @@ class EcsRunner:
                     stopped_at is None or now - stopped_at > STOPPED_EVENT_GRACE
                 ):
                     execution_id = by_arn[task["taskArn"]]
-                    ended[execution_id] = parse_task_state_change(
+                    ended[execution_id] = task_state_change(
                         {
                             "detail-type": "ECS Task State Change",
                             "detail": {**task, "startedBy": execution_id},
                         },
-                        self._container,
+                        self._results,
                     )
             ended |= {by_arn[arn]: None for arn in batch if arn not in seen}
         return ended

@@ -1,7 +1,7 @@
 """Images on AWS: the Images table (partition key `name`), and each image's own ECS task
-definition, a clone of the stack's prepared task definition with the command container's
-image, the task role and the size replaced (registered with the image, deregistered when
-it is removed)."""
+definition, a clone of the stack's run task definition with the command container's
+image, the task role and the size replaced (the run agent stays), registered with the
+image and deregistered when it is removed."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from orchestrator.adapters.aws.dynamodb import (
     is_condition_failure,
     to_item,
 )
+from orchestrator.agent.layout import COMMAND_CONTAINER
 from orchestrator.domain.errors import Conflict, ValidationFailed
 from orchestrator.domain.models import Image
 
@@ -103,35 +104,29 @@ def _image(item: dict[str, Any]) -> Image:
 
 
 class EcsImagePlatform:
-    """Each image gets the task definition family `<prefix>-<image name>`: the prepared task
+    """Each image gets the task definition family `<prefix>-<image name>`: the run task
     definition (DescribeTaskDefinition) with the command container's image, the task role,
     cpu and memory replaced."""
 
-    def __init__(
-        self,
-        ecs: Any,
-        *,
-        prepared_task_definition: str,
-        container_name: str,
-        family_prefix: str,
-    ) -> None:
+    def __init__(self, ecs: Any, *, run_task_definition: str, family_prefix: str) -> None:
         self._ecs = ecs
-        self._prepared = prepared_task_definition
-        self._container = container_name
+        self._run_task_definition = run_task_definition
         self._family_prefix = family_prefix
 
     def family_of(self, image: Image) -> str:
         return f"{self._family_prefix}-{image.name}"[:255]
 
     def register(self, image: Image) -> str | None:
-        described = self._ecs.describe_task_definition(taskDefinition=self._prepared)
+        described = self._ecs.describe_task_definition(taskDefinition=self._run_task_definition)
         definition = {
             key: value
             for key, value in described["taskDefinition"].items()
             if key not in _DESCRIBED_ONLY
         }
         containers = [
-            {**container, "image": image.uri} if container["name"] == self._container else container
+            {**container, "image": image.uri}
+            if container["name"] == COMMAND_CONTAINER
+            else container
             for container in definition["containerDefinitions"]
         ]
         definition |= {

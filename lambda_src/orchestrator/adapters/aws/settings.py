@@ -28,12 +28,10 @@ class AwsSettings:
     executions_table: str = ""
     locks_table: str = ""
     cluster: str = ""
-    task_definition: str = ""
-    prepared_task_definition: str = ""
-    container_name: str = "command"
+    task_definition: str = ""  # the run task definition (the agent and the command)
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
-    log_group: str = ""
+    log_group: str = ""  # the operators' copy (CloudWatch); runs' output is in S3
     log_stream_prefix: str = "exec"
     code_bucket: str = ""
     env_key: str = ""
@@ -63,8 +61,6 @@ class AwsSettings:
             locks_table=env.get("LOCKS_TABLE", ""),
             cluster=env.get("CLUSTER_ARN", ""),
             task_definition=env.get("TASK_DEFINITION_ARN", ""),
-            prepared_task_definition=env.get("PREPARED_TASK_DEFINITION_ARN", ""),
-            container_name=env.get("CONTAINER_NAME", "command"),
             subnets=listed("SUBNET_IDS"),
             security_groups=listed("SECURITY_GROUP_IDS"),
             log_group=env.get("LOG_GROUP_NAME", ""),

@@ -1,108 +1,82 @@
 """EventBridge "ECS Task State Change" events (and DescribeTasks' task records, which have
-the same shape) → TaskStateChange; the output of a failed setup step."""
+the same shape) → TaskStateChange, completed on STOPPED with what the run agent reported
+(its result object, see orchestrator.agent.layout):
+
+- the exit code is the result's, else the command container's from the event;
+- the commit and the truncation offset are the result's;
+- the result's `failure` fails the run with that reason (setup refused, output refused...);
+- no result, and the agent container exited (or was killed) after the task had started:
+  the agent stopped without reporting, which fails the run unless it was being cancelled
+  or timed out (domain.outcomes)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from orchestrator.adapters.aws.task_layout import (
-    CLONE_CONTAINER,
-    FETCH_CONTAINER,
-    PREPARE_CONTAINER,
-    UNPACK_CONTAINER,
-)
-from orchestrator.domain.models import TaskStateChange
-from orchestrator.git_checkout import commit_of
-from orchestrator.unpack import REASON_BY_EXIT_CODE
+from orchestrator.agent.layout import AGENT_CONTAINER, COMMAND_CONTAINER
+from orchestrator.domain.models import RunResult, TaskStateChange
+from orchestrator.ports import RunResults
 
-STEP_PURPOSE = {
-    FETCH_CONTAINER: "fetch the run's inputs",
-    PREPARE_CONTAINER: "unseal the env values",
-    CLONE_CONTAINER: "check out the git source",
-}
-OUTPUT_TAIL_LINES = 5
-MAX_OUTPUT_CHARS = 600
+FAILED_TO_START = "TaskFailedToStart"
 
 
-def parse_task_state_change(event: dict[str, Any], container_name: str) -> TaskStateChange | None:
-    """None for events that are not about a mycli execution's task."""
+def parse_task_state_change(event: dict[str, Any]) -> TaskStateChange | None:
+    """What the event alone says; None for events that are not about a mycli execution's
+    task."""
     detail = event.get("detail") or {}
     execution_id = detail.get("startedBy")
     last_status = detail.get("lastStatus")
     if event.get("detail-type") != "ECS Task State Change" or not execution_id or not last_status:
         return None
-    container: dict[str, Any] = next(
-        (c for c in detail.get("containers") or [] if c.get("name") == container_name), {}
-    )
-    exit_code = container.get("exitCode")
+    command = _container(detail, COMMAND_CONTAINER)
     return TaskStateChange(
-        setup_failure=setup_failure(detail.get("containers") or []),
         execution_id=execution_id,
         last_status=last_status,
         task_ref=detail.get("taskArn"),
         stop_code=detail.get("stopCode"),
         stopped_reason=detail.get("stoppedReason"),
-        exit_code=int(exit_code) if exit_code is not None else None,
-        container_reason=container.get("reason"),
+        exit_code=_exit_code(command),
+        container_reason=command.get("reason"),
     )
 
 
-def failed_step(containers: list[dict[str, Any]]) -> str | None:
-    """The first setup step (fetch, prepare, clone, unpack) that exited non-zero, if any."""
-    codes = {c.get("name"): c.get("exitCode") for c in containers}
-    for step in (FETCH_CONTAINER, PREPARE_CONTAINER, CLONE_CONTAINER, UNPACK_CONTAINER):
-        if codes.get(step) not in (None, 0):
-            return step
-    return None
+def task_state_change(event: dict[str, Any], results: RunResults) -> TaskStateChange | None:
+    """The event's change; for a stopped task, with the run agent's result read in."""
+    change = parse_task_state_change(event)
+    if change is None or change.last_status != "STOPPED":
+        return change
+    result = results.result_of(change.execution_id)
+    if result is not None:
+        return with_result(change, result)
+    agent = _container(event.get("detail") or {}, AGENT_CONTAINER)
+    ran = change.stop_code != FAILED_TO_START and (
+        _exit_code(agent) is not None or bool(agent.get("reason"))
+    )
+    if not ran:  # never started: the event's own reasons tell why
+        return change
+    return replace(
+        change,
+        container_reason=agent.get("reason"),
+        agent_stopped=True,
+        agent_exit_code=_exit_code(agent),
+    )
 
 
-def setup_failure(containers: list[dict[str, Any]]) -> str | None:
-    """Why a setup step failed, if one did (the command never ran): the step, its exit
-    code and ECS's reason for it."""
-    step = failed_step(containers)
-    if step is None:
-        return None
-    container = next(c for c in containers if c.get("name") == step)
-    code = int(container["exitCode"])
-    if step == UNPACK_CONTAINER:
-        reason = REASON_BY_EXIT_CODE.get(code, f"unpack exited with code {code}")
-        return f"upload refused: {reason}"
-    why = f"could not {STEP_PURPOSE[step]}: {step} exited with code {code}"
-    if container.get("reason"):
-        why += f" ({container['reason']})"
-    return why
+def with_result(change: TaskStateChange, result: RunResult) -> TaskStateChange:
+    return replace(
+        change,
+        exit_code=result.exit_code if result.exit_code is not None else change.exit_code,
+        git_commit=result.git_commit,
+        setup_failure=result.failure,
+        log_truncated_at=result.truncated_at,
+    )
 
 
-def clone_succeeded(containers: list[dict[str, Any]]) -> bool:
-    """Whether the task's clone step has checked a git source out (or had none to)."""
-    return any(c.get("name") == CLONE_CONTAINER and c.get("exitCode") == 0 for c in containers)
+def _container(detail: dict[str, Any], name: str) -> dict[str, Any]:
+    return next((c for c in detail.get("containers") or [] if c.get("name") == name), {})
 
 
-def logged_git_commit(logs: Any, log_group: str, stream: str) -> str | None:
-    """The commit the clone step printed in its log (`mycli-git-commit: SHA`), if any."""
-    try:
-        response = logs.get_log_events(
-            logGroupName=log_group, logStreamName=stream, limit=50, startFromHead=True
-        )
-    except Exception:  # the run goes on; only the record lacks its commit
-        return None
-    for event in response.get("events", []):
-        commit = commit_of(event.get("message", ""))
-        if commit is not None:
-            return commit
-    return None
-
-
-def step_output(logs: Any, log_group: str, stream: str) -> str:
-    """The last lines a setup step wrote (its CloudWatch stream), '' when there are none."""
-    try:
-        response = logs.get_log_events(
-            logGroupName=log_group,
-            logStreamName=stream,
-            limit=OUTPUT_TAIL_LINES,
-            startFromHead=False,
-        )
-    except Exception:  # the reason stays useful without the output
-        return ""
-    text = " | ".join(e["message"].strip() for e in response.get("events", []) if e["message"])
-    return text[-MAX_OUTPUT_CHARS:]
+def _exit_code(container: dict[str, Any]) -> int | None:
+    code = container.get("exitCode")
+    return int(code) if code is not None else None
