@@ -156,8 +156,9 @@ class AgentWorld:
         the manifest stored and given by its presigned URL unless `manifest_url` is."""
         workspace = self.workspace(manifest)
         workspace.mkdir()
-        url = self.put(f"runs/{manifest.execution_id}/manifest.json", manifest.to_json())
-        url = manifest_url or url
+        url = manifest_url or self.put(
+            f"runs/{manifest.execution_id}/manifest.json", manifest.to_json()
+        )
         agent = subprocess.Popen(
             [sys.executable, "-m", "orchestrator.agent"],
             env={
@@ -195,9 +196,10 @@ class AgentWorld:
         manifest: Manifest,
         during: Callable[[subprocess.Popen[str], subprocess.Popen[bytes]], None] | None = None,
         shell: tuple[str, ...] = ("sh",),
+        manifest_url: str | None = None,
     ) -> Ran:
         """Start both, do `during` while they run, wait for both; what they left."""
-        agent, entry = self.start(manifest, shell)
+        agent, entry = self.start(manifest, shell, manifest_url)
         try:
             if during is not None:
                 during(agent, entry)

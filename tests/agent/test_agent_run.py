@@ -7,19 +7,27 @@ import shutil
 import signal
 from pathlib import Path
 
+import boto3
 import pytest
 from agent_world import WAIT_SECONDS, AgentWorld, signal_when, wait_for
 
 from archives import device, member, tarball
 from git_repos import make_repository
+from moto_aws import CODE_BUCKET, REGION
+from orchestrator.adapters.aws.kms_env import KmsEnvSealer
+from orchestrator.adapters.aws.run_inputs import RunInputs, manifest_key
+from orchestrator.adapters.aws.s3_output import SIGV4
+from orchestrator.adapters.clock import SystemClock
 from orchestrator.agent.layout import (
     ABORT_FILE,
     AGENT_EXIT_NO_MANIFEST,
     AGENT_EXIT_STORE_REFUSED,
     WORK_DIR,
 )
-from orchestrator.agent.manifest import GitSource
+from orchestrator.agent.manifest import GitSource, parse_manifest
 from orchestrator.agent.run import STORE_REFUSED
+from orchestrator.domain.models import GitSource as DomainGitSource
+from orchestrator.domain.models import LaunchSpec, SecretValues
 from orchestrator.output_segments import end_key
 from orchestrator.unpack import REFUSALS
 
@@ -278,3 +286,37 @@ def test_busybox_sh_runs_the_entry_too(agents: AgentWorld) -> None:
     # Then the run is the same as under dash
     assert (ran.stdout, ran.entry_code) == (b"a 'b'\n", 4)
     assert ran.result is not None and ran.result.exit_code == 4
+
+
+def test_the_manifest_the_create_function_publishes_is_what_the_agent_runs(
+    agents: AgentWorld, tmp_path: Path
+) -> None:
+    # Given a launch with env values, a secret, stdin and a git source, published by the
+    # create function's own adapter (RunInputs, KmsEnvSealer) on the moto server
+    repo = make_repository(tmp_path / "git", "repo")
+    agents.put("uploads/stdin-1", b"from stdin\n")
+    spec = LaunchSpec(
+        execution_id="published-1",
+        command='cat; echo "$GREETING $TOKEN"; cat VERSION',
+        env={"GREETING": "hello 'you'"},
+        timeout_seconds=60,
+        stdin_location="uploads/stdin-1",
+        secrets=SecretValues(TOKEN="tok-0123456789"),
+        git=DomainGitSource(url=f"file://{repo.path}", ref="main"),
+    )
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=agents.moto, config=SIGV4)
+    sealer = KmsEnvSealer(agents.kms, agents.key_id, "arn:aws:iam::123456789012:role/task")
+    inputs = RunInputs(s3, CODE_BUCKET, sealer, clock=SystemClock(), max_log_bytes=10_000)
+    url = inputs.publish(spec)
+    manifest = parse_manifest(
+        agents.s3.get_object(Bucket=CODE_BUCKET, Key=manifest_key(spec.execution_id))["Body"].read()
+    )
+
+    # When the agent runs it
+    ran = agents.run(manifest, manifest_url=url)
+
+    # Then everything arrived, the secret masked, the commit reported, the grant retired
+    assert ran.stdout == b"from stdin\nhello 'you' ***\n3\n"
+    assert ran.result is not None
+    assert (ran.result.exit_code, ran.result.git_commit) == (0, repo.main)
+    assert agents.grants() == []
