@@ -252,12 +252,16 @@ def test_a_refused_segment_fails_the_run_with_the_reason_in_the_result(
     assert not ran.complete
 
 
+@pytest.mark.parametrize(("stored", "status"), [(True, 403), (False, 404)])
 def test_a_manifest_that_cannot_be_read_is_the_agents_exit_3_and_an_abort(
-    agents: AgentWorld,
+    agents: AgentWorld, stored: bool, status: int
 ) -> None:
-    # Given a manifest URL that S3 refuses (not signed)
+    # Given a manifest URL that S3 refuses (not signed), or of an object that is not there
     manifest = agents.manifest("touch ran")
-    refused = f"{agents.moto}/mycli-code/runs/{manifest.execution_id}/manifest.json"
+    key = f"runs/{manifest.execution_id}/manifest.json"
+    if stored:
+        agents.put(key, manifest.to_json())
+    refused = f"{agents.moto}/{CODE_BUCKET}/{key}"
 
     # When the agent starts with it
     agent, entry = agents.start(manifest, manifest_url=refused)
@@ -269,7 +273,7 @@ def test_a_manifest_that_cannot_be_read_is_the_agents_exit_3_and_an_abort(
         assert pipe is not None
         pipe.close()
     assert agent.returncode == AGENT_EXIT_NO_MANIFEST
-    assert log.startswith("mycli-agent: cannot read the manifest: HTTP 403")
+    assert log.startswith(f"mycli-agent: cannot read the manifest: HTTP {status}")
     assert not (agents.workspace(manifest) / WORK_DIR / "ran").exists()
     assert agents.read(manifest, 3, log, 125).result is None
 
