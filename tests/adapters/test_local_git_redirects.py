@@ -28,8 +28,10 @@ from git_repos import (
 )
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.runner import LocalProcessRunner
+from orchestrator.agent.scripts import CHECKOUT_SCRIPT_PATH
 from orchestrator.domain.models import GitSource, LaunchSpec
-from orchestrator.git_checkout import CHECKOUT_SCRIPT
+
+CHECKOUT_SCRIPT = CHECKOUT_SCRIPT_PATH.read_text()  # the program the checkout runs
 
 CREDENTIAL = f"{PRIVATE_USER}:{PRIVATE_PASSWORD}"
 NOT_FOLLOWED = (

@@ -58,3 +58,6 @@ RESULT_VERSION = 1
 # a result: the manifest could not be read, or the agent itself failed.
 AGENT_EXIT_NO_MANIFEST = 3
 AGENT_EXIT_CRASHED = 4
+# The output store refused a write (or could not be reached past the retries): the output
+# is incomplete; the result says so when it could still be stored.
+AGENT_EXIT_STORE_REFUSED = 5

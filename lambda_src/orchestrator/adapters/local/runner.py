@@ -11,8 +11,8 @@ found either way is killed, and the run's end is reported without waiting for ou
 an escaped process might still hold. A server that adopts orphans (PR_SET_CHILD_SUBREAPER)
 reaps the double-forked ones it inherits.
 
-A run with a git source or an upload first runs its setup steps (see
-adapters/local/setup_steps.py: the checkout, the unpack) one after the other as its
+A run with a git source or an upload first runs its setup steps (orchestrator/agent/setup.py:
+the checkout, the unpack, as the AWS run agent runs them) one after the other as its
 process, tracked and timed like the command; the command starts in place of the last one
 once all have succeeded, or the run ends without it (FAILED with the reason, or cancelled
 or timed out). `launch` only starts the first process: it never waits for a step."""
@@ -32,7 +32,7 @@ from typing import IO
 
 from orchestrator.adapters.local.limits import limit_cgroup
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileWriter, log_stream_name
-from orchestrator.adapters.local.output import OutputPump
+from orchestrator.adapters.local.output import ProcessOutput
 from orchestrator.adapters.local.private import DIR_MODE, private_dir
 from orchestrator.adapters.local.processes import (
     EXECUTION_ID_VARIABLE,
@@ -43,8 +43,9 @@ from orchestrator.adapters.local.processes import (
     run_cgroup_base,
     zombie_children,
 )
-from orchestrator.adapters.local.setup_steps import SetupStep, finish_step, setup_steps
+from orchestrator.adapters.local.setup_steps import finish_step, setup_steps
 from orchestrator.adapters.local.tracking import Ended, Run, RunTracking, start_process
+from orchestrator.agent.setup import SetupStep
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, Execution, LaunchResult, LaunchSpec
 from orchestrator.ports import Clock, RunnerListener
@@ -342,7 +343,7 @@ class LocalProcessRunner:
             if self._log_waiter is not None:
                 self._log_waiter.grew(spec.execution_id, writer.size)
 
-        pump = OutputPump(process, store, [value.encode() for value in spec.secrets.values()])
+        pump = ProcessOutput(process, store, [value.encode() for value in spec.secrets.values()])
         pump.start()
         timed_out = False
         try:
