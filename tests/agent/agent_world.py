@@ -31,7 +31,7 @@ from orchestrator.agent.manifest import GitSource, Manifest, OutputSlotFields, U
 from orchestrator.agent.scripts import COMMAND_ENTRY_SCRIPT_PATH
 from orchestrator.domain.models import Execution, ExecutionStatus, RunResult
 from orchestrator.output_segments import end_key
-from s3_post_policy import PolicyFront
+from twin.s3_front import PolicyFront
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 TASK_ROLE = "arn:aws:iam::123456789012:role/mycli-task"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from agent_world import AgentWorld
 
-from s3_post_policy import policy_front
+from twin.s3_front import policy_front
 
 
 @pytest.fixture

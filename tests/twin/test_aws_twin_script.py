@@ -109,10 +109,10 @@ def test_given_up_when_exec_then_the_stand_in_runs_it_and_its_exit_code_is_recor
     record = json.loads(twin.mycli("status", execution_id, "-o", "json").stdout)
     assert (record["status"], record["exit_code"]) == (status, exit_code)
     [task] = set((twin.run_dir / "tasks").glob("*")) - tasks_before
-    written = (task / "logs" / "command.stdout").read_bytes()
-    assert written == (b"out\n" if exit_code else b"")
-    # Today's task (before the run agent) reads output back through CloudWatch, streams merged.
-    assert written.decode() in result.stdout
+    assert (task / "logs").is_dir()  # the stand-in ran the task's containers
+    # The run agent stored the output in S3; the logs route gives it back, streams apart.
+    assert result.stdout == ("out\n" if exit_code else "")
+    assert ("err\n" in result.stderr) == bool(exit_code)
 
 
 def test_given_up_when_up_again_then_it_says_already_up_and_keeps_the_key(
