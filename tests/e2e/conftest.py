@@ -2,21 +2,29 @@
 default) or `twin` (the Fargate twin, `./scripts/aws-twin up`), chosen with
 `pytest --backend twin` or MYCLI_E2E_BACKEND=twin.
 
-On the twin, a test that cannot mean the same thing is skipped with its reason, never
-silently: mark it `@pytest.mark.embedded_only("why")`; a test that builds its own embedded
-deployment instead of taking the `deployment` fixture is skipped saying so."""
+Every deployment comes from `deployment` (a fresh one per test), `new_deployment` or
+`running_deployment` (module-scoped ones, `mycli local up`'s tunables mapped to the stack's
+context on the twin), so a test runs on either backend as written. A test whose behaviour
+cannot be the same on AWS is marked `@pytest.mark.embedded_only("why")`: the twin run
+skips it, saying why. `@pytest.mark.both_backends` marks the selection CI runs on the twin
+too (`-m both_backends`): one proof per backend of each behaviour issue 18 lists."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from deployment import LocalDeployment
-from twin_deployment import TwinDeployment
+from deployment import BACKEND_VARIABLE, LocalDeployment, new_deployment
 
 BACKENDS = ("embedded", "twin")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # new_deployment (and so module-scoped fixtures) reads the backend from the environment.
+    os.environ[BACKEND_VARIABLE] = config.getoption("backend")
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +34,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, backend: str) -> Iterator[LocalDeployment]:
-    running = TwinDeployment(tmp_path) if backend == "twin" else LocalDeployment(tmp_path)
+def deployment(tmp_path: Path) -> Iterator[LocalDeployment]:
+    running = new_deployment(tmp_path)
     running.up()
     yield running
     running.down()
@@ -43,10 +51,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if marker is not None:
             reason = marker.args[0] if marker.args else "the embedded platform only"
             item.add_marker(pytest.mark.skip(reason=f"not on the twin: {reason}"))
-        elif "deployment" not in getattr(item, "fixturenames", ()):
-            item.add_marker(
-                pytest.mark.skip(
-                    reason="not on the twin: this test builds its own embedded deployment "
-                    "(LocalDeployment/running_deployment) instead of the `deployment` fixture"
-                )
-            )

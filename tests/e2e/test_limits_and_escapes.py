@@ -14,6 +14,8 @@ import pytest
 from deployment import TERMINAL, LocalDeployment, running_deployment
 from processes import marked
 
+pytestmark = [pytest.mark.e2e, pytest.mark.both_backends]
+
 ESCAPES = {
     "setsid": "setsid sleep 60 &",
     "double-fork": "sh -c '(sleep 60 &) &';",

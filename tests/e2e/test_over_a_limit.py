@@ -22,7 +22,7 @@ from orchestrator.domain.models import (
     MAX_SECRETS_PER_EXECUTION,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.both_backends]
 
 MIB = 1024 * 1024
 
