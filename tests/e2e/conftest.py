@@ -2,7 +2,8 @@
 default) or `twin` (the Fargate twin, `./scripts/aws-twin up`), chosen with
 `pytest --backend twin` or MYCLI_E2E_BACKEND=twin.
 
-Every deployment comes from `deployment` (a fresh one per test), `new_deployment` or
+Every deployment comes from `deployment` (a fresh one per test: on the twin, one twin per
+worker, reset before each test by `aws-twin reset`), `new_deployment` or
 `running_deployment` (module-scoped ones, `mycli local up`'s tunables mapped to the stack's
 context on the twin), so a test runs on either backend as written. A test whose behaviour
 cannot be the same on AWS is marked `@pytest.mark.embedded_only("why")`: the twin run
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from deployment import BACKEND_VARIABLE, LocalDeployment, new_deployment
+from twin_deployment import TwinDeployment
 
 BACKENDS = ("embedded", "twin")
 
@@ -33,8 +35,27 @@ def backend(request: pytest.FixtureRequest) -> str:
     return chosen
 
 
+@pytest.fixture(scope="session")
+def shared_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwinDeployment]:
+    """This worker's twin, not up yet; down at the end of the session."""
+    twin = TwinDeployment(tmp_path_factory.mktemp("twin"))
+    yield twin
+    twin.down()
+
+
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[LocalDeployment]:
+def deployment(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[LocalDeployment]:
+    if backend == "twin":
+        # A fresh deployment as far as a test can tell: the worker's twin emptied (every
+        # task stopped, every record, key, secret and output deleted) with a new admin key.
+        twin: TwinDeployment = request.getfixturevalue("shared_twin")
+        if not twin.reset():
+            twin.down()
+            twin.up()
+        yield twin
+        return
     running = new_deployment(tmp_path)
     running.up()
     yield running

@@ -165,7 +165,14 @@ def test_a_failed_checkout_fails_the_run_with_its_reason_and_frees_the_lock(
         ({"git_url": "https://example.com/a.git", "git_subdir": "a/../.."}, "'..'"),
         ({"git_url": "https://example.com/a.git", "git_secret": "nope"}, "no such secret: nope"),
         ({"git_ref": "main"}, "need git_url"),
-        ({"git_url": 7}, "string"),
+        pytest.param(
+            {"git_url": 7},
+            "string",
+            marks=pytest.mark.embedded_only(
+                "API Gateway's request validator refuses a body off the model"
+                " before any function runs, with its own words ('Invalid request body')"
+            ),
+        ),
     ],
 )
 def test_the_api_refuses_bad_git_fields_with_400(

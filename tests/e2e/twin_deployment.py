@@ -95,6 +95,19 @@ class TwinDeployment(LocalDeployment):
         )
         assert result.returncode == 0, result.stderr
 
+    def reset(self) -> bool:
+        """Back to a fresh deployment with a new admin key (`aws-twin reset`); False when the
+        twin is not running (or could not reset), so a new one must come up."""
+        result = subprocess.run(
+            [AWS_TWIN, "reset", "--dir", str(self.run_dir)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return result.returncode == 0
+
     def down(self) -> None:
         subprocess.run(
             [AWS_TWIN, "down", "--dir", str(self.run_dir)],
