@@ -49,7 +49,13 @@ def outcome_of_stop(
     if change.agent_stopped:  # never the command's code: the agent's end killed it
         return Status.FAILED, agent_stopped_reason(change.agent_exit_code, change.container_reason)
     if change.exit_code is not None:
-        return outcome_of_exit(execution, change.exit_code, timed_out=False)
+        status, reason = outcome_of_exit(execution, change.exit_code, timed_out=False)
+        if status is Status.FAILED and change.container_reason:  # e.g. out of memory
+            reason = f"{reason} ({change.container_reason})"
+        return status, reason
+    if change.exit_unknown:
+        why = "; ".join(part for part in (change.exit_unknown, change.container_reason) if part)
+        return Status.FAILED, why
     why = "; ".join(part for part in (stopped_reason, change.container_reason) if part)
     if change.stop_code == "TaskFailedToStart":
         return Status.FAILED, f"failed to start: {why or 'no reason given'}"

@@ -2,7 +2,9 @@
 the same shape) → TaskStateChange, completed on STOPPED with what the run agent reported
 (its result object, see orchestrator.agent.layout):
 
-- the exit code is the result's, else the command container's from the event;
+- the exit code is the result's, else the command container's from the event (with ECS's
+  reason for that container, e.g. "OutOfMemoryError: Container killed due to memory
+  usage", kept for the run's reason);
 - the commit and the truncation offset are the result's;
 - the result's `failure` fails the run with that reason (setup refused, output refused...);
 - no result, and the agent container exited (or was killed) after the task had started:
@@ -70,6 +72,7 @@ def with_result(change: TaskStateChange, result: RunResult) -> TaskStateChange:
         git_commit=result.git_commit,
         setup_failure=result.failure,
         log_truncated_at=result.truncated_at,
+        exit_unknown=result.exit_unknown if result.exit_code is None else None,
     )
 
 
