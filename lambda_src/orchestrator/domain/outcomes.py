@@ -26,9 +26,10 @@ AGENT_STOPPED = "the run agent stopped"
 
 
 def agent_stopped_reason(exit_code: int | None, why: str | None = None) -> str:
-    """`the run agent stopped (exit code N)`, or with ECS's reason when it has no code."""
+    """`the run agent stopped (exit code N)`, `(exit code N: why)` when a reason is known
+    (ECS's, or what the agent's own code means), `(why)` when it has no code."""
     if exit_code is not None:
-        return f"{AGENT_STOPPED} (exit code {exit_code})"
+        return f"{AGENT_STOPPED} (exit code {exit_code}{f': {why}' if why else ''})"
     return f"{AGENT_STOPPED} ({why or 'killed'})"
 
 
