@@ -4,7 +4,8 @@ default) or `twin` (the Fargate twin, `./scripts/aws-twin up`), chosen with
 
 On the twin, a test that cannot mean the same thing is skipped with its reason, never
 silently: mark it `@pytest.mark.embedded_only("why")`; a test that builds its own embedded
-deployment instead of taking the `deployment` fixture is skipped saying so."""
+deployment instead of taking the `deployment` fixture is skipped saying so. A test that
+means something only on the twin (its fault cases) is marked `twin_only("why")`."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def deployment(tmp_path: Path, backend: str) -> Iterator[LocalDeployment]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("backend") != "twin":
+        for item in items:
+            marker = item.get_closest_marker("twin_only")
+            if marker is not None:
+                reason = marker.args[0] if marker.args else "the Fargate twin only"
+                item.add_marker(pytest.mark.skip(reason=f"only on the twin: {reason}"))
         return
     for item in items:
         if "e2e" not in item.nodeid.split("::")[0].split("/"):
