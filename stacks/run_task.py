@@ -129,7 +129,10 @@ class RunTaskDefinition(Construct):
                 container_name=layout.COMMAND_CONTAINER,
                 image=ecs.ContainerImage.from_registry(self._config.executor_image),
                 essential=False,
-                command=["sh", "-c", COMMAND_ENTRY.read_text()],
+                # The entry point is set too: an image's own ENTRYPOINT (the aws-cli
+                # image's is ["aws"]) would otherwise get this as its arguments.
+                entry_point=["sh", "-c"],
+                command=[COMMAND_ENTRY.read_text()],
                 logging=self._logging(),
             )
         )

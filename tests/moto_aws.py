@@ -14,6 +14,7 @@ from moto.moto_api import state_manager
 
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.agent.layout import AGENT_CONTAINER, COMMAND_CONTAINER
+from orchestrator.agent.scripts import command_entry_script
 from twin.moto_writes import atomic_dynamodb_writes
 
 REGION = "eu-west-1"
@@ -115,6 +116,9 @@ def create_executor() -> dict[str, Any]:
                 "image": "public.ecr.aws/docker/library/busybox",
                 "essential": False,
                 "memory": 256,
+                # as the stack's: its own entry point, whatever the image's ENTRYPOINT
+                "entryPoint": ["sh", "-c"],
+                "command": [command_entry_script()],
                 "dependsOn": [{"containerName": AGENT_CONTAINER, "condition": "START"}],
             },
         ],

@@ -36,6 +36,9 @@ RESET_STOP_SECONDS = 40.0
 ADMIN_EMAIL = "admin@mycli"
 # What marks a container process as this twin's (`down` finds leftovers by it).
 RUN_MARKER = "MYCLI_TWIN_RUN"
+# The fault hook for tests (docs/aws-twin.md): key prefixes, one a line, whose output POSTs
+# the S3 front refuses (403 AccessDenied) while they are listed.
+REFUSED_POSTS_FILE = "faults/refuse-posts"
 
 
 def credentials(moto_url: str, s3_url: str) -> dict[str, str]:
@@ -87,7 +90,7 @@ class Twin:
         on_close(moto.stop)
         host, port = moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
-        front = RunningFront(self.moto_url)
+        front = RunningFront(self.moto_url, refusals=self.options.run_dir / REFUSED_POSTS_FILE)
         on_close(front.close)
         self.s3_url = front.url
         environment = credentials(self.moto_url, self.s3_url)

@@ -4,7 +4,9 @@ bucket) has its form parsed and the policy's expiration and conditions evaluated
 documents them (every field but the signature, `policy` and `file` must be covered by a
 condition); a violation gets S3's error, a valid form goes on to moto. Every other request
 (the SDK's GET, PUT, HEAD, DELETE, presigned URLs) is passed to moto as it came. The front
-can also answer the next form POSTs with a fault (tests of the writers' retries)."""
+can also answer the next form POSTs with a fault (tests of the writers' retries), and
+refuse every form POST whose key starts with a prefix listed in a file (`refusals`, one
+prefix a line; the twin's fault hook for tests, see docs/aws-twin.md)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,14 @@ from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 UNCHECKED_FIELDS = {"file", "policy", "x-amz-signature", "signature"}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 UPSTREAM_TIMEOUT_SECONDS = 60
+REFUSED_BY_HOOK = "Access Denied (the twin's fault hook refuses this key)"
 
 
 class PolicyViolation(Exception):
@@ -94,11 +98,22 @@ def check_policy(bucket: str, fields: dict[str, str], data: bytes) -> None:
 class PolicyFront:
     """The server's state: where to pass requests on, and faults to answer with first."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, refusals: Path | None = None) -> None:
         self.upstream = upstream
         self.faults: list[int] = []  # statuses for the next form POSTs, in order
         self.posts: list[dict[str, str]] = []  # the fields of every form received
         self.lock = threading.Lock()
+        self.refusals = refusals  # a file of key prefixes whose POSTs are refused
+
+    def refused(self, key: str) -> bool:
+        """Whether `key` starts with a prefix listed in the refusals file (read each time)."""
+        if self.refusals is None:
+            return False
+        try:
+            prefixes = self.refusals.read_text().splitlines()
+        except OSError:
+            return False
+        return any(prefix and key.startswith(prefix) for prefix in prefixes)
 
 
 def is_form_post(method: str, path: str, content_type: str) -> bool:
@@ -131,6 +146,8 @@ def _handler(front: PolicyFront) -> type[BaseHTTPRequestHandler]:
                 fields, data = parse_form(self.headers["Content-Type"], body)
                 with front.lock:
                     front.posts.append(fields)
+                if front.refused(fields.get("key", "")):
+                    raise PolicyViolation(403, "AccessDenied", REFUSED_BY_HOOK)
                 check_policy(self.path.strip("/").split("/")[0].split("?")[0], fields, data)
             except PolicyViolation as violation:
                 return self._error(violation.status, violation.code, str(violation))
@@ -201,8 +218,8 @@ def _handler(front: PolicyFront) -> type[BaseHTTPRequestHandler]:
 class RunningFront:
     """A front serving on 127.0.0.1 (`port` 0: any free one) until `close`."""
 
-    def __init__(self, upstream: str, port: int = 0) -> None:
-        self.state = PolicyFront(upstream)
+    def __init__(self, upstream: str, port: int = 0, refusals: Path | None = None) -> None:
+        self.state = PolicyFront(upstream, refusals)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self.state))
         self._server.daemon_threads = True
         self._thread = threading.Thread(

@@ -23,7 +23,9 @@ links the archive made before it (CVE-2025-4517-style chains included).
   created earlier; to anything else they are refused.
 - Devices, FIFOs, sockets, sparse and unknown member types are refused.
 - Modes: the permission bits are kept; setuid, setgid and sticky are dropped; the owner
-  always keeps read and write (and search, on directories) so the run can clean up.
+  always keeps read and write (and search, on directories) so the run can clean up. With
+  `--readable-by-all` (the run agent: its command may run as another user) everyone also
+  gets read (and search, on directories; execute, on files the owner may execute).
 - The same name twice: a later file or link replaces an earlier file or link (the old
   name is unlinked, never followed); a directory merges with an existing one; a file or
   link where a directory is, or a directory where a file or link is, is refused.
@@ -106,9 +108,12 @@ class Limits:
         ]
 
 
-def safe_extract(archive: Path, destination: Path, limits: Limits | None = None) -> int:
+def safe_extract(
+    archive: Path, destination: Path, limits: Limits | None = None, *, readable: bool = False
+) -> int:
     """Unpack `archive` into `destination` (made if missing); returns the number of files.
-    Raises UnsafeArchive, leaving `destination` empty, if refused."""
+    Raises UnsafeArchive, leaving `destination` empty, if refused. `readable`: every
+    entry readable by all (see the module's Modes)."""
     limits = limits or Limits()
     destination.mkdir(parents=True, exist_ok=True)
     root = os.open(destination, DIR_FLAGS)
@@ -116,7 +121,7 @@ def safe_extract(archive: Path, destination: Path, limits: Limits | None = None)
         with archive.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
             budget = _HeaderBudget(unzipped)
             with tarfile.open(fileobj=budget, mode="r|") as tar:  # type: ignore[call-overload]
-                files = _Extractor(root, limits).run(tar, budget)
+                files = _Extractor(root, limits, readable).run(tar, budget)
             while budget.read(CHUNK):  # the gzip trailer: its CRC and length are checked
                 pass
     except UnsafeArchive:
@@ -154,9 +159,10 @@ class _HeaderBudget:
 
 
 class _Extractor:
-    def __init__(self, root: int, limits: Limits) -> None:
+    def __init__(self, root: int, limits: Limits, readable: bool = False) -> None:
         self._root = root
         self._limits = limits
+        self._readable = readable
         self._written = 0
         self._entries = 0
         self._files: dict[tuple[str, ...], tuple[int, int]] = {}  # parts -> (dev, ino)
@@ -177,6 +183,15 @@ class _Extractor:
             vars(tar)["members"].clear()  # a stream needs no member again: memory stays flat
         return len(self._files)
 
+    def _dir_mode(self, mode: int) -> int:
+        return (mode & 0o777) | (0o755 if self._readable else 0o700)
+
+    def _file_mode(self, mode: int) -> int:
+        mode = (mode & 0o777) | 0o600
+        if self._readable:
+            mode |= 0o644 | (0o111 if mode & 0o100 else 0)
+        return mode
+
     def _count_entry(self) -> None:
         self._entries += 1
         if self._entries > self._limits.max_entries:
@@ -194,7 +209,7 @@ class _Extractor:
             if parts:
                 fd = self._walk(parts, member.name, named=True)
                 try:
-                    os.fchmod(fd, (member.mode & 0o777) | 0o700)
+                    os.fchmod(fd, self._dir_mode(member.mode))
                 finally:
                     os.close(fd)
             return
@@ -237,7 +252,7 @@ class _Extractor:
                     _write_all(fd, data)
                     left -= len(data)
                     self._written += len(data)
-                os.fchmod(fd, (member.mode & 0o777) | 0o600)
+                os.fchmod(fd, self._file_mode(member.mode))
                 info = os.fstat(fd)
             finally:
                 os.close(fd)
@@ -308,6 +323,8 @@ class _Extractor:
                         self._count_entry()
                     os.mkdir(part, 0o755, dir_fd=fd)
                     child = os.open(part, DIR_FLAGS, dir_fd=fd)
+                    if self._readable:  # whatever the umask
+                        os.fchmod(child, 0o755)
                 except OSError as error:
                     if error.errno not in (errno.ELOOP, errno.ENOTDIR):
                         raise
@@ -476,12 +493,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("destination", type=Path)
     parser.add_argument("--max-unpacked-mib", type=int, default=DEFAULT_MAX_UNPACKED_MIB)
     parser.add_argument("--max-entries", type=int, default=DEFAULT_MAX_ENTRIES)
+    parser.add_argument("--readable-by-all", action="store_true")
     args = parser.parse_args(argv[1:])
     if not args.archive.exists():
         return 0  # this execution has no upload
     limits = Limits(args.max_unpacked_mib, args.max_entries)
     try:
-        count = safe_extract(args.archive, args.destination, limits)
+        count = safe_extract(args.archive, args.destination, limits, readable=args.readable_by_all)
     except UnsafeArchive as refused:
         print(f"mycli: upload refused: {refused}", file=sys.stderr)
         return REFUSALS[refused.kind][0]

@@ -186,6 +186,7 @@ class AgentWorld:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its process group: the container's processes
         )
 
     def workspace(self, manifest: Manifest) -> Path:

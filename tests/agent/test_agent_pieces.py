@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.adapters.aws.s3_results import ResultInvalid, parse_result
-from orchestrator.agent.layout import AGENT_EXIT_CRASHED, RESULT_VERSION
+from orchestrator.agent.layout import AGENT_EXIT_CRASHED, COMMAND_CONTAINER_LOST, RESULT_VERSION
 from orchestrator.agent.prepare import SetupFailed, Stopped, run_step
 from orchestrator.agent.pump import OutputPump
 from orchestrator.agent.result import RunResult
@@ -169,6 +169,7 @@ def test_a_result_has_the_documented_shape_and_task_events_reads_it() -> None:
         "git_commit": "a" * 40,
         "failure": None,
         "truncated_at": 10,
+        "exit_unknown": None,
     }
     read = parse_result(result.to_json())
     assert (read.exit_code, read.git_commit, read.failure, read.truncated_at) == (
@@ -177,6 +178,8 @@ def test_a_result_has_the_documented_shape_and_task_events_reads_it() -> None:
         None,
         10,
     )
+    lost = parse_result(RunResult(exit_unknown=COMMAND_CONTAINER_LOST).to_json())
+    assert (lost.exit_code, lost.exit_unknown) == (None, COMMAND_CONTAINER_LOST)
 
 
 def test_a_long_failure_is_cut_to_what_a_result_holds() -> None:

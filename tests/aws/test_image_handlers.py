@@ -10,6 +10,7 @@ import boto3
 
 from lambda_harness import Lambdas
 from moto_aws import IMAGE_ROLE_ARN_PREFIX, REGION
+from orchestrator.agent.scripts import command_entry_script
 
 ROLE = IMAGE_ROLE_ARN_PREFIX + "infra"
 
@@ -40,6 +41,10 @@ def test_register_makes_a_task_definition_with_the_image_role_and_size(lambdas: 
     assert containers["command"] == "registry.example/terraform:1.9"
     assert set(containers) == {"agent", "command"}
     assert containers["agent"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cdk-assets:agent"
+    # the command container keeps its own entry point: the image's ENTRYPOINT is not used
+    command = next(c for c in definition["containerDefinitions"] if c["name"] == "command")
+    assert command["entryPoint"] == ["sh", "-c"]
+    assert command["command"] == [command_entry_script()]
 
 
 def test_a_role_outside_the_prefix_is_refused_before_ecs_is_asked(lambdas: Lambdas) -> None:

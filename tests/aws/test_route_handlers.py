@@ -466,8 +466,16 @@ def test_a_failure_the_agent_reports_fails_the_run_with_its_reason(lambdas: Lamb
 @pytest.mark.parametrize(
     ("agent", "reason"),
     [
-        ({"exitCode": 4}, "the run agent stopped (exit code 4)"),
-        ({"exitCode": 137, "reason": "OutOfMemoryError"}, "the run agent stopped (exit code 137)"),
+        ({"exitCode": 4}, "the run agent stopped (exit code 4: it failed)"),
+        (
+            {"exitCode": 5},
+            "the run agent stopped (exit code 5: the output store refused a write)",
+        ),
+        ({"exitCode": 137}, "the run agent stopped (exit code 137)"),
+        (
+            {"exitCode": 137, "reason": "OutOfMemoryError"},
+            "the run agent stopped (exit code 137: OutOfMemoryError)",
+        ),
         (
             {"reason": "CannotStartContainerError"},
             "the run agent stopped (CannotStartContainerError)",

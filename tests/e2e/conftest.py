@@ -8,7 +8,8 @@ worker, reset before each test by `aws-twin reset`), `new_deployment` or
 context on the twin), so a test runs on either backend as written. A test whose behaviour
 cannot be the same on AWS is marked `@pytest.mark.embedded_only("why")`: the twin run
 skips it, saying why. `@pytest.mark.both_backends` marks the selection CI runs on the twin
-too (`-m both_backends`): one proof per backend of each behaviour issue 18 lists."""
+too (`-m both_backends`): one proof per backend of each behaviour issue 18 lists. A test
+that means something only on the twin (its fault cases) is marked `twin_only("why")`."""
 
 from __future__ import annotations
 
@@ -64,6 +65,11 @@ def deployment(
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("backend") != "twin":
+        for item in items:
+            marker = item.get_closest_marker("twin_only")
+            if marker is not None:
+                reason = marker.args[0] if marker.args else "the Fargate twin only"
+                item.add_marker(pytest.mark.skip(reason=f"only on the twin: {reason}"))
         return
     for item in items:
         if "e2e" not in item.nodeid.split("::")[0].split("/"):

@@ -63,7 +63,9 @@ def test_the_command_waits_for_the_agents_start_and_runs_the_entry_script(
 
     assert command["Essential"] is False
     assert command["DependsOn"] == [{"ContainerName": AGENT_CONTAINER, "Condition": "START"}]
-    assert command["Command"] == ["sh", "-c", COMMAND_ENTRY.read_text()]
+    # Its own entry point: an image's ENTRYPOINT (e.g. ["aws"]) never gets the entry as args.
+    assert command["EntryPoint"] == ["sh", "-c"]
+    assert command["Command"] == [COMMAND_ENTRY.read_text()]
     assert command["Image"] == PlatformConfig().executor_image
     assert "Environment" not in command and "Secrets" not in command
 

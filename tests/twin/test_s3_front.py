@@ -7,13 +7,15 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from moto_aws import REGION
-from twin.s3_front import is_form_post, policy_front
+from orchestrator.adapters.aws.s3_output import SIGV4
+from twin.s3_front import REFUSED_BY_HOOK, RunningFront, is_form_post, policy_front
 
 BUCKET = f"front-{uuid.uuid4().hex[:12]}"
 
@@ -81,3 +83,49 @@ def test_form_posts_are_told_apart_from_sdk_posts() -> None:
     assert not is_form_post("POST", "/bucket/key?uploads", "application/xml")
     assert not is_form_post("POST", "/bucket/key", "multipart/form-data; boundary=x")
     assert not is_form_post("PUT", "/bucket", "multipart/form-data; boundary=x")
+
+
+def post_form(s3: Any, key: str, data: str) -> int:
+    """A presigned POST of `data` to `key`, as the run agent sends one: its HTTP status."""
+    post = s3.generate_presigned_post(BUCKET, key)
+    boundary = "twinboundary"
+    parts = [*post["fields"].items(), ("file", data)]
+    body = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in parts
+    )
+    request = urllib.request.Request(
+        post["url"],
+        data=(body + f"--{boundary}--\r\n").encode(),
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        assert REFUSED_BY_HOOK.encode() in error.read()
+        return error.code
+
+
+def test_given_prefixes_in_the_refusals_file_then_form_posts_under_them_are_refused(
+    s3: Any, moto_server: str, tmp_path: Path
+) -> None:
+    # Given a front whose fault hook lists a prefix
+    refusals = tmp_path / "refuse-posts"
+    front = RunningFront(moto_server, refusals=refusals)
+    try:
+        client = boto3.client("s3", region_name=REGION, endpoint_url=front.url, config=SIGV4)
+        assert post_form(client, "runs/a/output/1", "x") == 204  # no file: nothing refused
+        refusals.write_text("runs/b/\n\n")
+
+        # When forms are posted under it and elsewhere
+        statuses = [post_form(client, key, "x") for key in ("runs/b/output/1", "runs/a/x")]
+        refusals.write_text("")
+        after = post_form(client, "runs/b/output/2", "x")
+
+        # Then only the listed prefix is refused (403 AccessDenied), while it is listed
+        assert statuses == [403, 204] and after == 204
+        assert client.get_object(Bucket=BUCKET, Key="runs/b/output/2")["Body"].read() == b"x"
+    finally:
+        front.close()

@@ -184,6 +184,33 @@ def test_given_an_image_mapped_to_an_entry_point_then_the_container_runs_it_with
         standin.close()
 
 
+def test_given_an_image_with_its_own_entrypoint_then_the_containers_entry_point_replaces_it(
+    tmp_path: Path, events: Events
+) -> None:
+    # Given an image whose ENTRYPOINT is a program that is not a shell (aws-cli's is ["aws"])
+    aws_cli = ImageRuntime(entry_point=("false",), environment={"PATH": os.environ["PATH"]})
+    images = images_by_repository({"public.ecr.aws/aws-cli/aws-cli": aws_cli})
+    standin = new_standin(tmp_path / "tasks", events, images=images)
+    try:
+        # When a container gives entryPoint ["sh", "-c"] and its program as the command
+        # (as the run task definition's command container does)
+        task = standin.run_task(
+            definition(
+                {
+                    "name": "command",
+                    "image": "public.ecr.aws/aws-cli/aws-cli:2@sha256:" + "b" * 64,
+                    "entryPoint": ["sh", "-c"],
+                    "command": ['echo "entry ran as $0"; exit 3'],
+                }
+            )
+        )
+        # Then the program runs by sh, not as the image's entry point's arguments
+        assert finished(task).output("command") == b"entry ran as sh\n"
+        assert containers_of(events.last(task))["command"]["exitCode"] == 3
+    finally:
+        standin.close()
+
+
 def test_given_an_output_sink_then_it_gets_each_streams_bytes_with_the_awslogs_stream(
     tmp_path: Path, events: Events
 ) -> None:

@@ -46,6 +46,9 @@ from twin.ecs.task_definition import (
 from twin.ecs.volumes import Bind, VolumeMode, plan_launch
 
 logger = logging.getLogger(__name__)
+# In every container's environment: `<task id>/<container name>`, so a test can find (and
+# kill) one container's processes, as a fault on a real host would (see docs/aws-twin.md).
+CONTAINER_MARKER = "MYCLI_TWIN_CONTAINER"
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,7 @@ class TaskRun:
         argv = runtime.argv(definition.entry_point, effective_command(definition, override))
         environment = {
             **self._host.environment,
+            CONTAINER_MARKER: f"{self.task_id}/{state.name}",
             **runtime.environment,
             **effective_environment(definition, override),
         }

@@ -44,6 +44,11 @@ case "$credential" in
       GIT_TRACE_CURL="$trace" GIT_TRACE_CURL_NO_DATA=1 GIT_TRACE_REDACT=1 ;;
 esac
 export GIT_SSH_COMMAND
+# The key, git's stderr and its trace stay the owner's (made here under umask 077, in the
+# private scratch); the checkout itself is readable by all, as a clone would be: the
+# command may run as another user than this step (the run agent's command container).
+: >"$err" && : >"$trace" || { say "cannot prepare the git checkout"; exit 1; }
+umask 022
 g() {
   git -c protocol.allow=never -c protocol.https.allow=always -c protocol.http.allow=always \
     -c protocol.ssh.allow=always -c protocol.file.allow=always -c credential.helper= \

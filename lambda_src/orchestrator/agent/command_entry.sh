@@ -6,6 +6,10 @@
 # each: its name, its value as data), stdin from `stdin` (else /dev/null), stdout and
 # stderr into the agent's FIFOs. TERM, INT and HUP are passed on to it as TERM. Its exit
 # code goes to `exit` (written to exit.part, then renamed), and is this script's own.
+# This script opens both FIFOs itself and holds them until it exits (saying so with
+# `started`, by rename): the agent, seeing both streams end with no `exit`, knows the
+# container is gone (killed: SIGKILL, out of memory), even if the command closed its own
+# stdout and stderr early. The command gets them as 1 and 2 only (3 and 4 closed).
 # Commands started in the background by a non-interactive sh ignore SIGINT and SIGQUIT.
 set -u
 set -- "${MYCLI_WORKSPACE:-/mycli}"
@@ -19,6 +23,8 @@ input=/dev/null
 if [ -f "$1/stdin" ]; then
   input=$1/stdin
 fi
+exec 3>"$1/stdout" 4>"$1/stderr"
+: >"$1/started.part" && mv -f "$1/started.part" "$1/started"
 # The command's variables are exported in its own subshell only, so none of them (PATH
 # and IFS included) changes what this script runs; the subshell uses no variable at all,
 # only positional parameters: the env files, then the workspace; a value's file is read
@@ -45,7 +51,7 @@ trap 'trapped=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM INT HU
     shift
   done
   exec /bin/sh "$1/command"
-) <"$input" >"$1/stdout" 2>"$1/stderr" &
+) <"$input" >&3 2>&4 3>&- 4>&- &
 child=$!
 if [ "$trapped" = 1 ]; then
   kill -TERM "$child" 2>/dev/null
@@ -63,6 +69,6 @@ while :; do
   # A signal interrupts `wait` (its status is then the signal's): wait again.
   [ "$trapped" = 1 ] || break
 done
-rm -rf "$1/env"
+rm -rf "$1/env" 2>/dev/null
 printf '%s\n' "$code" >"$1/exit.part" && mv -f "$1/exit.part" "$1/exit"
 exit "$code"

@@ -17,7 +17,13 @@ A run's task has two containers sharing the volume mounted at WORKSPACE:
   command_entry.sh: it waits for GO_FILE (or ABORT_FILE: setup failed, the command never
   runs), exports the env files, changes to CWD_FILE's directory and runs
   `/bin/sh COMMAND_FILE` with stdin from STDIN_FILE (else /dev/null), stdout and stderr into
-  the FIFOs, then writes its exit code to EXIT_FILE.
+  the FIFOs, then writes its exit code to EXIT_FILE. The entry itself holds both FIFOs
+  open (it says so with STARTED_FILE) until it exits: once both streams have ended with no
+  EXIT_FILE, the command container is gone without reporting (killed: SIGKILL, out of
+  memory), and the agent reports the run without an exit code of its own (EXIT_UNKNOWN).
+
+The command container may run as any user: the workspace is writable by all (sticky, so
+no one removes another's files), the command's inputs and work tree readable by all.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ CWD_FILE = "cwd"  # the absolute directory the command starts in
 STDOUT_FIFO = "stdout"
 STDERR_FIFO = "stderr"
 GO_FILE = "go"  # appears (by rename) once everything above is in place
+# Written by command_entry.sh (by rename) once it holds both FIFOs open for writing.
+STARTED_FILE = "started"
 ABORT_FILE = "abort"  # appears when setup failed: the command container exits at once
 # Written by command_entry.sh: the command's exit code, once it has ended.
 EXIT_FILE = "exit"
@@ -49,8 +57,10 @@ MAX_UPLOAD_ENTRIES_VARIABLE = "MYCLI_MAX_UPLOAD_ENTRIES"  # task definition
 
 # The agent's report, stored through the same POST policy as the output, under the run's
 # output prefix: JSON {"v": 1, "exit_code": int|null, "git_commit": str|null,
-# "failure": str|null, "truncated_at": int|null}. `failure` is why the run failed without
-# its command's own exit (setup refused, the output store refused a write...).
+# "failure": str|null, "truncated_at": int|null, "exit_unknown": str|null}. `failure` is
+# why the run failed without its command's own exit (setup refused, the output store
+# refused a write...); `exit_unknown` (with exit_code null) why the command's exit code is
+# not known: the task's event then tells it (the command container's exitCode and reason).
 RESULT_NAME = "result"
 RESULT_VERSION = 1
 
@@ -61,3 +71,5 @@ AGENT_EXIT_CRASHED = 4
 # The output store refused a write (or could not be reached past the retries): the output
 # is incomplete; the result says so when it could still be stored.
 AGENT_EXIT_STORE_REFUSED = 5
+# The result's exit_unknown when the command container ended without writing EXIT_FILE.
+COMMAND_CONTAINER_LOST = "the command's container stopped without reporting an exit code"

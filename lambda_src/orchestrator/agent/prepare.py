@@ -82,7 +82,9 @@ def prepare(
     if manifest.upload_url:
         archive = workspace.scratch / UPLOAD_ARCHIVE
         size = _download("the upload", manifest.upload_url, archive)
-        run_step(unpack_step(archive, workspace.work, base_env, limits), stopping)
+        # readable by all: the command container may run as another user than the agent
+        step = unpack_step(archive, workspace.work, base_env, limits, readable_by_all=True)
+        run_step(step, stopping)
         archive.unlink()
         say(f"unpacked the upload ({size} bytes)")
     if manifest.stdin_url:

@@ -51,6 +51,10 @@ class OutputPump(Generic[Stream]):
         for fd in (self._wake_read, self._wake_write):
             os.close(fd)
 
+    def ended(self) -> bool:
+        """Whether every stream has reached its end (no writer holds any of them)."""
+        return self._thread.ident is not None and not self._thread.is_alive()
+
     def _pump(self) -> None:
         try:
             self._copy()

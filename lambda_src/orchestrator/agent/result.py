@@ -19,6 +19,7 @@ class RunResult:
     git_commit: str | None = None
     failure: str | None = None
     truncated_at: int | None = None
+    exit_unknown: str | None = None  # why exit_code is null though the command ran
 
     def to_json(self) -> bytes:
         failure = self.failure
@@ -31,6 +32,7 @@ class RunResult:
                 "git_commit": self.git_commit,
                 "failure": failure,
                 "truncated_at": self.truncated_at,
+                "exit_unknown": self.exit_unknown,
             }
         ).encode()
 

@@ -19,6 +19,7 @@ from orchestrator.agent.layout import (
     AGENT_EXIT_CRASHED,
     AGENT_EXIT_NO_MANIFEST,
     AGENT_EXIT_STORE_REFUSED,
+    COMMAND_CONTAINER_LOST,
     EXECUTION_ID_VARIABLE,
     MANIFEST_URL_VARIABLE,
     MAX_UNPACKED_MIB_VARIABLE,
@@ -38,7 +39,7 @@ from orchestrator.agent.pump import OutputPump
 from orchestrator.agent.result import RunResult, result_key
 from orchestrator.agent.say import AgentLog
 from orchestrator.agent.segment_post import ObjectStore, PostSlot, PresignedPostStore
-from orchestrator.agent.workspace import InputsRefused, Workspace
+from orchestrator.agent.workspace import Fifos, InputsRefused, Workspace
 from orchestrator.unpack import Limits
 
 EXIT_POLL_SECONDS = 0.05
@@ -47,6 +48,13 @@ EXIT_POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 20.0
 # Once the command has ended, what is left in the FIFOs is a pipe buffer at most.
 DRAIN_SECONDS = 2.0
+# Both streams ended (the entry, which holds them, is gone) and no `exit` this long after:
+# the command container was killed (SIGKILL, out of memory) before it could write one.
+LOST_GRACE_SECONDS = 2.0
+NOT_AFTER_STOP = (
+    "the command's container did not report an exit code within "
+    f"{STOP_GRACE_SECONDS:.0f} s of the stop"
+)
 STORE_REFUSED = "the output store refused a write: "
 STOPPED_EXIT_CODE = 128 + signal.SIGTERM  # a run stopped before its command started
 
@@ -193,10 +201,11 @@ class Agent:
         try:
             self._workspace.go()
             self._log.say("go")
-            ended, exit_code = self._wait_for_exit(writer)
-            if not ended:
-                self._log.say("no exit from the command container: reporting without it")
+            exit_code, unknown = self._wait_for_exit(writer, fifos, pump)
+            if unknown is not None:
+                self._log.say(f"{unknown}: reporting without it")
         finally:
+            self._workspace.remove_env()
             fifos.close_keepers()
             pump.finish(DRAIN_SECONDS if writer.error is None else 0.0)
             timer.stop()
@@ -209,20 +218,31 @@ class Agent:
             exit_code=exit_code,
             git_commit=prepared.git_commit,
             truncated_at=writer.truncated_at,
+            exit_unknown=unknown,
         )
 
-    def _wait_for_exit(self, writer: OutputWriter) -> tuple[bool, int | None]:
+    def _wait_for_exit(
+        self, writer: OutputWriter, fifos: Fifos, pump: OutputPump[str]
+    ) -> tuple[int | None, str | None]:
+        """The command's exit code, or None and why it is not known."""
         deadline: float | None = None
+        lost_after: float | None = None
         while True:
             ended, code = self._workspace.exit_code()
             if ended:
-                return True, code
+                return code, None
             if writer.error is not None:
                 raise StoreRefused(str(writer.error))
+            if fifos.keepers and self._workspace.started():
+                fifos.close_keepers()  # the entry holds both FIFOs now: their end is its
+            if not fifos.keepers and pump.ended():
+                lost_after = lost_after or time.monotonic() + LOST_GRACE_SECONDS
+                if time.monotonic() > lost_after:
+                    return None, COMMAND_CONTAINER_LOST
             if self.stopping.is_set() and deadline is None:
                 deadline = time.monotonic() + STOP_GRACE_SECONDS
             if deadline is not None and time.monotonic() > deadline:
-                return False, None
+                return None, NOT_AFTER_STOP
             time.sleep(EXIT_POLL_SECONDS)
 
     def _report(self, store: ObjectStore, key: str, result: RunResult) -> bool:

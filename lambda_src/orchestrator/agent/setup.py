@@ -78,12 +78,20 @@ def checkout_step(
 
 
 def unpack_step(
-    archive: Path, workdir: Path, base_env: dict[str, str], limits: Limits
+    archive: Path,
+    workdir: Path,
+    base_env: dict[str, str],
+    limits: Limits,
+    *,
+    readable_by_all: bool = False,
 ) -> SetupStep:
     """`python -I unpack.py ARCHIVE WORKDIR --max-unpacked-mib N --max-entries N`: isolated
     (no PYTHON* variables, no user site, neither the script's nor the working directory on
-    sys.path, so nothing the archive unpacks can be imported)."""
+    sys.path, so nothing the archive unpacks can be imported). `readable_by_all`: for a
+    command that may run as another user than the unpack (the run agent's)."""
     argv = [sys.executable, "-I", unpack.__file__, str(archive), str(workdir), *limits.arguments()]
+    if readable_by_all:
+        argv.append("--readable-by-all")
     return SetupStep("unpack", argv, dict(base_env), unpack_reason)
 
 

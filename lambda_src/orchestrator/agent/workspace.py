@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from orchestrator.agent.layout import (
     EXIT_FILE,
     GO_FILE,
     SCRATCH_DIR,
+    STARTED_FILE,
     STDERR_FIFO,
     STDIN_FILE,
     STDOUT_FIFO,
@@ -60,7 +62,10 @@ class Workspace:
         self.stdin = root / STDIN_FILE
 
     def prepare(self) -> None:
-        """The work directory (the command's, so anyone may write in it) and the scratch."""
+        """The workspace writable by all but sticky (the command container, whatever its
+        user, writes `started` and `exit`; no one removes another's files), the work
+        directory (the command's, so anyone may write in it) and the scratch (the agent's)."""
+        os.chmod(self.root, 0o1777)
         self.work.mkdir(parents=True, exist_ok=True)
         os.chmod(self.work, 0o777)
         self.scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -96,6 +101,14 @@ class Workspace:
             Fifos(reads, keepers).close()
             raise
         return Fifos(reads, keepers)
+
+    def started(self) -> bool:
+        """Whether the command container's entry holds both FIFOs open for writing."""
+        return (self.root / STARTED_FILE).exists()
+
+    def remove_env(self) -> None:
+        """The command's variables, gone once it has ended (best effort)."""
+        shutil.rmtree(self.root / ENV_DIR, ignore_errors=True)
 
     def go(self) -> None:
         _write(self.root / GO_FILE, b"")

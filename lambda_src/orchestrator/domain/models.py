@@ -469,6 +469,9 @@ class TaskStateChange:
     # (None: killed without one), while the run was neither cancelled nor timed out.
     agent_stopped: bool = False
     agent_exit_code: int | None = None
+    # Why the command's own exit code is not known (its container was killed before it
+    # could report one): the exit code, if any, is then the event's.
+    exit_unknown: str | None = None
 
 
 @dataclass(frozen=True)
@@ -481,6 +484,7 @@ class RunResult:
     git_commit: str | None = None
     failure: str | None = None
     truncated_at: int | None = None
+    exit_unknown: str | None = None  # why exit_code is None though the command ran
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ AGENT_STOPPED = "the run agent stopped"
 
 
 def agent_stopped_reason(exit_code: int | None, why: str | None = None) -> str:
-    """`the run agent stopped (exit code N)`, or with ECS's reason when it has no code."""
+    """`the run agent stopped (exit code N)`, `(exit code N: why)` when a reason is known
+    (ECS's, or what the agent's own code means), `(why)` when it has no code."""
     if exit_code is not None:
-        return f"{AGENT_STOPPED} (exit code {exit_code})"
+        return f"{AGENT_STOPPED} (exit code {exit_code}{f': {why}' if why else ''})"
     return f"{AGENT_STOPPED} ({why or 'killed'})"
 
 
@@ -49,7 +50,13 @@ def outcome_of_stop(
     if change.agent_stopped:  # never the command's code: the agent's end killed it
         return Status.FAILED, agent_stopped_reason(change.agent_exit_code, change.container_reason)
     if change.exit_code is not None:
-        return outcome_of_exit(execution, change.exit_code, timed_out=False)
+        status, reason = outcome_of_exit(execution, change.exit_code, timed_out=False)
+        if status is Status.FAILED and change.container_reason:  # e.g. out of memory
+            reason = f"{reason} ({change.container_reason})"
+        return status, reason
+    if change.exit_unknown:
+        why = "; ".join(part for part in (change.exit_unknown, change.container_reason) if part)
+        return Status.FAILED, why
     why = "; ".join(part for part in (stopped_reason, change.container_reason) if part)
     if change.stop_code == "TaskFailedToStart":
         return Status.FAILED, f"failed to start: {why or 'no reason given'}"

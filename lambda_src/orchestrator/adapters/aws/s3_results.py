@@ -41,7 +41,7 @@ def parse_result(raw: bytes) -> RunResult:
     for name, number in numbers.items():
         if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
             raise ResultInvalid(f"the result's {name} must be an integer or null")
-    texts = {name: document.get(name) for name in ("git_commit", "failure")}
+    texts = {name: document.get(name) for name in ("git_commit", "failure", "exit_unknown")}
     for name, text in texts.items():
         if text is not None and not isinstance(text, str):
             raise ResultInvalid(f"the result's {name} must be a string or null")
@@ -50,6 +50,7 @@ def parse_result(raw: bytes) -> RunResult:
         git_commit=texts["git_commit"] or None,
         failure=texts["failure"] or None,
         truncated_at=numbers["truncated_at"],
+        exit_unknown=texts["exit_unknown"] or None,
     )
 
 

@@ -2,7 +2,9 @@
 the same shape) → TaskStateChange, completed on STOPPED with what the run agent reported
 (its result object, see orchestrator.agent.layout):
 
-- the exit code is the result's, else the command container's from the event;
+- the exit code is the result's, else the command container's from the event (with ECS's
+  reason for that container, e.g. "OutOfMemoryError: Container killed due to memory
+  usage", kept for the run's reason);
 - the commit and the truncation offset are the result's;
 - the result's `failure` fails the run with that reason (setup refused, output refused...);
 - no result, and the agent container exited (or was killed) after the task had started:
@@ -14,11 +16,23 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from orchestrator.agent.layout import AGENT_CONTAINER, COMMAND_CONTAINER
+from orchestrator.agent.layout import (
+    AGENT_CONTAINER,
+    AGENT_EXIT_CRASHED,
+    AGENT_EXIT_NO_MANIFEST,
+    AGENT_EXIT_STORE_REFUSED,
+    COMMAND_CONTAINER,
+)
 from orchestrator.domain.models import RunResult, TaskStateChange
 from orchestrator.ports import RunResults
 
 FAILED_TO_START = "TaskFailedToStart"
+# What the agent's own exit codes mean, when it stopped without a result (layout.py).
+AGENT_EXIT_MEANINGS = {
+    AGENT_EXIT_NO_MANIFEST: "it could not read the run's manifest",
+    AGENT_EXIT_CRASHED: "it failed",
+    AGENT_EXIT_STORE_REFUSED: "the output store refused a write",
+}
 
 
 def parse_task_state_change(event: dict[str, Any]) -> TaskStateChange | None:
@@ -55,11 +69,12 @@ def task_state_change(event: dict[str, Any], results: RunResults) -> TaskStateCh
     )
     if not ran:  # never started: the event's own reasons tell why
         return change
+    code = _exit_code(agent)
     return replace(
         change,
-        container_reason=agent.get("reason"),
+        container_reason=agent.get("reason") or AGENT_EXIT_MEANINGS.get(code or 0),
         agent_stopped=True,
-        agent_exit_code=_exit_code(agent),
+        agent_exit_code=code,
     )
 
 
@@ -73,6 +88,7 @@ def with_result(change: TaskStateChange, result: RunResult) -> TaskStateChange:
         git_commit=result.git_commit,
         setup_failure=result.failure,
         log_truncated_at=result.truncated_at,
+        exit_unknown=result.exit_unknown if result.exit_code is None else None,
     )
 
 

@@ -1,0 +1,247 @@
+"""The AWS output path on the Fargate twin, beside the embedded platform (`mycli local up`).
+
+Both are started here in temporary homes (the twin with `./scripts/aws-twin up --dir`, then
+`down`), one after the other, and measured the same way: mycli's own API client follows the
+logs route exactly as `mycli exec` does (`mycli.follow.LogFollower`), in this process.
+
+- POST /executions to the first byte at the follower, for a command that prints one byte at
+  once and then sleeps (median of N runs): on the twin, the agent's own overhead (manifest,
+  FIFOs, go, first segment, the S3 logs route) without Fargate's provisioning or pulls.
+- The delay from a write inside the command to the follower seeing it: the command prints its
+  own `date +%s.%N` every 0.3 s; each line's arrival minus its timestamp (same host clock).
+  Target (issue 18, point 7): p95 <= 1 s on the twin.
+- Throughput: 20 MB of stdout, MB/s from the follower's first byte to its last.
+
+`--quick`: a smoke run (no warm-up, 1 run, 3 lines, 1 MB; about 30 s in all, mostly the
+twin's `up` and `down`); targets are only enforced in the full run, which exits 1 after
+printing what is over its target."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common import MYCLI, env_for, percentile, print_table
+
+from mycli.client import ApiClient
+from mycli.commands.exec_request import request_body
+from mycli.follow import LogFollower
+
+ROOT = Path(__file__).resolve().parents[1]
+AWS_TWIN = str(ROOT / "scripts" / "aws-twin")
+FIRST_BYTE_COMMAND = "printf x; sleep 1"
+LINE_INTERVAL_SECONDS = 0.3
+DELAY_TARGET_MS = 1000.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    first_byte_runs: int
+    lines: int
+    output_bytes: int
+    throughput_runs: int
+
+
+FULL = Sizes(first_byte_runs=10, lines=20, output_bytes=20_000_000, throughput_runs=2)
+QUICK = Sizes(first_byte_runs=1, lines=3, output_bytes=1_000_000, throughput_runs=1)
+
+
+@dataclass
+class Arrival:
+    wall: float  # time.time(), comparable with the command's `date`
+    perf: float  # time.perf_counter()
+    data: bytes
+
+
+@dataclass
+class Run:
+    posted_at: float  # perf_counter just before the POST
+    arrivals: list[Arrival] = field(default_factory=list)
+
+    @property
+    def output(self) -> bytes:
+        return b"".join(arrival.data for arrival in self.arrivals)
+
+
+@dataclass
+class Figures:
+    first_byte_ms: list[float]
+    delays_ms: list[float]
+    mb_per_s: list[float]
+
+
+def run_and_follow(client: ApiClient, command: str) -> Run:
+    """POST the command as `mycli exec -- COMMAND` does, follow its logs to the end."""
+    body = request_body((command,), None, (), None, None)
+    run = Run(posted_at=time.perf_counter())
+    execution = client.post("/executions", body, idempotency_key=uuid.uuid4().hex)
+
+    def on_chunk(chunk: dict[str, Any]) -> None:
+        if chunk["stream"] == "stderr":
+            sys.exit(f"{command!r} wrote to stderr: {base64.b64decode(chunk['data'])!r}")
+        data = base64.b64decode(chunk["data"])
+        if data:
+            run.arrivals.append(Arrival(time.time(), time.perf_counter(), data))
+
+    status = LogFollower(client, execution["execution_id"], on_chunk).run()
+    if status != "SUCCEEDED":
+        sys.exit(f"{command!r} ended {status} (execution {execution['execution_id']})")
+    return run
+
+
+def first_byte_ms(client: ApiClient, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        run = run_and_follow(client, FIRST_BYTE_COMMAND)
+        if run.output != b"x":
+            sys.exit(f"expected b'x', the follower got {run.output!r}")
+        samples.append((run.arrivals[0].perf - run.posted_at) * 1000)
+    return samples
+
+
+def line_delays_ms(client: ApiClient, lines: int) -> list[float]:
+    """Each line's arrival (the chunk that ended it) minus the timestamp it holds."""
+    command = f"for i in $(seq {lines}); do date +%s.%N; sleep {LINE_INTERVAL_SECONDS}; done"
+    delays: list[float] = []
+    pending = b""
+    for arrival in run_and_follow(client, command).arrivals:
+        pending += arrival.data
+        *complete, pending = pending.split(b"\n")
+        delays += [(arrival.wall - float(line)) * 1000 for line in complete]
+    if len(delays) != lines or pending:
+        sys.exit(f"expected {lines} lines, got {len(delays)} (and {pending!r} unfinished)")
+    return delays
+
+
+def throughput_mb_per_s(client: ApiClient, size: int, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        run = run_and_follow(client, f"yes | head -c {size}")
+        output = run.output
+        if len(output) != size or output != (b"y\n" * (size // 2 + 1))[:size]:
+            sys.exit(f"the follower got {len(output)} bytes, not the {size} written")
+        seconds = run.arrivals[-1].perf - run.arrivals[0].perf
+        # All of it in one page: first and last byte arrived together; time it from the POST.
+        seconds = seconds if len(run.arrivals) > 1 else run.arrivals[0].perf - run.posted_at
+        samples.append(size / seconds / 1e6)
+    return samples
+
+
+def measure(client: ApiClient, sizes: Sizes) -> Figures:
+    if sizes is not QUICK:
+        run_and_follow(client, "true")  # warm the server's (or the functions') first requests
+    return Figures(
+        first_byte_ms=first_byte_ms(client, sizes.first_byte_runs),
+        delays_ms=line_delays_ms(client, sizes.lines),
+        mb_per_s=throughput_mb_per_s(client, sizes.output_bytes, sizes.throughput_runs),
+    )
+
+
+def profile_client(config_home: Path, profile: str) -> ApiClient:
+    config = tomllib.loads((config_home / "mycli" / "config.toml").read_text())
+    settings = config["profiles"][profile]
+    return ApiClient(settings["api_url"], settings["api_key"])
+
+
+def checked(command: list[str], env: dict[str, str], timeout: float) -> None:
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr}")
+
+
+@contextmanager
+def embedded(home: Path) -> Iterator[ApiClient]:
+    env = env_for(home / "config", home / "data")
+    checked([MYCLI, "local", "up", "--background", "--port", "0"], env, timeout=60)
+    try:
+        yield profile_client(home / "config", "local")
+    finally:
+        subprocess.run([MYCLI, "local", "down"], env=env, capture_output=True, check=False)
+
+
+@contextmanager
+def twin(home: Path) -> Iterator[ApiClient]:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config")}
+    run_dir = str(home / "twin-run")
+    try:
+        checked([AWS_TWIN, "up", "--dir", run_dir], env, timeout=300)
+        yield profile_client(home / "config", "twin")
+    finally:
+        subprocess.run(
+            [AWS_TWIN, "down", "--dir", run_dir], env=env, capture_output=True, check=False
+        )
+
+
+def on(platform: Callable[[Path], Any], sizes: Sizes) -> Figures:
+    with tempfile.TemporaryDirectory() as home, platform(Path(home)) as client:
+        try:
+            return measure(client, sizes)
+        finally:
+            client.close()
+
+
+def spread(samples: list[float]) -> str:
+    return (
+        f"{statistics.median(samples):.0f} / {percentile(samples, 0.95):.0f} / {max(samples):.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run; no targets enforced")
+    sizes = QUICK if parser.parse_args().quick else FULL
+    quick = sizes is QUICK
+    base, aws = on(embedded, sizes), on(twin, sizes)
+
+    delay_p95 = percentile(aws.delays_ms, 0.95)
+    delay_ok = delay_p95 <= DELAY_TARGET_MS
+    mb = sizes.output_bytes / 1e6
+    rows = [
+        [
+            f"POST to first byte, ms (median / p95 / max of {sizes.first_byte_runs})",
+            spread(base.first_byte_ms),
+            spread(aws.first_byte_ms),
+            "-",
+            "",
+        ],
+        [
+            f"write to follower, ms (median / p95 / max of {sizes.lines} lines)",
+            spread(base.delays_ms),
+            spread(aws.delays_ms),
+            f"p95 <= {DELAY_TARGET_MS:.0f}",
+            "" if quick else ("ok" if delay_ok else "OVER"),
+        ],
+        [
+            f"{mb:g} MB stdout, first to last byte (median of {sizes.throughput_runs})",
+            f"{statistics.median(base.mb_per_s):.1f} MB/s",
+            f"{statistics.median(aws.mb_per_s):.1f} MB/s",
+            "-",
+            "",
+        ],
+    ]
+    print_table(["measure", "embedded (baseline)", "twin (AWS path)", "target (twin)", ""], rows)
+    if not quick and not delay_ok:
+        print(
+            f"OVER: write to follower p95 on the twin is {delay_p95:.0f} ms, "
+            f"{delay_p95 - DELAY_TARGET_MS:.0f} ms over the {DELAY_TARGET_MS:.0f} ms target"
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Fault cases on the Fargate twin: the run agent killed mid-run, the command's container
+killed, the output store refusing a write. Each ends the run with what happened (never
+141 or TIMED_OUT for a fault) and frees its lock.
+
+Twin only: these faults are of the AWS task (its two containers, the agent, the S3 output
+store); the embedded platform has none of them. The twin's test hooks (docs/aws-twin.md)
+find a container's processes (MYCLI_TWIN_CONTAINER) and make the S3 front refuse a run's
+output POSTs (the run dir's faults/refuse-posts)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deployment import TERMINAL, LocalDeployment
+from twin.daemon import REFUSED_POSTS_FILE, RUN_MARKER
+from twin.ecs.tasks import CONTAINER_MARKER
+from twin.runstate import marked_processes
+from twin_deployment import TwinDeployment
+
+pytestmark = pytest.mark.twin_only(
+    "fault cases of the AWS task (its agent, its command container, the S3 output store)"
+)
+
+WAIT_SECONDS = 60.0
+# The agent's grace once the command's streams end without an exit, plus the task's end
+# and its event: "promptly", far under any run's timeout.
+PROMPT_SECONDS = 15.0
+
+
+def twin(deployment: LocalDeployment) -> TwinDeployment:
+    assert isinstance(deployment, TwinDeployment)
+    return deployment
+
+
+def start(deployment: LocalDeployment, command: str, lock: str = "faults") -> str:
+    """A detached run holding `lock`; its id once its command has touched `started`."""
+    result = deployment.mycli("exec", "-d", "--lock", lock, "--", command, check=True)
+    execution_id = result.stdout.strip()
+    workspace = task_dir(twin(deployment), execution_id) / "volumes" / "workspace"
+    wait_until((workspace / "work" / "started").exists, "the command never started")
+    return execution_id
+
+
+def agent_pids(deployment: TwinDeployment, execution_id: str) -> list[int]:
+    """The run agent of this run (its RunTask override names the run), on this twin."""
+    return [
+        pid
+        for pid in marked_processes("MYCLI_EXECUTION_ID", execution_id)
+        if environ_of(pid).get(RUN_MARKER) == str(deployment.run_dir)
+    ]
+
+
+def task_dir(deployment: TwinDeployment, execution_id: str) -> Path:
+    """The stand-in's directory of this run's task (found through its agent's marker)."""
+    found: list[str] = []
+
+    def agent_found() -> bool:
+        for pid in agent_pids(deployment, execution_id):
+            marker = environ_of(pid).get(CONTAINER_MARKER, "")
+            if marker.endswith("/agent"):
+                found.append(marker.split("/", 1)[0])
+                return True
+        return False
+
+    wait_until(agent_found, "the run's agent never started")
+    return deployment.run_dir / "tasks" / found[0]
+
+
+def container_pids(deployment: TwinDeployment, execution_id: str, name: str) -> list[int]:
+    task_id = task_dir(deployment, execution_id).name
+    return [
+        pid
+        for pid in marked_processes(CONTAINER_MARKER, f"{task_id}/{name}")
+        if environ_of(pid).get(RUN_MARKER) == str(deployment.run_dir)
+    ]
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    with contextlib.suppress(OSError):
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        return dict(
+            item.decode(errors="replace").split("=", 1) for item in raw.split(b"\0") if b"=" in item
+        )
+    return {}
+
+
+def kill(pids: list[int]) -> None:
+    assert pids, "no process to kill"
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def wait_until(condition: Callable[[], bool], why: str, timeout: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, why
+        time.sleep(0.05)
+
+
+def assert_lock_freed(deployment: LocalDeployment, lock: str = "faults") -> None:
+    assert deployment.locks() == []
+    again = deployment.mycli("exec", "--lock", lock, "--", "echo again", timeout=120)
+    assert (again.returncode, again.stdout) == (0, "again\n"), again.stderr
+
+
+def test_the_run_agent_killed_mid_run_fails_the_run_and_frees_its_lock(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a run whose command is printing
+    execution_id = start(deployment, "touch started; while :; do echo tick; sleep 0.1; done")
+
+    # When its run agent is killed
+    kill(agent_pids(twin(deployment), execution_id))
+    final = deployment.wait_status(execution_id, TERMINAL, timeout=WAIT_SECONDS)
+
+    # Then the run failed saying the agent stopped: not 141, not TIMED_OUT; the lock is free
+    assert final["status"] == "FAILED", final
+    assert final["reason"].startswith("the run agent stopped"), final
+    assert final["exit_code"] != 141
+    assert_lock_freed(deployment)
+
+
+def test_the_command_container_killed_ends_the_run_promptly_with_137(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a run whose command is printing
+    execution_id = start(deployment, "touch started; while :; do echo tick; sleep 0.1; done")
+    deployment_twin = twin(deployment)
+
+    # When every process of its command container is killed (SIGKILL, as on OOM)
+    killed_at = time.monotonic()
+    kill(container_pids(deployment_twin, execution_id, "command"))
+    final = deployment.wait_status(execution_id, TERMINAL, timeout=WAIT_SECONDS)
+
+    # Then it ended promptly (not at its timeout) FAILED with 137, and the lock is free
+    assert time.monotonic() - killed_at < PROMPT_SECONDS
+    assert (final["status"], final["exit_code"]) == ("FAILED", 137), final
+    assert final["reason"].startswith("exited with code 137"), final
+    logs = deployment.mycli("logs", execution_id, check=True)
+    assert logs.stdout.startswith("tick\n")
+    assert_lock_freed(deployment)
+
+
+@pytest.mark.parametrize(
+    ("refused", "reason"),
+    [
+        # the segments refused, the result stored: the agent's own words
+        ("output/0", "the output store refused a write: "),
+        # everything refused, the result too: the agent's exit code says it
+        ("", "the run agent stopped (exit code 5: the output store refused a write)"),
+    ],
+)
+def test_the_output_store_refusing_a_write_fails_the_run_and_frees_its_lock(
+    deployment: LocalDeployment, refused: str, reason: str
+) -> None:
+    # Given a run that prints only after a while, and the S3 front told to refuse its
+    # output POSTs (segments only, or every object of the run)
+    execution_id = start(deployment, "touch started; sleep 1; echo hello; sleep 1; echo more")
+    refusals = twin(deployment).run_dir / REFUSED_POSTS_FILE
+    refusals.parent.mkdir(parents=True, exist_ok=True)
+    refusals.write_text(f"runs/{execution_id}/{refused}\n")
+
+    # When the agent stores the output
+    final = deployment.wait_status(execution_id, TERMINAL, timeout=WAIT_SECONDS)
+    refusals.write_text("")
+
+    # Then the run failed with a reason naming the output store, and the lock is free
+    assert final["status"] == "FAILED", final
+    assert final["reason"].startswith(reason), final
+    assert_lock_freed(deployment)
+
+
+def test_cancel_and_timeout_end_the_run_cancelled_and_timed_out(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a followed run whose shell ignores TERM
+    following = deployment.spawn("exec", "--lock", "faults", "--", "trap '' TERM; sleep 60")
+    assert following.stdout is not None
+    wait_until(lambda: deployment.locks() != [], "the run never took its lock")
+    [execution] = deployment.locks()
+    execution_id = execution["execution_id"]
+    wait_until(lambda: deployment.execution(execution_id)["status"] == "RUNNING", "never RUNNING")
+
+    # When it is cancelled, and another run goes past its timeout
+    deployment.mycli("cancel", execution_id, check=True)
+    _, errors = following.communicate(timeout=WAIT_SECONDS)
+    timed_out = deployment.mycli("exec", "--timeout", "2", "--", "sleep 60", timeout=120)
+
+    # Then each ends as it should, with mycli's codes (130, 124), the lock free
+    cancelled = deployment.execution(execution_id)
+    assert (cancelled["status"], following.returncode) == ("CANCELLED", 130), errors
+    assert (timed_out.returncode, "TIMED_OUT" in timed_out.stderr) == (124, True)
+    assert deployment.execution(execution_id)["status"] == "CANCELLED"
+    assert deployment.locks() == []
