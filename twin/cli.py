@@ -1,10 +1,14 @@
 """`python -m twin up | down | status` (what ./scripts/aws-twin runs), and `serve`, the
 background daemon `up` starts.
 
-- `up`: synthesizes the stack (cached), starts the daemon in the background, waits until
+- `up`: synthesizes the stack (cached; `--context mycli:key=value`, repeatable, sets a
+  tunable over cdk.json's as `cdk deploy -c` does), starts the daemon in the background, waits until
   it serves, then prints the API URL and a new admin key and writes the profile `twin`
   into mycli's config (XDG_CONFIG_HOME honoured, as `mycli local up` writes `local`).
   When a twin already runs in the run directory, it says so and changes nothing.
+- `reset`: the running twin back to a fresh deployment (every task stopped, every table,
+  bucket, secret and log stream emptied: twin/reset.py) with a new admin key, printed and
+  written to the profile as `up` does; about a second instead of `down` and `up`.
 - `down`: SIGTERM to the daemon (it stops every task, the API and moto), SIGKILL after a
   grace, then any container process of this run left behind.
 Exit codes: 0 done (or already up / not running), 1 the twin could not start or stop."""
@@ -20,10 +24,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twin.runstate import (
     ADMIN_KEY_FILE,
     LOG_FILE,
+    RESET_FAILED_FILE,
     STATE_FILE,
     TEMPLATE_FILE,
     default_run_dir,
@@ -34,17 +40,27 @@ from twin.runstate import (
     write_private,
 )
 
+if TYPE_CHECKING:
+    from twin.daemon import Twin
+
 PROFILE = "twin"
 START_TIMEOUT_SECONDS = 180
 STOP_GRACE_SECONDS = 40
+RESET_TIMEOUT_SECONDS = 90
 
 
 def say(message: str) -> None:
     print(f"aws-twin: {message}", file=sys.stderr, flush=True)
 
 
-def up(run_dir: Path, port: int, reaper_interval: float | None, profile: str) -> int:
-    from twin.template import ROOT, TemplateError, synthesize
+def up(
+    run_dir: Path,
+    port: int,
+    reaper_interval: float | None,
+    profile: str,
+    context: list[str] | None = None,
+) -> int:
+    from twin.template import ROOT, TemplateError, parse_context, synthesize
 
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     state = read_state(run_dir)
@@ -53,7 +69,7 @@ def up(run_dir: Path, port: int, reaper_interval: float | None, profile: str) ->
         return 0
     started = time.monotonic()
     try:
-        template = synthesize()
+        template = synthesize(context=parse_context(context or []))
     except TemplateError as error:
         say(str(error))
         return 1
@@ -91,6 +107,33 @@ def up(run_dir: Path, port: int, reaper_interval: float | None, profile: str) ->
         f"run directory {run_dir}); try `mycli --profile {profile} whoami`; "
         "stop it with `./scripts/aws-twin down`"
     )
+    return 0
+
+
+def reset(run_dir: Path, profile: str) -> int:
+    state = read_state(run_dir)
+    if state is None:
+        say(f"not running (run directory {run_dir})")
+        return 1
+    key_path, failed = run_dir / ADMIN_KEY_FILE, run_dir / RESET_FAILED_FILE
+    key_path.unlink(missing_ok=True)
+    failed.unlink(missing_ok=True)
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + RESET_TIMEOUT_SECONDS
+    while not key_path.exists():
+        if failed.exists():
+            say(f"the reset failed: {failed.read_text().strip()} (log {run_dir / LOG_FILE})")
+            return 1
+        if read_state(run_dir) is None or time.monotonic() > deadline:
+            say(f"the twin did not reset (log {run_dir / LOG_FILE})")
+            return 1
+        time.sleep(0.05)
+    admin_key = key_path.read_text().strip()
+    key_path.unlink()
+    _save_profile(profile, state["url"], admin_key)
+    print(f"Admin API key (saved in profile '{profile}'): {admin_key}")
+    say("reset: every task stopped, everything stored emptied")
     return 0
 
 
@@ -140,9 +183,10 @@ def serve(run_dir: Path, port: int, reaper_interval: float | None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    stop = threading.Event()
+    stop, reset_asked = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: reset_asked.set())
     template = Template(json.loads((run_dir / TEMPLATE_FILE).read_text()))
     twin = Twin(template, TwinOptions(run_dir, port, reaper_interval))
     try:
@@ -157,17 +201,32 @@ def serve(run_dir: Path, port: int, reaper_interval: float | None) -> int:
         }
         write_private(run_dir / STATE_FILE, json.dumps(state))
         logging.getLogger("twin").info("serving at %s (moto %s)", url, twin.moto_url)
-        stop.wait()
+        while not stop.is_set():
+            if reset_asked.wait(0.2):
+                reset_asked.clear()
+                _reset(twin, run_dir)
     finally:
         (run_dir / STATE_FILE).unlink(missing_ok=True)
         twin.close()
     return 0
 
 
+def _reset(twin: Twin, run_dir: Path) -> None:
+    """The daemon's side of `reset`: the new admin key, or why it failed, in the run dir."""
+    try:
+        twin.reset()
+        write_private(run_dir / ADMIN_KEY_FILE, twin.admin_key())
+    except Exception as error:
+        import logging
+
+        logging.getLogger("twin").exception("the reset failed")
+        write_private(run_dir / RESET_FAILED_FILE, str(error) or type(error).__name__)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aws-twin", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("up", "down", "status", "serve"):
+    for name in ("up", "down", "status", "serve", "reset"):
         command = commands.add_parser(name)
         command.add_argument("--dir", type=Path, default=None, help="the run directory")
         if name in ("up", "serve"):
@@ -178,14 +237,24 @@ def main(argv: list[str] | None = None) -> int:
                 default=None,
                 help="seconds between reaper runs (default: the template's schedule)",
             )
-        if name == "up":
+        if name in ("up", "reset"):
             command.add_argument("--profile", default=PROFILE, help="the profile to write")
+        if name == "up":
+            command.add_argument(
+                "--context",
+                action="append",
+                default=[],
+                metavar="mycli:KEY=VALUE",
+                help="a stack tunable over cdk.json's (repeatable), as `cdk deploy -c` takes",
+            )
     options = parser.parse_args(argv)
     run_dir = (options.dir or default_run_dir()).expanduser().resolve()
     if options.command == "up":
-        return up(run_dir, options.port, options.reaper_interval, options.profile)
+        return up(run_dir, options.port, options.reaper_interval, options.profile, options.context)
     if options.command == "down":
         return down(run_dir)
     if options.command == "status":
         return status(run_dir)
+    if options.command == "reset":
+        return reset(run_dir, options.profile)
     return serve(run_dir, options.port, options.reaper_interval)

@@ -31,6 +31,8 @@ from twin.s3_front import RunningFront
 from twin.template import Template
 
 logger = logging.getLogger("twin")
+# How long `reset` waits for the tasks it stops (their stopTimeout is 30 s at most).
+RESET_STOP_SECONDS = 40.0
 ADMIN_EMAIL = "admin@mycli"
 # What marks a container process as this twin's (`down` finds leftovers by it).
 RUN_MARKER = "MYCLI_TWIN_RUN"
@@ -69,6 +71,8 @@ class Twin:
         self.moto_url = ""
         self.s3_url = ""
         self._stack = ExitStack()
+        self._standin: EcsStandIn | None = None
+        self._bus: EventBus | None = None
 
     def start(self) -> str:
         try:
@@ -123,6 +127,7 @@ class Twin:
         )
         on_close(bus.close)  # after the stand-in's last STOPPED events (closed first)
         on_close(standin.close)
+        self._standin, self._bus = standin, bus
         ecs = _client("ecs")
         for _, physical in _clusters(resolver, self.template):
             bridge = MotoEcsBridge(ecs, standin, cluster=physical, moto_url=self.moto_url)
@@ -137,6 +142,22 @@ class Twin:
         gateway.start()
         on_close(gateway.close)
         self.url = gateway.url
+
+    def reset(self) -> None:
+        """Back to a fresh deployment: every task stopped and its STOPPED event delivered,
+        then everything stored emptied (twin/reset.py). The caller issues a new admin key."""
+        from twin.reset import empty_state
+
+        if self._standin is None or self._bus is None:
+            raise RuntimeError("the twin is not started")
+        running = [task for task in self._standin.tasks() if not task.done]
+        for task in running:
+            task.stop("the twin was reset")
+        if not all(task.wait(RESET_STOP_SECONDS) for task in running):
+            raise RuntimeError("a task did not stop in time")
+        if not self._bus.flush():
+            raise RuntimeError("the task events were not delivered in time")
+        empty_state(_client, os.environ.get("SECRETS_PATH", ""))
 
     def admin_key(self) -> str:
         """A new admin key, issued through the users service (as `mycli init` does)."""

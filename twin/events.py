@@ -120,12 +120,18 @@ class EventBus:
     def __init__(self, rules: list[Rule], dead_letters: Callable[[str, dict[str, Any]], None]):
         self._rules = [rule for rule in rules if rule.pattern is not None]
         self._dead_letters = dead_letters
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._queue: queue.Queue[dict[str, Any] | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._deliver_all, name="twin-events", daemon=True)
         self._thread.start()
 
     def put(self, event: dict[str, Any]) -> None:
         self._queue.put(event)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Whether every event put so far was delivered within `timeout`."""
+        delivered = threading.Event()
+        self._queue.put(delivered)
+        return delivered.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
@@ -133,6 +139,9 @@ class EventBus:
 
     def _deliver_all(self) -> None:
         while (event := self._queue.get()) is not None:
+            if isinstance(event, threading.Event):
+                event.set()
+                continue
             for rule in self._rules:
                 if rule.pattern is not None and matches(rule.pattern, event):
                     for target in rule.targets:

@@ -1,7 +1,8 @@
 """Where a running twin keeps its state: the run directory (`--dir`, else
 $XDG_RUNTIME_DIR/mycli-twin, else ~/.local/state/mycli-twin) holding `state.json` (the
 daemon's pid and URLs, written once it serves), `twin.log`, `template.json`, the admin key
-handed to `up` (`admin-key`, mode 0600, removed once read) and the tasks' directories."""
+handed to `up` or `reset` (`admin-key`, mode 0600, removed once read) and the tasks'
+directories."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ STATE_FILE = "state.json"
 LOG_FILE = "twin.log"
 TEMPLATE_FILE = "template.json"
 ADMIN_KEY_FILE = "admin-key"
+RESET_FAILED_FILE = "reset-failed"  # why the last `reset` failed (the daemon writes it)
 
 
 def default_run_dir() -> Path:

@@ -1,5 +1,6 @@
-"""`python -m twin.synth_child OUT`: synthesize the MycliStack with cdk.json's context (no
-bundling, no cdk-nag: the template is what `cdk synth` deploys) and write it to OUT."""
+"""`python -m twin.synth_child OUT [CONTEXT_JSON]`: synthesize the MycliStack with cdk.json's
+context, CONTEXT_JSON's values over it (no bundling, no cdk-nag: the template is what
+`cdk synth` deploys) and write it to OUT."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from twin.template import ROOT
 
 
-def main(out: Path) -> None:
+def main(out: Path, overrides: dict[str, str]) -> None:
     import aws_cdk as cdk
 
     sys.path.insert(0, str(ROOT / "lambda_src"))
@@ -20,7 +21,7 @@ def main(out: Path) -> None:
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     app = cdk.App(
-        context={**context, "aws:cdk:bundling-stacks": []},
+        context={**context, **overrides, "aws:cdk:bundling-stacks": []},
         builtin_cloud_formation_validation=False,
     )
     stack = MycliStack(app, STACK_NAME)
@@ -30,4 +31,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})

@@ -2,7 +2,8 @@
 
 `synthesize` runs this repository's CDK app (the MycliStack with cdk.json's context, as
 tests/infra does, without bundling: nothing is built) in a child Python process and caches
-the template by a hash of what synthesis reads (app.py, cdk.json, stacks/, lambda_src/)."""
+the template by a hash of what synthesis reads (app.py, cdk.json, stacks/, lambda_src/) and
+of the context values given over cdk.json's (`-c mycli:key=value` as `cdk deploy` takes)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,10 @@ class Template:
         return str(resource.get("Type"))
 
 
-def source_hash(root: Path = ROOT) -> str:
-    """A hash of every file synthesis reads (caches are ignored)."""
+def source_hash(root: Path = ROOT, context: dict[str, str] | None = None) -> str:
+    """A hash of every file synthesis reads (caches are ignored) and of `context`."""
     digest = hashlib.sha256()
+    digest.update(json.dumps(context or {}, sort_keys=True).encode() + b"\0")
     for name in SOURCES:
         path = root / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
@@ -74,16 +76,31 @@ def cache_dir() -> Path:
     return Path(base) / "mycli-twin"
 
 
-def synthesize(root: Path = ROOT, cache: Path | None = None) -> Template:
-    """The template, from the cache when the sources have not changed."""
+def parse_context(pairs: list[str]) -> dict[str, str]:
+    """`mycli:key=value` pairs (as `cdk deploy -c` takes them) as a dict; a pair without `=`
+    or outside the stack's `mycli:` keys is a TemplateError naming it."""
+    context: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.startswith("mycli:") or len(key) == len("mycli:"):
+            raise TemplateError(f"a context value is mycli:KEY=VALUE, not {pair!r}")
+        context[key] = value
+    return context
+
+
+def synthesize(
+    root: Path = ROOT, cache: Path | None = None, context: dict[str, str] | None = None
+) -> Template:
+    """The template (with `context` over cdk.json's), from the cache when neither the sources
+    nor the context changed. Concurrent callers each synthesize into a file of their own."""
     cache = cache or cache_dir()
-    cached = cache / f"template-{source_hash(root)}.json"
+    cached = cache / f"template-{source_hash(root, context)}.json"
     if cached.is_file():
         return Template(json.loads(cached.read_text()))
     cache.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".part")
+    partial = cached.with_name(f"{cached.stem}.{os.getpid()}.part")
     result = subprocess.run(
-        [sys.executable, "-m", "twin.synth_child", str(partial)],
+        [sys.executable, "-m", "twin.synth_child", str(partial), json.dumps(context or {})],
         cwd=root,
         env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
         capture_output=True,
@@ -92,6 +109,7 @@ def synthesize(root: Path = ROOT, cache: Path | None = None) -> Template:
         check=False,
     )
     if result.returncode != 0:
+        partial.unlink(missing_ok=True)
         raise TemplateError(f"cdk synthesis failed: {result.stderr.strip()[-2000:]}")
-    partial.rename(cached)
+    partial.replace(cached)
     return Template(json.loads(cached.read_text()))

@@ -1,5 +1,6 @@
 """A real `mycli local up --background` deployment in a temporary home, driven through the
-real `mycli` command as a subprocess."""
+real `mycli` command as a subprocess; `new_deployment`/`running_deployment` give the chosen
+backend's (MYCLI_E2E_BACKEND, set from `pytest --backend`: embedded or the twin)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,24 @@ from urllib.parse import urlsplit
 
 MYCLI = str(Path(sys.executable).parent / "mycli")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
+BACKEND_VARIABLE = "MYCLI_E2E_BACKEND"
+
+
+def backend() -> str:
+    """The backend this run of the suite is on: `embedded` or `twin`."""
+    return os.environ.get(BACKEND_VARIABLE, "embedded")
+
+
+class WrongBackend(AssertionError):
+    """An embedded deployment started while the suite runs on the twin: the test must take
+    `new_deployment`/`running_deployment`, or be marked embedded_only with its reason."""
 
 
 @dataclass
 class LocalDeployment:
     home: Path
+    # Who the admin key belongs to (`mycli local up` issues it to this address).
+    admin_email = "admin@localhost"
 
     @property
     def env(self) -> dict[str, str]:
@@ -75,6 +89,8 @@ class LocalDeployment:
         )
 
     def up(self, *extra: str) -> None:
+        if backend() != "embedded":
+            raise WrongBackend(f"an embedded deployment on the {backend()} backend")
         self.mycli(
             "local", "up", "--background", "--port", "0", "--kill-grace", "1", *extra, check=True
         )
@@ -103,6 +119,15 @@ class LocalDeployment:
     def down(self) -> None:
         self.mycli("local", "down")
 
+    def stored_data(self) -> bytes:
+        """Every byte the deployment keeps at rest (the data directory, server log included),
+        once ended runs' working directories are gone."""
+        from data_files import stored_bytes, wait_for_cleanup
+
+        wait_for_cleanup(self.home / "data")
+        assert (self.home / "data" / "server.log").is_file()
+        return stored_bytes(self.home / "data")
+
     def execution(self, execution_id: str, key: str | None = None) -> dict[str, Any]:
         result = self.mycli("status", execution_id, "-o", "json", key=key, check=True)
         data: dict[str, Any] = json.loads(result.stdout)
@@ -130,10 +155,20 @@ class LocalDeployment:
             time.sleep(0.05)
 
 
+def new_deployment(home: Path) -> LocalDeployment:
+    """A deployment (not up yet) in `home` on the suite's backend."""
+    if backend() == "twin":
+        from twin_deployment import TwinDeployment
+
+        return TwinDeployment(home)
+    return LocalDeployment(home)
+
+
 @contextmanager
 def running_deployment(home: Path, *up_options: str) -> Iterator[LocalDeployment]:
-    """A deployment in `home`, up (with `up_options`) for the block and down after it."""
-    deployment = LocalDeployment(home)
+    """A deployment in `home` on the suite's backend, up (with `mycli local up`'s options,
+    the twin taking their stack equivalents) for the block and down after it."""
+    deployment = new_deployment(home)
     deployment.up(*up_options)
     try:
         yield deployment

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from archives import MIB, bomb, member, tarball, truncated
-from deployment import LocalDeployment
+from deployment import LocalDeployment, running_deployment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.both_backends]
 
 
 def project(root: Path) -> Path:
@@ -67,9 +67,7 @@ def test_in_a_git_work_tree_ignored_files_do_not_arrive(
 
 
 def test_an_archive_over_the_servers_limit_is_refused_before_uploading(tmp_path: Path) -> None:
-    local = LocalDeployment(tmp_path)
-    local.up("--max-upload-mb", "1")
-    try:
+    with running_deployment(tmp_path / "home", "--max-upload-mb", "1") as local:
         directory = tmp_path / "big"
         directory.mkdir()
         (directory / "random.bin").write_bytes(os.urandom(2 * 1024 * 1024))
@@ -81,9 +79,7 @@ def test_an_archive_over_the_servers_limit_is_refused_before_uploading(tmp_path:
         assert "Traceback" not in result.stderr
         listed = json.loads(local.mycli("list", "-o", "json", check=True).stdout)
         assert listed["items"] == []
-        assert list((tmp_path / "data" / "uploads").glob("*.tar.gz")) == []
-    finally:
-        local.down()
+        assert b"\x1f\x8b" not in local.stored_data(), "no archive was stored"
 
 
 def test_a_path_traversal_archive_sent_to_the_api_fails_the_execution_with_the_reason(

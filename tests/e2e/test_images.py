@@ -131,6 +131,10 @@ def test_an_invalid_size_is_refused_with_the_valid_choices(platform: LocalDeploy
     assert "over image capped's limit" in over.stderr
 
 
+@pytest.mark.embedded_only(
+    "the twin's ECS stand-in runs containers as host processes without the task's memory "
+    "limit (Fargate enforces it; the template's sizes are asserted in tests/infra)"
+)
 def test_the_memory_size_limits_the_command(platform: LocalDeployment) -> None:
     register(platform, "roomy", max_memory=2048)
 

@@ -15,6 +15,9 @@ import pytest
 
 from deployment import MYCLI, LocalDeployment, running_deployment
 
+pytestmark = [pytest.mark.e2e, pytest.mark.both_backends]
+MIB = 1024 * 1024
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
@@ -173,23 +176,21 @@ def test_without_stdin_the_command_reads_nothing(server: LocalDeployment) -> Non
 
 
 def test_output_past_the_log_cap_is_dropped_and_said_once(tmp_path: Path) -> None:
-    # Given a server whose log cap is 1000 bytes
-    local = LocalDeployment(tmp_path)
-    local.up("--max-log-bytes", "1000")
-    try:
-        # When a command prints 5000 bytes and goes on afterwards
-        result = exec_bytes(local, "head -c 5000 /dev/zero | tr '\\0' a; sleep 0.2; exit 6")
+    # Given a deployment whose log cap is 1 MiB
+    with running_deployment(tmp_path, "--max-log-mb", "1") as local:
+        # When a command prints 1 MiB and 5000 bytes and goes on afterwards
+        result = exec_bytes(
+            local, f"head -c {MIB + 5000} /dev/zero | tr '\\0' a; sleep 0.2; exit 6"
+        )
         execution_id = execution_id_of(result)
         replay = run(local, "logs", execution_id)
         record = local.execution(execution_id)
-    finally:
-        local.down()
 
-    # Then the run finished with its own code, 1000 bytes were kept, and both mycli and the
+    # Then the run finished with its own code, 1 MiB was kept, and both mycli and the
     # record say where the log was truncated
-    note = b"mycli: log truncated at 1000 bytes (the log cap)\n"
+    note = f"mycli: log truncated at {MIB} bytes (the log cap)\n".encode()
     assert result.returncode == 6
-    assert result.stdout == b"a" * 1000
+    assert result.stdout == b"a" * MIB
     assert result.stderr.count(note) == 1
-    assert replay.stdout == b"a" * 1000 and replay.stderr.count(note) == 1
-    assert record["log_truncated_at"] == 1000
+    assert replay.stdout == b"a" * MIB and replay.stderr.count(note) == 1
+    assert record["log_truncated_at"] == MIB

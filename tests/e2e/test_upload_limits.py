@@ -17,7 +17,9 @@ import pytest
 from archives import MIB, bomb, chains, entry_bomb, member, realpath_overflow, tarball
 from deployment import TERMINAL, LocalDeployment, running_deployment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.both_backends]
+# On AWS a run's work tree is in its task's volume, which ends with the task.
+WORK_TREE = "reads the embedded runs' work directories (on AWS, the task's own volume)"
 EXECUTION_ID_LENGTH = 32  # uuid4().hex
 
 
@@ -85,6 +87,7 @@ def test_an_entry_bomb_fails_with_the_reason(platform: LocalDeployment, tmp_path
 
 
 @pytest.mark.parametrize("case", ["cve-2025-4517", *sorted(chains())])
+@pytest.mark.embedded_only(WORK_TREE)
 def test_a_link_chain_writes_nothing_outside_the_runs_directory(
     platform: LocalDeployment, case: str
 ) -> None:
@@ -102,6 +105,7 @@ def test_a_link_chain_writes_nothing_outside_the_runs_directory(
     assert list(platform.home.rglob("ran")) == []
 
 
+@pytest.mark.embedded_only(WORK_TREE)
 def test_a_slow_unpack_holds_no_api_worker_and_is_cancelled_like_a_command(
     platform: LocalDeployment, tmp_path: Path
 ) -> None:

@@ -81,7 +81,10 @@ def task_state_change(event: dict[str, Any], results: RunResults) -> TaskStateCh
 def with_result(change: TaskStateChange, result: RunResult) -> TaskStateChange:
     return replace(
         change,
-        exit_code=result.exit_code if result.exit_code is not None else change.exit_code,
+        # A setup failure ran no command: no exit code (the entry's 125 is its abort), as embedded.
+        exit_code=None
+        if result.failure
+        else (result.exit_code if result.exit_code is not None else change.exit_code),
         git_commit=result.git_commit,
         setup_failure=result.failure,
         log_truncated_at=result.truncated_at,
