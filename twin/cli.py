@@ -1,4 +1,4 @@
-"""`python -m twin up | down | status` (what ./scripts/aws-twin runs), and `serve`, the
+"""`python -m twin up | down | status | reset` (what ./scripts/aws-twin runs), and `serve`, the
 background daemon `up` starts.
 
 - `up`: synthesizes the stack (cached; `--context mycli:key=value`, repeatable, sets a
