@@ -5,7 +5,6 @@ command_entry.sh)"`, two processes sharing a temporary workspace (MYCLI_WORKSPAC
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 import boto3
 
 from moto_aws import CODE_BUCKET, REGION
+from orchestrator.adapters.aws.kms_env import KmsEnvSealer
 from orchestrator.adapters.aws.s3_logs import S3LogReader
 from orchestrator.adapters.aws.s3_output import SIGV4, output_slot
 from orchestrator.adapters.aws.s3_results import S3RunResults
@@ -80,27 +80,12 @@ class AgentWorld:
         )
 
     def seal(self, execution_id: str, unsealed: Unsealed) -> tuple[list[str], str]:
-        """The values in KMS pieces bound to the run, and a grant to open them."""
-        context = {"execution_id": execution_id}
-        plaintext = unsealed.to_json()
-        pieces = [
-            base64.b64encode(
-                self.kms.encrypt(
-                    KeyId=self.key_id,
-                    Plaintext=plaintext[start : start + PIECE_BYTES],
-                    EncryptionContext=context,
-                )["CiphertextBlob"]
-            ).decode()
-            for start in range(0, len(plaintext), PIECE_BYTES)
-        ]
-        grant = self.kms.create_grant(
-            KeyId=self.key_id,
-            GranteePrincipal=TASK_ROLE,
-            RetiringPrincipal=TASK_ROLE,
-            Operations=["Decrypt"],
-            Constraints={"EncryptionContextEquals": context},
+        """The values in KMS pieces bound to the run, and a grant to open them: the create
+        function's own sealer, with small pieces so there are several."""
+        sealed = KmsEnvSealer(self.kms, self.key_id, TASK_ROLE, PIECE_BYTES).seal(
+            execution_id, unsealed
         )
-        return pieces, str(grant["GrantToken"])
+        return sealed.pieces, sealed.grant_token
 
     def manifest(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.models import Role
 from orchestrator.domain.users import UserService
+from twin.s3_front import PolicyFront, policy_front
 
 
 @pytest.fixture
@@ -32,3 +34,16 @@ def lambdas(aws: AwsSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambd
         bob_key=users.issue_key("bob@example.com", Role.USER).api_key,
     )
     reset_runtime()
+
+
+@pytest.fixture
+def front(output_bucket: str, moto_server: str) -> Iterator[tuple[str, PolicyFront]]:
+    """The output bucket behind the POST-policy-checking front: (its URL, the front)."""
+    with policy_front(moto_server) as running:
+        yield running
+
+
+@pytest.fixture
+def s3(output_bucket: str) -> Any:
+    """An S3 client of the moto world holding the output bucket."""
+    return boto3.client("s3", region_name=REGION)

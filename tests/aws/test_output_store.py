@@ -9,7 +9,6 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,21 +33,9 @@ from orchestrator.output_segments import (
     end_key,
 )
 from output_store import execution, post_store, signed_slot
-from twin.s3_front import PolicyFront, policy_front
 
 KEY = "runs/e1/output/0000000000000003"
 STAMP = b'"2026-01-01T00:00:00.000Z"'
-
-
-@pytest.fixture
-def front(output_bucket: str, moto_server: str) -> Iterator[tuple[str, PolicyFront]]:
-    with policy_front(moto_server) as running:
-        yield running
-
-
-@pytest.fixture
-def s3(output_bucket: str) -> Any:
-    return boto3.client("s3", region_name=REGION)
 
 
 def keys(s3: Any, prefix: str = "runs/") -> list[str]:

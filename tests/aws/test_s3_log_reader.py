@@ -5,16 +5,14 @@ The LogReader contract itself is in tests/contract/test_log_reader.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from fakes import InMemoryExecutionStore
-from moto_aws import CODE_BUCKET, REGION
+from moto_aws import CODE_BUCKET
 from orchestrator.adapters.aws.s3_logs import MAX_SEGMENTS_PER_PAGE, S3LogReader
 from orchestrator.agent.output_writer import OutputWriter
 from orchestrator.domain.errors import ValidationFailed
@@ -29,20 +27,8 @@ from orchestrator.output_segments import (
 )
 from orchestrator.ports import NoLogWait
 from output_store import execution, post_store
-from twin.s3_front import policy_front
 
 STAMP = b'"2026-01-01T00:00:00.000Z"'
-
-
-@pytest.fixture
-def front(output_bucket: str, moto_server: str) -> Iterator[tuple[str, Any]]:
-    with policy_front(moto_server) as running:
-        yield running
-
-
-@pytest.fixture
-def s3(output_bucket: str) -> Any:
-    return boto3.client("s3", region_name=REGION)
 
 
 def write_segments(endpoint: str, sizes: list[int]) -> bytes:

@@ -27,10 +27,18 @@ class Sealed:
 
 
 class KmsEnvSealer:
-    def __init__(self, kms: Any, key_id: str, task_role_arn: str) -> None:
+    def __init__(
+        self,
+        kms: Any,
+        key_id: str,
+        task_role_arn: str,
+        piece_bytes: int = MAX_SEALED_CHUNK_BYTES,
+    ) -> None:
+        """`piece_bytes`: plaintext per KMS piece (KMS takes at most 4 KB)."""
         self._kms = kms
         self._key_id = key_id
         self._task_role_arn = task_role_arn
+        self._piece_bytes = piece_bytes
 
     def seal(self, execution_id: str, values: Unsealed, task_role_arn: str | None = None) -> Sealed:
         """`values` as JSON, sealed in pieces, and a grant to unseal them for the task of
@@ -44,11 +52,11 @@ class KmsEnvSealer:
                 base64.b64encode(
                     self._kms.encrypt(
                         KeyId=self._key_id,
-                        Plaintext=plaintext[start : start + MAX_SEALED_CHUNK_BYTES],
+                        Plaintext=plaintext[start : start + self._piece_bytes],
                         EncryptionContext=context,
                     )["CiphertextBlob"]
                 ).decode()
-                for start in range(0, len(plaintext), MAX_SEALED_CHUNK_BYTES)
+                for start in range(0, len(plaintext), self._piece_bytes)
             ]
             grant = self._kms.create_grant(
                 KeyId=self._key_id,
