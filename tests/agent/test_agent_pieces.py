@@ -124,7 +124,7 @@ def test_the_inputs_are_files_the_command_container_can_read(tmp_path: Path) -> 
     assert (tmp_path / "cwd").read_text() == str(tmp_path / "work" / "app")
     assert (tmp_path / "go").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "command", "cwd", "env", "go", "scratch", "work"
+        "command", "cwd", "env", "go", "work"
     ]  # fmt: skip
 
 
@@ -297,3 +297,17 @@ def test_a_failed_step_is_its_reason_and_a_good_one_hands_over_its_stdout() -> N
     with pytest.raises(SetupFailed, match=r"^no$"):
         run_step(bad, threading.Event())
     assert seen == ["out\n"]
+
+
+def test_given_a_prepared_workspace_when_go_then_the_agents_scratch_is_gone(
+    tmp_path: Path,
+) -> None:
+    workspace = Workspace(tmp_path)
+    workspace.prepare()
+    (workspace.scratch / "git").mkdir()
+    (workspace.scratch / "git" / "config").write_text("[credential]\n")
+
+    workspace.go()
+
+    assert not workspace.scratch.exists()
+    assert (tmp_path / "go").exists()

@@ -25,6 +25,7 @@ from orchestrator.agent.layout import (
     STDOUT_FIFO,
     WORK_DIR,
 )
+from orchestrator.unpack import remove_tree
 
 ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 STREAM_FIFOS = {"stdout": STDOUT_FIFO, "stderr": STDERR_FIFO}
@@ -111,6 +112,9 @@ class Workspace:
         shutil.rmtree(self.root / ENV_DIR, ignore_errors=True)
 
     def go(self) -> None:
+        """Let the command start; the agent's scratch (git's HOME, downloads) goes first, so
+        nothing of the setup is left on the volume the command shares."""
+        remove_tree(self.scratch)
         _write(self.root / GO_FILE, b"")
 
     def abort(self) -> None:
