@@ -131,8 +131,10 @@ def test_the_run_agent_killed_mid_run_fails_the_run_and_frees_its_lock(
 def test_the_command_container_killed_ends_the_run_promptly_with_137(
     deployment: LocalDeployment,
 ) -> None:
-    # Given a run whose command is printing
-    execution_id = start(deployment, "touch started; while :; do echo tick; sleep 0.1; done")
+    # Given a run whose command has printed (its first tick before `started`)
+    execution_id = start(
+        deployment, "echo tick; touch started; while :; do echo tick; sleep 0.1; done"
+    )
     deployment_twin = twin(deployment)
 
     # When every process of its command container is killed (SIGKILL, as on OOM)
