@@ -24,6 +24,7 @@ from twin.functions import apply_environment, load_functions, shared_environment
 from twin.gateway import Gateway
 from twin.images import image_mapper
 from twin.moto_bridge import MotoEcsBridge
+from twin.moto_wakeup import ecs_task_changes
 from twin.moto_writes import atomic_dynamodb_writes
 from twin.provision import Provisioner
 from twin.resolver import ACCOUNT, REGION, Resolver
@@ -85,6 +86,7 @@ class Twin:
     def _start(self) -> None:
         on_close = self._stack.callback
         self._stack.enter_context(atomic_dynamodb_writes())
+        task_changes = self._stack.enter_context(ecs_task_changes())
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         on_close(moto.stop)
@@ -130,7 +132,13 @@ class Twin:
         self._standin, self._bus = standin, bus
         ecs = _client("ecs")
         for _, physical in _clusters(resolver, self.template):
-            bridge = MotoEcsBridge(ecs, standin, cluster=physical, moto_url=self.moto_url)
+            bridge = MotoEcsBridge(
+                ecs,
+                standin,
+                cluster=physical,
+                moto_url=self.moto_url,
+                wake=task_changes.subscribe(),
+            )
             bridge.start()
             on_close(bridge.stop)
         schedules = Schedules(rules, self.options.reaper_interval)
