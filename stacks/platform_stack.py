@@ -61,6 +61,7 @@ class MycliStack(Stack):
             cluster=self.executor.cluster,
             task_events=self.task_events,
             reaper=self.reaper,
+            alarm_topic_arn=self.config.alarm_topic_arn,
         )
         self._build_outputs()
         self._acknowledge()
