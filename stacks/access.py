@@ -38,7 +38,7 @@ class Access:
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
     images: tuple[str, ...] = ()  # actions on the Images table
     image_task_definitions: bool = False  # register/deregister images' task definitions
-    write_secrets: bool = False  # ssm:PutParameter under the secrets path (SecureString)
+    write_secrets: bool = False  # ssm:PutParameter under the secrets path; DeleteParameter (values)
     list_secrets: bool = False  # ssm:GetParametersByPath on the secrets' metadata
     delete_secrets: bool = False  # ssm:GetParameters, DeleteParameters under the path
     read_secrets: bool = False  # ssm:GetParameters (decrypted) under the path: a run's secrets

@@ -15,6 +15,8 @@ ALPINE_3_20 = (
 )
 # An image reference pinned by digest: `<repository>[:tag]@sha256:<64 hex>`.
 PINNED_IMAGE = re.compile(r"[^\s@]+@sha256:[0-9a-f]{64}")
+# A standard SNS topic's ARN (alarm actions take no FIFO topic).
+SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(ValueError):
@@ -59,6 +61,8 @@ class PlatformConfig:
     # Task roles an image may carry: IAM role names (path included) starting with this.
     image_role_prefix: str = "mycli-task-"
     existing_images_table: str = ""
+    # An SNS topic the stack's alarms notify (its ARN); "" for none.
+    alarm_topic_arn: str = ""
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -101,6 +105,11 @@ class PlatformConfig:
             raise ConfigError(
                 "mycli:executorImage must be pinned by digest (`repository[:tag]@sha256:...`), "
                 f"not {self.executor_image!r}: a tag can move between two runs"
+            )
+        if self.alarm_topic_arn and not SNS_TOPIC_ARN.fullmatch(self.alarm_topic_arn):
+            raise ConfigError(
+                "mycli:alarmTopicArn must be an SNS topic's ARN "
+                f"(arn:aws:sns:REGION:ACCOUNT:NAME), not {self.alarm_topic_arn!r}"
             )
         if self.log_retention_days not in _RETENTION:
             raise ConfigError(

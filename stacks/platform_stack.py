@@ -61,6 +61,7 @@ class MycliStack(Stack):
             cluster=self.executor.cluster,
             task_events=self.task_events,
             reaper=self.reaper,
+            alarm_topic_arn=self.config.alarm_topic_arn,
         )
         self._build_outputs()
         self._acknowledge()
@@ -178,6 +179,8 @@ class MycliStack(Stack):
         key = self.executor.secrets_key.key_arn
         if access.write_secrets:
             function.allow(["ssm:PutParameter"], [values, metadata])
+            # Rolls back a new value whose metadata could not be written (ssm_secrets.py).
+            function.allow(["ssm:DeleteParameter"], [values])
             function.allow(["kms:Encrypt", "kms:GenerateDataKey"], [key], **through_ssm)
         if access.list_secrets:
             function.allow(

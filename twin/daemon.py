@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from twin.awslogs import AwsLogsDriver
 from twin.ecs import EcsStandIn
 from twin.events import EventBus, Schedules, load_rules
+from twin.faults import FaultHooks, failing_stop_tasks
 from twin.functions import apply_environment, load_functions, shared_environment
 from twin.gateway import Gateway
 from twin.images import image_mapper
@@ -74,6 +75,7 @@ class Twin:
         self._stack = ExitStack()
         self._standin: EcsStandIn | None = None
         self._bus: EventBus | None = None
+        self.faults = FaultHooks(options.run_dir)
 
     def start(self) -> str:
         try:
@@ -87,6 +89,7 @@ class Twin:
         on_close = self._stack.callback
         self._stack.enter_context(atomic_dynamodb_writes())
         task_changes = self._stack.enter_context(ecs_task_changes())
+        self._stack.enter_context(failing_stop_tasks(self.faults))
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         on_close(moto.stop)
@@ -109,7 +112,7 @@ class Twin:
 
         logs = AwsLogsDriver(_client("logs"))
         on_close(logs.close)
-        bus = EventBus(rules, _send_to_queue)
+        bus = EventBus(rules, _send_to_queue, self.faults.fail_task_event)
         definitions = [
             _client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
             for arn in provisioner.task_definition_arns.values()
@@ -158,6 +161,7 @@ class Twin:
 
         if self._standin is None or self._bus is None:
             raise RuntimeError("the twin is not started")
+        self.faults.clear()
         running = [task for task in self._standin.tasks() if not task.done]
         for task in running:
             task.stop("the twin was reset")

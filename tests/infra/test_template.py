@@ -472,7 +472,7 @@ def test_failed_task_events_are_retried_then_dead_lettered_with_an_alarm(
     }
     assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert rule["Targets"][0]["RetryPolicy"]["MaximumRetryAttempts"] == 8
-    assert alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Properties"]["MetricName"] == "NumberOfMessagesSent"
     assert alarm["Properties"]["Threshold"] == 1
     assert alarm["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
