@@ -108,6 +108,7 @@ def _images() -> ImageService:
 
 def _shown(image: Image, viewer: Caller) -> dict[str, Any]:
     data = image.to_dict()
+    data.pop("platform_base")  # the backend's bookkeeping (what platform_ref was made from)
     if not viewer.is_admin:
         data["task_role_arn"] = None
         data["platform_ref"] = None
