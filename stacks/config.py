@@ -17,6 +17,8 @@ ALPINE_3_20 = (
 PINNED_IMAGE = re.compile(r"[^\s@]+@sha256:[0-9a-f]{64}")
 # A standard SNS topic's ARN (alarm actions take no FIFO topic).
 SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+# The start of ECR repository names (which are lowercase letters, digits, `._-/`).
+ECR_PREFIX = re.compile(r"[a-z0-9][a-z0-9._/-]{0,199}")
 
 
 class ConfigError(ValueError):
@@ -60,6 +62,9 @@ class PlatformConfig:
     max_log_mib: int = 100
     # Task roles an image may carry: IAM role names (path included) starting with this.
     image_role_prefix: str = "mycli-task-"
+    # ECR repositories (this account, this region) tasks may pull images from: names
+    # starting with this. Public registries need nothing.
+    ecr_repository_prefix: str = "mycli/"
     existing_images_table: str = ""
     # An SNS topic the stack's alarms notify (its ARN); "" for none.
     alarm_topic_arn: str = ""
@@ -100,6 +105,12 @@ class PlatformConfig:
             raise ConfigError(
                 "mycli:imageRolePrefix must be 1-64 characters of a role name or path "
                 "(letters, digits, + = , . @ _ / -): an empty prefix would allow every role"
+            )
+        if not ECR_PREFIX.fullmatch(self.ecr_repository_prefix):
+            raise ConfigError(
+                "mycli:ecrRepositoryPrefix must be 1-200 characters of an ECR repository name "
+                "(lowercase letters, digits, . _ - /), starting with a letter or digit: an "
+                "empty prefix would allow every repository"
             )
         if not PINNED_IMAGE.fullmatch(self.executor_image):
             raise ConfigError(
