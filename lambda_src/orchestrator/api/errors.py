@@ -81,7 +81,8 @@ class AwsThrottled(errors.Throttled):
 
 def as_throttled(error: BaseException) -> AwsThrottled | None:
     """`error` as AwsThrottled when it is an AWS error that means throttling (a code botocore
-    retries as throttling, or HTTP 429 with any code); None otherwise."""
+    retries as throttling, HTTP 429 with any code, or a DynamoDB transaction cancelled
+    because one of its items was throttled); None otherwise."""
     response = getattr(error, "response", None)
     if not isinstance(response, dict):
         return None
@@ -89,6 +90,11 @@ def as_throttled(error: BaseException) -> AwsThrottled | None:
     status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
     if code in THROTTLING_CODES or status == HTTPStatus.TOO_MANY_REQUESTS:
         return AwsThrottled(code or "HTTP 429")
+    reasons = response.get("CancellationReasons") or []
+    if code == "TransactionCanceledException" and any(
+        isinstance(reason, dict) and reason.get("Code") == "ThrottlingError" for reason in reasons
+    ):
+        return AwsThrottled("TransactionCanceledException: ThrottlingError")
     return None
 
 
