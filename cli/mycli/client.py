@@ -2,10 +2,11 @@
 keep-alive, bounded retries, one-line errors.
 
 Reads (GET) retry connection errors (but not a refused first contact: the server is not
-there), 429 (honouring Retry-After) and 502/503/504 with
-exponential backoff for a bounded time; the follow loop's log reads get a longer budget so a
-follower survives a server restart. A POST is retried only when it carries an idempotency key
-(the server then returns the first execution for a repeated key); other POSTs, PUTs and
+there), 429 (honouring Retry-After; never a quota refusal, `too_many_executions`) and
+502/503/504 with exponential backoff for a bounded time; a follower's reads (`following`)
+also retry 500 and any other 5xx, for a longer budget, so a follower survives a server
+restart or a spell of AWS throttling. A POST is retried only when it carries an idempotency
+key (the server then returns the first execution for a repeated key); other POSTs, PUTs and
 DELETEs are sent once. HTTPS_PROXY/NO_PROXY are honoured (httpx's trust_env)."""
 
 from __future__ import annotations
@@ -27,11 +28,18 @@ if TYPE_CHECKING:
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 READ_RETRY_SECONDS = 20.0
+# How long a follower (`exec`, `logs -f`) keeps retrying one poll before it gives up (exit
+# 125 "lost the connection" for `exec`, 1 for `logs -f`): long enough for the local server
+# to restart and for AWS throttling to pass (the server's Retry-After is 1 s, the stage's
+# token bucket refills 20 requests/s), short enough that a server that is gone is reported
+# within a minute; the run itself goes on either way (`mycli logs -f ID` picks it up).
 FOLLOW_RETRY_SECONDS = 60.0
 BACKOFF_FIRST_SECONDS = 0.25
 BACKOFF_MAX_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 RETRY_NOTICE = "mycli: connection lost, retrying…"
+BUSY_NOTICE = "mycli: the server is busy (HTTP 429), retrying…"
+QUOTA_REFUSAL = "too_many_executions"
 
 
 def segment(value: str) -> str:
@@ -122,6 +130,7 @@ class ApiClient:
         delay = BACKOFF_FIRST_SECONDS
         while True:
             wait: float | None = None
+            notice = RETRY_NOTICE
             try:
                 response = self._client().request(
                     method, self.api_url + path, params=params, content=content, headers=headers
@@ -134,14 +143,16 @@ class ApiClient:
                     raise ConnectionFailed(f"cannot reach {self.api_url}: {_reason(exc)}") from exc
             else:
                 self._answered = True
-                if not retryable or not _worth_retrying(response):
+                if not retryable or not _worth_retrying(response, following):
                     self._notified = False
                     return _decode(response.status_code, response.content, self.api_url)
                 wait = _retry_after(response.headers.get("Retry-After"))
                 if time.monotonic() >= deadline:
                     return _decode(response.status_code, response.content, self.api_url)
+                if response.status_code == 429:
+                    notice = BUSY_NOTICE
             if not self._notified:
-                self._notify(RETRY_NOTICE)
+                self._notify(notice)
                 self._notified = True
             pause = wait if wait is not None else delay * random.uniform(0.5, 1.0)
             self._sleep(max(0.0, min(pause, deadline - time.monotonic())))
@@ -172,15 +183,29 @@ def _needs_tls(api_url: str) -> bool:
 
 
 def _to_stderr(message: str) -> None:
+    from mycli.streams import start_own_line
+
+    start_own_line()
     print(message, file=sys.stderr, flush=True)
 
 
-def _worth_retrying(response: Any) -> bool:
-    """Throttling and gateway errors pass; a quota refusal (429 too_many_executions) does
-    not until a run finishes, so it is reported at once."""
-    if response.status_code not in RETRY_STATUSES:
-        return False
-    return b"too_many_executions" not in response.content[:200]
+def _worth_retrying(response: Any, following: bool = False) -> bool:
+    """Throttling (429 `throttled`, from the API or API Gateway) and gateway errors pass, and
+    for a follower any 5xx; a quota refusal (429 too_many_executions) does not pass: it
+    lasts until a run finishes, so it is reported at once."""
+    status = response.status_code
+    if status == 429:
+        return _error_code(response.content) != QUOTA_REFUSAL
+    return status in RETRY_STATUSES or (following and status >= 500)
+
+
+def _error_code(data: bytes) -> str | None:
+    """The `error.code` of an error body, if it is one."""
+    try:
+        error = json.loads(data).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return str(error.get("code")) if isinstance(error, dict) else None
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -343,6 +343,16 @@ def test_the_committed_openapi_document_matches_the_routes() -> None:
     )
 
 
+def test_every_route_documents_429_throttled_with_retry_after() -> None:
+    # The API stage's rate limit and AWS throttling can answer any route, /health included
+    for path, item in json.loads(openapi_json())["paths"].items():
+        for method, operation in item.items():
+            throttled = operation["responses"].get("429")
+            assert throttled is not None, (method, path)
+            assert "throttled" in throttled["description"]
+            assert throttled["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+
+
 def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
     paths = json.loads(openapi_json())["paths"]
     operations = {(method.upper(), path) for path, item in paths.items() for method in item}

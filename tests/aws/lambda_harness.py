@@ -35,9 +35,16 @@ class Lambdas:
         self, method: str, path: str, key: str | None = None, **kwargs: Any
     ) -> tuple[int, Any]:
         """Route the request to the function API Gateway would invoke for it."""
-        module = _function_for(method, path)
-        response = self.invoke(module, rest_event(method, path, key=key, **kwargs))
+        response = self.answer(method, path, key, **kwargs)
         return response["statusCode"], json.loads(response["body"]) if response["body"] else None
+
+    def answer(
+        self, method: str, path: str, key: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """The function's whole proxy result (status, headers, body) for the request."""
+        module = _function_for(method, path)
+        result: dict[str, Any] = self.invoke(module, rest_event(method, path, key=key, **kwargs))
+        return result
 
 
 def _function_for(method: str, path: str) -> str:

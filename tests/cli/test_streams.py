@@ -61,24 +61,88 @@ def test_json_gives_one_object_per_chunk() -> None:
     assert json.loads(out.getvalue()) == chunk(b"x", "stderr", 7)
 
 
-def test_the_follower_stops_only_when_complete_and_backs_off_on_instant_empty_pages(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+class FakeTime:
+    """A clock that only sleeping moves (the server here answers in no time)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def follower(client: ScriptedClient, fake: FakeTime, seen: list[bytes]) -> LogFollower:
+    return LogFollower(
+        client,
+        "e1",
+        lambda c: seen.append(base64.b64decode(c["data"])),
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+
+
+def test_the_follower_stops_only_when_complete_and_backs_off_on_instant_empty_pages() -> None:
     # Given a server that answers empty pages at once (as on AWS), then output, then the end
-    sleeps: list[float] = []
-    monkeypatch.setattr(follow.time, "sleep", sleeps.append)
+    fake = FakeTime()
     client = ScriptedClient(
         [page(), page(), page(), page(chunk(b"hi")), page(), page(complete=True, cursor="2")]
     )
     seen: list[bytes] = []
 
     # When it is followed
-    status = LogFollower(client, "e1", lambda c: seen.append(base64.b64decode(c["data"]))).run()
+    status = follower(client, fake, seen).run()
 
     # Then polling backs off while idle, resets after output, and ends at `complete`
     assert (status, seen) == ("SUCCEEDED", [b"hi"])
-    assert sleeps == [0.25, 0.5, 1.0, 0.25]
+    assert fake.sleeps == [0.25, 0.5, 1.0, 0.25]
     assert all(query["wait"] == follow.WAIT_SECONDS for query in client.queries)
+
+
+def test_while_output_flows_polls_keep_the_minimum_interval_after_a_burst() -> None:
+    # Given a server that has new output at every poll, at once
+    fake = FakeTime()
+    pages = [page(chunk(b"%d\n" % n)) for n in range(40)]
+    client = ScriptedClient([*pages, page(complete=True)])
+    seen: list[bytes] = []
+
+    # When it is followed
+    follower(client, fake, seen).run()
+
+    # Then the first polls go at once, and then one every 0.25 s: 41 polls take 9.25 s
+    assert seen == [b"%d\n" % n for n in range(40)]
+    burst = follow.POLL_BURST
+    assert fake.sleeps == [follow.MIN_POLL_INTERVAL_SECONDS] * (41 - burst)
+    assert fake.now == pytest.approx((41 - burst) * 0.25)
+
+
+def test_a_short_run_waits_for_nothing() -> None:
+    # Given output, then the end (`mycli exec -- echo hi`)
+    fake = FakeTime()
+    client = ScriptedClient([page(chunk(b"hi\n")), page(complete=True)])
+
+    follower(client, fake, []).run()
+
+    assert fake.sleeps == []
+
+
+def test_a_full_page_is_followed_at_once() -> None:
+    # Given a backlog: full 1 MiB pages, then the rest
+    fake = FakeTime()
+    full = b"x" * follow.FULL_PAGE_BYTES
+    client = ScriptedClient([page(chunk(full)) for _ in range(10)] + [page(complete=True)])
+    seen: list[bytes] = []
+
+    # When it is followed
+    follower(client, fake, seen).run()
+
+    # Then the pages come back to back: the bytes, not the clock, set the pace
+    assert b"".join(seen) == full * 10
+    assert fake.sleeps == []
 
 
 def test_without_follow_an_empty_page_of_a_running_execution_ends_the_read() -> None:

@@ -344,9 +344,10 @@ def watch(app: AppContext, execution_id: str) -> dict[str, Any]:
                     f"mycli: cancelling {execution_id} ({again} again to stop waiting)", err=True
                 )
                 client.post(api_path("executions", execution_id, "cancel"))
-        final: dict[str, Any] = client.get(api_path("executions", execution_id))
+        final: dict[str, Any] = client.get(api_path("executions", execution_id), following=True)
     except (ConnectionFailed, ApiError) as error:
-        if isinstance(error, ApiError) and error.status < 500:
+        # Still throttled (429) or failing (5xx) when the follow budget ran out: lost as well.
+        if isinstance(error, ApiError) and error.status < 500 and error.status != 429:
             error.exit_code = exec_exit_code(error)
             raise
         raise CliError(

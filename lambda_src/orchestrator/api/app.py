@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orchestrator import __version__
 from orchestrator.api.auth import API_KEY_HEADER, authenticate
 from orchestrator.api.context import request_scope
-from orchestrator.api.errors import proxy_error, register_error_handlers
+from orchestrator.api.errors import as_throttled, proxy_error, register_error_handlers
 from orchestrator.api.headers import with_policy_headers
 from orchestrator.domain.errors import MycliError
 from orchestrator.domain.services import Services
@@ -134,6 +134,11 @@ class Api:
                 authenticate(event, scope)
             except MycliError as error:
                 result = proxy_error(error)
+            except Exception as error:  # the key lookup was throttled: 429, not a crash
+                throttled = as_throttled(error)
+                if throttled is None:
+                    raise
+                result = proxy_error(throttled)
             else:
                 result = self.resolver.resolve(event, context)
         return with_policy_headers(result, event.get("path") or "")

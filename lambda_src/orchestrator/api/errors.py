@@ -1,4 +1,7 @@
-"""The one place where errors become HTTP responses: {"error": {code, message, details}}."""
+"""The one place where errors become HTTP responses: {"error": {code, message, details}}.
+
+AWS throttling that outlasted botocore's own retries is answered 429 `throttled` with
+`Retry-After`, not 500: recognised by the error's code, so botocore is not imported here."""
 
 from __future__ import annotations
 
@@ -39,6 +42,62 @@ STATUS_BY_ERROR: dict[type[errors.MycliError], HTTPStatus] = {
 }
 
 
+# The error codes botocore itself treats as throttling (botocore 1.44's
+# retries/standard.py ThrottledRetryableChecker, also in data/_retry.json), from every
+# service the functions call: DynamoDB, SSM, KMS, ECS, S3, CloudWatch Logs.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+# botocore has already backed off (adaptive retries, adapters/aws/clients.py): one second
+# more lets AWS's per-second rate limits refill before the client tries again.
+RETRY_AFTER_SECONDS = 1
+
+
+class AwsThrottled(errors.Throttled):
+    """An AWS call was still throttled after botocore's retries: 429, retry later."""
+
+    def __init__(self, aws_code: str) -> None:
+        super().__init__(
+            f"the platform is busy (AWS throttled a request: {aws_code}); "
+            f"retry in {RETRY_AFTER_SECONDS} s",
+            {"retry_after_seconds": RETRY_AFTER_SECONDS},
+        )
+
+
+def as_throttled(error: BaseException) -> AwsThrottled | None:
+    """`error` as AwsThrottled when it is an AWS error that means throttling (a code botocore
+    retries as throttling, HTTP 429 with any code, or a DynamoDB transaction cancelled
+    because one of its items was throttled); None otherwise."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = str((response.get("Error") or {}).get("Code", ""))
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    if code in THROTTLING_CODES or status == HTTPStatus.TOO_MANY_REQUESTS:
+        return AwsThrottled(code or "HTTP 429")
+    reasons = response.get("CancellationReasons") or []
+    if code == "TransactionCanceledException" and any(
+        isinstance(reason, dict) and reason.get("Code") == "ThrottlingError" for reason in reasons
+    ):
+        return AwsThrottled("TransactionCanceledException: ThrottlingError")
+    return None
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> str:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return json.dumps(body, separators=(",", ":"))
@@ -63,10 +122,18 @@ def proxy_error(error: errors.MycliError) -> dict[str, Any]:
     """`error` as an API Gateway proxy result, for errors raised before the resolver runs."""
     return {
         "statusCode": int(http_status_of(error)),
-        "headers": {"Content-Type": "application/json"},
+        "headers": {"Content-Type": "application/json", **headers_of(error)},
         "body": error_body(error.code, error.message, error.details),
         "isBase64Encoded": False,
     }
+
+
+def headers_of(error: errors.MycliError) -> dict[str, str]:
+    """The headers an error's answer carries besides the body's: Retry-After when waiting
+    helps (AWS throttling; never a quota refusal, which lasts until a run ends)."""
+    if isinstance(error, AwsThrottled):
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return {}
 
 
 def http_status_of(error: errors.MycliError) -> HTTPStatus:
@@ -76,10 +143,21 @@ def http_status_of(error: errors.MycliError) -> HTTPStatus:
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
+def answer_to(error: errors.MycliError) -> Response[str]:
+    """The response for a domain error: its status, body and headers."""
+    return error_response(
+        http_status_of(error),
+        error.code,
+        error.message,
+        error.details,
+        headers=headers_of(error) or None,
+    )
+
+
 def register_error_handlers(app: ApiGatewayResolver) -> None:
     @app.exception_handler(errors.MycliError)
     def domain_error(error: errors.MycliError) -> Response[str]:
-        return error_response(http_status_of(error), error.code, error.message, error.details)
+        return answer_to(error)
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(error: RequestValidationError) -> Response[str]:
@@ -117,6 +195,10 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
 
     @app.exception_handler(Exception)
     def fault(error: Exception) -> Response[str]:
+        throttled = as_throttled(error)
+        if throttled is not None:
+            logger.warning("AWS throttled a request after retries: %s", throttled.message)
+            return answer_to(throttled)
         logger.exception("unhandled error")
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error; see server logs"

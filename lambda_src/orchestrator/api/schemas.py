@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from orchestrator.domain.git_sources import (
@@ -408,17 +408,27 @@ _ERROR_MEANINGS = {
     409: "conflict",
     413: "too large",
     415: "the body is not JSON (send Content-Type: application/json)",
-    429: "too many requests",
+    429: "throttled: over the API's request rate, or AWS throttled the platform; retry after "
+    "Retry-After seconds (API Gateway's own answer may carry none: back off)",
+}
+RETRY_AFTER: dict[str, OpenAPIResponseHeader] = {
+    "Retry-After": {
+        "description": "seconds to wait before retrying (with `throttled`)",
+        "schema": {"type": "integer"},
+    }
 }
 
 
 def errors(*statuses: int, **meanings: str) -> dict[int, OpenAPIResponse]:
     """Error responses for a route's `responses=`: each status with the error body, described
-    generically or by `meanings` (keyword `e404="no such lock"`)."""
-    return {
+    generically or by `meanings` (keyword `e404="no such lock"`). Every route may answer 429
+    `throttled` (the API stage's rate limit, AWS throttling), so 429 is always there."""
+    responses = {
         status: documented(ErrorOut, meanings.get(f"e{status}", _ERROR_MEANINGS[status]))
-        for status in statuses
+        for status in sorted({*statuses, 429})
     }
+    responses[429]["headers"] = RETRY_AFTER
+    return responses
 
 
 # What every authenticated route may answer besides its own statuses.

@@ -74,7 +74,9 @@ IdempotencyKey = Annotated[
             e409="lock_held: names the holder, its execution and the expiry; or a request "
             "with this Idempotency-Key is in progress",
             e413="the body is over 1 MiB, or the upload over the upload limit",
-            e429="too_many_executions: over the running limit (GET /quota); not queued",
+            e429="too_many_executions: over the running limit (GET /quota); not queued, and "
+            "no Retry-After: retry once a run ends. Or throttled, with Retry-After: retry "
+            "with the same Idempotency-Key",
         ),
         422: documented(
             ErrorOut,
