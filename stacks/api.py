@@ -119,18 +119,26 @@ class RestApi(Construct):
         )
 
     def _build_gateway_responses(self) -> None:
-        for name, response_type, code in (
-            ("Default4xx", apigateway.ResponseType.DEFAULT_4_XX, "gateway_error"),
-            ("Default5xx", apigateway.ResponseType.DEFAULT_5_XX, "gateway_error"),
-            ("Throttled", apigateway.ResponseType.THROTTLED, "throttled"),
-            ("BadBody", apigateway.ResponseType.BAD_REQUEST_BODY, "validation_error"),
-            ("BadParameters", apigateway.ResponseType.BAD_REQUEST_PARAMETERS, "validation_error"),
+        # The stage's own throttling answers like the functions' (api/errors.py): a second.
+        retry_after = {"Retry-After": "1"}
+        for name, response_type, code, extra in (
+            ("Default4xx", apigateway.ResponseType.DEFAULT_4_XX, "gateway_error", {}),
+            ("Default5xx", apigateway.ResponseType.DEFAULT_5_XX, "gateway_error", {}),
+            ("Throttled", apigateway.ResponseType.THROTTLED, "throttled", retry_after),
+            ("BadBody", apigateway.ResponseType.BAD_REQUEST_BODY, "validation_error", {}),
+            (
+                "BadParameters",
+                apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
+                "validation_error",
+                {},
+            ),
         ):
+            headers = {**GATEWAY_HEADERS, **extra}
             self.api.add_gateway_response(
                 name,
                 type=response_type,
                 templates={"application/json": GATEWAY_ERROR_TEMPLATE % code},
-                response_headers={name: f"'{value}'" for name, value in GATEWAY_HEADERS.items()},
+                response_headers={name: f"'{value}'" for name, value in headers.items()},
             )
 
     def _build_route(

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from flaky_proxy import FlakyProxy, failing, flaky_proxy, throttled
 
 from cli_harness import CliHarness
+from flaky_proxy import FlakyProxy, failing, flaky_proxy, throttled
 from mycli import exitcodes, follow
 from mycli.client import BUSY_NOTICE, RETRY_NOTICE
 

@@ -78,3 +78,15 @@ def test_api_gateways_own_answers_carry_the_header_policy(resources: Resources) 
         assert header["Content-Security-Policy"] == "'sandbox'"
         for value in header.values():
             assert value.count("'") == 2, "a static value holds no quote of its own"
+
+
+def test_the_stages_own_throttling_says_when_to_retry(resources: Resources) -> None:
+    # Given API Gateway's answer when the stage's rate limit is reached
+    [throttled] = [
+        response
+        for response in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()
+        if response["Properties"]["ResponseType"] == "THROTTLED"
+    ]
+    # Then it carries Retry-After, as the functions' throttled answers do
+    parameters = throttled["Properties"]["ResponseParameters"]
+    assert parameters["gatewayresponse.header.Retry-After"] == "'1'"
