@@ -36,6 +36,8 @@ class Access:
     # its signer's rights) and GetObject of the manifest (to presign the agent's GET).
     write_run_inputs: bool = False
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
+    revoke_grants: bool = False  # kms:RevokeGrant on the env key: a run's, once it ended
+    list_grants: bool = False  # kms:ListGrants on the env key: the sweep of old run grants
     images: tuple[str, ...] = ()  # actions on the Images table
     # Describe the run task definition, register images' copies of it (and pass their roles)
     register_image_definitions: bool = False
@@ -59,6 +61,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         check_uploads=True,
         write_run_inputs=True,
         seal_env=True,
+        revoke_grants=True,  # the grant of a launch that failed
         images=(GET, SCAN, UPDATE),  # the run's image, or the default one; made again
         register_image_definitions=True,  # an image made from an older run task definition
         deregister_image_definitions=True,
@@ -90,7 +93,11 @@ FUNCTION_ACCESS: dict[str, Access] = {
         api_keys=(), list_image_definitions=True, deregister_image_definitions=True
     ),
     "task_events": Access(
-        api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,), read_run_results=True
+        api_keys=(),
+        executions=(QUERY, UPDATE),
+        locks=(DELETE,),
+        read_run_results=True,
+        revoke_grants=True,  # the ended run's grant
     ),
     "reaper": Access(
         api_keys=(),
@@ -101,5 +108,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         describe_tasks=True,
         list_tasks=True,
         read_run_results=True,  # a task whose event was lost is settled from its result
+        revoke_grants=True,  # the grants of the runs it ends, and the sweep's
+        list_grants=True,
     ),
 }

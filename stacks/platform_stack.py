@@ -259,6 +259,11 @@ class MycliStack(Stack):
                 StringEquals={"kms:GrantConstraintType": "EncryptionContextEquals"},
                 **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
             )
+        # Runs' grants, revoked by the server (a failed launch, a run's end) and swept.
+        if access.revoke_grants:
+            function.allow(["kms:RevokeGrant"], [executor.env_key.key_arn])
+        if access.list_grants:
+            function.allow(["kms:ListGrants"], [executor.env_key.key_arn])
         self._grant_secrets(function, access)
 
     def _build_outputs(self) -> None:

@@ -176,11 +176,13 @@ class InMemoryLockStore:
 
 
 class FakeRunner:
-    """Records launches and stops; `fail_with` makes launches fail; `gone` are lost tasks."""
+    """Records launches, stops and releases; `fail_with` makes launches fail; `gone` are lost
+    tasks. A launch with env values or secrets holds a grant (`grant-<n>`), as on AWS."""
 
     def __init__(self) -> None:
         self.launched: list[LaunchSpec] = []
         self.stopped: list[tuple[str, str]] = []
+        self.released: list[tuple[str, str | None]] = []  # (execution id, grant id)
         self.gone: set[str] = set()
         self.fail_with: str | None = None
 
@@ -188,9 +190,15 @@ class FakeRunner:
         if self.fail_with:
             raise LaunchFailed(self.fail_with)
         self.launched.append(spec)
+        holds = bool(spec.env or spec.secrets)
         return LaunchResult(
-            task_ref=f"task-{len(self.launched)}", log_stream_name=spec.execution_id
+            task_ref=f"task-{len(self.launched)}",
+            log_stream_name=spec.execution_id,
+            grant_id=f"grant-{len(self.launched)}" if holds else None,
         )
+
+    def release(self, execution: Execution) -> None:
+        self.released.append((execution.execution_id, execution.grant_id))
 
     def stop(self, execution: Execution, reason: str) -> None:
         self.stopped.append((execution.execution_id, reason))

@@ -140,6 +140,12 @@ class Runner(Protocol):
         """The ids, among `executions`, whose process or task no longer exists."""
         ...
 
+    def release(self, execution: Execution) -> None:
+        """Free what the launch holds for the run beyond its task (AWS: its KMS grant, named
+        by `execution.grant_id`), once the run has ended or its launch failed. Safe to
+        repeat, and never fails the caller: what cannot be freed now is swept later."""
+        ...
+
 
 class UploadStore(Protocol):
     def open_slot(

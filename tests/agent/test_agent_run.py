@@ -326,7 +326,7 @@ def test_the_manifest_the_create_function_publishes_is_what_the_agent_runs(
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=agents.moto, config=SIGV4)
     sealer = KmsEnvSealer(agents.kms, agents.key_id, "arn:aws:iam::123456789012:role/task")
     inputs = RunInputs(s3, CODE_BUCKET, sealer, clock=SystemClock(), max_log_bytes=10_000)
-    url = inputs.publish(spec)
+    url = inputs.publish(spec).manifest_url
     manifest = parse_manifest(
         agents.s3.get_object(Bucket=CODE_BUCKET, Key=manifest_key(spec.execution_id))["Body"].read()
     )

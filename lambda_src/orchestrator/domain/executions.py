@@ -217,6 +217,7 @@ class ExecutionService:
             # Best effort: the error that brought us here is the one to report.
             with contextlib.suppress(Exception):
                 if launched is not None:
+                    self._runner.release(replace(execution, grant_id=launched.grant_id))
                     self._runner.stop(replace(execution, task_ref=launched.task_ref), ABANDONED)
             with contextlib.suppress(Exception):
                 self.finish(execution.execution_id, Status.FAILED, reason=ABANDONED)
@@ -296,9 +297,10 @@ class ExecutionService:
         exit_code: int | None = None,
         reason: str | None = None,
     ) -> Execution | None:
-        """Record a terminal status (only if still running) and release the execution's lock.
+        """Record a terminal status (only if still running), release the execution's lock and
+        what its launch holds (Runner.release).
 
-        Safe to repeat: a replayed finish changes nothing but still makes sure the lock is free."""
+        Safe to repeat: a replayed finish changes nothing but still makes sure both are free."""
         now = self._now()
         updated = self._executions.advance(
             execution_id,
@@ -311,6 +313,8 @@ class ExecutionService:
         current = updated or self._executions.get(execution_id)
         if current is not None and current.lock_name and current.status.is_terminal:
             self._locks.release(current.lock_name, execution_id)
+        if current is not None and current.status.is_terminal:
+            self._runner.release(current)
         return current
 
     def fail_unfinished(self, reason: str) -> list[Execution]:
@@ -395,6 +399,7 @@ class ExecutionService:
                 execution.execution_id,
                 task_ref=launched.task_ref,
                 log_stream_name=launched.log_stream_name,
+                grant_id=launched.grant_id,
             )
             starting = self._executions.advance(
                 execution.execution_id, Status.STARTING, updated_at=self._now()
@@ -405,6 +410,8 @@ class ExecutionService:
             current = self._require(execution.execution_id)
             if current.status is Status.CANCELLING:
                 self._runner.stop(current, f"cancelled by {current.cancelled_by}")
+            elif current.status.is_terminal:  # it ended before its grant id was stored
+                self._runner.release(current)
             return current
         except BaseException:
             self._abandon(execution, launched)

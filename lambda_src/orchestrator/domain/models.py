@@ -244,6 +244,9 @@ class Execution:
     git_secret: str | None = None  # the name of the stored secret git fetched with
     # Of the request behind an Idempotency-Key (domain/idempotency.py): stored, never shown.
     request_fingerprint: str | None = None
+    # What the launch holds for the run beyond its task (AWS: the id of its KMS grant), for
+    # the runner to free when the run ends: stored, never shown.
+    grant_id: str | None = None
 
     @property
     def deadline(self) -> datetime:
@@ -251,7 +254,7 @@ class Execution:
 
     def to_dict(self) -> dict[str, object]:
         data = dict(self.__dict__)  # the fields, in order (a copy: listings call this a lot)
-        del data["request_fingerprint"]
+        del data["request_fingerprint"], data["grant_id"]
         data["status"] = self.status.value
         data["env_names"] = list(self.env_names)
         data["secret_names"] = list(self.secret_names)
@@ -489,10 +492,12 @@ class RunResult:
 
 @dataclass(frozen=True)
 class LaunchResult:
-    """Where the runner put it: a pid or task ARN, and the log stream it writes."""
+    """Where the runner put it: a pid or task ARN, and the log stream it writes; `grant_id`:
+    what the launch holds beyond the task (AWS: the run's KMS grant), for `Runner.release`."""
 
     task_ref: str
     log_stream_name: str
+    grant_id: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,23 @@
 """The reaper (AWS, every minute): stop what ran past its deadline, settle executions whose
 task has ended without its event being applied, stop tasks that were started but never
-recorded, and repeat the stop of cancellations. Locally the process runner does this work
-itself."""
+recorded, repeat the stop of cancellations, and sweep what launches left behind (AWS: KMS
+grants) once no run can need it. Locally the process runner does this work itself."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from orchestrator.domain.executions import TIMEOUT_STOP_PREFIX, ExecutionService
-from orchestrator.domain.models import Execution, ExecutionStatus, TaskStateChange, parse_iso
+from orchestrator.domain.models import (
+    MAX_TIMEOUT_SECONDS,
+    Execution,
+    ExecutionStatus,
+    TaskStateChange,
+    parse_iso,
+)
 from orchestrator.ports import Clock, ExecutionStore, Runner
 
 TASK_LOST_REASON = "task lost"
@@ -19,12 +25,22 @@ NEVER_STARTED_REASON = "never started"
 NEVER_RECORDED_STOP = "mycli: its execution never recorded this task"
 # A PENDING execution without a task is being launched; after this long, it never will be.
 LAUNCH_GRACE = timedelta(minutes=5)
+# What a launch made is swept once older than the longest timeout and this: by then its run
+# was stopped at its deadline, and its end recorded.
+LEFTOVER_MARGIN = timedelta(minutes=15)
 
 
 class TaskInspector(Protocol):
     def ended(self, executions: Sequence[Execution]) -> dict[str, TaskStateChange | None]:
         """Executions whose task has ended: how it ended (exit code included), or None
         when nothing is known of the task any more."""
+        ...
+
+
+class LaunchLeftovers(Protocol):
+    def sweep(self, made_before: datetime) -> list[str]:
+        """Free what launches made before `made_before` still hold (AWS: runs' KMS grants
+        neither the agent nor the run's end freed); the executions they were made for."""
         ...
 
 
@@ -35,6 +51,8 @@ class ReapReport:
     lost: list[str] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)  # from the task's recorded end
     failed: list[str] = field(default_factory=list)  # left for the next run
+    swept: list[str] = field(default_factory=list)  # executions whose leftovers were freed
+    sweep_failed: bool = False  # left for the next run
 
 
 class Reaper:
@@ -45,12 +63,17 @@ class Reaper:
         service: ExecutionService,
         clock: Clock,
         tasks: TaskInspector | None = None,
+        leftovers: LaunchLeftovers | None = None,
+        max_timeout_seconds: int = MAX_TIMEOUT_SECONDS,
     ) -> None:
+        """`max_timeout_seconds`: the longest timeout a run may have (the sweep's age)."""
         self._executions = executions
         self._runner = runner
         self._service = service
         self._clock = clock
         self._tasks = tasks
+        self._leftovers = leftovers
+        self._leftover_age = timedelta(seconds=max_timeout_seconds) + LEFTOVER_MARGIN
 
     def run(self) -> ReapReport:
         report = ReapReport()
@@ -61,6 +84,11 @@ class Reaper:
                 self._reap(execution, ended, report)
             except Exception:  # one execution's failure must not stop the others
                 report.failed.append(execution.execution_id)
+        if self._leftovers is not None:
+            try:
+                report.swept = self._leftovers.sweep(self._clock.now() - self._leftover_age)
+            except Exception:  # nor the sweep's
+                report.sweep_failed = True
         return report
 
     def _ended(self, launched: list[Execution]) -> dict[str, TaskStateChange | None]:

@@ -1,5 +1,6 @@
 """Every minute: stop tasks past their deadline, settle executions whose task ended without
-its event being applied (from DescribeTasks, exit code included), stop unrecorded tasks."""
+its event being applied (from DescribeTasks, exit code included), stop unrecorded tasks,
+and revoke runs' KMS grants older than the longest timeout (and a margin)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any, cast
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestrator.adapters.clock import SystemClock
-from orchestrator.domain.reaper import Reaper, TaskInspector
-from orchestrator.handlers.runtime import logger, metrics, ports, services, tracer
+from orchestrator.domain.reaper import LaunchLeftovers, Reaper, TaskInspector
+from orchestrator.handlers.runtime import logger, metrics, ports, services, settings, tracer
 
 
 @logger.inject_lambda_context
@@ -24,6 +25,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         services().executions,
         SystemClock(),
         tasks=cast(TaskInspector, runner),
+        leftovers=cast(LaunchLeftovers, runner),
+        max_timeout_seconds=settings().max_timeout_seconds,
     )
     report = asdict(reaper.run())
     logger.info("reaped", extra=report)

@@ -93,7 +93,7 @@ def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
 
 def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
     """The ECS runner; it also tells the reaper how ended tasks ended (DescribeTasks and
-    the run agents' results)."""
+    the run agents' results) and sweeps the runs' leftover grants."""
     from orchestrator.adapters.aws.ecs import EcsRunner
     from orchestrator.adapters.aws.kms_env import KmsEnvSealer
     from orchestrator.adapters.aws.run_inputs import RunInputs
@@ -120,6 +120,7 @@ def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
         subnets=settings.subnets,
         security_groups=settings.security_groups,
         log_stream_prefix=settings.log_stream_prefix,
+        grants=sealer.grants if sealer is not None else None,
     )
 
 

@@ -1,6 +1,10 @@
 """The ECS runner: each execution is one Fargate task of the run task definition (or of its
 run's image's clone of it): the run agent and the command. RunTask's overrides carry only
-the agent's execution id and the presigned URL of the run's manifest (RunInputs)."""
+the agent's execution id and the presigned URL of the run's manifest (RunInputs).
+
+A run with sealed values holds a KMS grant beyond its task (kms_grants.py): revoked here
+when the launch fails, by `release` once the run has ended, and by the reaper's `sweep`
+when both were missed."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from orchestrator.adapters.aws.kms_grants import RunGrants
+from orchestrator.adapters.aws.run_inputs import PublishedInputs
 from orchestrator.adapters.aws.task_events import task_state_change
 from orchestrator.adapters.aws.task_layout import MAX_OVERRIDES_CHARS, overrides_size
 from orchestrator.agent.layout import (
@@ -31,8 +37,8 @@ logger = logging.getLogger(__name__)
 
 
 class Inputs(Protocol):
-    def publish(self, spec: LaunchSpec) -> str:
-        """Store the run's inputs; the presigned URL of its manifest."""
+    def publish(self, spec: LaunchSpec) -> PublishedInputs:
+        """Store the run's inputs; the presigned URL of its manifest, and its grant."""
         ...
 
 
@@ -48,9 +54,12 @@ class EcsRunner:
         log_stream_prefix: str,
         inputs: Inputs,
         results: RunResults,
+        grants: RunGrants | None = None,
     ) -> None:
-        """`results`: the run agents' reports, read when a task has ended (`ended`)."""
+        """`results`: the run agents' reports, read when a task has ended (`ended`);
+        `grants`: the runs' KMS grants (None: this deployment seals nothing)."""
         self._ecs = ecs
+        self._grants = grants
         self._cluster = cluster
         self._task_definition = task_definition
         self._inputs = inputs
@@ -60,7 +69,15 @@ class EcsRunner:
         self._log_stream_prefix = log_stream_prefix
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
-        containers = self._overrides(spec)
+        published = self._inputs.publish(spec)
+        try:
+            return self._start(spec, published)
+        except BaseException:
+            self._revoke(spec.execution_id, published.grant_id)
+            raise
+
+    def _start(self, spec: LaunchSpec, published: PublishedInputs) -> LaunchResult:
+        containers = self._overrides(spec, published.manifest_url)
         try:
             response = self._ecs.run_task(
                 cluster=self._cluster,
@@ -100,12 +117,12 @@ class EcsRunner:
         return LaunchResult(
             task_ref=task_arn,
             log_stream_name=f"{self._log_stream_prefix}/{AGENT_CONTAINER}/{task_id}",
+            grant_id=published.grant_id,
         )
 
-    def _overrides(self, spec: LaunchSpec) -> list[dict[str, Any]]:
+    def _overrides(self, spec: LaunchSpec, manifest_url: str) -> list[dict[str, Any]]:
         """The agent's env: the execution id and its manifest's URL. Nothing else, nothing
         secret, and nothing for the command container (it reads the shared volume)."""
-        manifest_url = self._inputs.publish(spec)
         containers: list[dict[str, Any]] = [
             {
                 "name": AGENT_CONTAINER,
@@ -133,6 +150,19 @@ class EcsRunner:
                 # A task that is already gone needs no stopping; its end is settled elsewhere.
                 if "not found" not in str(error).lower():
                     raise
+
+    def release(self, execution: Execution) -> None:
+        """Revoke the run's grant (one the agent already retired is fine; an error is
+        logged and left to the sweep)."""
+        self._revoke(execution.execution_id, execution.grant_id)
+
+    def sweep(self, made_before: datetime) -> list[str]:
+        """Revoke the runs' grants made before `made_before`; the executions they were for."""
+        return self._grants.sweep(made_before) if self._grants is not None else []
+
+    def _revoke(self, execution_id: str, grant_id: str | None) -> None:
+        if self._grants is not None:
+            self._grants.revoke_quietly(execution_id, grant_id)
 
     def _tasks_started_for(self, execution: Execution) -> list[str]:
         arns: list[str] = []

@@ -5,12 +5,14 @@ RunTask's overrides give the agent.
 The manifest holds the command, the git source, presigned GET URLs of the upload and the
 stdin object, the output slot (a presigned POST policy limited to the run's output prefix)
 and the deployment's log cap; env values, secrets (and the values to mask) and a git
-credential travel sealed with the run's KMS grant. The task holds no S3 right: these URLs
+credential travel sealed with the run's KMS grant (whose id comes back with the manifest's
+URL, for the server to revoke it). The task holds no S3 right: these URLs
 open exactly this run's objects, the GETs for `URL_LIFETIME_SECONDS` (time enough to pull
 the images and start), the output slot for the run's timeout and a margin."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,7 +29,15 @@ from orchestrator.ports import Clock
 # show it), and the agent fetches it and the GETs in it as soon as its task starts.
 URL_LIFETIME_SECONDS = 600
 
-__all__ = ["URL_LIFETIME_SECONDS", "RunInputs", "manifest_key"]
+__all__ = ["URL_LIFETIME_SECONDS", "PublishedInputs", "RunInputs", "manifest_key"]
+
+
+@dataclass(frozen=True)
+class PublishedInputs:
+    """Where the agent reads the run's manifest, and the run's grant (None: nothing sealed)."""
+
+    manifest_url: str
+    grant_id: str | None = field(default=None, repr=False)
 
 
 class RunInputs:
@@ -47,26 +57,40 @@ class RunInputs:
         self._clock = clock
         self._max_log_bytes = max_log_bytes
 
-    def publish(self, spec: LaunchSpec) -> str:
-        """Write `spec`'s manifest; returns the presigned URL the agent reads it from."""
+    def publish(self, spec: LaunchSpec) -> PublishedInputs:
+        """Write `spec`'s manifest; the presigned URL the agent reads it from, and the run's
+        grant. When this fails, a grant it made is revoked."""
+        grant_id: str | None = None
         try:
-            manifest = self._manifest(spec)
+            manifest, grant_id = self._manifest(spec)
             self._s3.put_object(
                 Bucket=self._bucket,
                 Key=manifest_key(spec.execution_id),
                 Body=manifest.to_json(),
                 ContentType="application/json",
             )
-            return self._presign(manifest_key(spec.execution_id))
+            return PublishedInputs(self._presign(manifest_key(spec.execution_id)), grant_id)
         except (ClientError, BotoCoreError) as error:
+            self._revoke(spec.execution_id, grant_id)
             raise LaunchFailed(f"cannot store the run's inputs: {error}") from error
+        except BaseException:
+            self._revoke(spec.execution_id, grant_id)
+            raise
 
-    def _manifest(self, spec: LaunchSpec) -> Manifest:
+    def _revoke(self, execution_id: str, grant_id: str | None) -> None:
+        if grant_id is not None and self._sealer is not None:
+            self._sealer.grants.revoke_quietly(execution_id, grant_id)
+
+    def _manifest(self, spec: LaunchSpec) -> tuple[Manifest, str | None]:
+        """The manifest, and the grant its sealed values were sealed with (sealed last, so
+        nothing here fails once the grant exists)."""
         slot = output_slot(
             self._s3, self._bucket, spec.execution_id, spec.timeout_seconds, self._clock.now()
         )
+        upload_url = self._presign(spec.upload_location) if spec.upload_location else None
+        stdin_url = self._presign(spec.stdin_location) if spec.stdin_location else None
         sealed: list[str] = []
-        grant_token = None
+        grant_token = grant_id = None
         credential = spec.git.credential if spec.git is not None else None
         if spec.env or spec.secrets or credential:
             if self._sealer is None:
@@ -77,8 +101,8 @@ class RunInputs:
                 git_credential=credential,
             )
             sealing = self._sealer.seal(spec.execution_id, unsealed, spec.task_role_arn)
-            sealed, grant_token = sealing.pieces, sealing.grant_token
-        return Manifest(
+            sealed, grant_token, grant_id = sealing.pieces, sealing.grant_token, sealing.grant_id
+        manifest = Manifest(
             execution_id=spec.execution_id,
             command=spec.command,
             output=OutputSlotFields(
@@ -95,9 +119,10 @@ class RunInputs:
                 if spec.git is not None
                 else None
             ),
-            upload_url=self._presign(spec.upload_location) if spec.upload_location else None,
-            stdin_url=self._presign(spec.stdin_location) if spec.stdin_location else None,
+            upload_url=upload_url,
+            stdin_url=stdin_url,
         )
+        return manifest, grant_id
 
     def _presign(self, key: str) -> str:
         url: str = self._s3.generate_presigned_url(

@@ -120,6 +120,8 @@ MIGRATIONS: tuple[str, ...] = (
     # The digest of the request behind an Idempotency-Key (domain/idempotency.py); older
     # records have none and keep answering a repeated key as before.
     "ALTER TABLE executions ADD COLUMN request_fingerprint TEXT;",
+    # What a launch holds beyond its task (AWS: the run's KMS grant); always empty here.
+    "ALTER TABLE executions ADD COLUMN grant_id TEXT;",
 )
 
 

@@ -180,6 +180,9 @@ class LocalProcessRunner:
         with self._lock:
             return {e.execution_id for e in executions if e.execution_id not in self._running}
 
+    def release(self, execution: Execution) -> None:
+        """Nothing to free: a run holds nothing beyond its processes."""
+
     def stop_all(self) -> None:
         """End every run (server shutdown): SIGTERM all their processes, SIGKILL what is left
         after the kill grace, and return once they are gone (or the grace and a little more
