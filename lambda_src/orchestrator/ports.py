@@ -133,7 +133,8 @@ class Runner(Protocol):
 
     def stop(self, execution: Execution, reason: str) -> None:
         """Ask the execution's process or task to stop (terminate, then kill); the end is
-        reported like any other (runner listener, task events)."""
+        reported like any other (runner listener, task events). Raises StopFailed when the
+        ask itself failed (the reaper repeats the stop of a CANCELLING or overdue run)."""
         ...
 
     def lost(self, executions: Sequence[Execution]) -> set[str]:

@@ -47,8 +47,11 @@ def twin(deployment: LocalDeployment) -> TwinDeployment:
 
 
 def start(deployment: LocalDeployment, command: str, *options: str, lock: str = "faults") -> str:
-    """A detached run holding `lock`; its id once its command has touched `started`."""
-    result = deployment.mycli("exec", "-d", "--lock", lock, *options, "--", command, check=True)
+    """A detached run holding `lock`, with an env value (so a KMS grant); its id once its
+    command has touched `started`."""
+    result = deployment.mycli(
+        "exec", "-d", "--lock", lock, "-e", "FAULT=1", *options, "--", command, check=True
+    )
     execution_id = result.stdout.strip()
     workspace = task_dir(twin(deployment), execution_id) / "volumes" / "workspace"
     wait_until((workspace / "work" / "started").exists, "the command never started")
@@ -112,8 +115,8 @@ def wait_until(condition: Callable[[], bool], why: str, timeout: float = WAIT_SE
         time.sleep(0.05)
 
 
-def assert_lock_freed(deployment: LocalDeployment, lock: str = "faults") -> None:
-    assert deployment.locks() == []
+def assert_lock_freed(deployment: LocalDeployment, execution_id: str, lock: str = "faults") -> None:
+    assert_released(deployment, execution_id)
     again = deployment.mycli("exec", "--lock", lock, "--", "echo again", timeout=120)
     assert (again.returncode, again.stdout) == (0, "again\n"), again.stderr
 
@@ -124,11 +127,12 @@ def assert_quota_returned(deployment: LocalDeployment) -> None:
     assert (figures["running"], figures["total_running"]) == (0, 0), figures
 
 
-def assert_released(deployment: LocalDeployment) -> None:
-    """The run's lock and quota slot are free (cheaper than assert_lock_freed's new run:
-    CI's twin budget)."""
+def assert_released(deployment: LocalDeployment, execution_id: str) -> None:
+    """The run's lock, quota slot and KMS grant are gone (cheaper than assert_lock_freed's
+    new run: CI's twin budget)."""
     assert deployment.locks() == []
     assert_quota_returned(deployment)
+    assert twin(deployment).grants_of(execution_id) == []
 
 
 def hook(deployment: LocalDeployment, name: str, line: str) -> Path:
@@ -169,7 +173,7 @@ def test_the_run_agent_killed_mid_run_fails_the_run_and_frees_its_lock(
     assert final["status"] == "FAILED", final
     assert final["reason"].startswith("the run agent stopped"), final
     assert final["exit_code"] != 141
-    assert_lock_freed(deployment)
+    assert_lock_freed(deployment, execution_id)
 
 
 def test_the_command_container_killed_ends_the_run_promptly_with_137(
@@ -192,7 +196,7 @@ def test_the_command_container_killed_ends_the_run_promptly_with_137(
     assert final["reason"].startswith("exited with code 137"), final
     logs = deployment.mycli("logs", execution_id, check=True)
     assert logs.stdout.startswith("tick\n")
-    assert_lock_freed(deployment)
+    assert_lock_freed(deployment, execution_id)
 
 
 @pytest.mark.parametrize(
@@ -221,14 +225,16 @@ def test_the_output_store_refusing_a_write_fails_the_run_and_frees_its_lock(
     # Then the run failed with a reason naming the output store, and the lock is free
     assert final["status"] == "FAILED", final
     assert final["reason"].startswith(reason), final
-    assert_lock_freed(deployment)
+    assert_lock_freed(deployment, execution_id)
 
 
 def test_cancel_and_timeout_end_the_run_cancelled_and_timed_out(
     deployment: LocalDeployment,
 ) -> None:
     # Given a followed run whose shell ignores TERM
-    following = deployment.spawn("exec", "--lock", "faults", "--", "trap '' TERM; sleep 60")
+    following = deployment.spawn(
+        "exec", "--lock", "faults", "-e", "FAULT=1", "--", "trap '' TERM; sleep 60"
+    )
     assert following.stdout is not None
     wait_until(lambda: deployment.locks() != [], "the run never took its lock")
     [execution] = deployment.locks()
@@ -245,7 +251,7 @@ def test_cancel_and_timeout_end_the_run_cancelled_and_timed_out(
     assert (cancelled["status"], following.returncode) == ("CANCELLED", 130), errors
     assert (timed_out.returncode, "TIMED_OUT" in timed_out.stderr) == (124, True)
     assert deployment.execution(execution_id)["status"] == "CANCELLED"
-    assert deployment.locks() == []
+    assert_released(deployment, execution_id)
 
 
 def test_task_events_failing_are_dead_lettered_and_the_reaper_settles_the_run(
@@ -269,7 +275,7 @@ def test_task_events_failing_are_dead_lettered_and_the_reaper_settles_the_run(
         lambda: any(execution_id in body for body in dead_letters(deployment)),
         "no dead letter for the run",
     )
-    assert_released(deployment)
+    assert_released(deployment, execution_id)
 
 
 def test_a_cancel_whose_stop_task_fails_is_stopped_by_the_reaper(
@@ -280,13 +286,15 @@ def test_a_cancel_whose_stop_task_fails_is_stopped_by_the_reaper(
     failures = hook(deployment, FAILED_STOP_TASKS_FILE, f"{execution_id} 2")
 
     # When it is cancelled (the cancel's own StopTask fails, then the reaper's first)
-    deployment.mycli("cancel", execution_id)
+    cancel = deployment.mycli("cancel", execution_id)
     final = deployment.wait_status(execution_id, TERMINAL, timeout=WAIT_SECONDS)
 
-    # Then a later reaper pass stopped it: CANCELLED, lock and quota free
+    # Then the cancel was answered (CANCELLING, not a 5xx), and a later reaper pass stopped
+    # it: CANCELLED, lock and quota free
+    assert cancel.returncode == 0, cancel.stderr
     assert failures.read_text() == f"{execution_id} 0\n"
     assert final["status"] == "CANCELLED", final
-    assert_released(deployment)
+    assert_released(deployment, execution_id)
 
 
 def test_a_timeout_whose_stop_task_fails_is_stopped_again_by_the_reaper(
@@ -302,4 +310,4 @@ def test_a_timeout_whose_stop_task_fails_is_stopped_again_by_the_reaper(
     # Then its first stop failed, the next pass stopped it: TIMED_OUT, lock and quota free
     assert failures.read_text() == f"{execution_id} 0\n"
     assert (final["status"], final["reason"]) == ("TIMED_OUT", "timed out after 2s"), final
-    assert_released(deployment)
+    assert_released(deployment, execution_id)

@@ -19,13 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from deployment import LocalDeployment
 from twin.daemon import RUN_MARKER
 from twin.ecs.tasks import CONTAINER_MARKER
-from twin.resolver import REGION
 from twin.runstate import marked_processes
 from twin_deployment import TwinDeployment
 
@@ -39,7 +37,6 @@ def test_a_run_cancelled_before_its_agent_unsealed_leaves_no_grant(
 ) -> None:
     assert isinstance(deployment, TwinDeployment)
     twin, key = deployment, deployment.admin_key
-    kms = kms_client(twin)
     # Given a run with an env value whose agent is held before it could unseal it
     status, created = twin.api(
         "POST", "/executions", key, body={"command": "sleep 30", "env": {"TOKEN": "t0k3n"}}
@@ -49,7 +46,7 @@ def test_a_run_cancelled_before_its_agent_unsealed_leaves_no_grant(
     agent: list[int] = []
     wait_until(lambda: bool(agent.extend(agent_pids(twin, execution_id)) or agent), "no agent")
     signal_all(agent, signal.SIGSTOP)
-    assert len(run_grants(kms, execution_id)) == 1  # made by the create function, not retired
+    assert len(twin.grants_of(execution_id)) == 1  # made by the create function, not retired
 
     # When it is cancelled, and its task stopped (the held agent killed, as ECS would)
     status, _ = twin.api("POST", f"/executions/{execution_id}/cancel", key)
@@ -63,29 +60,8 @@ def test_a_run_cancelled_before_its_agent_unsealed_leaves_no_grant(
         return dict(execution)
 
     wait_until(lambda: shown()["status"] == "CANCELLED", "not CANCELLED")
-    wait_until(lambda: run_grants(kms, execution_id) == [], "its grant is still there")
+    wait_until(lambda: twin.grants_of(execution_id) == [], "its grant is still there")
     assert "grant_id" not in shown()
-
-
-def kms_client(twin: TwinDeployment) -> Any:
-    return boto3.client(
-        "kms",
-        endpoint_url=twin.state["moto_url"],
-        region_name=REGION,
-        aws_access_key_id="twin",
-        aws_secret_access_key="twin",
-        aws_session_token="twin",
-    )
-
-
-def run_grants(kms: Any, execution_id: str) -> list[dict[str, Any]]:
-    """The grants made for `execution_id`, on any key of the twin's moto."""
-    return [
-        grant
-        for key in kms.list_keys()["Keys"]
-        for grant in kms.list_grants(KeyId=key["KeyId"])["Grants"]
-        if str(grant.get("Name", "")).startswith(f"mycli-{execution_id}")
-    ]
 
 
 def agent_pids(twin: TwinDeployment, execution_id: str) -> list[int]:

@@ -117,6 +117,16 @@ class TwinDeployment(LocalDeployment):
             check=False,
         )
 
+    def grants_of(self, execution_id: str) -> list[dict[str, Any]]:
+        """The KMS grants made for `execution_id` (named `mycli-<id>-...`), on any key."""
+        kms = _client(self.state, "kms")
+        return [
+            grant
+            for key in kms.list_keys()["Keys"]
+            for grant in kms.list_grants(KeyId=key["KeyId"])["Grants"]
+            if str(grant.get("Name", "")).startswith(f"mycli-{execution_id}")
+        ]
+
     def stored_data(self) -> bytes:
         """Every byte the deployment keeps at rest that the platform writes itself: the
         tables' items, the bucket's objects, CloudWatch Logs (the operators' copy) and the

@@ -62,3 +62,8 @@ class TooManyExecutions(Throttled):
 
 class LaunchFailed(Exception):
     """Raised by a runner when a command could not be started; never reaches a caller."""
+
+
+class StopFailed(Exception):
+    """Raised by a runner when it could not ask a task to stop (the reaper asks again);
+    never reaches a caller."""

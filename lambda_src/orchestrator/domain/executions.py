@@ -16,6 +16,7 @@ from orchestrator.domain.errors import (
     LockHeld,
     MycliError,
     NotFound,
+    StopFailed,
     TooManyExecutions,
 )
 from orchestrator.domain.execution_reads import ExecutionReads
@@ -239,7 +240,9 @@ class ExecutionService:
         if cancelling is None:
             return self._require(execution_id)
         if cancelling.task_ref:
-            self._runner.stop(cancelling, f"cancelled by {caller.email}")
+            # Recorded CANCELLING first: a stop that fails now is repeated by the reaper.
+            with contextlib.suppress(StopFailed):
+                self._runner.stop(cancelling, f"cancelled by {caller.email}")
         return cancelling
 
     def on_running(self, execution_id: str) -> None:

@@ -24,7 +24,7 @@ from orchestrator.agent.layout import (
     EXECUTION_ID_VARIABLE,
     MANIFEST_URL_VARIABLE,
 )
-from orchestrator.domain.errors import LaunchFailed
+from orchestrator.domain.errors import LaunchFailed, StopFailed
 from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, TaskStateChange
 from orchestrator.ports import RunResults
 
@@ -149,7 +149,9 @@ class EcsRunner:
             except ClientError as error:
                 # A task that is already gone needs no stopping; its end is settled elsewhere.
                 if "not found" not in str(error).lower():
-                    raise
+                    raise StopFailed(str(error)) from error
+            except BotoCoreError as error:
+                raise StopFailed(str(error)) from error
 
     def release(self, execution: Execution) -> None:
         """Revoke the run's grant (one the agent already retired is fine; an error is
