@@ -6,11 +6,12 @@ ended twice at once (its event and the reaper) gives back one place."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 
 from concurrent_calls import HeldAt, all_at_once
@@ -33,14 +34,18 @@ ALICE = Caller("alice@example.com", Role.USER)
 BOB = Caller("bob@example.com", Role.USER)
 ADMIN = Caller("admin@example.com", Role.ADMIN)
 CONTAINERS = 6
+SESSION = botocore.session.get_session()
 
 
 def container(settings: AwsSettings, *holds: Callable[[Any], Any]) -> Any:
     """The execution service of one Lambda container: its own clients and adapters, its
     execution store wrapped in `holds` (HeldAt)."""
     clients = AwsClients()
+    # Its own clients, made here rather than concurrently in the threads, from one session
+    # (the service models, loaded once for the test instead of once per container).
+    clients.__dict__["_session"] = SESSION
     for name in ("dynamodb", "ecs", "s3", "s3_sigv4", "kms"):
-        getattr(clients, name)  # created here, not concurrently in the threads
+        getattr(clients, name)
     ports = AwsPorts.deferred(settings, clients)
     executions = ports.executions
     for hold in holds:

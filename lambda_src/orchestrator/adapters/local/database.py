@@ -120,6 +120,17 @@ MIGRATIONS: tuple[str, ...] = (
     # The digest of the request behind an Idempotency-Key (domain/idempotency.py); older
     # records have none and keep answering a repeated key as before.
     "ALTER TABLE executions ADD COLUMN request_fingerprint TEXT;",
+    # Idempotency-Keys' markers (domain/idempotency.py): claimed before a keyed create.
+    """
+    CREATE TABLE idempotency_markers (
+        execution_id TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        owner        TEXT NOT NULL,
+        claimed_at   TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+    );
+    CREATE INDEX idempotency_markers_by_expiry ON idempotency_markers (expires_at);
+    """,
 )
 
 
