@@ -37,15 +37,21 @@ CONTAINERS = 6
 SESSION = botocore.session.get_session()
 
 
-def container(settings: AwsSettings, *holds: Callable[[Any], Any]) -> Any:
+def container(
+    settings: AwsSettings,
+    *holds: Callable[[Any], Any],
+    dynamodb_hold: Callable[[Any], Any] | None = None,
+) -> Any:
     """The execution service of one Lambda container: its own clients and adapters, its
-    execution store wrapped in `holds` (HeldAt)."""
+    execution store wrapped in `holds` and its DynamoDB client in `dynamodb_hold` (HeldAt)."""
     clients = AwsClients()
     # Its own clients, made here rather than concurrently in the threads, from one session
     # (the service models, loaded once for the test instead of once per container).
     clients.__dict__["_session"] = SESSION
     for name in ("dynamodb", "ecs", "s3", "s3_sigv4", "kms"):
         getattr(clients, name)
+    if dynamodb_hold is not None:
+        clients.__dict__["dynamodb"] = dynamodb_hold(clients.dynamodb)
     ports = AwsPorts.deferred(settings, clients)
     executions = ports.executions
     for hold in holds:
@@ -123,14 +129,14 @@ def test_one_key_sent_at_once_to_every_container_makes_one_execution_and_one_tas
     aws: AwsSettings,
 ) -> None:
     # Given 6 containers that all look the key up before any goes on, then go on 5 ms apart
-    # (no two record in the same millisecond), and wait for each other before they record
-    # (up to half a second)
-    looked, recording = threading.Barrier(CONTAINERS), threading.Barrier(CONTAINERS)
+    # (no two record in the same millisecond), and whose first conditional put waits for
+    # the others' (up to half a second)
+    looked, putting = threading.Barrier(CONTAINERS), threading.Barrier(CONTAINERS)
     hosts = [
         container(
             aws,
             lambda store, n=n: HeldAt(store, "get", looked, delay=n * 0.005),
-            lambda store: HeldAt(store, "create", recording, patience=0.5),
+            dynamodb_hold=lambda client: HeldAt(client, "put_item", putting, patience=0.5),
         )
         for n in range(CONTAINERS)
     ]
@@ -156,22 +162,16 @@ def test_a_run_ended_by_its_event_and_the_reaper_at_once_gives_back_one_place(
     settings = replace(aws, max_running_per_user=2, max_running_total=50)
     first = container(settings).start(ALICE, ExecutionRequest("x"))
     container(settings).start(ALICE, ExecutionRequest("x"))
-    stopped = TaskStateChange(
-        execution_id=first.execution_id,
-        last_status="STOPPED",
-        task_ref=first.task_ref,
-        exit_code=0,
-    )
 
     # When its STOPPED event and the reaper end the first at once, and both are replayed
     event_host, reaper_host = container(settings), container(settings)
     all_at_once(
         [
-            lambda: event_host.on_task_event(stopped),
+            lambda: event_host.on_task_event(stopped(first)),
             lambda: reaper_host.finish(first.execution_id, ExecutionStatus.FAILED, reason="lost"),
         ]
     )
-    event_host.on_task_event(stopped)
+    event_host.on_task_event(stopped(first))
     reaper_host.finish(first.execution_id, ExecutionStatus.FAILED, reason="lost")
 
     # Then one place came back: she runs one, and of 6 more creates at once exactly 1 passes
@@ -186,16 +186,53 @@ def test_a_run_ended_by_its_event_and_the_reaper_at_once_gives_back_one_place(
     assert container(settings).quota(ALICE).running == 2
 
 
-@pytest.mark.parametrize("status", [ExecutionStatus.SUCCEEDED, ExecutionStatus.CANCELLED])
-def test_every_path_that_ends_a_run_frees_its_place(
-    aws: AwsSettings, status: ExecutionStatus
-) -> None:
-    settings = replace(aws, max_running_per_user=1, max_running_total=50)
+def ended_by_its_event(settings: AwsSettings) -> Any:
     host = container(settings)
-    first = host.start(ALICE, ExecutionRequest("x"))
-    if status is ExecutionStatus.CANCELLED:
-        host.cancel(ALICE, first.execution_id)
-    host.finish(first.execution_id, status)
+    run = host.start(ALICE, ExecutionRequest("x"))
+    return host.on_task_event(stopped(run))
 
-    assert host.quota(ALICE).running == 0
-    assert host.start(ALICE, ExecutionRequest("x")).status is ExecutionStatus.STARTING
+
+def ended_by_the_reaper(settings: AwsSettings) -> Any:
+    host = container(settings)
+    run = host.start(ALICE, ExecutionRequest("x"))
+    return host.finish(run.execution_id, ExecutionStatus.FAILED, reason="task lost")
+
+
+def ended_by_a_cancel(settings: AwsSettings) -> Any:
+    host = container(settings)
+    run = host.start(ALICE, ExecutionRequest("x"))
+    host.cancel(ALICE, run.execution_id)
+    return host.on_task_event(stopped(run))
+
+
+def ended_by_a_failed_launch(settings: AwsSettings) -> Any:
+    missing = settings.task_definition.rsplit(":", 1)[0] + ":999"
+    return container(replace(settings, task_definition=missing)).start(ALICE, ExecutionRequest("x"))
+
+
+def stopped(run: Execution) -> TaskStateChange:
+    return TaskStateChange(
+        execution_id=run.execution_id, last_status="STOPPED", task_ref=run.task_ref, exit_code=0
+    )
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [ended_by_its_event, ended_by_the_reaper, ended_by_a_cancel, ended_by_a_failed_launch],
+)
+def test_each_way_a_run_ends_gives_its_place_back(
+    aws: AwsSettings, ending: Callable[[AwsSettings], Execution]
+) -> None:
+    # Given a limit of one per user, and Alice's one run ended
+    settings = replace(aws, max_running_per_user=1, max_running_total=50)
+    ended = ending(settings)
+    assert ended.status.is_terminal, ended
+
+    # When 6 creates of hers arrive at once, Then exactly one fits
+    results = all_at_once(
+        [
+            lambda host=host: host.start(ALICE, ExecutionRequest("y"))
+            for host in containers(settings, CONTAINERS, "create")
+        ]
+    )
+    assert sum(isinstance(r, Execution) for r in results) == 1, results
