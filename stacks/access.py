@@ -38,8 +38,11 @@ class Access:
     write_run_inputs: bool = False
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
     images: tuple[str, ...] = ()  # actions on the Images table
-    image_task_definitions: bool = False  # register/deregister images' task definitions
-    write_secrets: bool = False  # ssm:PutParameter under the secrets path (SecureString)
+    # Describe the run task definition, register images' copies of it (and pass their roles)
+    register_image_definitions: bool = False
+    deregister_image_definitions: bool = False  # release an image's copy (removed, made again)
+    list_image_definitions: bool = False  # list and describe them (the stack's deletion)
+    write_secrets: bool = False  # ssm:PutParameter under the secrets path; DeleteParameter (values)
     list_secrets: bool = False  # ssm:GetParametersByPath on the secrets' metadata
     delete_secrets: bool = False  # ssm:GetParameters, DeleteParameters under the path
     read_secrets: bool = False  # ssm:GetParameters (decrypted) under the path: a run's secrets
@@ -58,13 +61,19 @@ FUNCTION_ACCESS: dict[str, Access] = {
         check_uploads=True,
         write_run_inputs=True,
         seal_env=True,
-        images=(GET, SCAN),  # the run's image, or the default one
+        images=(GET, SCAN, UPDATE),  # the run's image, or the default one; made again
+        register_image_definitions=True,  # an image made from an older run task definition
+        deregister_image_definitions=True,
         read_secrets=True,
     ),
     "create_upload": Access(sign_upload_puts=True),
-    "create_image": Access(images=(GET, PUT, SCAN, UPDATE), image_task_definitions=True),
+    "create_image": Access(
+        images=(GET, PUT, SCAN, UPDATE),
+        register_image_definitions=True,
+        deregister_image_definitions=True,  # a name taken meanwhile: its copy is released
+    ),
     "list_images": Access(images=(SCAN,)),
-    "delete_image": Access(images=(GET, DELETE), image_task_definitions=True),
+    "delete_image": Access(images=(GET, DELETE), deregister_image_definitions=True),
     "quota": Access(executions=(GET,)),  # the quota counters
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
     "get_execution": Access(executions=(QUERY,)),
@@ -78,6 +87,10 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "put_secret": Access(write_secrets=True),
     "list_secrets": Access(list_secrets=True),
     "delete_secret": Access(delete_secrets=True),
+    # The custom resource that deregisters images' definitions when the stack is deleted.
+    "destroy_images": Access(
+        api_keys=(), list_image_definitions=True, deregister_image_definitions=True
+    ),
     "task_events": Access(
         api_keys=(), executions=(QUERY, UPDATE), locks=(DELETE,), read_run_results=True
     ),

@@ -15,6 +15,10 @@ ALPINE_3_20 = (
 )
 # An image reference pinned by digest: `<repository>[:tag]@sha256:<64 hex>`.
 PINNED_IMAGE = re.compile(r"[^\s@]+@sha256:[0-9a-f]{64}")
+# A standard SNS topic's ARN (alarm actions take no FIFO topic).
+SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+# The start of ECR repository names (which are lowercase letters, digits, `._-/`).
+ECR_PREFIX = re.compile(r"[a-z0-9][a-z0-9._/-]{0,199}")
 
 
 class ConfigError(ValueError):
@@ -58,7 +62,12 @@ class PlatformConfig:
     max_log_mib: int = 100
     # Task roles an image may carry: IAM role names (path included) starting with this.
     image_role_prefix: str = "mycli-task-"
+    # ECR repositories (this account, this region) tasks may pull images from: names
+    # starting with this. Public registries need nothing.
+    ecr_repository_prefix: str = "mycli/"
     existing_images_table: str = ""
+    # An SNS topic the stack's alarms notify (its ARN); "" for none.
+    alarm_topic_arn: str = ""
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -97,10 +106,21 @@ class PlatformConfig:
                 "mycli:imageRolePrefix must be 1-64 characters of a role name or path "
                 "(letters, digits, + = , . @ _ / -): an empty prefix would allow every role"
             )
+        if not ECR_PREFIX.fullmatch(self.ecr_repository_prefix):
+            raise ConfigError(
+                "mycli:ecrRepositoryPrefix must be 1-200 characters of an ECR repository name "
+                "(lowercase letters, digits, . _ - /), starting with a letter or digit: an "
+                "empty prefix would allow every repository"
+            )
         if not PINNED_IMAGE.fullmatch(self.executor_image):
             raise ConfigError(
                 "mycli:executorImage must be pinned by digest (`repository[:tag]@sha256:...`), "
                 f"not {self.executor_image!r}: a tag can move between two runs"
+            )
+        if self.alarm_topic_arn and not SNS_TOPIC_ARN.fullmatch(self.alarm_topic_arn):
+            raise ConfigError(
+                "mycli:alarmTopicArn must be an SNS topic's ARN "
+                f"(arn:aws:sns:REGION:ACCOUNT:NAME), not {self.alarm_topic_arn!r}"
             )
         if self.log_retention_days not in _RETENTION:
             raise ConfigError(

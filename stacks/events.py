@@ -2,18 +2,24 @@
 one-minute schedule → the reaper.
 
 An event the task-events function fails on is retried (by Lambda, twice, and EventBridge
-retries its own delivery failures) and then lands in a dead-letter queue, whose alarm
-fires as soon as it holds a message; meanwhile the reaper settles the execution from
-DescribeTasks, so the exit code is not lost."""
+retries its own delivery failures) and then lands in a dead-letter queue; meanwhile the
+reaper settles the execution from DescribeTasks, so the exit code is not lost.
+
+The queue's alarm counts the messages sent to it (Lambda's on-failure destination and
+EventBridge's dead-letter delivery both send), so it fires again for each new failure,
+however long earlier ones stay in the queue; with mycli:alarmTopicArn it notifies that SNS
+topic."""
 
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -21,6 +27,8 @@ from stacks.functions import PythonFunction
 
 TASK_EVENT_RETRIES = 2
 DEAD_LETTER_RETENTION = Duration.days(14)
+# The dead-letter alarm's period: SQS publishes its metrics each minute, sometimes late.
+ALARM_PERIOD = Duration.minutes(5)
 
 
 class LifecycleEvents(Construct):
@@ -32,7 +40,9 @@ class LifecycleEvents(Construct):
         cluster: ecs.ICluster,
         task_events: PythonFunction,
         reaper: PythonFunction,
+        alarm_topic_arn: str = "",
     ) -> None:
+        """`alarm_topic_arn`: the SNS topic every alarm notifies ("" for none)."""
         super().__init__(scope, construct_id)
         self.dead_letters = self._build_dead_letters()
         task_events.function.configure_async_invoke(
@@ -43,6 +53,9 @@ class LifecycleEvents(Construct):
         self.task_state_rule = self._build_task_state_rule(cluster, task_events)
         self.reaper_schedule = self._build_reaper_schedule(reaper)
         self.dead_letter_alarm = self._build_alarm()
+        if alarm_topic_arn:
+            topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
+            self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
 
     def _build_dead_letters(self) -> sqs.Queue:
         queue = sqs.Queue(
@@ -65,11 +78,11 @@ class LifecycleEvents(Construct):
             self,
             "TaskEventDeadLettersAlarm",
             alarm_description=(
-                "mycli: a task-state event failed every retry (see the dead-letter queue); "
-                "the reaper settles its execution from DescribeTasks"
+                "mycli: a task-state event failed every retry and was sent to the "
+                "dead-letter queue; the reaper settles its execution from DescribeTasks"
             ),
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1)
+            metric=self.dead_letters.metric_number_of_messages_sent(
+                period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
             ),
             threshold=1,
             evaluation_periods=1,

@@ -57,6 +57,16 @@ class Executor(Construct):
         return [subnet.subnet_id for subnet in self.vpc.public_subnets]
 
     @property
+    def ecr_repository_arn_prefix(self) -> str:
+        """The ECR repositories tasks may pull from (mycli:ecrRepositoryPrefix), as an ARN
+        prefix: `arn:<partition>:ecr:<region>:<account>:repository/<prefix>`."""
+        return Stack.of(self).format_arn(
+            service="ecr",
+            resource="repository",
+            resource_name=self._config.ecr_repository_prefix,
+        )
+
+    @property
     def task_arn_pattern(self) -> str:
         """Every task of this cluster (task ids exist only once a task runs)."""
         return Stack.of(self).format_arn(
@@ -201,10 +211,26 @@ class Executor(Construct):
 
     def _build_execution_role(self) -> iam.Role:
         # ECS's own role: pull the images (the agent's from the CDK assets repository, a
-        # grant CDK adds), write the containers' logs.
-        return iam.Role(
+        # grant CDK adds; images' from this account's repositories under the prefix), write
+        # the containers' logs.
+        role = iam.Role(
             self,
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="ECS pulls mycli task images and writes their logs with this role",
         )
+        # ECR authorizes its login on "*" only; the pulls are scoped to the repositories.
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
+                resources=[f"{self.ecr_repository_arn_prefix}*"],
+            )
+        )
+        return role

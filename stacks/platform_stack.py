@@ -19,6 +19,7 @@ from stacks.data import DataStore
 from stacks.events import LifecycleEvents
 from stacks.executor import Executor
 from stacks.functions import PythonFunction
+from stacks.image_grants import ImageGrants, deregister_on_delete
 from stacks.run_task import LAMBDA_SOURCE, LOG_STREAM_PREFIX
 
 # Powertools' public layer account (every commercial region); the version is pinned by
@@ -41,6 +42,11 @@ class MycliStack(Stack):
         self.config = PlatformConfig.from_context(self.node.try_get_context)
         self.data = DataStore(self, "Data", config=self.config)
         self.executor = Executor(self, "Executor", config=self.config)
+        self.image_grants = ImageGrants(
+            executor=self.executor,
+            images_table=self.data.images,
+            role_arn_prefix=self._image_role_arn_prefix,
+        )
         self._code = lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES))
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
@@ -61,6 +67,15 @@ class MycliStack(Stack):
             cluster=self.executor.cluster,
             task_events=self.task_events,
             reaper=self.reaper,
+            alarm_topic_arn=self.config.alarm_topic_arn,
+        )
+        self.destroy_images = self._function(
+            "destroy_images",
+            "on the stack's deletion, deregister its images' task definitions",
+            timeout=Duration.minutes(5),
+        )
+        self.image_definitions = deregister_on_delete(
+            self, "ImageDefinitions", function=self.destroy_images, executor=self.executor
         )
         self._build_outputs()
         self._acknowledge()
@@ -89,6 +104,7 @@ class MycliStack(Stack):
             "IMAGES_TABLE": self.data.images.table_name,
             "IMAGE_ROLE_ARN_PREFIX": self._image_role_arn_prefix,
             "IMAGE_FAMILY_PREFIX": self._image_family_prefix,
+            "ECR_REPOSITORY_ARN_PREFIX": executor.ecr_repository_arn_prefix,
             "SECRETS_PATH": self.secrets_path,
             "SECRETS_KEY_ARN": executor.secrets_key.key_arn,
             "POWERTOOLS_SERVICE_NAME": "mycli",
@@ -104,36 +120,6 @@ class MycliStack(Stack):
     def _image_family_prefix(self) -> str:
         """Images' task definition families: `<stack name>-image-<image name>`."""
         return f"{self.stack_name}-image"
-
-    def _pass_roles(self, function: PythonFunction) -> None:
-        """PassRole to ECS tasks only: the stack's task and execution roles, and the roles
-        under the image role prefix (never `*`)."""
-        executor = self.executor
-        function.allow(
-            ["iam:PassRole"],
-            [
-                executor.task_role.role_arn,
-                executor.execution_role.role_arn,
-                f"{self._image_role_arn_prefix}*",
-            ],
-            StringEquals={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
-        )
-
-    def _grant_images(self, function: PythonFunction, access: Access) -> None:
-        if access.images:
-            function.allow(list(access.images), [self.data.images.table_arn])
-        if access.image_task_definitions:
-            # Register/Deregister/DescribeTaskDefinition authorize on Resource "*" only; what
-            # limits them is PassRole (above), allowed only for the image role prefix.
-            function.allow(
-                [
-                    "ecs:DescribeTaskDefinition",
-                    "ecs:RegisterTaskDefinition",
-                    "ecs:DeregisterTaskDefinition",
-                ],
-                ["*"],
-            )
-            self._pass_roles(function)
 
     def _function(
         self,
@@ -155,7 +141,7 @@ class MycliStack(Stack):
             retry_attempts=retry_attempts,
         )
         self._grant(function, FUNCTION_ACCESS[module])
-        self._grant_images(function, FUNCTION_ACCESS[module])
+        self.image_grants.grant(function, FUNCTION_ACCESS[module])
         return function
 
     @property
@@ -178,6 +164,8 @@ class MycliStack(Stack):
         key = self.executor.secrets_key.key_arn
         if access.write_secrets:
             function.allow(["ssm:PutParameter"], [values, metadata])
+            # Rolls back a new value whose metadata could not be written (ssm_secrets.py).
+            function.allow(["ssm:DeleteParameter"], [values])
             function.allow(["kms:Encrypt", "kms:GenerateDataKey"], [key], **through_ssm)
         if access.list_secrets:
             function.allow(
@@ -227,7 +215,7 @@ class MycliStack(Stack):
                 [executor.task_arn_pattern],
                 StringEquals={"ecs:CreateAction": "RunTask"},
             )
-            self._pass_roles(function)
+            self.image_grants.pass_roles(function)
         task_actions = [
             action
             for action, wanted in (
@@ -312,9 +300,19 @@ class MycliStack(Stack):
             (
                 "AwsSolutions-IAM5[Resource::*]",
                 "Only the X-Ray actions above, ecs:ListTasks limited by its ecs:cluster "
-                "condition to the executor cluster, and the images functions' "
-                "Describe/Register/DeregisterTaskDefinition (which authorize on * only; "
-                "what a task definition may carry is bounded by iam:PassRole) use Resource *.",
+                "condition to the executor cluster, the execution role's ecr:"
+                "GetAuthorizationToken (ECR's login, * only; its pulls are scoped to "
+                "repositories), and the images' Describe/Register/Deregister/"
+                "ListTaskDefinition(s/Families) (which have no resource type: what a "
+                "registration may carry is bounded by iam:PassRole, and the code deregisters "
+                "only this stack's image families) use Resource *.",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:"
+                f"<AWS::AccountId>:repository/{self.config.ecr_repository_prefix}*]",
+                "Images are pushed by admins and registered at run time: the execution role "
+                "may pull only from this account's repositories under the deployer's prefix "
+                "(mycli:ecrRepositoryPrefix), in this region.",
             ),
             (
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/"

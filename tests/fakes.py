@@ -304,20 +304,40 @@ class InMemoryImageStore:
         for key, image in self.items.items():
             self.items[key] = replace(image, is_default=key == name)
 
+    def replace_platform(self, current: Image, fresh: Image) -> bool:
+        recorded = self.items.get(current.name)
+        if recorded is None or recorded.platform_ref != current.platform_ref:
+            return False
+        self.items[current.name] = replace(
+            recorded, platform_ref=fresh.platform_ref, platform_base=fresh.platform_base
+        )
+        return True
+
 
 class RecordingImagePlatform:
-    """Records what the image service asked the backend to prepare and release."""
+    """Records what the image service asked the backend to prepare and release. Handles
+    are made from `base` (set it to stand for a stack upgrade): `td/<name>`, then
+    `td/<name>@<base>` once the base is not the first one."""
+
+    FIRST_BASE = "run:1"
 
     def __init__(self) -> None:
+        self.base = self.FIRST_BASE
         self.registered: list[str] = []
         self.unregistered: list[str] = []
+        self.released_refs: list[str | None] = []
 
-    def register(self, image: Image) -> str | None:
+    def register(self, image: Image) -> Image:
         self.registered.append(image.name)
-        return f"td/{image.name}"
+        suffix = "" if self.base == self.FIRST_BASE else f"@{self.base}"
+        return replace(image, platform_ref=f"td/{image.name}{suffix}", platform_base=self.base)
+
+    def is_current(self, image: Image) -> bool:
+        return image.platform_base == self.base
 
     def unregister(self, image: Image) -> None:
         self.unregistered.append(image.name)
+        self.released_refs.append(image.platform_ref)
 
 
 class InMemorySecretStore:

@@ -74,6 +74,8 @@ TABLES: dict[str, dict[str, Any]] = {
     },
 }
 IMAGE_ROLE_ARN_PREFIX = "arn:aws:iam::123456789012:role/mycli-task-"
+EXECUTION_ROLE_ARN = "arn:aws:iam::123456789012:role/Mycli-ExecutorExecutionRole"
+ECR_REPOSITORY_ARN_PREFIX = f"arn:aws:ecr:{REGION}:123456789012:repository/mycli/"
 
 
 def create_tables() -> None:
@@ -103,6 +105,7 @@ def create_executor() -> dict[str, Any]:
     cluster = ecs.create_cluster(clusterName="mycli")["cluster"]["clusterArn"]
     task_definition = ecs.register_task_definition(
         family="mycli-run",
+        executionRoleArn=EXECUTION_ROLE_ARN,
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
         cpu="256",
@@ -172,6 +175,7 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "IMAGES_TABLE": settings.images_table,
         "IMAGE_ROLE_ARN_PREFIX": settings.image_role_arn_prefix,
         "IMAGE_FAMILY_PREFIX": settings.image_family_prefix,
+        "ECR_REPOSITORY_ARN_PREFIX": settings.ecr_repository_arn_prefix,
         "SECRETS_PATH": settings.secrets_path,
         "SECRETS_KEY_ARN": settings.secrets_key,
     }
@@ -189,6 +193,7 @@ def moto_platform() -> Iterator[AwsSettings]:
             locks_table="Locks",
             images_table="Images",
             image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
+            ecr_repository_arn_prefix=ECR_REPOSITORY_ARN_PREFIX,
             log_group=LOG_GROUP,
             log_stream_prefix="exec",
             **executor,

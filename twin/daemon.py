@@ -20,10 +20,12 @@ from moto.server import ThreadedMotoServer
 from twin.awslogs import AwsLogsDriver
 from twin.ecs import EcsStandIn
 from twin.events import EventBus, Schedules, load_rules
+from twin.faults import FaultHooks, failing_stop_tasks
 from twin.functions import apply_environment, load_functions, shared_environment
 from twin.gateway import Gateway
 from twin.images import image_mapper
 from twin.moto_bridge import MotoEcsBridge
+from twin.moto_wakeup import ecs_task_changes
 from twin.moto_writes import atomic_dynamodb_writes
 from twin.provision import Provisioner
 from twin.resolver import ACCOUNT, REGION, Resolver
@@ -73,6 +75,7 @@ class Twin:
         self._stack = ExitStack()
         self._standin: EcsStandIn | None = None
         self._bus: EventBus | None = None
+        self.faults = FaultHooks(options.run_dir)
 
     def start(self) -> str:
         try:
@@ -85,6 +88,8 @@ class Twin:
     def _start(self) -> None:
         on_close = self._stack.callback
         self._stack.enter_context(atomic_dynamodb_writes())
+        task_changes = self._stack.enter_context(ecs_task_changes())
+        self._stack.enter_context(failing_stop_tasks(self.faults))
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         on_close(moto.stop)
@@ -107,7 +112,7 @@ class Twin:
 
         logs = AwsLogsDriver(_client("logs"))
         on_close(logs.close)
-        bus = EventBus(rules, _send_to_queue)
+        bus = EventBus(rules, _send_to_queue, self.faults.fail_task_event)
         definitions = [
             _client("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
             for arn in provisioner.task_definition_arns.values()
@@ -130,7 +135,13 @@ class Twin:
         self._standin, self._bus = standin, bus
         ecs = _client("ecs")
         for _, physical in _clusters(resolver, self.template):
-            bridge = MotoEcsBridge(ecs, standin, cluster=physical, moto_url=self.moto_url)
+            bridge = MotoEcsBridge(
+                ecs,
+                standin,
+                cluster=physical,
+                moto_url=self.moto_url,
+                wake=task_changes.subscribe(),
+            )
             bridge.start()
             on_close(bridge.stop)
         schedules = Schedules(rules, self.options.reaper_interval)
@@ -150,6 +161,7 @@ class Twin:
 
         if self._standin is None or self._bus is None:
             raise RuntimeError("the twin is not started")
+        self.faults.clear()
         running = [task for task in self._standin.tasks() if not task.done]
         for task in running:
             task.stop("the twin was reset")

@@ -117,9 +117,16 @@ def _matches_one(option: Any, present: bool, value: Any) -> bool:
 class EventBus:
     """Delivers events to the rules' targets from one thread, in the order they came."""
 
-    def __init__(self, rules: list[Rule], dead_letters: Callable[[str, dict[str, Any]], None]):
+    def __init__(
+        self,
+        rules: list[Rule],
+        dead_letters: Callable[[str, dict[str, Any]], None],
+        fault: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        """`fault(event)`: a test hook that raises when a delivery must fail."""
         self._rules = [rule for rule in rules if rule.pattern is not None]
         self._dead_letters = dead_letters
+        self._fault = fault
         self._queue: queue.Queue[dict[str, Any] | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._deliver_all, name="twin-events", daemon=True)
         self._thread.start()
@@ -145,14 +152,19 @@ class EventBus:
             for rule in self._rules:
                 if rule.pattern is not None and matches(rule.pattern, event):
                     for target in rule.targets:
-                        deliver(target, event, self._dead_letters)
+                        deliver(target, event, self._dead_letters, self._fault)
 
 
 def deliver(
-    target: Target, event: dict[str, Any], dead_letters: Callable[[str, dict[str, Any]], None]
+    target: Target,
+    event: dict[str, Any],
+    dead_letters: Callable[[str, dict[str, Any]], None],
+    fault: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     for attempt in range(target.retries + 1):
         try:
+            if fault is not None:
+                fault(event)
             target.function.invoke(event)
             return
         except Exception:

@@ -14,7 +14,8 @@ import importlib.util
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,22 @@ from twin.template import Template, TemplateError
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_INSTANCES = 16
+_invoking = threading.local()
+
+
+def in_function() -> bool:
+    """Whether this thread is running a function's handler (the fault hooks ask)."""
+    return bool(getattr(_invoking, "depth", 0))
+
+
+@contextmanager
+def invoking() -> Iterator[None]:
+    """For the block, this thread runs a function's handler."""
+    _invoking.depth = getattr(_invoking, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _invoking.depth -= 1
 
 
 @dataclass(frozen=True)
@@ -58,8 +75,8 @@ class Function:
         """Call the handler with `event` on a free instance (waits when MAX_INSTANCES run)."""
         handler = self._acquire()
         try:
-            context = LambdaContext(self.name, self.arn, self.memory)
-            return handler(dict(event), context)
+            with invoking():
+                return handler(dict(event), LambdaContext(self.name, self.arn, self.memory))
         finally:
             with self._lock:
                 self._free.append(handler)

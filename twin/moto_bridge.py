@@ -31,6 +31,10 @@ DESCRIBE_BATCH = 100
 MAX_REASON_CHARS = 255
 # moto advances a task's status after this many DescribeTasks calls: never, in practice.
 HOLD_TRANSITIONS = 10**9
+# While a stand-in task has not been settled in moto, poll this often; otherwise wait for a
+# wake-up (moto_wakeup: a RunTask or StopTask) or this long.
+BUSY_INTERVAL = 0.1
+IDLE_INTERVAL = 2.0
 logger = logging.getLogger(__name__)
 
 
@@ -61,10 +65,13 @@ class MotoEcsBridge:
         standin: EcsStandIn,
         *,
         cluster: str,
-        interval: float = 0.1,
+        interval: float = BUSY_INTERVAL,
         moto_url: str | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
-        """`moto_url`: the server's address, to hold tasks' status (see hold_task_status)."""
+        """`moto_url`: the server's address, to hold tasks' status (see hold_task_status).
+        `wake`: set when moto starts or stops a task (moto_wakeup); without it, the bridge
+        polls every `interval`, busy or not."""
         self._ecs = ecs
         self._standin = standin
         self._cluster = cluster
@@ -76,6 +83,7 @@ class MotoEcsBridge:
         self._settled: set[str] = set()
         self._definitions: dict[str, TaskDefinition] = {}
         self._halt = threading.Event()
+        self._wake = wake
         self._thread: threading.Thread | None = None
 
     def start(self) -> MotoEcsBridge:
@@ -88,6 +96,8 @@ class MotoEcsBridge:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop polling (the stand-in's tasks are the stand-in's to close)."""
         self._halt.set()
+        if self._wake is not None:
+            self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -129,7 +139,15 @@ class MotoEcsBridge:
                 self.poll()
             except Exception:  # moto restarting, a network hiccup: the next pass retries
                 logger.exception("the moto bridge could not poll ECS")
+            self._pause()
+
+    def _pause(self) -> None:
+        busy = any(arn not in self._settled for arn in self._runs)
+        if self._wake is None or busy:
             self._halt.wait(self._interval)
+            return
+        self._wake.wait(IDLE_INTERVAL)
+        self._wake.clear()  # before the next pass: a change during it wakes the one after
 
     def _launch(self, task: dict[str, Any]) -> None:
         arn = task["taskArn"]

@@ -1,8 +1,9 @@
 """`aws-twin reset`: the running twin emptied back to a fresh deployment, without a new
 synthesis or moto server. Every task is stopped (its STOPPED event delivered), then the
-tables, the buckets, the stack's secrets and the runs' log streams are emptied, and a new
-admin key is issued (the old keys went with the table). Takes about a second, where `down`
-and `up` take several: the e2e suite shares one twin across tests this way."""
+tables, the buckets, the stack's secrets, the runs' log streams and the queues are emptied
+(the fault hooks removed first), and a new admin key is issued (the old keys went with the
+table). Takes about a second, where `down` and `up` take several: the e2e suite shares one
+twin across tests this way."""
 
 from __future__ import annotations
 
@@ -72,6 +73,26 @@ def delete_log_streams(client: Clients) -> int:
     return deleted
 
 
+def empty_queues(client: Clients) -> int:
+    """Delete every message of every SQS queue (the task events' dead letters; PurgeQueue
+    is allowed once a minute only); how many."""
+    sqs = client("sqs")
+    deleted = 0
+    for url in sqs.list_queues().get("QueueUrls", []):
+        while messages := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
+        ).get("Messages", []):
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(number), "ReceiptHandle": message["ReceiptHandle"]}
+                    for number, message in enumerate(messages)
+                ],
+            )
+            deleted += len(messages)
+    return deleted
+
+
 def empty_state(client: Clients, secrets_path: str) -> dict[str, int]:
     """Everything a deployment stored, deleted; what was deleted, by kind."""
     emptied = {
@@ -79,6 +100,7 @@ def empty_state(client: Clients, secrets_path: str) -> dict[str, int]:
         "objects": empty_buckets(client),
         "secrets": delete_parameters_under(client, secrets_path) if secrets_path else 0,
         "log streams": delete_log_streams(client),
+        "queued messages": empty_queues(client),
     }
     logger.info("reset: deleted %s", emptied)
     return emptied

@@ -271,14 +271,25 @@ class ImageStore(Protocol):
         """Make `name` the only default image."""
         ...
 
+    def replace_platform(self, current: Image, fresh: Image) -> bool:
+        """Give the image `fresh`'s platform_ref and platform_base, only while its record
+        still has `current`'s platform_ref; False when it has not (made again meanwhile, or
+        removed)."""
+        ...
+
 
 class ImagePlatform(Protocol):
     """What the backend does when an image comes and goes (AWS: its task definition)."""
 
-    def register(self, image: Image) -> str | None:
-        """Prepare the backend for runs on `image`; returns its handle (a task definition
-        ARN), or None where there is nothing to prepare. Raises ValidationFailed when the
-        backend refuses the image."""
+    def register(self, image: Image) -> Image:
+        """Prepare the backend for runs on `image`; returns it with the backend's handle and
+        what it was made from (platform_ref, platform_base: None where there is nothing to
+        prepare). Raises ValidationFailed when the backend refuses the image."""
+        ...
+
+    def is_current(self, image: Image) -> bool:
+        """Whether `image`'s handle was made from the backend's setup as it is now (AWS: the
+        stack's run task definition, which a stack upgrade replaces)."""
         ...
 
     def unregister(self, image: Image) -> None:
@@ -290,8 +301,11 @@ class NoImagePlatform:
     """For hosts where an image needs nothing prepared (the embedded host runs commands on
     itself and records the image's URI only)."""
 
-    def register(self, image: Image) -> str | None:
-        return None
+    def register(self, image: Image) -> Image:
+        return image
+
+    def is_current(self, image: Image) -> bool:
+        return True
 
     def unregister(self, image: Image) -> None:
         return None

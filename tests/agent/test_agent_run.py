@@ -147,6 +147,21 @@ def test_a_git_source_is_checked_out_and_its_commit_reported(
     assert (ran.result.exit_code, ran.result.git_commit) == (0, repo.first)
 
 
+def test_stdin_is_fetched_before_the_git_checkout_while_its_url_is_fresh(
+    agents: AgentWorld, tmp_path: Path
+) -> None:
+    # Given a run with a git source and stdin (the manifest's GET URLs live 10 minutes)
+    repo = make_repository(tmp_path / "git", "repo")
+    git = GitSource(url=f"file://{repo.path}", ref="v1", subdir="app")
+
+    # When it runs
+    ran = agents.run(agents.manifest("cat", git=git, stdin=b"from stdin\n"))
+
+    # Then stdin was fetched first: a checkout takes as long as the repository does
+    assert ran.stdout == b"from stdin\n"
+    assert ran.agent_log.index("fetched stdin") < ran.agent_log.index("checked out")
+
+
 def test_a_git_source_that_cannot_be_fetched_fails_the_run_with_the_reason(
     agents: AgentWorld, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@ delete."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -77,3 +78,26 @@ def test_delete_forgets_the_image_once(image_store: Any) -> None:
     assert image_store.delete("a") is False
     assert image_store.get("a") is None
     assert image_store.list_all() == []
+
+
+def test_a_platform_handle_is_replaced_only_while_it_is_the_recorded_one(
+    image_store: Any,
+) -> None:
+    # Given an image recorded with its first handle
+    image_store.create(image("tools", platform_ref="td/tools:1"))
+    first = image_store.get("tools")
+
+    # When two runs each replace that handle (concurrent re-registrations)
+    won = image_store.replace_platform(first, replace(first, platform_ref="td/tools:2"))
+    lost = image_store.replace_platform(first, replace(first, platform_ref="td/tools:3"))
+
+    # Then only the first lands, and nothing else of the image changes
+    assert (won, lost) == (True, False)
+    assert image_store.get("tools") == replace(
+        first, platform_ref="td/tools:2", platform_base=image_store.get("tools").platform_base
+    )
+    # and a removed image is not brought back
+    image_store.delete("tools")
+    again = image_store.replace_platform(first, replace(first, platform_ref="td/tools:4"))
+    assert again is False
+    assert image_store.get("tools") is None

@@ -1,26 +1,33 @@
 """Fault cases on the Fargate twin: the run agent killed mid-run, the command's container
-killed, the output store refusing a write. Each ends the run with what happened (never
-141 or TIMED_OUT for a fault) and frees its lock.
+killed, the output store refusing a write, the task-events function failing (its events
+dead-lettered, the reaper settling the run), StopTask failing on a cancel or a timeout (the
+reaper stopping it again). Each ends the run with what happened (never 141 or TIMED_OUT for
+a fault), frees its lock and returns its quota slot.
 
-Twin only: these faults are of the AWS task (its two containers, the agent, the S3 output
-store); the embedded platform has none of them. The twin's test hooks (docs/aws-twin.md)
-find a container's processes (MYCLI_TWIN_CONTAINER) and make the S3 front refuse a run's
-output POSTs (the run dir's faults/refuse-posts)."""
+Twin only: these faults are of the AWS task and its plumbing (its two containers, the agent,
+the S3 output store, EventBridge's delivery, ECS's StopTask); the embedded platform has none
+of them. The twin's test hooks (docs/aws-twin.md) find a container's processes
+(MYCLI_TWIN_CONTAINER) and, through files in the run dir's faults/, make the S3 front refuse
+a run's output POSTs, the task-events function fail, and StopTask fail."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import boto3
 import pytest
 
 from deployment import TERMINAL, LocalDeployment
 from twin.daemon import REFUSED_POSTS_FILE, RUN_MARKER
 from twin.ecs.tasks import CONTAINER_MARKER
+from twin.faults import FAILED_STOP_TASKS_FILE, FAILED_TASK_EVENTS_FILE
+from twin.resolver import REGION
 from twin.runstate import marked_processes
 from twin_deployment import TwinDeployment
 
@@ -39,9 +46,9 @@ def twin(deployment: LocalDeployment) -> TwinDeployment:
     return deployment
 
 
-def start(deployment: LocalDeployment, command: str, lock: str = "faults") -> str:
+def start(deployment: LocalDeployment, command: str, *options: str, lock: str = "faults") -> str:
     """A detached run holding `lock`; its id once its command has touched `started`."""
-    result = deployment.mycli("exec", "-d", "--lock", lock, "--", command, check=True)
+    result = deployment.mycli("exec", "-d", "--lock", lock, *options, "--", command, check=True)
     execution_id = result.stdout.strip()
     workspace = task_dir(twin(deployment), execution_id) / "volumes" / "workspace"
     wait_until((workspace / "work" / "started").exists, "the command never started")
@@ -111,6 +118,43 @@ def assert_lock_freed(deployment: LocalDeployment, lock: str = "faults") -> None
     assert (again.returncode, again.stdout) == (0, "again\n"), again.stderr
 
 
+def assert_quota_returned(deployment: LocalDeployment) -> None:
+    """Nothing counts as running any more (the admin's own count and the platform's)."""
+    figures = json.loads(deployment.mycli("quota", "-o", "json", check=True).stdout)
+    assert (figures["running"], figures["total_running"]) == (0, 0), figures
+
+
+def assert_released(deployment: LocalDeployment) -> None:
+    """The run's lock and quota slot are free (cheaper than assert_lock_freed's new run:
+    CI's twin budget)."""
+    assert deployment.locks() == []
+    assert_quota_returned(deployment)
+
+
+def hook(deployment: LocalDeployment, name: str, line: str) -> Path:
+    """Write one fault hook file of the twin (docs/aws-twin.md, Test hooks)."""
+    path = twin(deployment).run_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{line}\n")
+    return path
+
+
+def dead_letters(deployment: LocalDeployment) -> list[str]:
+    """The bodies of the messages in the twin's queues (the task events' dead letters)."""
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=twin(deployment).state["moto_url"],
+        region_name=REGION,
+        aws_access_key_id="twin",
+        aws_secret_access_key="twin",
+    )
+    bodies: list[str] = []
+    for url in sqs.list_queues().get("QueueUrls", []):
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        bodies += [message["Body"] for message in received.get("Messages", [])]
+    return bodies
+
+
 def test_the_run_agent_killed_mid_run_fails_the_run_and_frees_its_lock(
     deployment: LocalDeployment,
 ) -> None:
@@ -131,8 +175,10 @@ def test_the_run_agent_killed_mid_run_fails_the_run_and_frees_its_lock(
 def test_the_command_container_killed_ends_the_run_promptly_with_137(
     deployment: LocalDeployment,
 ) -> None:
-    # Given a run whose command is printing
-    execution_id = start(deployment, "touch started; while :; do echo tick; sleep 0.1; done")
+    # Given a run whose command has printed (its first tick before `started`)
+    execution_id = start(
+        deployment, "echo tick; touch started; while :; do echo tick; sleep 0.1; done"
+    )
     deployment_twin = twin(deployment)
 
     # When every process of its command container is killed (SIGKILL, as on OOM)
@@ -200,3 +246,60 @@ def test_cancel_and_timeout_end_the_run_cancelled_and_timed_out(
     assert (timed_out.returncode, "TIMED_OUT" in timed_out.stderr) == (124, True)
     assert deployment.execution(execution_id)["status"] == "CANCELLED"
     assert deployment.locks() == []
+
+
+def test_task_events_failing_are_dead_lettered_and_the_reaper_settles_the_run(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a run whose task events the task-events function fails on, every retry
+    execution_id = start(deployment, "touch started; sleep 1; exit 3")
+    hook(deployment, FAILED_TASK_EVENTS_FILE, execution_id)
+
+    # When its task stops
+    final = deployment.wait_status(execution_id, TERMINAL, timeout=WAIT_SECONDS)
+
+    # Then the reaper settled it from DescribeTasks and the agent's result (its exit code
+    # kept), its STOPPED event went to the dead-letter queue, its lock and quota are free
+    assert (final["status"], final["exit_code"], final["reason"]) == (
+        "FAILED",
+        3,
+        "exited with code 3",
+    ), final
+    wait_until(
+        lambda: any(execution_id in body for body in dead_letters(deployment)),
+        "no dead letter for the run",
+    )
+    assert_released(deployment)
+
+
+def test_a_cancel_whose_stop_task_fails_is_stopped_by_the_reaper(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a running run, and StopTask failing twice for its task
+    execution_id = start(deployment, "touch started; sleep 60")
+    failures = hook(deployment, FAILED_STOP_TASKS_FILE, f"{execution_id} 2")
+
+    # When it is cancelled (the cancel's own StopTask fails, then the reaper's first)
+    deployment.mycli("cancel", execution_id)
+    final = deployment.wait_status(execution_id, TERMINAL, timeout=WAIT_SECONDS)
+
+    # Then a later reaper pass stopped it: CANCELLED, lock and quota free
+    assert failures.read_text() == f"{execution_id} 0\n"
+    assert final["status"] == "CANCELLED", final
+    assert_released(deployment)
+
+
+def test_a_timeout_whose_stop_task_fails_is_stopped_again_by_the_reaper(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a run past its timeout soon, and StopTask failing once for its task
+    execution_id = start(deployment, "touch started; sleep 60", "--timeout", "2")
+    failures = hook(deployment, FAILED_STOP_TASKS_FILE, f"{execution_id} 1")
+
+    # When the reaper stops it at its deadline
+    final = deployment.wait_status(execution_id, TERMINAL, timeout=WAIT_SECONDS)
+
+    # Then its first stop failed, the next pass stopped it: TIMED_OUT, lock and quota free
+    assert failures.read_text() == f"{execution_id} 0\n"
+    assert (final["status"], final["reason"]) == ("TIMED_OUT", "timed out after 2s"), final
+    assert_released(deployment)

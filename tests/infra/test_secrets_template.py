@@ -10,7 +10,7 @@ from test_template import actions_of, functions_by_handler, of_type, policy_stat
 
 Resources = dict[str, Any]
 SSM_ACTIONS = {
-    "put_secret": {"ssm:PutParameter"},
+    "put_secret": {"ssm:PutParameter", "ssm:DeleteParameter"},
     "list_secrets": {"ssm:GetParametersByPath"},
     "delete_secret": {"ssm:GetParameters", "ssm:DeleteParameters"},
     "create_execution": {"ssm:GetParameters"},
@@ -67,6 +67,8 @@ def test_values_are_read_only_by_create_and_written_only_by_put(resources: Resou
         "/mycli/Mycli/secrets/*",
         "/mycli/Mycli/secret-meta/*",
     }
+    # a value whose metadata could not be written is rolled back: values only
+    assert paths("put_secret", "ssm:DeleteParameter") == {"/mycli/Mycli/secrets/*"}
 
 
 def test_the_secrets_key_is_usable_only_through_ssm_for_the_stacks_secrets(

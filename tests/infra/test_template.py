@@ -227,11 +227,13 @@ def test_every_function_has_its_own_role(resources: Resources) -> None:
     assert len(roles) == len(set(roles))
 
 
-PASSES_ROLES = {"create_execution", "create_image", "delete_image"}
+PASSES_ROLES = {"create_execution", "create_image"}
 IMAGE_TASK_DEFINITION_ACTIONS = {
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
     "ecs:DeregisterTaskDefinition",
+    "ecs:ListTaskDefinitions",
+    "ecs:ListTaskDefinitionFamilies",
 }
 
 
@@ -248,8 +250,8 @@ def test_no_policy_uses_resource_star_except_for_xray_and_cluster_bound_list_tas
                     "ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}
                 }
             elif actions_of([statement]) == {"ecr:GetAuthorizationToken"}:
-                # The execution role's login to pull the agent's asset image (CDK's grant;
-                # ECR authorizes it on * only); the pulls themselves are on the asset repo.
+                # The execution role's login to pull the agent's asset image and images (ECR
+                # authorizes it on * only); the pulls themselves are on the repositories.
                 [role] = policy["Properties"]["Roles"]
                 assert role == {"Ref": run_task(resources)["ExecutionRoleArn"]["Fn::GetAtt"][0]}
             else:
@@ -269,7 +271,9 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
 
     assert ("ecs:RunTask" in actions) == (module == "create_execution")
     assert ("iam:PassRole" in actions) == (module in PASSES_ROLES)
-    assert ("ecs:RegisterTaskDefinition" in actions) == (module in ("create_image", "delete_image"))
+    assert ("ecs:RegisterTaskDefinition" in actions) == (
+        module in ("create_image", "create_execution")
+    )
     # Runs' output and results are read from S3: no function reads CloudWatch streams.
     assert "logs:GetLogEvents" not in actions
     assert ("s3:ListBucket" in actions) == (
@@ -472,7 +476,7 @@ def test_failed_task_events_are_retried_then_dead_lettered_with_an_alarm(
     }
     assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert rule["Targets"][0]["RetryPolicy"]["MaximumRetryAttempts"] == 8
-    assert alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Properties"]["MetricName"] == "NumberOfMessagesSent"
     assert alarm["Properties"]["Threshold"] == 1
     assert alarm["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
     assert queue["Properties"]["SqsManagedSseEnabled"] is True

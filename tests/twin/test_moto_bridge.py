@@ -13,7 +13,8 @@ import boto3
 import pytest
 
 from twin.ecs import EcsStandIn
-from twin.moto_bridge import MotoEcsBridge
+from twin.moto_bridge import IDLE_INTERVAL, MotoEcsBridge
+from twin.moto_wakeup import ecs_task_changes
 from twin_ecs import Events, containers_of, new_standin
 
 REGION = "eu-west-1"
@@ -180,3 +181,36 @@ def _eventually(probe: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.02)
     return value
+
+
+def test_given_an_idle_bridge_with_a_wake_up_then_it_polls_rarely_and_a_run_task_starts_at_once(
+    ecs: Any, cluster: str, standin: EcsStandIn, moto_server: str
+) -> None:
+    # Given a bridge woken by moto's RunTask and StopTask, with nothing running
+    list_calls: list[str] = []
+    ecs.meta.events.register(
+        "before-call.ecs.ListTasks", lambda **_: list_calls.append("ListTasks")
+    )
+    with (
+        ecs_task_changes() as changes,
+        MotoEcsBridge(
+            ecs, standin, cluster=cluster, moto_url=moto_server, wake=changes.subscribe()
+        ) as bridge,
+    ):
+        time.sleep(0.2)
+        idle_from = len(list_calls)
+        time.sleep(1.0)
+        # Then while idle it polls at most once a second or so (two ListTasks a pass), not
+        # ten times a second
+        assert len(list_calls) - idle_from <= 2 * 2
+        # When a task is started
+        task_definition = register(ecs, "twin-wake", command=["sh", "-c", "echo woken"])
+        asked = time.monotonic()
+        arn = ecs.run_task(cluster=cluster, taskDefinition=task_definition, launchType="FARGATE")[
+            "tasks"
+        ][0]["taskArn"]
+        # Then it runs well before the idle pause would have ended
+        run = _eventually(lambda: bridge.run_of(arn))
+        assert time.monotonic() - asked < IDLE_INTERVAL / 2
+        assert run.wait(WAIT_SECONDS)
+        assert run.output("command") == b"woken\n"

@@ -3,11 +3,13 @@ the default image, per-run sizes within the image's limits, removal."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from orchestrator.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from orchestrator.domain.images import FARGATE_SIZES, ImageSpec, check_size
-from orchestrator.domain.models import ExecutionRequest, ExecutionStatus
+from orchestrator.domain.models import ExecutionRequest, ExecutionStatus, Image
 from support import ADMIN, ALICE, IMAGE_ROLE_ARN_PREFIX, FakeWorld
 
 ROLE = IMAGE_ROLE_ARN_PREFIX + "infra"
@@ -222,3 +224,47 @@ def test_removing_an_image_keeps_the_record_of_a_run_on_it(world: FakeWorld) -> 
     )
     with pytest.raises(NotFound):
         world.services.images.remove(ADMIN, "a")
+
+
+def test_a_run_on_an_image_made_before_an_upgrade_gets_it_made_again(world: FakeWorld) -> None:
+    # Given an image registered before the backend's setup changed (a stack upgrade)
+    register(world, "infra")
+    world.image_platform.base = "run:2"
+
+    # When two runs start on it
+    for _ in range(2):
+        world.services.executions.start(ALICE, ExecutionRequest("make", image="infra"))
+
+    # Then the first made it again from the new setup, released the old handle, and both
+    # ran on the new one
+    assert [spec.image_ref for spec in world.runner.launched] == ["td/infra@run:2"] * 2
+    stored = world.images.get("infra")
+    assert stored is not None
+    assert (stored.platform_ref, stored.platform_base) == ("td/infra@run:2", "run:2")
+    assert world.image_platform.released_refs == ["td/infra"]
+    assert world.image_platform.registered == ["infra", "infra"]
+
+
+def test_of_concurrent_runs_making_an_image_again_the_first_recorded_wins(
+    world: FakeWorld,
+) -> None:
+    # Given an out-of-date image, and another container that records its own new handle
+    # while this one registers
+    register(world, "infra")
+    world.image_platform.base = "run:2"
+    stale = world.images.get("infra")
+    assert stale is not None
+    platform_register = world.image_platform.register
+
+    def raced(image: Image) -> Image:
+        world.images.replace_platform(stale, replace(stale, platform_ref="td/infra@other"))
+        return platform_register(image)
+
+    world.image_platform.register = raced  # type: ignore[method-assign]
+
+    # When a run starts on it
+    world.services.executions.start(ALICE, ExecutionRequest("make", image="infra"))
+
+    # Then it runs on the recorded handle and releases the one it made
+    assert [spec.image_ref for spec in world.runner.launched] == ["td/infra@other"]
+    assert world.image_platform.released_refs == ["td/infra@run:2"]

@@ -1,5 +1,5 @@
 """The agent's setup, steps 2 to 4 of a run (see docs/aws-agent.md): unseal the values,
-check out the git source, unpack the upload, fetch stdin. The checkout and the unpack are
+fetch stdin, check out the git source, unpack the upload. The checkout and the unpack are
 the steps the embedded runner runs (orchestrator.agent.setup), each a process in a
 session of its own, stopped when the agent is told to stop. A failure is SetupFailed
 with the run's one-line reason. Standard library only (boto3 in unseal, when needed)."""
@@ -62,6 +62,12 @@ def prepare(
     except UnsealFailed as error:
         raise SetupFailed(f"cannot open the run's sealed values: {error}") from None
     prepared = Prepared(env=opened.env, mask=opened.mask)
+    # The manifest's GET URLs live 10 minutes: fetch before a checkout of unbounded length
+    # (a run's code is git or an upload, never both, so the upload is first in its turn).
+    if manifest.stdin_url:
+        size = _download("stdin", manifest.stdin_url, workspace.stdin)
+        os.chmod(workspace.stdin, 0o644)
+        say(f"fetched stdin ({size} bytes)")
     base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     if manifest.git is not None:
         prepared.subdir = manifest.git.subdir
@@ -87,10 +93,6 @@ def prepare(
         run_step(step, stopping)
         archive.unlink()
         say(f"unpacked the upload ({size} bytes)")
-    if manifest.stdin_url:
-        size = _download("stdin", manifest.stdin_url, workspace.stdin)
-        os.chmod(workspace.stdin, 0o644)
-        say(f"fetched stdin ({size} bytes)")
     return prepared
 
 

@@ -6,9 +6,10 @@ refused on AWS is refused on the embedded host too."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from orchestrator.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from orchestrator.domain.image_registry import PrivateRegistry, pull_problem
 from orchestrator.domain.models import (
     ENV_NAME_PATTERN,
     IMAGE_NAME_PATTERN,
@@ -110,9 +111,12 @@ def _cpu_for(memory: int, preferred: int) -> int:
 @dataclass(frozen=True)
 class ImagePolicy:
     """What the deployment allows: task roles only under `role_arn_prefix` (AWS: the
-    `mycli:imageRolePrefix` context value as a full ARN prefix; None: any role ARN)."""
+    `mycli:imageRolePrefix` context value as a full ARN prefix; None: any role ARN), and
+    from ECR only images `registry` holds (AWS: the stack's own, under
+    `mycli:ecrRepositoryPrefix`; None: any URI, where nothing is pulled)."""
 
     role_arn_prefix: str | None = None
+    registry: PrivateRegistry | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ class ImageService:
             raise Conflict(
                 f"image {image.name} already exists; remove it first", {"name": image.name}
             )
-        image = replace(image, platform_ref=self._platform.register(image))
+        image = self._platform.register(image)
         try:
             self._store.create(image)
         except Conflict:
@@ -203,6 +207,8 @@ class ImageService:
                         "name one (mycli images list)"
                     )
                 return None
+        if not self._platform.is_current(image):
+            image = self._made_again(image)
         cpu, memory = image.cpu, image.memory
         if request.cpu is not None:
             cpu = request.cpu
@@ -219,6 +225,21 @@ class ImageService:
             )
         return RunImage(image=image, cpu=cpu, memory=memory)
 
+    def _made_again(self, image: Image) -> Image:
+        """`image` with its backend handle made from the backend's setup as it is now (AWS:
+        after a stack upgrade, a fresh copy of the new run task definition), the old handle
+        released. Of concurrent runs, the first to record its handle wins; the others
+        release theirs and take the recorded one."""
+        fresh = self._platform.register(image)
+        if self._store.replace_platform(image, fresh):
+            self._platform.unregister(image)
+            return fresh
+        self._platform.unregister(fresh)
+        recorded = self._store.get(image.name)
+        if recorded is None:
+            raise NotFound(f"image {image.name} not found", {"image": image.name})
+        return recorded
+
     def _image_of(self, caller: Caller, spec: ImageSpec) -> Image:
         if not _IMAGE_NAME.fullmatch(spec.name):
             raise ValidationFailed(
@@ -228,6 +249,10 @@ class ImageService:
         _check_text("uri", spec.uri, MAX_URI_LENGTH)
         if any(char.isspace() for char in spec.uri):
             raise ValidationFailed("uri: must not contain spaces")
+        if self._policy.registry is not None:
+            problem = pull_problem(spec.uri, self._policy.registry)
+            if problem is not None:
+                raise problem
         _check_text("description", spec.description, MAX_DESCRIPTION_LENGTH, required=False)
         if spec.task_role_arn is not None:
             self._check_role(spec.task_role_arn)

@@ -500,7 +500,9 @@ class Image:
     """A registered image: what a run executes in (a container image on AWS; informational on
     the embedded host), its task role, its size (Fargate CPU units and MiB) and the largest
     size a run may ask for. `platform_ref` is the backend's handle (an ECS task definition
-    ARN); `secrets` are the names of secrets runs on it get by default."""
+    ARN), `platform_base` what that handle was made from (the stack's run task definition
+    ARN: a handle made from an older one is made again); `secrets` are the names of secrets
+    runs on it get by default."""
 
     name: str
     uri: str
@@ -515,6 +517,7 @@ class Image:
     is_default: bool = False
     secrets: tuple[str, ...] = ()
     platform_ref: str | None = None
+    platform_base: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -13,6 +13,7 @@ from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
+from orchestrator.domain.image_registry import PrivateRegistry
 from orchestrator.domain.images import ImagePolicy, ImageService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.secrets import SecretService
@@ -224,5 +225,19 @@ def build_services(
 
 
 def _image_service(ports: AwsPorts, settings: AwsSettings, clock: SystemClock) -> ImageService:
-    policy = ImagePolicy(role_arn_prefix=settings.image_role_arn_prefix or None)
+    policy = ImagePolicy(
+        role_arn_prefix=settings.image_role_arn_prefix or None,
+        registry=private_registry(settings.ecr_repository_arn_prefix),
+    )
     return ImageService(ports.images, ports.image_platform, clock, policy)
+
+
+def private_registry(arn_prefix: str) -> PrivateRegistry | None:
+    """`arn:<partition>:ecr:<region>:<account>:repository/<prefix>` -> the registry tasks
+    pull from; None without one (every URI allowed, as before the setting)."""
+    parts = arn_prefix.split(":", 5)
+    if len(parts) != 6 or parts[2] != "ecr" or not parts[5].startswith("repository/"):
+        return None
+    return PrivateRegistry(
+        account=parts[4], region=parts[3], repository_prefix=parts[5].removeprefix("repository/")
+    )

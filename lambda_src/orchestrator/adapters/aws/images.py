@@ -1,11 +1,14 @@
 """Images on AWS: the Images table (partition key `name`), and each image's own ECS task
 definition, a clone of the stack's run task definition with the command container's
 image, the task role and the size replaced (the run agent stays), registered with the
-image and deregistered when it is removed."""
+image, registered again when the run task definition it was cloned from is no longer the
+stack's (an upgrade), and deregistered when it is removed."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,6 +17,7 @@ from orchestrator.adapters.aws.clients import error_code
 from orchestrator.adapters.aws.dynamodb import (
     from_item,
     is_condition_failure,
+    to_attribute,
     to_item,
 )
 from orchestrator.agent.layout import COMMAND_CONTAINER
@@ -93,6 +97,25 @@ class DynamoImageStore:
                     if not is_condition_failure(error):  # removed meanwhile: nothing to mark
                         raise
 
+    def replace_platform(self, current: Image, fresh: Image) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"name": {"S": current.name}},
+                UpdateExpression="SET platform_ref = :fresh, platform_base = :base",
+                ConditionExpression="platform_ref = :current",
+                ExpressionAttributeValues={
+                    ":fresh": to_attribute(fresh.platform_ref),
+                    ":base": to_attribute(fresh.platform_base),
+                    ":current": to_attribute(current.platform_ref),
+                },
+            )
+        except ClientError as error:
+            if is_condition_failure(error):  # made again meanwhile, or removed
+                return False
+            raise
+        return True
+
 
 def _image(item: dict[str, Any]) -> Image:
     data = from_item(item)
@@ -106,7 +129,8 @@ def _image(item: dict[str, Any]) -> Image:
 class EcsImagePlatform:
     """Each image gets the task definition family `<prefix>-<image name>`: the run task
     definition (DescribeTaskDefinition) with the command container's image, the task role,
-    cpu and memory replaced."""
+    cpu and memory replaced. The image records the run task definition it was made from
+    (`platform_base`); one made from another is out of date."""
 
     def __init__(self, ecs: Any, *, run_task_definition: str, family_prefix: str) -> None:
         self._ecs = ecs
@@ -116,7 +140,7 @@ class EcsImagePlatform:
     def family_of(self, image: Image) -> str:
         return f"{self._family_prefix}-{image.name}"[:255]
 
-    def register(self, image: Image) -> str | None:
+    def register(self, image: Image) -> Image:
         described = self._ecs.describe_task_definition(taskDefinition=self._run_task_definition)
         definition = {
             key: value
@@ -145,10 +169,19 @@ class EcsImagePlatform:
                 raise ValidationFailed(f"ECS refused the image: {message}") from error
             raise
         arn: str = response["taskDefinition"]["taskDefinitionArn"]
-        return arn
+        return replace(image, platform_ref=arn, platform_base=self._run_task_definition)
+
+    def is_current(self, image: Image) -> bool:
+        # The functions' environment names the run task definition of the deployed stack.
+        return image.platform_base == self._run_task_definition
 
     def unregister(self, image: Image) -> None:
         if not image.platform_ref:
+            return
+        if family_of_arn(image.platform_ref) != self.family_of(image):
+            # IAM cannot scope DeregisterTaskDefinition (it authorizes on "*" only): this
+            # adapter deregisters nothing but this stack's image families.
+            logger.warning("not deregistering %s: not image %s's", image.platform_ref, image.name)
             return
         try:
             self._ecs.deregister_task_definition(taskDefinition=image.platform_ref)
@@ -158,3 +191,42 @@ class EcsImagePlatform:
             logger.warning(
                 "could not deregister %s: %s", image.platform_ref, error_code(error) or error
             )
+
+    def deregister_all(self, execution_role_arn: str) -> list[str]:
+        """On the stack's deletion: deregister every ACTIVE task definition of its image
+        families; returns their ARNs. Only clones of this stack's run task definition (they
+        carry its execution role): another stack's family whose name merely starts the same
+        way is left alone."""
+        deregistered: list[str] = []
+        for arn in self._active_image_definitions():
+            definition = self._ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            if definition.get("status") != "ACTIVE":
+                continue
+            if definition.get("executionRoleArn") != execution_role_arn:
+                logger.warning("not deregistering %s: not this stack's", arn)
+                continue
+            try:
+                self._ecs.deregister_task_definition(taskDefinition=arn)
+            except ClientError as error:
+                logger.warning("could not deregister %s: %s", arn, error_code(error) or error)
+                continue
+            deregistered.append(arn)
+        return deregistered
+
+    def _active_image_definitions(self) -> Iterator[str]:
+        # ListTaskDefinitions' familyPrefix is a whole family name; the families' listing
+        # takes a prefix.
+        families = self._ecs.get_paginator("list_task_definition_families").paginate(
+            familyPrefix=f"{self._family_prefix}-", status="ACTIVE"
+        )
+        for family in (family for page in families for family in page["families"]):
+            definitions = self._ecs.get_paginator("list_task_definitions").paginate(
+                familyPrefix=family, status="ACTIVE"
+            )
+            for page in definitions:
+                yield from page["taskDefinitionArns"]
+
+
+def family_of_arn(arn: str) -> str:
+    """`arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>` -> family."""
+    return arn.rpartition("task-definition/")[2].rpartition(":")[0]

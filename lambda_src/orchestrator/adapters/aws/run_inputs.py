@@ -23,7 +23,9 @@ from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import LaunchSpec
 from orchestrator.ports import Clock
 
-URL_LIFETIME_SECONDS = 3600
+# At most 10 minutes: the manifest URL is in RunTask's overrides (DescribeTasks and CloudTrail
+# show it), and the agent fetches it and the GETs in it as soon as its task starts.
+URL_LIFETIME_SECONDS = 600
 
 __all__ = ["URL_LIFETIME_SECONDS", "RunInputs", "manifest_key"]
 

@@ -45,6 +45,9 @@ class AwsSettings:
     images_table: str = ""
     image_role_arn_prefix: str = ""  # task roles images may carry (mycli:imageRolePrefix)
     image_family_prefix: str = "mycli-image"  # images' task definition families
+    # The ECR repositories tasks may pull from (mycli:ecrRepositoryPrefix), as an ARN prefix:
+    # arn:aws:ecr:<region>:<account>:repository/<prefix>
+    ecr_repository_arn_prefix: str = ""
     secrets_path: str = ""  # the stack's SSM parameter path, "/mycli/<stack>/"
     secrets_key: str = ""  # the KMS key of the SecureString secrets
 
@@ -79,6 +82,7 @@ class AwsSettings:
             images_table=env.get("IMAGES_TABLE", ""),
             image_role_arn_prefix=env.get("IMAGE_ROLE_ARN_PREFIX", ""),
             image_family_prefix=env.get("IMAGE_FAMILY_PREFIX", "mycli-image"),
+            ecr_repository_arn_prefix=env.get("ECR_REPOSITORY_ARN_PREFIX", ""),
             secrets_path=env.get("SECRETS_PATH", ""),
             secrets_key=env.get("SECRETS_KEY_ARN", ""),
         )

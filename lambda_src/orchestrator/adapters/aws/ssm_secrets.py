@@ -6,6 +6,11 @@ images, who set it and when, version) at `<path>secret-meta/NAME`, so listing an
 a run's secrets never decrypts anything. Both use the Intelligent-Tiering tier: standard
 (free) up to 4 KB, advanced above.
 
+The metadata is written last and is what makes a write count: it names the value's version,
+and a run reads exactly that version. A write whose metadata fails is rolled back: a value it
+created is deleted (no orphan), and a value it replaced stays unread (the metadata still
+names the previous version, whose value SSM keeps in the parameter's history).
+
 Every write and every use is recorded: SSM keeps each parameter's history and CloudTrail
 the calls, and this adapter logs one structured line per write, delete and use (names,
 versions, who or which execution; never a value)."""
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from orchestrator.domain.models import Secret
@@ -50,13 +55,17 @@ class SsmSecretStore:
             set_at=secret.set_at,
             version=int(written["Version"]),
         )
-        self._ssm.put_parameter(
-            Name=self._meta_name(secret.name),
-            Value=json.dumps(stored.to_dict()),
-            Type="String",
-            Overwrite=True,
-            Tier=TIER,
-        )
+        try:
+            self._ssm.put_parameter(
+                Name=self._meta_name(secret.name),
+                Value=json.dumps(stored.to_dict()),
+                Type="String",
+                Overwrite=True,
+                Tier=TIER,
+            )
+        except Exception:
+            self._roll_back(stored)
+            raise
         logger.info(
             "secret %s set (version %d) by %s",
             stored.name,
@@ -65,6 +74,26 @@ class SsmSecretStore:
             extra={"secret": stored.name, "version": stored.version, "set_by": stored.set_by},
         )
         return stored
+
+    def _roll_back(self, written: Secret) -> None:
+        """Undo a value whose metadata could not be written: delete it if this write
+        created it; a replaced one stays in history, unread (its metadata is the old one)."""
+        if written.version != 1:
+            logger.warning(
+                "secret %s: version %d written without its metadata; runs keep the previous",
+                written.name,
+                written.version,
+                extra={"secret": written.name, "version": written.version},
+            )
+            return
+        try:
+            self._ssm.delete_parameter(Name=self._value_name(written.name))
+        except Exception:
+            logger.exception(
+                "secret %s: cannot delete the value written without its metadata",
+                written.name,
+                extra={"secret": written.name},
+            )
 
     def list(self) -> list[Secret]:
         paginator = self._ssm.get_paginator("get_parameters_by_path")
@@ -88,7 +117,18 @@ class SsmSecretStore:
         return existing
 
     def reveal(self, names: Sequence[str], execution_id: str) -> dict[str, str]:
-        found = self._get({self._value_name(name): name for name in names}, decrypt=True)
+        """The values of the versions the metadata names (a secret without metadata has
+        none)."""
+        described = self.describe(names)
+        found = self._get(
+            {self._value_name(name): name for name in described},
+            decrypt=True,
+            versions={
+                self._value_name(name): secret.version
+                for name, secret in described.items()
+                if secret.version >= 1
+            },
+        )
         logger.info(
             "execution %s uses secrets %s",
             execution_id,
@@ -100,12 +140,17 @@ class SsmSecretStore:
         )
         return {name: value for name, (value, _) in found.items()}
 
-    def _get(self, wanted: dict[str, str], *, decrypt: bool) -> dict[str, tuple[str, int]]:
-        """Parameter name -> secret name, read in SSM's batches: secret name -> (value,
-        version) of each that exists."""
+    def _get(
+        self, wanted: dict[str, str], *, decrypt: bool, versions: Mapping[str, int] | None = None
+    ) -> dict[str, tuple[str, int]]:
+        """Parameter name -> secret name, read in SSM's batches (`versions`: parameter name
+        -> the version to read, else the latest): secret name -> (value, version) of each
+        that exists."""
+        pinned = versions or {}
         found: dict[str, tuple[str, int]] = {}
         for batch in _batches(list(wanted), GET_PARAMETERS_BATCH):
-            response = self._ssm.get_parameters(Names=batch, WithDecryption=decrypt)
+            selected = [f"{name}:{pinned[name]}" if name in pinned else name for name in batch]
+            response = self._ssm.get_parameters(Names=selected, WithDecryption=decrypt)
             for parameter in response.get("Parameters", []):
                 found[wanted[parameter["Name"]]] = (
                     parameter["Value"],

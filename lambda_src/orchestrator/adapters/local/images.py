@@ -9,7 +9,9 @@ from orchestrator.adapters.local.database import Database
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import Image
 
-_FIELDS = tuple(Image.__dataclass_fields__)
+# The embedded host prepares nothing for an image (NoImagePlatform): there is no base to
+# keep, so platform_base is not a column.
+_FIELDS = tuple(name for name in Image.__dataclass_fields__ if name != "platform_base")
 
 
 class SqliteImageStore:
@@ -48,6 +50,13 @@ class SqliteImageStore:
             "UPDATE images SET is_default = (name = ?) WHERE is_default != (name = ?)",
             (name, name),
         )
+
+    def replace_platform(self, current: Image, fresh: Image) -> bool:
+        cursor = self._db.connection().execute(
+            "UPDATE images SET platform_ref = ? WHERE name = ? AND platform_ref IS ?",
+            (fresh.platform_ref, current.name, current.platform_ref),
+        )
+        return cursor.rowcount > 0
 
 
 def _image(row: sqlite3.Row) -> Image:

@@ -108,6 +108,7 @@ def _images() -> ImageService:
 
 def _shown(image: Image, viewer: Caller) -> dict[str, Any]:
     data = image.to_dict()
+    data.pop("platform_base")  # the backend's bookkeeping (what platform_ref was made from)
     if not viewer.is_admin:
         data["task_role_arn"] = None
         data["platform_ref"] = None
@@ -131,7 +132,8 @@ def _shown(image: Image, viewer: Caller) -> dict[str, Any]:
             413,
             415,
             e400="invalid request: a bad name, URI or role, a size that is not a Fargate size "
-            "(the message lists the valid ones), or a role outside the allowed prefix",
+            "(the message lists the valid ones), a role outside the allowed prefix, or an ECR "
+            "image the stack's tasks cannot pull (details.allowed_prefix: where to push it)",
             e409="an image with this name exists",
         ),
     },
