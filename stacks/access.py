@@ -14,6 +14,7 @@ GET, PUT, UPDATE, DELETE = (
     "dynamodb:DeleteItem",
 )
 QUERY, SCAN = "dynamodb:Query", "dynamodb:Scan"
+CONDITION_CHECK = "dynamodb:ConditionCheckItem"  # a transaction's check of another item
 AUTHENTICATE = (GET, UPDATE)
 
 
@@ -54,8 +55,9 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "console": Access(api_keys=()),  # static files only: no table, no key
     "me": Access(),
     "create_execution": Access(
-        executions=(QUERY, PUT, UPDATE),
-        execution_indexes=("status-started_at",),  # the running-execution quota
+        # One transaction records the execution, counts it (the quota counters, read with
+        # GetItem) and checks its Idempotency-Key's marker (put, and deleted on a refusal).
+        executions=(QUERY, GET, PUT, UPDATE, DELETE, CONDITION_CHECK),
         locks=(PUT, GET, DELETE),
         run_tasks=True,
         check_uploads=True,
@@ -75,7 +77,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     ),
     "list_images": Access(images=(SCAN,)),
     "delete_image": Access(images=(GET, DELETE), deregister_image_definitions=True),
-    "quota": Access(execution_indexes=("status-started_at",)),
+    "quota": Access(executions=(GET,)),  # the quota counters
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
     "get_execution": Access(executions=(QUERY,)),
     "get_execution_logs": Access(executions=(QUERY,), read_output=True),

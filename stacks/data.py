@@ -82,7 +82,8 @@ class DataStore(Construct):
         return table
 
     def _build_executions(self) -> dynamodb.Table:
-        table = self._table("Executions", "execution_id", sort="started_at")
+        # Idempotency-Keys' markers expire (the running-slot counters and executions never do).
+        table = self._table("Executions", "execution_id", sort="started_at", ttl="expires_at_epoch")
         for partition in ("user_email", "status"):
             table.add_global_secondary_index(
                 index_name=f"{partition}-started_at",

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict, LaunchFailed
+from orchestrator.domain.idempotency import IdempotencyMarker
 from orchestrator.domain.models import (
     ApiKeyRecord,
     Execution,
@@ -28,6 +29,7 @@ from orchestrator.domain.models import (
     UploadSlot,
     settable_fields,
 )
+from orchestrator.domain.quota import RunningLimits
 
 
 class FakeClock:
@@ -72,13 +74,41 @@ class InMemoryApiKeyStore:
 class InMemoryExecutionStore:
     def __init__(self) -> None:
         self.items: dict[str, Execution] = {}
+        self.markers: dict[str, IdempotencyMarker] = {}
         self._lock = threading.Lock()
 
-    def create(self, execution: Execution) -> None:
+    def create(
+        self,
+        execution: Execution,
+        *,
+        limits: RunningLimits | None = None,
+        claimed_by: str | None = None,
+    ) -> None:
         with self._lock:
             if execution.execution_id in self.items:
                 raise Conflict("exists")
+            marker = self.markers.get(execution.execution_id)
+            if claimed_by is not None and (marker is None or marker.owner != claimed_by):
+                raise Conflict("the key's marker is another request's")
+            running = self.count_active(execution.user_email)
+            if limits and not execution.status.is_terminal and not limits.admits(running):
+                raise limits.refusal(running)
             self.items[execution.execution_id] = execution
+
+    def claim_marker(
+        self, marker: IdempotencyMarker, stale_before: str
+    ) -> IdempotencyMarker | None:
+        with self._lock:
+            holder = self.markers.get(marker.execution_id)
+            if holder is not None and holder.claimed_at >= stale_before:
+                return holder
+            self.markers[marker.execution_id] = marker
+            return None
+
+    def release_marker(self, execution_id: str, owner: str) -> None:
+        with self._lock:
+            if (held := self.markers.get(execution_id)) is not None and held.owner == owner:
+                del self.markers[execution_id]
 
     def get(self, execution_id: str) -> Execution | None:
         return self.items.get(execution_id)

@@ -85,6 +85,10 @@ def create_tables() -> None:
     dynamodb.update_time_to_live(
         TableName="Locks", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
     )
+    dynamodb.update_time_to_live(
+        TableName="Executions",
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at_epoch"},
+    )
 
 
 def create_executor() -> dict[str, Any]:

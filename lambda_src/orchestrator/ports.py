@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from orchestrator.domain.idempotency import IdempotencyMarker
 from orchestrator.domain.models import (
     ApiKeyRecord,
     Execution,
@@ -23,6 +24,7 @@ from orchestrator.domain.models import (
     Upload,
     UploadSlot,
 )
+from orchestrator.domain.quota import RunningLimits
 
 
 class Clock(Protocol):
@@ -45,9 +47,35 @@ class ApiKeyStore(Protocol):
     def touch(self, api_key_hash: str, last_used: str) -> None: ...
 
 
-class ExecutionStore(Protocol):
-    def create(self, execution: Execution) -> None:
-        """Record a new execution; raises Conflict if the id exists."""
+class IdempotencyMarkers(Protocol):
+    """The markers of Idempotency-Keys (domain/idempotency.py), kept beside the executions:
+    the store's `create` checks a claim in the same atomic step as the record."""
+
+    def claim_marker(
+        self, marker: IdempotencyMarker, stale_before: str
+    ) -> IdempotencyMarker | None:
+        """Write `marker` unless another marker of its execution id was claimed at or after
+        `stale_before` (older ones are taken over). None when `marker` now holds the id;
+        otherwise the marker that does."""
+        ...
+
+    def release_marker(self, execution_id: str, owner: str) -> None:
+        """Delete the execution id's marker if `owner` holds it (a refused create's)."""
+        ...
+
+
+class ExecutionStore(IdempotencyMarkers, Protocol):
+    def create(
+        self,
+        execution: Execution,
+        *,
+        limits: RunningLimits | None = None,
+        claimed_by: str | None = None,
+    ) -> None:
+        """Record a new execution. One that is not terminal takes a running slot in the same
+        atomic step: raises TooManyExecutions (with the counts) when that would go past
+        `limits`. Raises Conflict when the id exists, or with `claimed_by` when the id's
+        idempotency marker is not (or no longer) held by that owner."""
         ...
 
     def get(self, execution_id: str) -> Execution | None: ...
@@ -60,7 +88,8 @@ class ExecutionStore(Protocol):
         updated_at: str,
         **fields: object,
     ) -> Execution | None:
-        """Move to `status` and set `fields`, only if that moves forward.
+        """Move to `status` and set `fields`, only if that moves forward. Reaching a terminal
+        status gives the execution's running slot back, exactly once.
 
         Returns the updated execution, or None when the transition did not apply
         (already past it, terminal, or unknown id)."""
@@ -86,8 +115,8 @@ class ExecutionStore(Protocol):
         ...
 
     def count_active(self, user_email: str) -> RunningCount:
-        """How many executions are not terminal: `user_email`'s and everyone's. Cost depends
-        on how many are active, not on how many exist."""
+        """How many running slots are taken (executions not terminal): `user_email`'s and
+        everyone's. Cost does not depend on how many executions exist."""
         ...
 
 

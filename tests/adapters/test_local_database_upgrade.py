@@ -1,15 +1,22 @@
 """An existing data directory keeps its executions across the schema upgrades (the log
-truncation and stdin upload columns, the request fingerprint of idempotent creates)."""
+truncation and stdin upload columns, the request fingerprint of idempotent creates, the
+Idempotency-Key markers)."""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from orchestrator.adapters.local.database import MIGRATIONS, Database
 from orchestrator.adapters.local.stores import SqliteExecutionStore
+from orchestrator.domain.errors import TooManyExecutions
 from orchestrator.domain.executions import idempotent_execution_id
-from orchestrator.domain.models import Caller, ExecutionRequest, Role
+from orchestrator.domain.idempotency import IdempotencyMarker
+from orchestrator.domain.models import Caller, ExecutionRequest, ExecutionStatus, Role
+from orchestrator.domain.quota import RunningLimits
 from orchestrator.local.platform import LocalPlatform, LocalSettings
 
 
@@ -81,3 +88,37 @@ def test_an_idempotent_run_from_before_fingerprints_still_answers_its_key(
     # Then the old run comes back as it always did (it has no fingerprint to compare)
     assert (again.execution_id, again.command) == (execution_id, "echo old")
     assert again.request_fingerprint is None
+
+
+def test_a_database_from_before_markers_gets_them_and_keeps_counting_its_runs(
+    tmp_path: Path,
+) -> None:
+    # Given a database from the release before Idempotency-Key markers, with a run going on
+    path = tmp_path / "data" / "mycli.db"
+    path.parent.mkdir()
+    before = next(n for n, script in enumerate(MIGRATIONS) if "idempotency_markers" in script)
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:before]:
+        old.executescript(script)
+    old.execute(
+        "INSERT INTO executions (execution_id, started_at, user_email, command, status,"
+        " timeout_seconds) VALUES ('e-old', '2026-01-01T00:00:00.000Z', 'admin@localhost',"
+        " 'sleep 1', 'RUNNING', 60)"
+    )
+    old.execute(f"PRAGMA user_version = {before}")
+    old.commit()
+    old.close()
+
+    # When this mycli opens it
+    database = Database(path)
+    store = SqliteExecutionStore(database)
+
+    # Then the markers' table is there, and the old run still takes its place in the quota
+    assert database.schema_version == len(MIGRATIONS)
+    marker = IdempotencyMarker("k", "v1:aa", "me", "2026-01-01T00:00:00.000Z", "2026-01-02")
+    assert store.claim_marker(marker, stale_before="2025-12-31T23:59:00.000Z") is None
+    with pytest.raises(TooManyExecutions):
+        store.create(
+            replace(store.get("e-old"), execution_id="e-new", status=ExecutionStatus.PENDING),  # type: ignore[arg-type]
+            limits=RunningLimits(per_user=1, total=10),
+        )

@@ -1,14 +1,23 @@
 """The running-execution quota on AWS (Lambda handlers, DynamoDB and ECS on moto): the
 limits come from the function's environment, a create over them is 429
-too_many_executions, and GET /quota shows the figures."""
+too_many_executions, and GET /quota shows the counters. Executions recorded before the
+counters existed never move them; the counters' and markers' items are no executions."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import boto3
 import pytest
 
 from lambda_harness import Lambdas, reset_runtime
+from moto_aws import REGION
+from orchestrator.adapters.aws.dynamodb_items import to_item
 from orchestrator.domain.models import ExecutionStatus
 from orchestrator.handlers import runtime
+from support import started_execution
+
+RUNNING = ExecutionStatus.RUNNING
 
 
 @pytest.fixture
@@ -63,3 +72,58 @@ def test_a_finished_execution_frees_its_place(limited: Lambdas) -> None:
     # Then she may start another
     status, _ = limited.call("POST", "/executions", limited.alice_key, body={"command": "x"})
     assert status == 202
+
+
+def test_the_quota_route_reports_the_counters(limited: Lambdas) -> None:
+    # Given a counter that says 2 (the executions behind it are not what GET /quota reads)
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=limited.settings.executions_table,
+        Item={
+            "execution_id": {"S": "quota#user#alice@example.com"},
+            "started_at": {"S": "-"},
+            "running": {"N": "2"},
+        },
+    )
+
+    # When Alice asks, Then she has 2 running, and a create is refused
+    assert limited.call("GET", "/quota", limited.alice_key)[1]["running"] == 2
+    status, _ = limited.call("POST", "/executions", limited.alice_key, body={"command": "x"})
+    assert status == 429
+
+
+def test_an_execution_from_before_the_counters_gives_back_nothing(limited: Lambdas) -> None:
+    # Given an execution an older release recorded (no slot marker), and one of today's
+    executions = runtime.services().executions
+    table = limited.settings.executions_table
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    old = started_execution("0" * 32, "x", "task-old", None)
+    dynamodb.put_item(TableName=table, Item=to_item(replace(old, status=RUNNING).to_dict()))
+    _, today = limited.call("POST", "/executions", limited.alice_key, body={"command": "x"})
+
+    # When the old one ends, twice, Then the counters still hold today's one
+    executions.finish(old.execution_id, ExecutionStatus.SUCCEEDED)
+    executions.finish(old.execution_id, ExecutionStatus.FAILED)
+    assert limited.call("GET", "/quota", limited.admin_key)[1]["total_running"] == 1
+
+    # And today's ending, replayed, brings them to zero and no lower
+    executions.finish(today["execution_id"], ExecutionStatus.SUCCEEDED)
+    executions.finish(today["execution_id"], ExecutionStatus.FAILED)
+    assert limited.call("GET", "/quota", limited.admin_key)[1]["total_running"] == 0
+    assert limited.call("GET", "/quota", limited.alice_key)[1]["running"] == 0
+
+
+@pytest.mark.parametrize("reserved", ["quota%23total", "idempotency%23" + "0" * 32])
+def test_counters_and_markers_are_no_executions_to_read(limited: Lambdas, reserved: str) -> None:
+    limited.call(
+        "POST",
+        "/executions",
+        limited.alice_key,
+        body={"command": "x"},
+        headers={"Idempotency-Key": "k1"},
+    )
+
+    status, body = limited.call("GET", f"/executions/{reserved}", limited.admin_key)
+
+    assert status == 404, body
+    _, page = limited.call("GET", "/executions", limited.admin_key)
+    assert [e["command"] for e in page["items"]] == ["x"]

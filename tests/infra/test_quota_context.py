@@ -4,7 +4,10 @@ ExecutionPolicy."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from test_template import actions_of, functions_by_handler, policy_statements
 
 from orchestrator.adapters.aws.composition import AwsPorts, build_services
 from orchestrator.adapters.aws.settings import AwsSettings
@@ -49,3 +52,30 @@ def test_the_template_gives_the_functions_the_limits(template: object) -> None:
     )
     variables = create["Properties"]["Environment"]["Variables"]
     assert (variables["MAX_RUNNING_PER_USER"], variables["MAX_RUNNING_TOTAL"]) == ("10", "20")
+
+
+def test_the_counters_and_markers_have_what_they_need(resources: dict[str, Any]) -> None:
+    # Given the template's Executions table and its create and quota functions
+    [executions] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::DynamoDB::Table"
+        and r["Properties"]["KeySchema"][0]["AttributeName"] == "execution_id"
+    ]
+    functions = functions_by_handler(resources)
+
+    def allowed(module: str, on: str) -> set[str]:
+        statements = policy_statements(resources, functions[module])
+        return actions_of([s for s in statements if on in str(s["Resource"])])
+
+    # Then markers expire, the create's transaction may do its checks and reads, and
+    # neither counts through the eventually consistent status index any more
+    assert executions["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at_epoch",
+        "Enabled": True,
+    }
+    create = allowed("create_execution", "Executions")
+    assert {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:DeleteItem"} <= create
+    assert "dynamodb:GetItem" in allowed("quota", "Executions")
+    for module in ("create_execution", "quota"):
+        assert allowed(module, "status-started_at") == set(), module

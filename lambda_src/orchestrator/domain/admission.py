@@ -1,14 +1,15 @@
 """Admission of a new execution: the running-execution quota (per user and in total) and its
-named lock. The caller holds one lock around both and the record's insert, so one host's
-concurrent creates cannot all pass the same count."""
+named lock. The quota is checked here first, then again by the store's create in the same
+atomic step as the record (domain/quota.py), so concurrent creates cannot all pass it."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from orchestrator.domain.errors import LockHeld, TooManyExecutions
+from orchestrator.domain.errors import LockHeld
 from orchestrator.domain.models import Caller, Execution, Lock, Quota, utc_iso
+from orchestrator.domain.quota import RunningLimits
 from orchestrator.ports import Clock, ExecutionStore, LockStore, Metrics
 
 if TYPE_CHECKING:
@@ -43,27 +44,16 @@ class Admission:
             total_running=running.total if caller.is_admin else None,
         )
 
+    @property
+    def limits(self) -> RunningLimits:
+        return RunningLimits(self._policy.max_running_per_user, self._policy.max_running_total)
+
     def admit(self, caller: Caller) -> None:
-        """Refuse (429) a new execution over the per-user or the total running limit."""
+        """Refuse (429) a new execution over the per-user or the total running limit, before
+        anything is taken. Only a first look: the store's create counts again, atomically."""
         running = self._executions.count_active(caller.email)
-        per_user, total = self._policy.max_running_per_user, self._policy.max_running_total
-        details = {
-            "max_running_per_user": per_user,
-            "max_running_total": total,
-            "running": running.user,
-        }
-        if running.user >= per_user:
-            raise TooManyExecutions(
-                f"too many executions: you have {running.user} running, the limit is "
-                f"{per_user} per user; wait for one to finish",
-                details,
-            )
-        if running.total >= total:
-            raise TooManyExecutions(
-                f"too many executions: {running.total} running on the platform, the limit is "
-                f"{total}; wait for one to finish",
-                {**details, "total_running": running.total},
-            )
+        if not self.limits.admits(running):
+            raise self.limits.refusal(running)
 
     def acquire_lock(self, lock_name: str, execution: Execution) -> None:
         now = self._clock.now()

@@ -1,30 +1,18 @@
-"""Execution lifecycle: create (lock, record, launch), read, list, logs, cancel, and the
-terminal transitions reported by a runner or by task events."""
+"""Execution lifecycle: create (domain/creation.py records, this launches), read, list,
+logs, cancel, and the terminal transitions reported by a runner or by task events."""
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from orchestrator.domain.admission import Admission
-from orchestrator.domain.errors import (
-    Conflict,
-    LaunchFailed,
-    LockHeld,
-    MycliError,
-    NotFound,
-    StopFailed,
-    TooManyExecutions,
-)
+from orchestrator.domain.creation import Creation
+from orchestrator.domain.errors import LaunchFailed, NotFound, StopFailed
 from orchestrator.domain.execution_reads import ExecutionReads
-from orchestrator.domain.idempotency import (
-    check_same_request,
-    idempotent_execution_id,
-    request_fingerprint,
-)
+from orchestrator.domain.idempotency import idempotent_execution_id
 from orchestrator.domain.images import ImageService, RunImage
 from orchestrator.domain.models import (
     DEFAULT_MAX_RUNNING_PER_USER,
@@ -84,14 +72,19 @@ Status = ExecutionStatus
 
 @dataclass(frozen=True)
 class ExecutionPolicy:
-    """Tunables: timeouts, how long past its timeout a lock outlives a silent holder, and how
-    many executions may be running (not terminal) at once, per user and in total."""
+    """Tunables: timeouts, how long past its timeout a lock outlives a silent holder, how
+    many executions may be running (not terminal) at once, per user and in total, and how
+    a repeated Idempotency-Key waits for the first request."""
 
     default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS
     lock_grace_seconds: int = 300
     max_running_per_user: int = DEFAULT_MAX_RUNNING_PER_USER
     max_running_total: int = DEFAULT_MAX_RUNNING_TOTAL
+    # A repeated Idempotency-Key waits this long for the first request's execution; a
+    # key's marker with no execution this old is taken over (its request died).
+    idempotency_wait_seconds: float = 2.0
+    idempotency_lease_seconds: int = 60
 
 
 def new_execution_id() -> str:
@@ -132,11 +125,12 @@ class ExecutionService:
             uploads,
             secrets,
         )
-        # Counting running executions and recording a new one happen under this lock, so
-        # one host's concurrent requests cannot all pass the same count (the embedded server
-        # is one process; on AWS each container serves one request at a time anyway).
-        self._admitting = threading.Lock()
+        # The store counts and records in one atomic step: no lock of this process is
+        # needed, and hosts racing each other cannot all pass the same count.
         self._admission = Admission(executions, locks, clock, self._policy, self._metrics)
+        self._creation = Creation(
+            executions, locks, clock, self._policy, self._admission, self._inputs, new_id
+        )
         self._reads = ExecutionReads(executions, log_reader, self._log_waiter)
 
     # -- commands ---------------------------------------------------------------------------
@@ -148,45 +142,19 @@ class ExecutionService:
         request_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Execution:
-        """Validate, check the quota, take the lock, record PENDING, launch, record STARTING.
+        """Claim the key (if any), validate, check the quota, take the lock, record PENDING
+        with its running slot (domain/creation.py), then launch and record STARTING.
 
-        Everything that can refuse the request is checked before the lock is taken. After
-        that, any failure that leaves no terminal execution recorded (storage, launch, an
-        unexpected exception) releases the lock this request took before the error goes
-        out. A launch failure records FAILED with the reason and frees the lock; the failed
+        A launch failure records FAILED with the reason and frees the lock; the failed
         execution is returned rather than raised, so the caller sees why. A repeated
         `idempotency_key` from the same user returns the first execution, started once (and
         never releases the first request's lock)."""
-        execution_id = self._new_id()
-        fingerprint = None
-        if idempotency_key is not None:
-            execution_id = idempotent_execution_id(caller.email, idempotency_key)
-            fingerprint = request_fingerprint(request, execution_id)
-            existing = self._executions.get(execution_id)
-            if existing is not None:
-                return check_same_request(existing, fingerprint)
-        resolved = self._inputs.resolve(caller, request, execution_id)
-        execution = resolved.pending_record(
-            caller, request, execution_id, utc_iso(self._clock.now()), request_id, fingerprint
-        )
-        acquired = False
-        try:
-            with self._admitting:
-                self._admission.admit(caller)
-                if request.lock:
-                    self._admission.acquire_lock(request.lock, execution)
-                    acquired = True
-                self._executions.create(execution)
-        except (LockHeld, Conflict, TooManyExecutions) as refused:
-            if acquired and request.lock:
-                self._locks.release(request.lock, execution_id)
-            return self._repeated(execution_id, fingerprint, refused)
-        except BaseException:
-            if acquired and request.lock:
-                self._locks.release(request.lock, execution_id)
-            raise
+        admitted = self._creation.admit(caller, request, request_id, idempotency_key)
+        resolved = admitted.resolved
+        if resolved is None:
+            return admitted.execution
         return self._launch(
-            execution,
+            admitted.execution,
             request,
             resolved.upload,
             resolved.stdin,
@@ -194,22 +162,6 @@ class ExecutionService:
             resolved.secrets.values,
             resolved.git,
         )
-
-    def _repeated(
-        self, execution_id: str, fingerprint: str | None, refused: MycliError
-    ) -> Execution:
-        """The answer to a refused create: the first execution when this is a concurrent
-        repeat of an Idempotency-Key (the lock or the record is that very execution's) with
-        the same request, 422 with another request, otherwise the refusal itself."""
-        if fingerprint is None:
-            raise refused
-        first = self._executions.get(execution_id)
-        if first is not None:
-            return check_same_request(first, fingerprint)
-        ours = refused.details.get("execution_id", execution_id) == execution_id
-        if isinstance(refused, TooManyExecutions) or not ours:
-            raise refused
-        raise Conflict("a request with this Idempotency-Key is in progress") from refused
 
     def _abandon(self, execution: Execution, launched: LaunchResult | None) -> None:
         """After a recorded execution's launch blew up unexpectedly: stop what may have

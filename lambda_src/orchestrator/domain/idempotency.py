@@ -4,7 +4,11 @@ one is refused (422 `idempotency_key_reused`), so the caller learns its command 
 
 The request is remembered as a fingerprint: a SHA-256 over a canonical JSON of everything
 that decides what runs, env values included, salted with the execution id. Only the digest
-is stored (never a value), and it is never shown."""
+is stored (never a value), and it is never shown.
+
+Before anything else, a create with a key claims the key's marker (IdempotencyMarker): a
+conditional write in the execution store that only one request wins. The others wait for
+the winner's execution and answer with it (domain/creation.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 
 from orchestrator.domain.errors import IdempotencyKeyReused
 from orchestrator.domain.models import Execution, ExecutionRequest
@@ -37,13 +42,31 @@ def request_fingerprint(request: ExecutionRequest, execution_id: str) -> str:
     return f"{FINGERPRINT_VERSION}:{digest}"
 
 
+@dataclass(frozen=True)
+class IdempotencyMarker:
+    """The claim of one request on the execution id its key stands for. `owner` is a random
+    token of that request; after `expires_at` the store may forget the marker (the
+    execution, once recorded, answers repeats by itself)."""
+
+    execution_id: str
+    fingerprint: str
+    owner: str
+    claimed_at: str
+    expires_at: str
+
+
 def check_same_request(first: Execution, fingerprint: str | None) -> Execution:
     """`first`, the execution a repeated key stands for, if `fingerprint` is its request's;
     records made before fingerprints existed (None) are trusted, as they always were."""
     if fingerprint is None or first.request_fingerprint in (None, fingerprint):
         return first
-    raise IdempotencyKeyReused(
+    raise key_reused(first.execution_id)
+
+
+def key_reused(execution_id: str) -> IdempotencyKeyReused:
+    """The 422 of a key already standing for another request, for `execution_id`."""
+    return IdempotencyKeyReused(
         f"this Idempotency-Key was already used for a different request (execution "
-        f"{first.execution_id}); nothing new was started: send a new key to run this one",
-        {"execution_id": first.execution_id},
+        f"{execution_id}); nothing new was started: send a new key to run this one",
+        {"execution_id": execution_id},
     )

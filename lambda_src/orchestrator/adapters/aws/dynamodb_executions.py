@@ -1,6 +1,7 @@
 """The DynamoDB execution store: Executions (`execution_id` + `started_at`, GSIs
 `user_email-started_at` and `status-started_at`). Listings are index queries with opaque
-cursors; nothing scans the table."""
+cursors; nothing scans the table. The running-slot counters and the Idempotency-Keys'
+markers are items of the same table (dynamodb_slots.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,21 @@ from orchestrator.adapters.aws.dynamodb_items import (
     Item,
     from_item,
     is_condition_failure,
-    paginate,
     set_expression,
     to_item,
+)
+from orchestrator.adapters.aws.dynamodb_slots import (
+    RESERVED_MARK,
+    SLOT,
+    TOTAL_COUNTER,
+    DynamoSlots,
+    failed_checks,
+    give_back,
+    held_by,
+    slot_limits,
+    take_slot,
+    transact,
+    user_counter,
 )
 from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict
@@ -28,6 +41,7 @@ from orchestrator.domain.models import (
     RunningCount,
     settable_fields,
 )
+from orchestrator.domain.quota import RunningLimits
 
 USER_INDEX = "user_email-started_at"
 STATUS_INDEX = "status-started_at"
@@ -35,32 +49,79 @@ STATUS_INDEX = "status-started_at"
 FILTERED_PAGE = 200
 
 
-class DynamoExecutionStore:
+class DynamoExecutionStore(DynamoSlots):
+    """Executions, and their running slots and Idempotency-Key markers (DynamoSlots)."""
+
     def __init__(self, client: Any, table: str) -> None:
+        super().__init__(client, table)
         self._client = client
         self._table = table
-        # An item's key is (execution_id, started_at) and started_at never changes: updates
-        # need it, and remembering it saves a read per update within one container.
-        self._started_at: dict[str, str] = {}
+        # An item's key is (execution_id, started_at) and neither started_at nor user_email
+        # ever changes: updates need them, and remembering them saves a read per update.
+        self._known: dict[str, tuple[str, str]] = {}
 
-    def create(self, execution: Execution) -> None:
-        # The condition guards one (execution_id, started_at) item; ids are random UUIDs, and
-        # this read makes a reused id a Conflict at any start time.
+    def create(
+        self,
+        execution: Execution,
+        *,
+        limits: RunningLimits | None = None,
+        claimed_by: str | None = None,
+    ) -> None:
+        """One transaction: the item (with its slot marker), +1 on the user's and the total
+        counter (each refused at its limit), and the key's marker check."""
+        # The put's condition guards one (execution_id, started_at) item; the key's marker
+        # (claimed_by) or this read makes a reused id a Conflict at any start time.
         if self.get(execution.execution_id) is not None:
             raise Conflict(f"execution {execution.execution_id} already exists")
+        takes_slot = not execution.status.is_terminal
+        item = _execution_item(execution)
+        if takes_slot:
+            item[SLOT] = True
+        writes = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(item),
+                    "ConditionExpression": "attribute_not_exists(execution_id)",
+                }
+            }
+        ]
+        counters = slot_limits(execution.user_email, limits) if takes_slot else []
+        writes += [take_slot(self._table, counter, limit) for counter, limit in counters]
+        if claimed_by is not None:
+            writes.append(held_by(self._table, execution.execution_id, claimed_by))
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(_execution_item(execution)),
-                ConditionExpression="attribute_not_exists(execution_id)",
-            )
+            transact(self._client, writes)
         except ClientError as error:
-            if is_condition_failure(error):
+            failed = failed_checks(error)
+            if not any(failed):
+                raise
+            if failed[0]:
                 raise Conflict(f"execution {execution.execution_id} already exists") from error
-            raise
-        self._started_at[execution.execution_id] = execution.started_at
+            if claimed_by is not None and failed[-1]:
+                raise Conflict(
+                    f"execution {execution.execution_id}: the Idempotency-Key's marker is "
+                    "another request's"
+                ) from error
+            assert limits is not None  # only a limited counter can refuse
+            counts = self._refused_counts(execution.user_email, limits, failed)
+            raise limits.refusal(counts) from error
+        self._known[execution.execution_id] = (execution.started_at, execution.user_email)
+
+    def _refused_counts(
+        self, user_email: str, limits: RunningLimits, failed: list[bool]
+    ) -> RunningCount:
+        """The counts behind a refused create: read again, and at least the limit of each
+        counter that refused (one may have come down since)."""
+        now = self.counts(user_email)
+        return RunningCount(
+            user=max(now.user, limits.per_user) if failed[1] else now.user,
+            total=max(now.total, limits.total) if failed[2] else now.total,
+        )
 
     def get(self, execution_id: str) -> Execution | None:
+        if RESERVED_MARK in execution_id:
+            return None  # a counter or a marker, never an execution
         response = self._client.query(
             TableName=self._table,
             KeyConditionExpression="execution_id = :id",
@@ -72,16 +133,14 @@ class DynamoExecutionStore:
         if not items:
             return None
         execution = _execution(items[0])
-        self._started_at[execution_id] = execution.started_at
+        self._known[execution_id] = (execution.started_at, execution.user_email)
         return execution
 
     def _key_of(self, execution_id: str) -> Item | None:
-        started_at = self._started_at.get(execution_id)
-        if started_at is None:
-            execution = self.get(execution_id)
-            if execution is None:
-                return None
-            started_at = execution.started_at
+        known = self._known.get(execution_id)
+        if known is None and self.get(execution_id) is None:
+            return None
+        started_at, _ = self._known[execution_id]
         return {"execution_id": {"S": execution_id}, "started_at": {"S": started_at}}
 
     def advance(
@@ -102,12 +161,27 @@ class DynamoExecutionStore:
         for index, source in enumerate(sources):
             attributes[f":from{index}"] = {"S": source.value}
         allowed = ", ".join(f":from{index}" for index in range(len(sources)))
+        condition = f"#current IN ({allowed})"
+        if status.is_terminal:
+            names["#slot"] = SLOT
+            transition = {
+                "TableName": self._table,
+                "Key": key,
+                "UpdateExpression": f"{update} REMOVE #slot",
+                "ConditionExpression": f"{condition} AND attribute_exists(#slot)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": attributes,
+            }
+            if self._gave_back_slot(execution_id, transition):
+                return self.get(execution_id)
+            # An item holding no slot: made before the counters, or already released.
+            condition += " AND attribute_not_exists(#slot)"
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=key,
                 UpdateExpression=update,
-                ConditionExpression=f"#current IN ({allowed})",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attributes,
                 ReturnValues="ALL_NEW",
@@ -117,6 +191,28 @@ class DynamoExecutionStore:
                 return None
             raise
         return _execution(response["Attributes"])
+
+    def _gave_back_slot(self, execution_id: str, transition: dict[str, Any]) -> bool:
+        """Apply `transition` (terminal, removing the slot marker, only where there is one)
+        in one transaction that takes one from each counter still above zero. False when
+        the item holds no slot or the transition does not apply."""
+        _, user_email = self._known[execution_id]
+        counters = [user_counter(user_email), TOTAL_COUNTER]
+        while True:
+            writes = [{"Update": transition}, *(give_back(self._table, c) for c in counters)]
+            try:
+                transact(self._client, writes)
+                return True
+            except ClientError as error:
+                failed = failed_checks(error)
+                if not any(failed):
+                    raise
+                if failed[0]:
+                    return False
+                # A counter already at zero (reset by hand): never below it.
+                counters = [
+                    c for c, refused in zip(counters, failed[1:], strict=True) if not refused
+                ]
 
     def annotate(self, execution_id: str, **fields: object) -> None:
         values = settable_fields(fields)
@@ -165,23 +261,9 @@ class DynamoExecutionStore:
         return sorted(active, key=lambda e: e.started_at)
 
     def count_active(self, user_email: str) -> RunningCount:
-        """One query per active status on the status index, reading only `user_email` of
-        each item: the cost follows how many are active. The index is eventually consistent
-        (an execution created a moment ago may not be counted yet)."""
-        total = user = 0
-        for status in ACTIVE_STATUSES:
-            for item in paginate(
-                self._client.query,
-                TableName=self._table,
-                IndexName=STATUS_INDEX,
-                KeyConditionExpression="#status = :status",
-                ProjectionExpression="#user",
-                ExpressionAttributeNames={"#status": "status", "#user": "user_email"},
-                ExpressionAttributeValues={":status": {"S": status.value}},
-            ):
-                total += 1
-                user += item.get("user_email", {}).get("S") == user_email
-        return RunningCount(user=user, total=total)
+        """The counters: two consistent reads. Executions made before the counters existed
+        (no slot marker) are not counted."""
+        return self.counts(user_email)
 
     def _list_everyone(self, limit: int, cursor: str | None) -> Page:
         """Everyone's executions without a scan: merge the newest of each status partition of

@@ -86,6 +86,8 @@ class EcsRunner:
                 launchType="FARGATE",
                 count=1,
                 startedBy=spec.execution_id[:36],
+                # One task per run: a repeated RunTask for this execution starts no other.
+                clientToken=spec.execution_id,
                 tags=[{"key": EXECUTION_TAG, "value": spec.execution_id}],
                 enableECSManagedTags=True,
                 networkConfiguration={

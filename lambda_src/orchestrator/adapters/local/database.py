@@ -122,6 +122,17 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE executions ADD COLUMN request_fingerprint TEXT;",
     # What a launch holds beyond its task (AWS: the run's KMS grant); always empty here.
     "ALTER TABLE executions ADD COLUMN grant_id TEXT;",
+    # Idempotency-Keys' markers (domain/idempotency.py): claimed before a keyed create.
+    """
+    CREATE TABLE idempotency_markers (
+        execution_id TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        owner        TEXT NOT NULL,
+        claimed_at   TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+    );
+    CREATE INDEX idempotency_markers_by_expiry ON idempotency_markers (expires_at);
+    """,
 )
 
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from orchestrator.adapters.local.database import Database
+from orchestrator.adapters.local.markers import SqliteMarkers, held_marker
 from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
@@ -23,6 +24,7 @@ from orchestrator.domain.models import (
     RunningCount,
     settable_fields,
 )
+from orchestrator.domain.quota import RunningLimits
 
 _EXECUTION_FIELDS = tuple(Execution.__dataclass_fields__)
 # Executions are read as plain tuples in field order (no sqlite3.Row lookups by name): a
@@ -85,20 +87,44 @@ class SqliteApiKeyStore:
         )
 
 
-class SqliteExecutionStore:
+class SqliteExecutionStore(SqliteMarkers):
+    """Executions, and the Idempotency-Keys' markers beside them (SqliteMarkers). A running
+    slot is a row whose status is not terminal: counted in the create's transaction, given
+    back by the terminal update itself."""
+
     def __init__(self, db: Database) -> None:
+        super().__init__(db)
         self._db = db
 
-    def create(self, execution: Execution) -> None:
+    def create(
+        self,
+        execution: Execution,
+        *,
+        limits: RunningLimits | None = None,
+        claimed_by: str | None = None,
+    ) -> None:
         row = _execution_row(execution)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        try:
-            self._db.connection().execute(
-                f"INSERT INTO executions ({columns}) VALUES ({marks})", tuple(row.values())
-            )
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"execution {execution.execution_id} already exists") from exc
+        # One write transaction: the marker's check, the count and the insert.
+        with self._db.immediate() as conn:
+            if claimed_by is not None:
+                marker = held_marker(conn, execution.execution_id)
+                if marker is None or marker.owner != claimed_by:
+                    raise Conflict(
+                        f"execution {execution.execution_id}: the Idempotency-Key's marker "
+                        "is another request's"
+                    )
+            if limits is not None and not execution.status.is_terminal:
+                running = _running(conn, execution.user_email)
+                if not limits.admits(running):
+                    raise limits.refusal(running)
+            try:
+                conn.execute(
+                    f"INSERT INTO executions ({columns}) VALUES ({marks})", tuple(row.values())
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"execution {execution.execution_id} already exists") from exc
 
     def get(self, execution_id: str) -> Execution | None:
         rows = _tuples(
@@ -186,18 +212,7 @@ class SqliteExecutionStore:
         return list(_executions(rows))
 
     def count_active(self, user_email: str) -> RunningCount:
-        # Reads only the active rows, through the (status, ...) index.
-        marks = ", ".join("?" for _ in ACTIVE_STATUSES)
-        total, user = (
-            self._db.connection()
-            .execute(
-                "SELECT COUNT(*), COALESCE(SUM(user_email = ?), 0) FROM executions"
-                f" INDEXED BY executions_by_status WHERE status IN ({marks})",
-                (user_email, *(s.value for s in ACTIVE_STATUSES)),
-            )
-            .fetchone()
-        )
-        return RunningCount(user=int(user), total=int(total))
+        return _running(self._db.connection(), user_email)
 
 
 class SqliteLockStore:
@@ -244,6 +259,18 @@ class SqliteLockStore:
             "SELECT * FROM locks WHERE ttl >= ? ORDER BY lock_name", (int(now.timestamp()),)
         )
         return [_lock(row) for row in rows]
+
+
+def _running(conn: sqlite3.Connection, user_email: str) -> RunningCount:
+    """The executions not terminal, `user_email`'s and everyone's: reads only the active
+    rows, through the (status, ...) index."""
+    marks = ", ".join("?" for _ in ACTIVE_STATUSES)
+    total, user = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(user_email = ?), 0) FROM executions"
+        f" INDEXED BY executions_by_status WHERE status IN ({marks})",
+        (user_email, *(s.value for s in ACTIVE_STATUSES)),
+    ).fetchone()
+    return RunningCount(user=int(user), total=int(total))
 
 
 def _execution_row(execution: Execution) -> dict[str, object]:
