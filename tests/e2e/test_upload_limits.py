@@ -118,7 +118,10 @@ def test_a_slow_unpack_holds_no_api_worker_and_is_cancelled_like_a_command(
     ]
     slow = []
     for upload_id in upload_ids:
-        seconds, execution = create(platform, alice, {"command": "true", "upload_id": upload_id})
+        # (a command that outlives any unpack: on a loaded machine the cancel may come late)
+        seconds, execution = create(
+            platform, alice, {"command": "sleep 30", "upload_id": upload_id}
+        )
         assert seconds < 2, "POST /executions never waits for the unpack"
         slow.append(execution["execution_id"])
 

@@ -25,7 +25,8 @@ def test_given_a_start_condition_then_the_dependent_starts_while_the_dependency_
             ),
             container(
                 "main",
-                "touch /mycli/ready; while [ ! -f /mycli/ack ]; do sleep 0.01; done",
+                # (then a moment for the sidecar to exit by itself: main's end stops the task)
+                "touch /mycli/ready; while [ ! -f /mycli/ack ]; do sleep 0.01; done; sleep 1",
                 depends_on=[("sidecar", "START")],
                 **workspace(),
             ),
