@@ -117,6 +117,10 @@ class TwinDeployment(LocalDeployment):
             check=False,
         )
 
+    def client(self, service: str) -> Any:
+        """A boto3 client of the twin's moto (S3 through the twin's S3 front)."""
+        return _client(self.state, service)
+
     def grants_of(self, execution_id: str) -> list[dict[str, Any]]:
         """The KMS grants made for `execution_id` (named `mycli-<id>-...`), on any key."""
         kms = _client(self.state, "kms")
