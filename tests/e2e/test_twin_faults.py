@@ -20,16 +20,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import pytest
 
 from deployment import TERMINAL, LocalDeployment
 from twin.daemon import REFUSED_POSTS_FILE, RUN_MARKER
 from twin.ecs.tasks import CONTAINER_MARKER
 from twin.faults import FAILED_STOP_TASKS_FILE, FAILED_TASK_EVENTS_FILE
-from twin.resolver import REGION
 from twin.runstate import marked_processes
-from twin_deployment import TwinDeployment
+from twin_deployment import TwinDeployment, agent_pids, environ_of
 
 pytestmark = pytest.mark.twin_only(
     "fault cases of the AWS task (its agent, its command container, the S3 output store)"
@@ -58,15 +56,6 @@ def start(deployment: LocalDeployment, command: str, *options: str, lock: str = 
     return execution_id
 
 
-def agent_pids(deployment: TwinDeployment, execution_id: str) -> list[int]:
-    """The run agent of this run (its RunTask override names the run), on this twin."""
-    return [
-        pid
-        for pid in marked_processes("MYCLI_EXECUTION_ID", execution_id)
-        if environ_of(pid).get(RUN_MARKER) == str(deployment.run_dir)
-    ]
-
-
 def task_dir(deployment: TwinDeployment, execution_id: str) -> Path:
     """The stand-in's directory of this run's task (found through its agent's marker)."""
     found: list[str] = []
@@ -90,15 +79,6 @@ def container_pids(deployment: TwinDeployment, execution_id: str, name: str) -> 
         for pid in marked_processes(CONTAINER_MARKER, f"{task_id}/{name}")
         if environ_of(pid).get(RUN_MARKER) == str(deployment.run_dir)
     ]
-
-
-def environ_of(pid: int) -> dict[str, str]:
-    with contextlib.suppress(OSError):
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-        return dict(
-            item.decode(errors="replace").split("=", 1) for item in raw.split(b"\0") if b"=" in item
-        )
-    return {}
 
 
 def kill(pids: list[int]) -> None:
@@ -145,13 +125,7 @@ def hook(deployment: LocalDeployment, name: str, line: str) -> Path:
 
 def dead_letters(deployment: LocalDeployment) -> list[str]:
     """The bodies of the messages in the twin's queues (the task events' dead letters)."""
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=twin(deployment).state["moto_url"],
-        region_name=REGION,
-        aws_access_key_id="twin",
-        aws_secret_access_key="twin",
-    )
+    sqs = twin(deployment).client("sqs")
     bodies: list[str] = []
     for url in sqs.list_queues().get("QueueUrls", []):
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)

@@ -16,16 +16,12 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deployment import LocalDeployment
-from twin.daemon import RUN_MARKER
-from twin.ecs.tasks import CONTAINER_MARKER
-from twin.runstate import marked_processes
-from twin_deployment import TwinDeployment
+from twin_deployment import TwinDeployment, agent_pids
 
 pytestmark = pytest.mark.twin_only("KMS grants are AWS's (the embedded platform seals nothing)")
 
@@ -62,27 +58,6 @@ def test_a_run_cancelled_before_its_agent_unsealed_leaves_no_grant(
     wait_until(lambda: shown()["status"] == "CANCELLED", "not CANCELLED")
     wait_until(lambda: twin.grants_of(execution_id) == [], "its grant is still there")
     assert "grant_id" not in shown()
-
-
-def agent_pids(twin: TwinDeployment, execution_id: str) -> list[int]:
-    """The processes of this run's agent container (docs/aws-twin.md, Test hooks)."""
-    pids = []
-    for pid in marked_processes("MYCLI_EXECUTION_ID", execution_id):
-        environ = environ_of(pid)
-        if environ.get(RUN_MARKER) == str(twin.run_dir) and environ.get(
-            CONTAINER_MARKER, ""
-        ).endswith("/agent"):
-            pids.append(pid)
-    return pids
-
-
-def environ_of(pid: int) -> dict[str, str]:
-    with contextlib.suppress(OSError):
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-        return dict(
-            item.decode(errors="replace").split("=", 1) for item in raw.split(b"\0") if b"=" in item
-        )
-    return {}
 
 
 def signal_all(pids: list[int], signum: int) -> None:

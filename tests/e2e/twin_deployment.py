@@ -5,6 +5,7 @@ stack's context values (`aws-twin up --context mycli:key=value`, as `cdk deploy 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import tomllib
@@ -14,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from deployment import LocalDeployment
+from twin.daemon import RUN_MARKER
+from twin.ecs.tasks import CONTAINER_MARKER
 from twin.resolver import REGION
+from twin.runstate import marked_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 AWS_TWIN = str(ROOT / "scripts" / "aws-twin")
@@ -179,3 +183,26 @@ def _log_events(state: dict[str, Any]) -> Iterator[bytes]:
         for group in page["logGroups"]:
             events = logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
             yield "".join(event["message"] for event in events).encode()
+
+
+def agent_pids(twin: TwinDeployment, execution_id: str) -> list[int]:
+    """The processes of this run's agent container on this twin (its RunTask override names
+    the run; docs/aws-twin.md, Test hooks)."""
+    pids = []
+    for pid in marked_processes("MYCLI_EXECUTION_ID", execution_id):
+        environ = environ_of(pid)
+        if environ.get(RUN_MARKER) == str(twin.run_dir) and environ.get(
+            CONTAINER_MARKER, ""
+        ).endswith("/agent"):
+            pids.append(pid)
+    return pids
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """A process's environment ({} once it is gone)."""
+    with contextlib.suppress(OSError):
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        return dict(
+            item.decode(errors="replace").split("=", 1) for item in raw.split(b"\0") if b"=" in item
+        )
+    return {}
