@@ -22,6 +22,7 @@ from mycli import exitcodes
 from mycli.client import api_path
 from mycli.commands.common import pass_app
 from mycli.commands.exec_request import check_secret_count, git_fields, parse_env, request_body
+from mycli.durations import Duration
 from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
@@ -49,15 +50,16 @@ __all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields
 )
 @click.option(
     "--timeout",
-    type=click.IntRange(1, 86400),
-    metavar="SECONDS",
-    help="Stop the command after this long (server default 1800).",
+    type=Duration(1, 86400, whole=True),
+    metavar="DURATION",
+    help="Stop the command after this long: seconds, or 90s, 5m, 2h, 1h30m (server default 30m).",
 )
 @click.option(
     "--wait-lock",
-    type=click.FloatRange(0, 86400),
-    metavar="SECONDS",
-    help="If the lock is held, wait up to this long for it instead of failing.",
+    type=Duration(0, 86400),
+    metavar="DURATION",
+    help="If the lock is held, wait up to this long for it instead of failing "
+    "(seconds, or 90s, 5m, ...).",
 )
 @click.option(
     "--upload",
@@ -180,7 +182,11 @@ def exec_options(function: F) -> F:
     return function
 
 
-@click.command("exec", context_settings={"allow_interspersed_args": False}, epilog=EXEC_EPILOG)
+@click.command(
+    "exec",
+    context_settings={"allow_interspersed_args": False},
+    epilog=EXEC_EPILOG,
+)
 @exec_options
 @click.argument("command", nargs=-1, required=True)
 @pass_app
