@@ -21,6 +21,7 @@ import click
 from mycli import exitcodes
 from mycli.client import api_path
 from mycli.commands.common import pass_app
+from mycli.commands.exec_args import ExecCommand
 from mycli.commands.exec_request import check_secret_count, git_fields, parse_env, request_body
 from mycli.durations import Duration
 from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
@@ -184,6 +185,7 @@ def exec_options(function: F) -> F:
 
 @click.command(
     "exec",
+    cls=ExecCommand,
     context_settings={"allow_interspersed_args": False},
     epilog=EXEC_EPILOG,
 )
@@ -193,7 +195,9 @@ def exec_options(function: F) -> F:
 def exec_command(app: AppContext, /, command: tuple[str, ...], **options: Any) -> None:
     """Run COMMAND remotely, streaming its output to stdout.
 
-    Put `--` before the command. One argument is run as a shell string
+    Put `--` before the command: one of exec's own options after the command without
+    `--` (`mycli exec terraform apply --lock prod`) is refused (exit 2), as it could be
+    meant for either. One argument is run as a shell string
     (`mycli exec -- 'make test | tee log'`); several are quoted as an argument list
     (`mycli exec -- terraform apply -auto-approve`). Ctrl-C, SIGTERM and SIGHUP cancel the
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
