@@ -21,7 +21,9 @@ import click
 from mycli import exitcodes
 from mycli.client import api_path
 from mycli.commands.common import pass_app
+from mycli.commands.exec_args import ExecCommand
 from mycli.commands.exec_request import check_secret_count, git_fields, parse_env, request_body
+from mycli.durations import Duration
 from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
@@ -49,15 +51,16 @@ __all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields
 )
 @click.option(
     "--timeout",
-    type=click.IntRange(1, 86400),
-    metavar="SECONDS",
-    help="Stop the command after this long (server default 1800).",
+    type=Duration(1, 86400, whole=True),
+    metavar="DURATION",
+    help="Stop the command after this long: seconds, or 90s, 5m, 2h, 1h30m (server default 30m).",
 )
 @click.option(
     "--wait-lock",
-    type=click.FloatRange(0, 86400),
-    metavar="SECONDS",
-    help="If the lock is held, wait up to this long for it instead of failing.",
+    type=Duration(0, 86400),
+    metavar="DURATION",
+    help="If the lock is held, wait up to this long for it instead of failing "
+    "(seconds, or 90s, 5m, ...).",
 )
 @click.option(
     "--upload",
@@ -180,14 +183,21 @@ def exec_options(function: F) -> F:
     return function
 
 
-@click.command("exec", context_settings={"allow_interspersed_args": False}, epilog=EXEC_EPILOG)
+@click.command(
+    "exec",
+    cls=ExecCommand,
+    context_settings={"allow_interspersed_args": False},
+    epilog=EXEC_EPILOG,
+)
 @exec_options
 @click.argument("command", nargs=-1, required=True)
 @pass_app
 def exec_command(app: AppContext, /, command: tuple[str, ...], **options: Any) -> None:
     """Run COMMAND remotely, streaming its output to stdout.
 
-    Put `--` before the command. One argument is run as a shell string
+    Put `--` before the command: one of exec's own options after the command without
+    `--` (`mycli exec terraform apply --lock prod`) is refused (exit 2), as it could be
+    meant for either. One argument is run as a shell string
     (`mycli exec -- 'make test | tee log'`); several are quoted as an argument list
     (`mycli exec -- terraform apply -auto-approve`). Ctrl-C, SIGTERM and SIGHUP cancel the
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
