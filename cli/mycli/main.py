@@ -32,6 +32,7 @@ COMMANDS = {
     "doctor": ("mycli.commands.doctor", "doctor"),
     "playbooks": ("mycli.commands.playbooks", "playbooks"),
     "run": ("mycli.commands.playbooks", "run"),
+    "profiles": ("mycli.commands.profiles", "profiles"),
 }
 
 PROFILE_HELP = "Config profile to use (default: MYCLI_PROFILE, then the current profile)."

@@ -1,7 +1,9 @@
-"""Profiles: `--profile` in any position, MYCLI_PROFILE."""
+"""Profiles: `--profile` in any position, MYCLI_PROFILE, `mycli profiles list|use|remove`."""
 
 from __future__ import annotations
 
+import json
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -92,3 +94,119 @@ def test_every_subcommand_s_help_offers_profile(harness: CliHarness) -> None:
     for command in (("configure",), ("list",), ("locks", "list"), ("admin", "images", "list")):
         result = harness.run(*command, "--help")
         assert "--profile NAME" in result.stdout, command
+
+
+# -- profiles list | use | remove ---------------------------------------------------------------
+
+
+def test_list_shows_names_urls_and_the_current_one_never_keys(harness: CliHarness) -> None:
+    two_profiles(harness)
+
+    table = harness.run("profiles", "list")
+    as_json = harness.run("profiles", "list", "-o", "json")
+
+    assert table.exit_code == 0, table.stderr
+    assert table.stdout.splitlines() == [
+        "CURRENT  NAME  URL",
+        f"         boss  {harness.url}",
+        f"*        work  {harness.url}",
+    ]
+    assert json.loads(as_json.stdout) == [
+        {"name": "boss", "api_url": harness.url, "current": False},
+        {"name": "work", "api_url": harness.url, "current": True},
+    ]
+    for output in (table.stdout, as_json.stdout):
+        assert harness.user_key not in output and harness.admin_key not in output
+
+
+def test_list_without_profiles_says_how_to_make_one(harness: CliHarness) -> None:
+    result = harness.run("profiles", "list")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "mycli configure" in result.stderr
+
+
+def test_list_says_when_mycli_profile_overrides_the_current_one(harness: CliHarness) -> None:
+    two_profiles(harness)
+    result = harness.run("profiles", "list", env={"MYCLI_PROFILE": "boss"})
+    assert "MYCLI_PROFILE=boss overrides the current profile" in result.stderr
+
+
+def test_use_switches_the_current_profile(harness: CliHarness) -> None:
+    two_profiles(harness)
+
+    used = harness.run("profiles", "use", "boss")
+    whoami = harness.run("whoami", env=FROM_PROFILES)
+
+    assert used.exit_code == 0, used.stderr
+    assert used.stdout == f"current profile: 'boss' ({harness.url})\n"
+    assert saved(harness)["current_profile"] == "boss"
+    assert whoami.stdout.startswith("admin@example.com")
+    assert stat.S_IMODE(config_file(harness).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("command", [("use", "nope"), ("remove", "nope", "--yes")])
+def test_an_unknown_name_is_refused_and_nothing_changes(
+    harness: CliHarness, command: tuple[str, ...]
+) -> None:
+    two_profiles(harness)
+    before = config_file(harness).read_text()
+
+    result = harness.run("profiles", *command)
+
+    assert result.exit_code == exitcodes.USAGE
+    assert "no profile named 'nope'" in result.stderr
+    assert "(known: boss, work)" in result.stderr
+    assert config_file(harness).read_text() == before
+
+
+def test_remove_off_a_terminal_needs_yes(harness: CliHarness) -> None:
+    two_profiles(harness)
+
+    refused = harness.run("profiles", "remove", "boss")
+
+    assert refused.exit_code == exitcodes.USAGE
+    assert "--yes" in refused.stderr
+    assert set(saved(harness)["profiles"]) == {"boss", "work"}
+
+
+def test_removing_another_profile_keeps_the_current_one(harness: CliHarness) -> None:
+    two_profiles(harness)
+
+    result = harness.run("profiles", "remove", "boss", "--yes")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "removed profile 'boss'\n"
+    assert saved(harness) == {
+        "current_profile": "work",
+        "profiles": {"work": {"api_url": harness.url, "api_key": harness.user_key}},
+    }
+
+
+def test_removing_the_current_profile_says_none_is_current_now(harness: CliHarness) -> None:
+    two_profiles(harness)
+
+    result = harness.run("profiles", "remove", "work", "-y")
+    whoami = harness.run("whoami", env=FROM_PROFILES)
+
+    assert result.exit_code == 0, result.stderr
+    assert "no profile is current now (profiles: boss)" in result.stderr
+    assert "mycli profiles use NAME" in result.stderr
+    assert "current_profile" not in saved(harness)
+    assert whoami.exit_code == exitcodes.USAGE  # no `default` profile to fall back on
+
+
+def test_removing_the_current_profile_falls_back_to_default(harness: CliHarness) -> None:
+    ConfigFile(
+        current_profile="work",
+        profiles={
+            "work": {"api_url": harness.url, "api_key": harness.admin_key},
+            "default": {"api_url": harness.url, "api_key": harness.user_key},
+        },
+    ).save(config_file(harness))
+
+    result = harness.run("profiles", "remove", "work", "--yes")
+
+    assert result.exit_code == 0, result.stderr
+    assert "current profile now: 'default'" in result.stderr
+    assert saved(harness)["current_profile"] == "default"
