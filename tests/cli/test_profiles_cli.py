@@ -1,4 +1,5 @@
-"""Profiles: `--profile` in any position, MYCLI_PROFILE, `mycli profiles list|use|remove`."""
+"""Profiles: `--profile` in any position, MYCLI_PROFILE, `mycli profiles list|use|remove`,
+and `configure` asking before it switches, with the key from stdin or a hidden prompt."""
 
 from __future__ import annotations
 
@@ -210,3 +211,88 @@ def test_removing_the_current_profile_falls_back_to_default(harness: CliHarness)
     assert result.exit_code == 0, result.stderr
     assert "current profile now: 'default'" in result.stderr
     assert saved(harness)["current_profile"] == "default"
+
+
+# -- configure ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key_option", [("--api-key-stdin",), ("--api-key", "-")])
+def test_configure_reads_the_key_from_stdin(
+    harness: CliHarness, key_option: tuple[str, ...]
+) -> None:
+    result = harness.run(
+        "configure",
+        "--profile",
+        "work",
+        "--api-url",
+        harness.url,
+        *key_option,
+        env=FROM_PROFILES,
+        input=harness.user_key + "\n",
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert "as user@example.com (user)" in result.stdout
+    assert saved(harness)["profiles"]["work"]["api_key"] == harness.user_key
+    assert stat.S_IMODE(config_file(harness).stat().st_mode) == 0o600
+
+
+def test_configure_off_a_terminal_keeps_the_current_profile_and_says_how_to_switch(
+    harness: CliHarness,
+) -> None:
+    two_profiles(harness)
+    args = ("configure", "--profile", "new", "--api-url", harness.url, "--api-key-stdin")
+
+    kept = harness.run(*args, env=FROM_PROFILES, input=harness.admin_key)
+
+    assert kept.exit_code == 0, kept.stderr
+    assert saved(harness)["current_profile"] == "work"
+    assert saved(harness)["profiles"]["new"]["api_key"] == harness.admin_key
+    assert "current profile is still 'work'" in kept.stderr
+    assert "mycli profiles use new" in kept.stderr
+
+    switched = harness.run(*args, "--use", env=FROM_PROFILES, input=harness.admin_key)
+
+    assert switched.exit_code == 0, switched.stderr
+    assert saved(harness)["current_profile"] == "new"
+
+
+def test_configure_makes_the_first_profile_current(harness: CliHarness) -> None:
+    result = harness.run(
+        "configure",
+        "--api-url",
+        harness.url,
+        "--api-key-stdin",
+        "--no-use",
+        env={**FROM_PROFILES, "MYCLI_PROFILE": "mine"},
+        input=harness.user_key,
+    )
+    assert result.exit_code == 0, result.stderr
+    assert saved(harness)["current_profile"] == "mine"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("--api-key-stdin",), "", "no API key on stdin"),
+        (("--api-key-stdin", "--api-key", "k"), "k", "not both"),
+        ((), "", "no API key: pipe it with --api-key-stdin"),
+    ],
+)
+def test_configure_without_a_usable_key_saves_nothing(
+    harness: CliHarness, args: tuple[str, ...], stdin: str, message: str
+) -> None:
+    result = harness.run(
+        "configure", "--api-url", harness.url, *args, env=FROM_PROFILES, input=stdin
+    )
+    assert result.exit_code == exitcodes.USAGE
+    assert message in result.stderr
+    assert not config_file(harness).exists()
+
+
+def test_configure_s_help_warns_that_a_key_argument_lands_in_shell_history(
+    harness: CliHarness,
+) -> None:
+    result = harness.run("configure", "--help")
+    assert "shell history" in " ".join(result.stdout.split())
+    assert "--api-key-stdin" in result.stdout
