@@ -32,7 +32,10 @@ COMMANDS = {
     "doctor": ("mycli.commands.doctor", "doctor"),
     "playbooks": ("mycli.commands.playbooks", "playbooks"),
     "run": ("mycli.commands.playbooks", "run"),
+    "profiles": ("mycli.commands.profiles", "profiles"),
 }
+
+PROFILE_HELP = "Config profile to use (default: MYCLI_PROFILE, then the current profile)."
 
 
 class AppContext:
@@ -90,6 +93,7 @@ class LazyGroup(click.Group):
         if cmd_name in self._lazy:
             module, attribute = self._lazy[cmd_name]
             command: click.Command = getattr(importlib.import_module(module), attribute)
+            accept_profile_option(command)
             return command
         return super().get_command(ctx, cmd_name)
 
@@ -114,12 +118,7 @@ class LazyGroup(click.Group):
     lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option(
-    "--profile",
-    "-p",
-    metavar="NAME",
-    help="Config profile to use (default: MYCLI_PROFILE, then the current profile).",
-)
+@click.option("--profile", "-p", metavar="NAME", help=PROFILE_HELP)
 @click.version_option(__version__, prog_name="mycli")
 @click.pass_context
 def cli(ctx: click.Context, profile: str | None) -> None:
@@ -130,6 +129,31 @@ def cli(ctx: click.Context, profile: str | None) -> None:
     runs the whole platform on this machine and configures the `local` profile.
     """
     ctx.obj = AppContext(profile)
+
+
+def _set_profile(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    app = ctx.find_object(AppContext)
+    if value is not None and app is not None:
+        app.profile_name = value
+
+
+def accept_profile_option(command: click.Command) -> None:
+    """Let `--profile NAME` follow the subcommand too (`mycli list --profile twin`): the same
+    option on the command and, for a group, on each of its subcommands. A later one wins.
+    `mycli exec` stops parsing options at its command, so a `--profile` there stays the
+    command's."""
+    if any("--profile" in param.opts for param in command.params):
+        return
+    taken = {opt for param in command.params for opt in param.opts}
+    names = ["--profile"] if "-p" in taken else ["--profile", "-p"]
+    command.params.append(
+        click.Option(
+            names, metavar="NAME", expose_value=False, callback=_set_profile, help=PROFILE_HELP
+        )
+    )
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            accept_profile_option(subcommand)
 
 
 def main() -> None:

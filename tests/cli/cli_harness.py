@@ -19,7 +19,13 @@ class CliHarness:
     config_home: Path
     platform: LocalPlatform
 
-    def run(self, *args: str, key: str | None = None, env: dict[str, str] | None = None) -> Result:
+    def run(
+        self,
+        *args: str,
+        key: str | None = None,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+    ) -> Result:
         environment = {
             "XDG_CONFIG_HOME": str(self.config_home),
             "MYCLI_API_URL": self.url,
@@ -27,4 +33,6 @@ class CliHarness:
             "MYCLI_PROFILE": "",
             **(env or {}),
         }
-        return CliRunner().invoke(cli, list(args), env=environment, catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, list(args), env=environment, input=input, catch_exceptions=False
+        )
