@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from mycli import exitcodes
 from mycli.config import ConfigFile, default_data_dir
 from mycli.errors import CliError
 from mycli.output import emit_json, output_option
@@ -189,7 +190,7 @@ def up(
     from orchestrator.domain.executions import ExecutionPolicy
     from orchestrator.domain.uploads import UploadPolicy
     from orchestrator.local.platform import LocalSettings
-    from orchestrator.local.process import serve
+    from orchestrator.local.process import CannotListen, serve
     from orchestrator.unpack import Limits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -206,7 +207,10 @@ def up(
         ),
         adopt_orphans=True,
     )
-    serve(settings, host, port, ready)
+    try:
+        serve(settings, host, port, ready)
+    except CannotListen as error:
+        raise _cannot_listen(host, port, error.in_use, str(error)) from None
 
 
 @local.command()
@@ -256,6 +260,36 @@ def local_status(data_dir: Path, output: str) -> None:
     click.echo(f"running at {reachable_url(str(state.get('url')))} (pid {state.get('pid')})")
 
 
+def _cannot_listen(host: str, port: int, in_use: bool, reason: str) -> CliError:
+    """One line for a port that is taken (exit 5) or an address this machine lacks (exit 2)."""
+    if not in_use:
+        return CliError(f"{reason}; check --host and --port", exitcodes.USAGE)
+    version = _mycli_version_at(host, port)
+    who = f"a mycli server, {version}, runs there" if version else "another program has it"
+    return CliError(
+        f"port {port} on {host} is already in use ({who}); start on another one with "
+        "`mycli local up --port N` (--port 0 picks a free one)",
+        exitcodes.CONFLICT,
+    )
+
+
+def _mycli_version_at(host: str, port: int) -> str | None:
+    """The version a mycli server on `host:port` reports on GET /health, or None."""
+    import json
+    import urllib.request
+
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    netloc = f"[{probe}]" if ":" in probe else probe
+    try:
+        with urllib.request.urlopen(f"http://{netloc}:{port}/health", timeout=2) as response:
+            health = json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(health, dict) or health.get("status") != "ok":
+        return None
+    return f"version {health.get('version')}"
+
+
 def reachable_url(url: str) -> str:
     """A server bound to every address (0.0.0.0, ::) is reached on loopback by clients."""
     match = WILDCARD_URL.match(url)
@@ -298,12 +332,20 @@ def _start_background(data_dir: Path, host: str, port: int, server_options: list
         if state and state.get("pid") == process.pid:
             return str(state["url"])
         if process.poll() is not None:
-            raise CliError(f"the local server did not start: {_last_line(log_path)}")
+            _raise_start_failure(host, port, process.returncode, log_path)
         time.sleep(0.05)
     process.kill()
     raise CliError(
         f"the local server did not start within {START_TIMEOUT_SECONDS:g}s; see {log_path}"
     )
+
+
+def _raise_start_failure(host: str, port: int, status: int, log_path: Path) -> None:
+    from orchestrator.local.process import EXIT_CANNOT_LISTEN, EXIT_PORT_IN_USE
+
+    if status in (EXIT_PORT_IN_USE, EXIT_CANNOT_LISTEN):
+        raise _cannot_listen(host, port, status == EXIT_PORT_IN_USE, _last_line(log_path))
+    raise CliError(f"the local server did not start: {_last_line(log_path)}")
 
 
 def _last_line(path: Path) -> str:
