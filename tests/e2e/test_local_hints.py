@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from deployment import LocalDeployment
+from deployment import MYCLI, LocalDeployment
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +59,71 @@ def test_a_port_another_mycli_serves_is_named_as_such(tmp_path: Path) -> None:
         f"mycli: error: port {port} on 127.0.0.1 is already in use (a mycli server, version "
         f"{version}, runs there); {PORT_HINT}"
     ]
+
+
+@pytest.mark.embedded_only("`mycli local up` and `local status` of this machine")
+def test_up_and_status_name_the_console_and_where_the_admin_key_is(tmp_path: Path) -> None:
+    local = LocalDeployment(tmp_path)
+    started = local.mycli("local", "up", "--background", "--port", "0", check=True)
+    try:
+        config_file = tmp_path / "config" / "mycli" / "config.toml"
+        console = f"{local.url}/ui/"
+        again = local.mycli("local", "up", "--background", "--port", "0", check=True)
+        status = local.mycli("local", "status", check=True)
+        status_json = json.loads(local.mycli("local", "status", "-o", "json", check=True).stdout)
+        page = _get(console)
+    finally:
+        local.down()
+
+    where = [
+        f"mycli: web console at {console} (`mycli console` opens it)",
+        f"mycli: admin key saved in profile 'local' of {config_file}",
+    ]
+    assert started.stderr.splitlines()[1:3] == where
+    assert again.stderr.splitlines()[1:] == where
+    assert local.admin_key not in started.stderr + again.stdout + again.stderr + status.stdout
+    assert status.stdout.splitlines()[1:] == [
+        f"console: {console}",
+        f"admin key: in profile 'local' of {config_file}",
+    ]
+    assert status_json["console_url"] == console
+    assert (status_json["profile"], status_json["config_file"]) == ("local", str(config_file))
+    assert "<html" in page.lower()
+
+
+@pytest.mark.embedded_only("opens this machine's browser")
+def test_console_opens_the_browser_or_prints_the_url_without_one(tmp_path: Path) -> None:
+    local = LocalDeployment(tmp_path)
+    local.up()
+    try:
+        console = f"{local.url}/ui/"
+        opened_url = tmp_path / "opened"
+        browser = tmp_path / "browser"
+        browser.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$1\" >> {opened_url}\n")
+        browser.chmod(0o755)
+        with_browser = {"DISPLAY": ":0", "BROWSER": str(browser)}
+
+        opened = _mycli(local, "console", **with_browser)
+        printed = _mycli(local, "console", "--print", **with_browser)
+        headless = _mycli(local, "console", DISPLAY="", WAYLAND_DISPLAY="", BROWSER=str(browser))
+    finally:
+        local.down()
+
+    assert opened.stderr == f"mycli: opened {console} in your browser\n"
+    assert opened.stdout == ""
+    assert printed.stdout == headless.stdout == f"{console}\n"
+    assert opened_url.read_text() == f"{console}\n"  # once: `--print` and headless open nothing
+
+
+def _mycli(local: LocalDeployment, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MYCLI, *args],
+        env={**local.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
 
 
 def _get(url: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from mycli import exitcodes
-from mycli.config import ConfigFile, default_data_dir
+from mycli.config import ConfigFile, config_path, default_data_dir
 from mycli.errors import CliError
 from mycli.output import emit_json, output_option
 from orchestrator.unpack import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_UNPACKED_MIB
@@ -154,6 +154,7 @@ def up(
     state = running_state(data_dir)
     if state is not None:
         click.echo(f"mycli: already running at {state.get('url')} (data in {data_dir})", err=True)
+        _say_where(reachable_url(str(state.get("url"))), ConfigFile.load())
         return
     config = ConfigFile.load()
     new_key = ensure_admin_key(data_dir, config.profiles.get(profile_name, {}).get("api_key"))
@@ -166,11 +167,8 @@ def up(
         path = config.save()
         if new_key:
             click.echo(f"Admin API key (shown once, saved in profile '{profile_name}'): {new_key}")
-        click.echo(
-            f"mycli: local platform at {url} "
-            f"(data in {data_dir}; profile '{profile_name}' in {path})",
-            err=True,
-        )
+        click.echo(f"mycli: local platform at {url} (data in {data_dir})", err=True)
+        _say_where(url, config, path)
 
     log_bytes = max_log_bytes or max_log_mb * 1024 * 1024
     if background:
@@ -251,13 +249,48 @@ def local_status(data_dir: Path, output: str) -> None:
         running = state is not None
         url = reachable_url(str(state.get("url"))) if state else None
         pid = state.get("pid") if state else None
-        emit_json({"running": running, "url": url, "pid": pid, "data_dir": str(data_dir)})
+        emit_json(
+            {
+                "running": running,
+                "url": url,
+                "pid": pid,
+                "data_dir": str(data_dir),
+                "console_url": f"{url}/ui/" if url else None,
+                "profile": _profile_of(url, ConfigFile.load()) if url else None,
+                "config_file": str(config_path()),
+            }
+        )
         if not running:
             sys.exit(1)
         return
     if state is None:
         raise CliError("not running", exit_code=1)
-    click.echo(f"running at {reachable_url(str(state.get('url')))} (pid {state.get('pid')})")
+    url = reachable_url(str(state.get("url")))
+    click.echo(f"running at {url} (pid {state.get('pid')})")
+    click.echo(f"console: {url}/ui/")
+    profile = _profile_of(url, ConfigFile.load())
+    if profile is not None:
+        click.echo(f"admin key: in profile '{profile}' of {config_path()}")
+
+
+def _say_where(url: str, config: ConfigFile, path: Path | None = None) -> None:
+    """The console's URL and the profile (and file) that holds the admin key, on stderr."""
+    click.echo(f"mycli: web console at {url}/ui/ (`mycli console` opens it)", err=True)
+    profile = _profile_of(url, config)
+    if profile is not None:
+        click.echo(
+            f"mycli: admin key saved in profile '{profile}' of {path or config_path()}", err=True
+        )
+
+
+def _profile_of(url: str, config: ConfigFile) -> str | None:
+    """The profile that points at `url` and holds a key (`local` first), if any."""
+    names = sorted(config.profiles, key=lambda name: name != LOCAL_PROFILE)
+    for name in names:
+        values = config.profiles[name]
+        if values.get("api_url") == url and values.get("api_key"):
+            return name
+    return None
 
 
 def _cannot_listen(host: str, port: int, in_use: bool, reason: str) -> CliError:
