@@ -115,6 +115,27 @@ def test_console_opens_the_browser_or_prints_the_url_without_one(tmp_path: Path)
     assert opened_url.read_text() == f"{console}\n"  # once: `--print` and headless open nothing
 
 
+def test_a_force_release_warns_that_the_run_goes_on_and_how_to_stop_it(
+    deployment: LocalDeployment,
+) -> None:
+    holder = deployment.mycli(
+        "exec", "-d", "--lock", "db", "--", "sleep 30", check=True
+    ).stdout.strip()
+    deployment.wait_status(holder, ("RUNNING",))
+
+    released = deployment.mycli("locks", "release", "db", check=True)
+    cancel_command = released.stderr.split("stop it with: ")[1].strip()
+    cancelled = deployment.mycli(*cancel_command.split()[1:], check=True)
+
+    assert released.stdout == f"released lock 'db' (held by admin@localhost, execution {holder})\n"
+    assert released.stderr == (
+        f"mycli: warning: execution {holder} is still RUNNING, now without the lock; "
+        f"stop it with: mycli cancel {holder}\n"
+    )
+    assert cancelled.returncode == 0
+    assert deployment.wait_status(holder, ("CANCELLED",))["status"] == "CANCELLED"
+
+
 def _mycli(local: LocalDeployment, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [MYCLI, *args],
