@@ -26,6 +26,7 @@ COMMANDS = {
     "admin": ("mycli.commands.admin", "admin"),
     "images": ("mycli.commands.images", "images"),
     "local": ("mycli.commands.local", "local"),
+    "console": ("mycli.commands.console", "console"),
     "init": ("mycli.commands.deploy", "init"),
     "destroy": ("mycli.commands.deploy", "destroy"),
     "completion": ("mycli.commands.completion", "completion"),

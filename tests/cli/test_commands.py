@@ -64,7 +64,8 @@ def test_a_held_lock_is_one_line_naming_the_holder_and_exit_125(harness: CliHarn
     assert result.exit_code == exitcodes.EXEC_COULD_NOT_RUN
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
-    assert f"held by user@example.com (execution {holder}) until 20" in result.stderr
+    assert f"held by user@example.com (execution {holder}, " in result.stderr
+    assert "; to wait for it: --wait-lock DURATION (e.g. 10m)" in result.stderr
     harness.run("cancel", holder)
 
 

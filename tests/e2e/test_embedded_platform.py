@@ -68,6 +68,7 @@ def test_a_held_lock_names_the_holder(deployment: LocalDeployment) -> None:
         "exec", "-d", "--lock", "infra-prod", "--", "sleep 30", key=alice, check=True
     )
     holder_id = holder.stdout.strip()
+    deployment.wait_status(holder_id, ("RUNNING",))
 
     refused = deployment.mycli("exec", "--lock", "infra-prod", "--", "true")
 
@@ -75,7 +76,8 @@ def test_a_held_lock_names_the_holder(deployment: LocalDeployment) -> None:
     assert refused.stderr.strip().splitlines() == [
         refused.stderr.strip(),
     ]
-    assert f"held by alice@example.com (execution {holder_id}) until " in refused.stderr
+    assert f"held by alice@example.com (execution {holder_id}, RUNNING since 20" in refused.stderr
+    assert refused.stderr.rstrip().endswith("; to wait for it: --wait-lock DURATION (e.g. 10m)")
     deployment.mycli("cancel", holder_id, check=True)
 
 

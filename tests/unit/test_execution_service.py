@@ -24,16 +24,38 @@ def test_start_records_the_execution_and_launches_it(world: FakeWorld) -> None:
     assert "hunter2" not in repr(world.executions.get(execution.execution_id))
 
 
-def test_a_held_lock_is_refused_naming_the_holder(world: FakeWorld) -> None:
+def test_a_held_lock_is_refused_naming_the_holder_its_run_and_state(world: FakeWorld) -> None:
     first = world.services.executions.start(ALICE, ExecutionRequest("sleep 9", lock="prod"))
+    world.services.executions.on_running(first.execution_id)
 
     with pytest.raises(LockHeld) as refused:
         world.services.executions.start(BOB, ExecutionRequest("true", lock="prod"))
 
-    assert refused.value.details["holder"] == ALICE.email
-    assert refused.value.details["execution_id"] == first.execution_id
-    assert "alice@example.com" in refused.value.message
+    details = refused.value.details
+    assert details["holder"] == ALICE.email
+    assert details["execution_id"] == first.execution_id
+    assert details["execution_status"] == "RUNNING"
+    assert details["execution_started_at"] == first.started_at
+    assert details["execution_finished_at"] is None
+    assert details["expires_at"] > details["acquired_at"] == first.started_at
+    assert refused.value.message == (
+        f"lock 'prod' is held by alice@example.com "
+        f"(execution {first.execution_id}, RUNNING since {first.started_at})"
+    )
     assert len(world.runner.launched) == 1
+
+
+def test_a_lock_whose_run_ended_says_so_not_the_far_expiry(world: FakeWorld) -> None:
+    first = world.services.executions.start(ALICE, ExecutionRequest("x", lock="prod"))
+    world.executions.advance(first.execution_id, S.SUCCEEDED, updated_at="t", finished_at="t9")
+
+    with pytest.raises(LockHeld) as refused:
+        world.services.executions.start(BOB, ExecutionRequest("true", lock="prod"))
+
+    assert refused.value.details["execution_status"] == "SUCCEEDED"
+    assert refused.value.details["execution_finished_at"] == "t9"
+    assert "SUCCEEDED at t9; the lock is being freed" in refused.value.message
+    assert "until" not in refused.value.message
 
 
 def test_an_expired_lock_is_taken_over(world: FakeWorld) -> None:

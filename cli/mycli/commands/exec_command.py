@@ -321,6 +321,8 @@ def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dic
                     exitcodes.USAGE,
                 ) from error
             if error.code != "lock_held" or wait_lock is None or time.monotonic() >= deadline:
+                if error.code == "lock_held" and wait_lock is None:
+                    error.message += "; to wait for it: --wait-lock DURATION (e.g. 10m)"
                 raise
             if not announced:
                 click.echo(f"mycli: waiting up to {wait_lock:g}s: {error.message}", err=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from mycli.config import ConfigFile, default_data_dir
+from mycli import exitcodes
+from mycli.config import ConfigFile, config_path, default_data_dir
 from mycli.errors import CliError
 from mycli.output import emit_json, output_option
 from orchestrator.unpack import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_UNPACKED_MIB
@@ -153,6 +154,7 @@ def up(
     state = running_state(data_dir)
     if state is not None:
         click.echo(f"mycli: already running at {state.get('url')} (data in {data_dir})", err=True)
+        _say_where(reachable_url(str(state.get("url"))), ConfigFile.load())
         return
     config = ConfigFile.load()
     new_key = ensure_admin_key(data_dir, config.profiles.get(profile_name, {}).get("api_key"))
@@ -165,11 +167,8 @@ def up(
         path = config.save()
         if new_key:
             click.echo(f"Admin API key (shown once, saved in profile '{profile_name}'): {new_key}")
-        click.echo(
-            f"mycli: local platform at {url} "
-            f"(data in {data_dir}; profile '{profile_name}' in {path})",
-            err=True,
-        )
+        click.echo(f"mycli: local platform at {url} (data in {data_dir})", err=True)
+        _say_where(url, config, path)
 
     log_bytes = max_log_bytes or max_log_mb * 1024 * 1024
     if background:
@@ -189,7 +188,7 @@ def up(
     from orchestrator.domain.executions import ExecutionPolicy
     from orchestrator.domain.uploads import UploadPolicy
     from orchestrator.local.platform import LocalSettings
-    from orchestrator.local.process import serve
+    from orchestrator.local.process import CannotListen, serve
     from orchestrator.unpack import Limits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -206,7 +205,10 @@ def up(
         ),
         adopt_orphans=True,
     )
-    serve(settings, host, port, ready)
+    try:
+        serve(settings, host, port, ready)
+    except CannotListen as error:
+        raise _cannot_listen(host, port, error.in_use, str(error)) from None
 
 
 @local.command()
@@ -247,13 +249,78 @@ def local_status(data_dir: Path, output: str) -> None:
         running = state is not None
         url = reachable_url(str(state.get("url"))) if state else None
         pid = state.get("pid") if state else None
-        emit_json({"running": running, "url": url, "pid": pid, "data_dir": str(data_dir)})
+        emit_json(
+            {
+                "running": running,
+                "url": url,
+                "pid": pid,
+                "data_dir": str(data_dir),
+                "console_url": f"{url}/ui/" if url else None,
+                "profile": _profile_of(url, ConfigFile.load()) if url else None,
+                "config_file": str(config_path()),
+            }
+        )
         if not running:
             sys.exit(1)
         return
     if state is None:
         raise CliError("not running", exit_code=1)
-    click.echo(f"running at {reachable_url(str(state.get('url')))} (pid {state.get('pid')})")
+    url = reachable_url(str(state.get("url")))
+    click.echo(f"running at {url} (pid {state.get('pid')})")
+    click.echo(f"console: {url}/ui/")
+    profile = _profile_of(url, ConfigFile.load())
+    if profile is not None:
+        click.echo(f"admin key: in profile '{profile}' of {config_path()}")
+
+
+def _say_where(url: str, config: ConfigFile, path: Path | None = None) -> None:
+    """The console's URL and the profile (and file) that holds the admin key, on stderr."""
+    click.echo(f"mycli: web console at {url}/ui/ (`mycli console` opens it)", err=True)
+    profile = _profile_of(url, config)
+    if profile is not None:
+        click.echo(
+            f"mycli: admin key saved in profile '{profile}' of {path or config_path()}", err=True
+        )
+
+
+def _profile_of(url: str, config: ConfigFile) -> str | None:
+    """The profile that points at `url` and holds a key (`local` first), if any."""
+    names = sorted(config.profiles, key=lambda name: name != LOCAL_PROFILE)
+    for name in names:
+        values = config.profiles[name]
+        if values.get("api_url") == url and values.get("api_key"):
+            return name
+    return None
+
+
+def _cannot_listen(host: str, port: int, in_use: bool, reason: str) -> CliError:
+    """One line for a port that is taken (exit 5) or an address this machine lacks (exit 2)."""
+    if not in_use:
+        return CliError(f"{reason}; check --host and --port", exitcodes.USAGE)
+    version = _mycli_version_at(host, port)
+    who = f"a mycli server, {version}, runs there" if version else "another program has it"
+    return CliError(
+        f"port {port} on {host} is already in use ({who}); start on another one with "
+        "`mycli local up --port N` (--port 0 picks a free one)",
+        exitcodes.CONFLICT,
+    )
+
+
+def _mycli_version_at(host: str, port: int) -> str | None:
+    """The version a mycli server on `host:port` reports on GET /health, or None."""
+    import json
+    import urllib.request
+
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    netloc = f"[{probe}]" if ":" in probe else probe
+    try:
+        with urllib.request.urlopen(f"http://{netloc}:{port}/health", timeout=2) as response:
+            health = json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(health, dict) or health.get("status") != "ok":
+        return None
+    return f"version {health.get('version')}"
 
 
 def reachable_url(url: str) -> str:
@@ -298,12 +365,20 @@ def _start_background(data_dir: Path, host: str, port: int, server_options: list
         if state and state.get("pid") == process.pid:
             return str(state["url"])
         if process.poll() is not None:
-            raise CliError(f"the local server did not start: {_last_line(log_path)}")
+            _raise_start_failure(host, port, process.returncode, log_path)
         time.sleep(0.05)
     process.kill()
     raise CliError(
         f"the local server did not start within {START_TIMEOUT_SECONDS:g}s; see {log_path}"
     )
+
+
+def _raise_start_failure(host: str, port: int, status: int, log_path: Path) -> None:
+    from orchestrator.local.process import EXIT_CANNOT_LISTEN, EXIT_PORT_IN_USE
+
+    if status in (EXIT_PORT_IN_USE, EXIT_CANNOT_LISTEN):
+        raise _cannot_listen(host, port, status == EXIT_PORT_IN_USE, _last_line(log_path))
+    raise CliError(f"the local server did not start: {_last_line(log_path)}")
 
 
 def _last_line(path: Path) -> str:

@@ -70,13 +70,30 @@ class Admission:
         holder = self._locks.acquire(lock, now)
         if holder is not None:
             self._metrics.count("LockConflicts")
-            raise LockHeld(
-                f"lock '{lock_name}' is held by {holder.user_email} "
-                f"(execution {holder.execution_id}) until {holder.expires_at}",
-                {
-                    "lock_name": lock_name,
-                    "holder": holder.user_email,
-                    "execution_id": holder.execution_id,
-                    "expires_at": holder.expires_at,
-                },
-            )
+            raise self._lock_held(holder)
+
+    def _lock_held(self, holder: Lock) -> LockHeld:
+        """Names the holder's run and where it stands (RUNNING since ..., or already ended and
+        the lock about to be freed), not the lock's expiry, which may be far off."""
+        run = self._executions.get(holder.execution_id)
+        details: dict[str, object] = {
+            "lock_name": holder.lock_name,
+            "holder": holder.user_email,
+            "execution_id": holder.execution_id,
+            "expires_at": holder.expires_at,
+            "acquired_at": holder.acquired_at,
+            "execution_status": run.status.value if run else None,
+            "execution_started_at": run.started_at if run else None,
+            "execution_finished_at": run.finished_at if run else None,
+        }
+        if run is None:
+            state = f"acquired {holder.acquired_at}"
+        elif run.finished_at:
+            state = f"{run.status.value} at {run.finished_at}; the lock is being freed"
+        else:
+            state = f"{run.status.value} since {run.started_at}"
+        return LockHeld(
+            f"lock '{holder.lock_name}' is held by {holder.user_email} "
+            f"(execution {holder.execution_id}, {state})",
+            details,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from orchestrator.domain.executions import ExecutionPolicy
@@ -14,7 +15,7 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.uploads import UploadPolicy
 from orchestrator.local.platform import LocalSettings
-from orchestrator.local.process import serve
+from orchestrator.local.process import CannotListen, serve
 from orchestrator.unpack import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_UNPACKED_MIB, Limits
 
 
@@ -49,7 +50,11 @@ def main() -> None:
         ),
         adopt_orphans=True,
     )
-    serve(settings, args.host, args.port)
+    try:
+        serve(settings, args.host, args.port)
+    except CannotListen as error:
+        print(error, file=sys.stderr)  # the last line of server.log, for `mycli local up`
+        sys.exit(error.exit_status)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ SIGINT, and the periodic purge of expired uploads and old logs."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,13 +20,38 @@ from typing import Any
 
 from orchestrator.adapters.local.private import private_file, secure_data_dir
 from orchestrator.local.platform import LocalPlatform, LocalSettings
-from orchestrator.local.server import LocalApiServer
+from orchestrator.local.server import LocalApiServer, ServerLimits, listening_socket
 
 logger = logging.getLogger("mycli.server")
 
 UPLOAD_PURGE_INTERVAL_SECONDS = 3600
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
+# The server process's exit status when it cannot listen (`mycli local up` reads it).
+EXIT_PORT_IN_USE = 5
+EXIT_CANNOT_LISTEN = 2
+
+
+class CannotListen(Exception):
+    """`host:port` cannot be listened on: in use by another program, or not this machine's."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        super().__init__(f"cannot listen on {host} port {port}: {error.strerror or error}")
+        self.host = host
+        self.port = port
+        self.in_use = error.errno == errno.EADDRINUSE
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_PORT_IN_USE if self.in_use else EXIT_CANNOT_LISTEN
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, taken before anything else starts; raises CannotListen."""
+    try:
+        return listening_socket(host, port, ServerLimits.from_environment().backlog)
+    except OSError as error:
+        raise CannotListen(host, port, error) from None
 
 
 def state_path(data_dir: Path) -> Path:
@@ -71,8 +98,10 @@ def serve(
     port: int,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT: recover what a dead server left, serve, stop cleanly."""
+    """Run until SIGTERM or SIGINT: recover what a dead server left, serve, stop cleanly.
+    Raises CannotListen, before touching any execution, when `host:port` is taken."""
     with _exclusive(settings.data_dir):
+        listener = bind(host, port)
         platform = LocalPlatform(settings)
         platform.recover()
         _purge_uploads_periodically(platform)
@@ -83,6 +112,7 @@ def serve(
             uploads=platform.uploads_store,
             clock=platform.clock,
             on_stopping=platform.log_waiter.release_all,
+            listener=listener,
         )
         state = {"pid": os.getpid(), "url": server.url, "data_dir": str(settings.data_dir)}
         temporary = state_path(settings.data_dir).with_suffix(".tmp")

@@ -112,6 +112,7 @@ class LocalApiServer:
         clock: Clock | None = None,
         limits: ServerLimits | None = None,
         on_stopping: Callable[[], None] | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         self._services = services
         self._apis = threading.local()
@@ -119,7 +120,7 @@ class LocalApiServer:
         self.uploads = uploads
         self.clock = clock or SystemClock()
         self.limits = limits or ServerLimits.from_environment()
-        self._socket = _listening_socket(host, port, self.limits.backlog)
+        self._socket = listener or listening_socket(host, port, self.limits.backlog)
         self._workers = ThreadPoolExecutor(self.limits.workers, "api")
         self._waiting = ThreadPoolExecutor(self.limits.waiting_workers, "api-wait")
         self._transfers = ThreadPoolExecutor(self.limits.upload_workers, "upload")
@@ -282,7 +283,7 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:

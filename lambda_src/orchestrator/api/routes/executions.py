@@ -71,8 +71,10 @@ IdempotencyKey = Annotated[
             "images, or a variable in both env and secrets",
             e404="no such upload (upload_id, stdin_upload_id), or not the caller's; or no "
             "such image",
-            e409="lock_held: names the holder, its execution and the expiry; or a request "
-            "with this Idempotency-Key is in progress",
+            e409="lock_held: names the holder and its execution's state; details: lock_name, "
+            "holder (email), execution_id, acquired_at, expires_at, execution_status, "
+            "execution_started_at, execution_finished_at (the last three null if the run is "
+            "unknown); or a request with this Idempotency-Key is in progress",
             e413="the body is over 1 MiB, or the upload over the upload limit",
             e429="too_many_executions: over the running limit (GET /quota); not queued, and "
             "no Retry-After: retry once a run ends. Or throttled, with Retry-After: retry "
