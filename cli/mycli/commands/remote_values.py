@@ -40,7 +40,7 @@ def ask_for_completion(ctx: click.Context, path: str, **query: Any) -> list[dict
         return []
 
 
-class ExecutionId(click.ParamType):
+class ExecutionId(click.ParamType[str]):
     """An execution id: completes from the recent runs; missing, says how to find one."""
 
     name = "execution_id"
@@ -65,7 +65,7 @@ def _run_summary(run: dict[str, Any]) -> str:
     return f"{run.get('status', '?')}: {command[:50]}"
 
 
-class ImageName(click.ParamType):
+class ImageName(click.ParamType[str]):
     """The name of a registered image: completes from the server's images."""
 
     name = "image"
