@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mycli.errors import CliError
+from mycli.output import counted
 
 STACK_NAME = "Mycli"
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
@@ -277,7 +278,7 @@ def stop_running_tasks(
             for arn in arns:
                 ecs.stop_task(cluster=cluster, task=arn, reason="mycli destroy")
             if arns:
-                say(f"stopping {len(arns)} running task(s) of {cluster}")
+                say(f"stopping {counted(len(arns), 'running task')} of {cluster}")
             deadline = time.monotonic() + TASK_STOP_TIMEOUT_SECONDS
             while arns:
                 described = ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"]
@@ -287,7 +288,9 @@ def stop_running_tasks(
                 if not arns:
                     break
                 if time.monotonic() >= deadline:
-                    raise CliError(f"{len(arns)} task(s) of {cluster} did not stop in time")
+                    raise CliError(
+                        f"{counted(len(arns), 'task')} of {cluster} did not stop in time"
+                    )
                 time.sleep(5)
     except (ClientError, BotoCoreError) as error:
         raise CliError(f"cannot stop the running tasks: {_one_line(error)}") from error

@@ -31,21 +31,32 @@ def emit_table(
     rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]], empty: str = "nothing"
 ) -> None:
     """Columns are (header, key). An empty listing says so (`empty`, on stderr)."""
+    lines = table_lines(rows, columns)
+    if not lines:
+        click.echo(empty, err=True)
+    for line in lines:
+        click.echo(line)
+
+
+def table_lines(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> list[str]:
+    """The table's lines, headers first; none when there are no rows."""
     rendered = [[_cell(row.get(key)) for _, key in columns] for row in rows]
     if not rendered:
-        click.echo(empty, err=True)
-        return
+        return []
     headers = [header for header, _ in columns]
     widths = [max([len(h)] + [len(r[i]) for r in rendered]) for i, h in enumerate(headers)]
-    for line in [headers, *rendered]:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        )
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rendered]
+    ]
 
 
 def emit_fields(data: dict[str, Any], keys: Sequence[str]) -> None:
-    width = max(len(k) for k in keys)
-    for key in keys:
+    """One `key  value` line for each of `keys` that has a value (none, '' or [] is left
+    out: --output json shows every field)."""
+    shown = [key for key in keys if data.get(key) not in (None, "", [])]
+    width = max((len(key) for key in shown), default=0)
+    for key in shown:
         click.echo(f"{key.ljust(width)}  {_cell(data.get(key))}")
 
 
@@ -58,6 +69,11 @@ def _cell(value: Any) -> str:
         return ",".join(str(v) for v in value) or "-"
     text = str(value).replace("\n", " ")
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """'1 file', '3 files', '0 files' (`plural` where adding an s is wrong)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -80,6 +96,23 @@ def ago(value: Any, now: datetime | None = None) -> str | None:
     if seconds < 1:
         return "just now"
     return f"{human_duration(seconds, coarse=True)} ago"
+
+
+def until(value: Any, now: datetime | None = None) -> str | None:
+    """'in 32 min', 'in 5 s', or ago() once the moment has passed (tables; JSON keeps ISO)."""
+    when = parse_time(value)
+    if when is None:
+        return None
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds < 1:
+        return ago(value, now)
+    return f"in {human_duration(seconds, coarse=True)}"
+
+
+def with_relative(value: Any, now: datetime | None = None) -> str | None:
+    """An ISO time with how far it is from now: '2024-05-01T10:00:00Z (3 min ago)'."""
+    relative = until(value, now)
+    return None if relative is None else f"{value} ({relative})"
 
 
 def duration(start: Any, end: Any, now: datetime | None = None) -> str | None:

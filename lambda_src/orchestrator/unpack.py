@@ -503,7 +503,10 @@ def main(argv: list[str]) -> int:
     except UnsafeArchive as refused:
         print(f"mycli: upload refused: {refused}", file=sys.stderr)
         return REFUSALS[refused.kind][0]
-    print(f"mycli: unpacked {count} files into {args.destination}", file=sys.stderr)
+    print(
+        f"mycli: unpacked {count} file{'' if count == 1 else 's'} into {args.destination}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -434,6 +434,6 @@ def test_destroy_stops_running_tasks_first_and_says_how_to_reattach_the_data(
     assert result.exit_code == 0, result.stderr
     [stopped] = ecs.describe_tasks(cluster="mycli-doomed", tasks=[task["taskArn"]])["tasks"]
     assert (stopped["lastStatus"], stopped["stoppedReason"]) == ("STOPPED", "mycli destroy")
-    assert "stopping 1 running task(s) of mycli-doomed" in result.stderr
+    assert "stopping 1 running task of mycli-doomed" in result.stderr
     assert "mycli init -c mycli:existingApiKeysTable=Mycli-DataApiKeys-XYZ" in result.stderr
     assert deployer.cdk_calls == [["destroy", "Mycli", "--force"]]

@@ -41,6 +41,16 @@ def test_an_uploaded_script_runs_with_its_data_and_exit_code(
     assert "packed 2 files" in result.stderr
 
 
+def test_an_upload_of_one_file_says_one_file(deployment: LocalDeployment, tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "only.txt").write_text("hello\n")
+
+    result = deployment.mycli("exec", "--upload", str(tmp_path / "app"), "--", "cat only.txt")
+
+    assert (result.returncode, result.stdout) == (0, "hello\n")
+    assert f"mycli: packed 1 file from {tmp_path / 'app'} (" in result.stderr
+
+
 def test_in_a_git_work_tree_ignored_files_do_not_arrive(
     deployment: LocalDeployment, tmp_path: Path
 ) -> None:

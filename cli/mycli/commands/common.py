@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from mycli.main import AppContext
-from mycli.output import ago, duration
+from mycli.output import ago, duration, with_relative
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -36,6 +36,7 @@ EXECUTION_FIELDS = (
     "timeout_seconds",
     "started_at",
     "finished_at",
+    "duration",
     "cancelled_by",
     "lock_released_by",
     "task_ref",
@@ -64,3 +65,14 @@ def for_table(executions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for execution in executions
     ]
+
+
+def for_fields(execution: dict[str, Any]) -> dict[str, Any]:
+    """One execution for `mycli status`: its times with how long ago, and its duration."""
+    now = datetime.now(UTC)
+    return {
+        **execution,
+        "started_at": with_relative(execution.get("started_at"), now),
+        "finished_at": with_relative(execution.get("finished_at"), now),
+        "duration": duration(execution.get("started_at"), execution.get("finished_at"), now),
+    }

@@ -23,11 +23,12 @@ from mycli.client import api_path
 from mycli.commands.common import pass_app
 from mycli.commands.exec_args import ExecCommand
 from mycli.commands.exec_request import check_secret_count, git_fields, parse_env, request_body
+from mycli.commands.remote_values import IMAGE_NAME
 from mycli.durations import Duration
 from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
 from mycli.follow import LogFollower, exit_code_of
 from mycli.main import AppContext
-from mycli.output import emit_json, output_option
+from mycli.output import counted, emit_json, output_option
 from mycli.streams import ChunkWriter, start_own_line
 
 LOCK_RETRY_MAX_SECONDS = 2.0
@@ -76,7 +77,12 @@ __all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields
     help="Send this process's stdin to the command (up to the server's upload limit).",
 )
 @click.option("--detach", "-d", is_flag=True, help="Print the execution id and return at once.")
-@click.option("--image", metavar="NAME", help="Run on this image (default: the default image).")
+@click.option(
+    "--image",
+    type=IMAGE_NAME,
+    metavar="NAME",
+    help="Run on this image (default: the default image).",
+)
 @click.option(
     "--cpu",
     type=click.IntRange(1),
@@ -163,6 +169,7 @@ def execute(
                 emit_json({"execution_id": execution_id, "status": execution["status"]})
             else:
                 click.echo(execution_id)
+            click.echo(follow_hint(app, execution_id), err=True)
             return
         run_to_the_end(app, execution)
 
@@ -203,6 +210,16 @@ def exec_command(app: AppContext, /, command: tuple[str, ...], **options: Any) -
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
     execute(app, command=command, **options)
+
+
+def follow_hint(app: AppContext, execution_id: str) -> str:
+    """How to follow a detached run, as commands to paste (with the profile it runs on)."""
+    import shlex
+
+    base = ["mycli", *(["--profile", app.profile_name] if app.profile_name else [])]
+    follow = shlex.join([*base, "logs", "-f", execution_id])
+    status = shlex.join([*base, "status", execution_id])
+    return f"mycli: follow it with: {follow}\nmycli: or check on it with: {status}"
 
 
 def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:
@@ -283,7 +300,8 @@ def upload_directory(app: AppContext, directory: Path) -> str:
     archive = pack(directory)
     try:
         click.echo(
-            f"mycli: packed {archive.files} files from {directory} ({human(archive.size)})",
+            f"mycli: packed {counted(archive.files, 'file')} from {directory} "
+            f"({human(archive.size)})",
             err=True,
         )
         slot = app.client().post("/uploads")

@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from mycli.client import api_path
-from mycli.commands.common import EXECUTION_COLUMNS, EXECUTION_FIELDS, for_table, pass_app
+from mycli.commands.common import (
+    EXECUTION_COLUMNS,
+    EXECUTION_FIELDS,
+    for_fields,
+    for_table,
+    pass_app,
+)
+from mycli.commands.remote_values import EXECUTION_ID
 from mycli.follow import TERMINAL, LogFollower
 from mycli.main import AppContext
 from mycli.output import emit_fields, emit_json, emit_table, output_option
@@ -18,7 +25,7 @@ STATUSES = ["PENDING", "STARTING", "RUNNING", "CANCELLING", *sorted(TERMINAL)]
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", type=EXECUTION_ID)
 @output_option
 @pass_app
 def status(app: AppContext, execution_id: str, output: str) -> None:
@@ -27,11 +34,11 @@ def status(app: AppContext, execution_id: str, output: str) -> None:
     if output == "json":
         emit_json(execution)
     else:
-        emit_fields(execution, EXECUTION_FIELDS)
+        emit_fields(for_fields(execution), EXECUTION_FIELDS)
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", type=EXECUTION_ID)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new output until it finishes.")
 @click.option("--timestamps", "-t", is_flag=True, help="Prefix each chunk with its timestamp.")
 @output_option
@@ -91,7 +98,7 @@ def next_page_command(filters: dict[str, Any], cursor: str) -> str:
 
 
 @click.command()
-@click.argument("execution_id")
+@click.argument("execution_id", type=EXECUTION_ID)
 @output_option
 @pass_app
 def cancel(app: AppContext, execution_id: str, output: str) -> None:

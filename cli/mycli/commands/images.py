@@ -8,6 +8,7 @@ import click
 
 from mycli.client import api_path
 from mycli.commands.common import pass_app
+from mycli.commands.remote_values import IMAGE_NAME
 from mycli.main import AppContext
 from mycli.output import ago, emit_json, emit_table, output_option
 
@@ -143,7 +144,7 @@ def admin_list_images(app: AppContext, output: str) -> None:
 
 
 @admin_images.command("remove")
-@click.argument("name")
+@click.argument("name", type=IMAGE_NAME)
 @output_option
 @pass_app
 def remove_image(app: AppContext, name: str, output: str) -> None:

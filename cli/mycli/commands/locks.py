@@ -11,14 +11,14 @@ from mycli.commands.common import pass_app
 from mycli.errors import ApiError
 from mycli.follow import TERMINAL
 from mycli.main import AppContext
-from mycli.output import ago, emit_json, emit_table, output_option
+from mycli.output import ago, emit_json, emit_table, output_option, until
 
 LOCK_COLUMNS = (
     ("LOCK", "lock_name"),
     ("HOLDER", "user_email"),
     ("EXECUTION", "execution_id"),
     ("ACQUIRED", "acquired_ago"),
-    ("EXPIRES", "expires_at"),
+    ("EXPIRES", "expires_in"),
 )
 
 
@@ -36,7 +36,14 @@ def list_locks(app: AppContext, output: str) -> None:
     if output == "json":
         emit_json(items)
     else:
-        rows = [{**lock, "acquired_ago": ago(lock.get("acquired_at"))} for lock in items]
+        rows = [
+            {
+                **lock,
+                "acquired_ago": ago(lock.get("acquired_at")),
+                "expires_in": until(lock.get("expires_at")),
+            }
+            for lock in items
+        ]
         emit_table(rows, LOCK_COLUMNS, empty="no locks held")
 
 

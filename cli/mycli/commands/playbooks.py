@@ -13,6 +13,7 @@ import click
 from mycli import exitcodes
 from mycli.commands.common import pass_app
 from mycli.commands.exec_command import EXEC_EPILOG, exec_options, execute, parse_env
+from mycli.commands.playbook_help import RunCommand, param_table
 from mycli.main import AppContext
 from mycli.output import emit_json, emit_table, output_option
 from mycli.playbooks.loader import (
@@ -140,26 +141,11 @@ def show_playbook(name: str, output: str) -> None:
         click.echo(f"{key.ljust(width)}  {shown_value}")
     if params:
         click.echo()
-        emit_table(
-            [
-                {
-                    "name": param_name,
-                    "default": param.get("default"),
-                    "allowed": param.get("choices") or param.get("pattern"),
-                    "description": param["description"],
-                }
-                for param_name, param in params.items()
-            ],
-            [
-                ("PARAM", "name"),
-                ("DEFAULT", "default"),
-                ("ALLOWED", "allowed"),
-                ("DESCRIPTION", "description"),
-            ],
-        )
+        for line in param_table(loaded.playbook.params):
+            click.echo(line)
 
 
-@click.command("run", epilog=EXEC_EPILOG)
+@click.command("run", cls=RunCommand, epilog=EXEC_EPILOG)
 @click.argument("name", shell_complete=complete_names)
 @click.option(
     "--param",
@@ -175,6 +161,7 @@ def run(app: AppContext, /, name: str, param_pairs: tuple[str, ...], **options: 
 
     Options given here win over the file's keys (`--env` adds to its env). Any problem
     with the file or a --param is refused before anything runs (exit 2, FILE:LINE).
+    `mycli run NAME --help` shows NAME's params.
     """
     loaded = load(find_playbook(name, Path.cwd()))
     refuse_param_variables(options)

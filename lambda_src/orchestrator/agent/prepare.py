@@ -67,7 +67,7 @@ def prepare(
     if manifest.stdin_url:
         size = _download("stdin", manifest.stdin_url, workspace.stdin)
         os.chmod(workspace.stdin, 0o644)
-        say(f"fetched stdin ({size} bytes)")
+        say(f"fetched stdin ({size} byte{'' if size == 1 else 's'})")
     base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     if manifest.git is not None:
         prepared.subdir = manifest.git.subdir
@@ -92,7 +92,7 @@ def prepare(
         step = unpack_step(archive, workspace.work, base_env, limits, readable_by_all=True)
         run_step(step, stopping)
         archive.unlink()
-        say(f"unpacked the upload ({size} bytes)")
+        say(f"unpacked the upload ({size} byte{'' if size == 1 else 's'})")
     return prepared
 
 

@@ -131,7 +131,10 @@ class LocalPlatform:
         failed = self.services.executions.fail_unfinished(RESTART_REASON)
         if failed:
             logger.warning(
-                "marked %d unfinished execution(s) FAILED: %s", len(failed), RESTART_REASON
+                "marked %d unfinished %s FAILED: %s",
+                len(failed),
+                "execution" if len(failed) == 1 else "executions",
+                RESTART_REASON,
             )
         return len(failed)
 

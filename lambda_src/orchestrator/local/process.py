@@ -144,10 +144,14 @@ def _purge_uploads_periodically(platform: LocalPlatform) -> None:
         while True:
             removed = platform.purge_uploads()
             if removed:
-                logger.info("removed %d expired upload(s)", removed)
+                logger.info(
+                    "removed %d expired %s", removed, "upload" if removed == 1 else "uploads"
+                )
             pruned = platform.purge_logs()
             if pruned:
-                logger.info("removed %d log(s) past the retention", pruned)
+                logger.info(
+                    "removed %d %s past the retention", pruned, "log" if pruned == 1 else "logs"
+                )
             time.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
 
     threading.Thread(target=purge_forever, name="upload-purge", daemon=True).start()

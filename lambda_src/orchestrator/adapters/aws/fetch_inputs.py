@@ -69,7 +69,10 @@ def main(argv: list[str]) -> int:
         for key, name in (("upload_url", "upload.tar.gz"), ("stdin_url", "stdin")):
             if manifest.get(key):
                 size = download(manifest[key], workspace / name)
-                print(f"mycli: fetched {name} ({size} bytes)", file=sys.stderr)
+                print(
+                    f"mycli: fetched {name} ({size} byte{'' if size == 1 else 's'})",
+                    file=sys.stderr,
+                )
     except (RuntimeError, OSError, ValueError, KeyError) as failed:
         print(f"mycli: fetch failed: {failed}", file=sys.stderr)
         return 1

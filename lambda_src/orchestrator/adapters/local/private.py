@@ -45,8 +45,9 @@ def secure_data_dir(data_dir: Path) -> None:
     for path in loosened:
         path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
     if loosened:
+        entries = "1 entry" if len(loosened) == 1 else f"{len(loosened)} entries"
         print(
-            f"mycli: tightened permissions in {data_dir} ({len(loosened)} entries) "
+            f"mycli: tightened permissions in {data_dir} ({entries}) "
             "so that only you can read it (directories 0700, files 0600)",
             file=sys.stderr,
         )
