@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from deployment import MYCLI, LocalDeployment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.embedded_only("backs up the embedded data directory")]
 BURST = "for i in $(seq 1 300); do echo burst line $i; echo to stderr $i >&2; done"
-TRICKLE = "i=0; while [ $i -lt 200 ]; do echo tick $i; i=$((i+1)); sleep 0.02; done"
+# Writes until the test creates the file named by $1, after the backup (runs see this machine).
+TRICKLE = 'i=0; while [ ! -e "$1" ]; do echo tick $i; i=$((i+1)); sleep 0.02; done'
 
 
 def records(deployment: LocalDeployment) -> dict[str, dict[str, Any]]:
@@ -37,8 +39,20 @@ def log_bytes(deployment: LocalDeployment, execution_id: str) -> bytes:
     ).stdout
 
 
+def wait_running(deployment: LocalDeployment, marker: str) -> None:
+    deadline = time.monotonic() + 20
+    while not any(
+        marker in r["command"] and r["status"] == "RUNNING" for r in records(deployment).values()
+    ):
+        assert time.monotonic() < deadline, "the trickling run never started"
+        time.sleep(0.05)
+
+
 def keep_writing(deployment: LocalDeployment, stop: threading.Event) -> None:
-    while not stop.is_set():
+    """Runs one after the other until the backup is done (a few: each is compared after)."""
+    for _ in range(4):
+        if stop.is_set():
+            return
         deployment.mycli("exec", "--", "sh", "-c", BURST, check=True)
 
 
@@ -57,7 +71,9 @@ def test_a_backup_taken_during_writes_restores_the_same_records_and_logs(
     assert secret.returncode == 0, secret.stderr
     user_key = deployment.add_user("dev@example.com")
     deployment.mycli("exec", "--", "sh", "-c", BURST, key=user_key, check=True)
-    trickle = deployment.spawn("exec", "--", "sh", "-c", TRICKLE)
+    release = tmp_path / "release"
+    trickle = deployment.spawn("exec", "--", "sh", "-c", TRICKLE, "trickle", str(release))
+    wait_running(deployment, str(release))
     stop = threading.Event()
     writer = threading.Thread(target=keep_writing, args=(deployment, stop))
     writer.start()
@@ -70,6 +86,7 @@ def test_a_backup_taken_during_writes_restores_the_same_records_and_logs(
         backup = deployment.mycli("local", "backup", str(restored.home / "data"))
     finally:
         stop.set()
+        release.touch()
         writer.join()
     assert trickle.wait(timeout=30) == 0
     assert backup.returncode == 0, backup.stderr
