@@ -42,10 +42,15 @@ def backup(dest: Path, data_dir: Path) -> None:
         if summary.unfinished
         else ""
     )
+    key = " and the secrets key" if summary.secrets_key else ""
     click.echo(
-        f"mycli: backed up {summary.executions} executions ({summary.logs} logs"
-        f"{unfinished}), {summary.uploads} uploads and the secrets key into {dest} "
-        f"({summary.size_bytes / 1e6:.1f} MB)",
+        f"mycli: backed up {_count(summary.executions, 'execution')} "
+        f"({_count(summary.logs, 'log')}{unfinished}), {_count(summary.uploads, 'upload')}"
+        f"{key} into {dest} ({summary.size_bytes / 1e6:.1f} MB)",
         err=True,
     )
     click.echo(f"mycli: serve it with `mycli local up --data-dir {dest}`", err=True)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

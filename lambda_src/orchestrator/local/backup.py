@@ -35,6 +35,7 @@ class BackupSummary:
     logs: int
     uploads: int
     size_bytes: int
+    secrets_key: bool
 
 
 def back_up(data_dir: Path, dest: Path) -> BackupSummary:
@@ -66,7 +67,7 @@ def _copy(data_dir: Path, staging: Path) -> BackupSummary:
     staging.chmod(DIR_MODE)
     copied_db = staging / DATABASE_FILE
     create_private(copied_db)
-    logs, uploads, unfinished = _snapshot(data_dir / DATABASE_FILE, copied_db)
+    logs, uploads, unfinished, executions = _snapshot(data_dir / DATABASE_FILE, copied_db)
     log_count = 0
     for name in logs:
         out = data_dir / "logs" / Path(name).name
@@ -81,14 +82,15 @@ def _copy(data_dir: Path, staging: Path) -> BackupSummary:
         )
         for upload_id in uploads
     )
-    _copy_private(data_dir / KEY_FILE, staging / KEY_FILE)
+    secrets_key = _copy_private(data_dir / KEY_FILE, staging / KEY_FILE)
     size = sum(path.stat().st_size for path in staging.rglob("*") if path.is_file())
-    return BackupSummary(len(logs), unfinished, log_count, upload_count, size)
+    return BackupSummary(executions, unfinished, log_count, upload_count, size, secrets_key)
 
 
-def _snapshot(source: Path, target: Path) -> tuple[list[str], list[str], int]:
+def _snapshot(source: Path, target: Path) -> tuple[list[str], list[str], int, int]:
     """Back the database up in one step (one read transaction: the writer goes on), and
-    return what the copy refers to: log names, completed uploads, unfinished executions."""
+    return what the copy refers to: log names, completed uploads, unfinished and all
+    executions."""
     reader = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True, timeout=10)
     writer = sqlite3.connect(target)
     try:
@@ -101,7 +103,8 @@ def _snapshot(source: Path, target: Path) -> tuple[list[str], list[str], int]:
         writer.close()
         reader.close()
     unfinished = sum(1 for _, status in rows if not ExecutionStatus(status).is_terminal)
-    return [name for name, _ in rows if name], [row[0] for row in uploads], unfinished
+    logs = [name for name, _ in rows if name]
+    return logs, [row[0] for row in uploads], unfinished, len(rows)
 
 
 def _copy_private(source: Path, target: Path) -> bool:
