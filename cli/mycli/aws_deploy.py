@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mycli.aws_tools import SETUP_COMMAND, PrerequisiteMissing
 from mycli.errors import CliError
 from mycli.output import counted
 
@@ -31,10 +32,6 @@ REATTACH_CONTEXT = {
     "DataImages": "mycli:existingImagesTable",
 }
 TASK_STOP_TIMEOUT_SECONDS = 600
-
-
-class PrerequisiteMissing(CliError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -58,24 +55,6 @@ def find_app_dir(explicit: Path | None) -> Path:
     )
 
 
-def find_cdk(app_dir: Path) -> list[str]:
-    """The CDK CLI: the project's pinned one (npm ci), else a `cdk` on PATH."""
-    if not shutil.which("node"):
-        raise PrerequisiteMissing(
-            "Node.js is missing: the CDK CLI needs it (install Node 20+, then run `npm ci` "
-            f"in {app_dir})"
-        )
-    local = app_dir / "node_modules" / ".bin" / "cdk"
-    if local.exists():
-        return [str(local)]
-    on_path = shutil.which("cdk")
-    if on_path:
-        return [on_path]
-    raise PrerequisiteMissing(
-        f"the AWS CDK CLI is missing: run `npm ci` in {app_dir} (or ./scripts/setup there)"
-    )
-
-
 def find_container_engine(environ: dict[str, str] | None = None) -> str:
     """The container engine CDK builds the run agent's image with: CDK_DOCKER's command if
     set, else `docker`. Deploying needs it; synthesizing does not."""
@@ -94,7 +73,7 @@ def boto3_session(region: str | None) -> Any:
         import boto3
     except ImportError as error:
         raise PrerequisiteMissing(
-            "boto3 is missing: install mycli with its AWS extra (pip install 'mycli[aws]')"
+            f"boto3 is missing: install it with `{SETUP_COMMAND}` (or pip install 'mycli[aws]')"
         ) from error
     return boto3.session.Session(region_name=region) if region else boto3.session.Session()
 

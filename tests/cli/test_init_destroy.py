@@ -164,14 +164,6 @@ def test_a_failed_deploy_stops_with_its_exit_code_and_writes_nothing(deployer: D
     assert admin_hashes() == []
 
 
-def test_missing_node_is_named(deployer: Deployer) -> None:
-    deployer.env["PATH"] = str(deployer.home / "bin")
-    result = deployer.run("init", "--no-doctor")
-    assert result.exit_code == 1
-    assert "Node.js is missing" in result.stderr
-    assert deployer.cdk_calls == []
-
-
 def test_a_missing_container_engine_is_named_before_anything_is_deployed(
     deployer: Deployer,
 ) -> None:
@@ -192,16 +184,6 @@ def test_synth_only_needs_no_container_engine(deployer: Deployer) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert [call[0] for call in deployer.cdk_calls] == ["synth"]
-
-
-def test_a_missing_cdk_cli_is_named(deployer: Deployer) -> None:
-    (deployer.home / "bin" / "cdk").unlink()
-    deployer.env["PATH"] = os.pathsep.join(
-        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "cdk").exists()
-    )
-    result = deployer.run("init", "--no-doctor")
-    assert result.exit_code == 1
-    assert "the AWS CDK CLI is missing: run `npm ci`" in result.stderr
 
 
 def test_missing_credentials_are_named(deployer: Deployer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mycli import aws_deploy
+from mycli import aws_deploy, aws_tools
 from mycli.config import ConfigFile
 from mycli.errors import CliError, ConfigError
 
@@ -62,8 +62,10 @@ def init(
 ) -> None:
     """Deploy the platform to AWS and configure the `aws` profile.
 
-    Checks Node, the CDK CLI, a container engine (docker, or CDK_DOCKER's command: the run
-    agent's image is built locally; exit 1 when missing), AWS credentials and a region;
+    Checks first what `./scripts/setup --aws` installs (boto3, the CDK app's Python packages,
+    the CDK CLI) and Node, naming all that is missing (exit 1); then a container engine
+    (docker, or CDK_DOCKER's command: the run agent's image is built locally; exit 1 when
+    missing), AWS credentials and a region;
     bootstraps the account and region if needed; runs `cdk deploy`; creates the first admin
     key in the APIKeys table (an existing admin is kept unless --rotate-admin-key); writes the
     `aws` profile; runs `mycli doctor`.
@@ -73,7 +75,8 @@ def init(
         if "=" not in value:
             raise ConfigError(f"--context takes KEY=VALUE, not {value!r}")
     directory = aws_deploy.find_app_dir(app_dir)
-    cdk = aws_deploy.find_cdk(directory)
+    command = "mycli init --synth-only" if synth_only else "mycli init"
+    cdk = aws_tools.require_tools(directory, command, needs_aws_sdk=not synth_only)
     if synth_only:
         say(f"synthesizing the stack in {directory} (no AWS calls)")
         aws_deploy.CdkRunner(cdk, directory, region).run("synth", "--quiet")
@@ -135,7 +138,7 @@ def destroy(app_dir: Path | None, region: str | None, purge: bool, yes: bool) ->
     tables, buckets and the executions' logs are retained, with their data, unless --purge;
     the command prints how a later `mycli init` reattaches them."""
     directory = aws_deploy.find_app_dir(app_dir)
-    cdk = aws_deploy.find_cdk(directory)
+    cdk = aws_tools.require_tools(directory, "mycli destroy")
     session = aws_deploy.boto3_session(region)
     target = aws_deploy.resolve_target(session)
     what = "the stack AND every table and bucket (all records)" if purge else "the stack"

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from mycli import exitcodes
+from mycli.commands.local_backup import backup
 from mycli.config import ConfigFile, config_path, default_data_dir
 from mycli.errors import CliError
 from mycli.output import emit_json, output_option
@@ -41,6 +42,9 @@ data_dir_option = click.option(
 @click.group()
 def local() -> None:
     """Run the platform on this machine, no AWS needed."""
+
+
+local.add_command(backup)
 
 
 @local.command()
