@@ -31,7 +31,7 @@ MIN_POLL_INTERVAL_SECONDS = 0.25
 POLL_BURST = 4
 # The server's default page (max_bytes). A full page means more is already stored: the next
 # one is asked for at once, so catching up on a backlog runs at the rate bytes move (1 MiB
-# per request), not at the poll pace (50 MB through the embedded server stays ~1 s, not 12).
+# per request, as binary: mycli.log_pages), not at the poll pace.
 FULL_PAGE_BYTES = 1024 * 1024
 
 
@@ -118,7 +118,9 @@ class LogFollower:
             if page.complete or (not follow and not page.chunks):
                 return page.status
             backlog = page.size >= FULL_PAGE_BYTES
-            if page.chunks:
+            had_output = bool(page.chunks)
+            del page  # its bytes go before the next page's arrive (peak RSS)
+            if had_output:
                 delay = POLL_MIN_SECONDS
             elif self._clock() - started < ANSWERED_AT_ONCE_SECONDS:
                 self._sleep(delay)
