@@ -19,7 +19,6 @@ printing what is over its target."""
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from common import MYCLI, env_for, percentile, print_table
 from mycli.client import ApiClient
 from mycli.commands.exec_request import request_body
 from mycli.follow import LogFollower
+from mycli.log_pages import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 AWS_TWIN = str(ROOT / "scripts" / "aws-twin")
@@ -89,10 +89,10 @@ def run_and_follow(client: ApiClient, command: str) -> Run:
     run = Run(posted_at=time.perf_counter())
     execution = client.post("/executions", body, idempotency_key=uuid.uuid4().hex)
 
-    def on_chunk(chunk: dict[str, Any]) -> None:
-        if chunk["stream"] == "stderr":
-            sys.exit(f"{command!r} wrote to stderr: {base64.b64decode(chunk['data'])!r}")
-        data = base64.b64decode(chunk["data"])
+    def on_chunk(chunk: Chunk) -> None:
+        if chunk.stream == "stderr":
+            sys.exit(f"{command!r} wrote to stderr: {bytes(chunk.data)!r}")
+        data = bytes(chunk.data)
         if data:
             run.arrivals.append(Arrival(time.time(), time.perf_counter(), data))
 

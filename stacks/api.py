@@ -93,6 +93,9 @@ class RestApi(Construct):
             if self._config.api_logging == "create-role"
             else None,
             endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # The logs route's binary page: Lambda returns it base64-flagged, and API Gateway
+            # sends it as bytes when the request's Accept names this type.
+            binary_media_types=["application/octet-stream"],
             deploy_options=apigateway.StageOptions(
                 stage_name="prod",
                 throttling_rate_limit=self._config.api_rate_limit,

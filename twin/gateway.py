@@ -127,21 +127,24 @@ class Gateway:
             return self.api.error(kind, 400, message)
         try:
             result = self.functions[route.function].invoke(event)
-            return _http_of(result)
+            accept = next((v for k, v in reversed(headers) if k.lower() == "accept"), None)
+            return _http_of(result, self.api.sends_binary(accept))
         except Exception:
             logger.exception("%s %s: the function failed", method, path)
             return self.api.error("DEFAULT_5XX", 502, "Internal server error")
 
 
-def _http_of(result: Any) -> tuple[int, dict[str, str], bytes]:
-    """A Lambda proxy response → (status, headers, body); ValueError when malformed."""
+def _http_of(result: Any, binary: bool = True) -> tuple[int, dict[str, str], bytes]:
+    """A Lambda proxy response → (status, headers, body); ValueError when malformed. A
+    base64-flagged body is decoded when the API sends binary for the request (`binary`)."""
     if not isinstance(result, Mapping) or "statusCode" not in result:
         raise ValueError("malformed Lambda proxy response")
     headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers.setdefault(str(name).lower(), ", ".join(str(value) for value in values))
     payload = result.get("body") or ""
-    data = base64.b64decode(payload) if result.get("isBase64Encoded") else str(payload).encode()
+    decode = result.get("isBase64Encoded") and binary
+    data = base64.b64decode(payload) if decode else str(payload).encode()
     headers.pop("content-length", None)
     return int(result["statusCode"]), headers, data
 

@@ -69,6 +69,19 @@ class RestApi:
     stage: str
     routes: list[Route] = field(default_factory=list)
     responses: dict[str, GatewayResponse] = field(default_factory=dict)
+    binary_media_types: tuple[str, ...] = ()
+
+    def sends_binary(self, accept: str | None) -> bool:
+        """Whether a base64-flagged Lambda body goes out as bytes: API Gateway decodes it
+        only when the request's Accept (its first media type) is one of the API's
+        BinaryMediaTypes; otherwise the client gets the base64 text."""
+        first = (accept or "").split(",")[0].split(";")[0].strip().lower()
+        for listed in self.binary_media_types:
+            kind = listed.lower()
+            wildcard = kind.endswith("/*") and first.startswith(kind[:-1])
+            if first and (kind in (first, "*/*") or wildcard):
+                return True
+        return False
 
     def route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         # A literal path part wins over a parameter, as API Gateway matches.
@@ -101,7 +114,7 @@ def load_rest_api(template: Template, resolver: Resolver) -> RestApi:
     """The API's routes and responses, from the template."""
     if any(template.of_type("AWS::ApiGatewayV2::Api")):
         raise TemplateError("the twin serves REST APIs (AWS::ApiGateway::RestApi) only")
-    api_id, _ = template.one("AWS::ApiGateway::RestApi")
+    api_id, rest_api = template.one("AWS::ApiGateway::RestApi")
     _, stage = template.one("AWS::ApiGateway::Stage")
     paths = _resource_paths(template)
     models = {
@@ -109,7 +122,10 @@ def load_rest_api(template: Template, resolver: Resolver) -> RestApi:
         for logical_id, props in template.of_type("AWS::ApiGateway::Model")
     }
     validators = dict(template.of_type("AWS::ApiGateway::RequestValidator"))
-    api = RestApi(stage=resolver.text(stage["StageName"]))
+    api = RestApi(
+        stage=resolver.text(stage["StageName"]),
+        binary_media_types=tuple(rest_api.get("BinaryMediaTypes") or ()),
+    )
     for logical_id, method in template.of_type("AWS::ApiGateway::Method"):
         if (
             method.get("HttpMethod") == "OPTIONS"

@@ -40,6 +40,8 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 RETRY_NOTICE = "mycli: connection lost, retrying…"
 BUSY_NOTICE = "mycli: the server is busy (HTTP 429), retrying…"
 QUOTA_REFUSAL = "too_many_executions"
+JSON = "application/json"
+BINARY = "application/octet-stream"  # asked for by the log follower (mycli.log_pages)
 
 
 def segment(value: str) -> str:
@@ -79,9 +81,10 @@ class ApiClient:
         self._answered = False
         self._http: httpx.Client | None = None
 
-    def get(self, path: str, *, following: bool = False, **query: Any) -> Any:
-        """GET `path`; `following` (a log follower) retries for the longer follow budget."""
-        return self.request("GET", path, query=query, following=following)
+    def get(self, path: str, *, following: bool = False, accept: str = JSON, **query: Any) -> Any:
+        """GET `path`; `following` (a log follower) retries for the longer follow budget.
+        With `accept=BINARY`, a binary answer comes back as its bytes (JSON still decoded)."""
+        return self.request("GET", path, query=query, following=following, accept=accept)
 
     def post(
         self,
@@ -109,12 +112,13 @@ class ApiClient:
         query: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         following: bool = False,
+        accept: str = JSON,
     ) -> Any:
         """Send one request (retried as the module docstring says); the decoded JSON body,
         or ApiError / ConnectionFailed."""
         import httpx
 
-        headers = {"Accept": "application/json", "User-Agent": f"mycli/{__version__}"}
+        headers = {"Accept": accept, "User-Agent": f"mycli/{__version__}"}
         if self._api_key:
             headers["X-API-Key"] = self._api_key
         if idempotency_key:
@@ -145,6 +149,8 @@ class ApiClient:
                 self._answered = True
                 if not retryable or not _worth_retrying(response, following):
                     self._notified = False
+                    if response.status_code < 400 and _is_binary(response, accept):
+                        return response.content
                     return _decode(response.status_code, response.content, self.api_url)
                 wait = _retry_after(response.headers.get("Retry-After"))
                 if time.monotonic() >= deadline:
@@ -197,6 +203,11 @@ def _worth_retrying(response: Any, following: bool = False) -> bool:
     if status == 429:
         return _error_code(response.content) != QUOTA_REFUSAL
     return status in RETRY_STATUSES or (following and status >= 500)
+
+
+def _is_binary(response: Any, accept: str) -> bool:
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return accept == BINARY and media_type == BINARY
 
 
 def _error_code(data: bytes) -> str | None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mycli import exitcodes
-from mycli.client import api_path
+from mycli.log_pages import Chunk, read_page
 from mycli.streams import start_own_line, truncation_note
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
@@ -31,7 +31,7 @@ MIN_POLL_INTERVAL_SECONDS = 0.25
 POLL_BURST = 4
 # The server's default page (max_bytes). A full page means more is already stored: the next
 # one is asked for at once, so catching up on a backlog runs at the rate bytes move (1 MiB
-# per request), not at the poll pace (50 MB through the embedded server stays ~1 s, not 12).
+# per request, as binary: mycli.log_pages), not at the poll pace.
 FULL_PAGE_BYTES = 1024 * 1024
 
 
@@ -73,7 +73,7 @@ class LogFollower:
         self,
         client: Any,
         execution_id: str,
-        on_chunk: Callable[[dict[str, Any]], None],
+        on_chunk: Callable[[Chunk], None],
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -104,29 +104,27 @@ class LogFollower:
             if not backlog:
                 self._pace.take()
             started = self._clock()
-            page = self._client.get(
-                api_path("executions", self._execution_id, "logs"),
+            page = read_page(
+                self._client,
+                self._execution_id,
                 following=follow,
                 cursor=self.cursor,
                 wait=WAIT_SECONDS if follow else None,
             )
-            for chunk in page["chunks"]:
+            for chunk in page.chunks:
                 self._on_chunk(chunk)
-            self.cursor = page["next_cursor"]
-            self.truncated_at = page.get("truncated_at")
-            if page["complete"] or (not follow and not page["chunks"]):
-                return str(page["status"])
-            backlog = _size_of(page) >= FULL_PAGE_BYTES
-            if page["chunks"]:
+            self.cursor = page.next_cursor
+            self.truncated_at = page.truncated_at
+            if page.complete or (not follow and not page.chunks):
+                return page.status
+            backlog = page.size >= FULL_PAGE_BYTES
+            had_output = bool(page.chunks)
+            del page  # its bytes go before the next page's arrive (peak RSS)
+            if had_output:
                 delay = POLL_MIN_SECONDS
             elif self._clock() - started < ANSWERED_AT_ONCE_SECONDS:
                 self._sleep(delay)
                 delay = min(delay * 2, POLL_MAX_SECONDS)
-
-
-def _size_of(page: dict[str, Any]) -> int:
-    """The bytes a page carries (its chunks' base64, decoded size)."""
-    return sum(len(c["data"]) * 3 // 4 - c["data"][-2:].count("=") for c in page["chunks"])
 
 
 def exit_code_of(execution: dict[str, Any]) -> int:

@@ -10,9 +10,12 @@ import json
 import os
 import signal
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from mycli.errors import Interrupted
+
+if TYPE_CHECKING:
+    from mycli.log_pages import Chunk
 
 
 class _StderrLine:
@@ -53,18 +56,18 @@ class ChunkWriter:
         self._timestamps = timestamps
         self._closed: set[int] = set()
 
-    def __call__(self, chunk: dict[str, Any]) -> None:
-        data = base64.b64decode(chunk["data"])
+    def __call__(self, chunk: Chunk) -> None:
+        data = chunk.data
         if self._timestamps:
-            data = f"{chunk['timestamp']} ".encode() + data
-        target = self._stderr if chunk["stream"] == "stderr" else self._stdout
+            data = f"{chunk.timestamp} ".encode() + data
+        target = self._stderr if chunk.stream == "stderr" else self._stdout
         if id(target) in self._closed:
             return
         try:
             target.write(data)
             target.flush()
             if data and target is self._stderr and self._tracks_stderr:
-                _STDERR_LINE.mid_line = not data.endswith(b"\n")
+                _STDERR_LINE.mid_line = data[-1:] != b"\n"
         except BrokenPipeError:
             # The reader went away (`mycli exec ... | head`): like SIGPIPE to a local command.
             # Later output is dropped, and the caller is told once, so `exec` cancels the run.
@@ -89,8 +92,13 @@ class JsonChunkWriter:
     def __init__(self, stdout: IO[str] | None = None) -> None:
         self._stdout = stdout if stdout is not None else sys.stdout
 
-    def __call__(self, chunk: dict[str, Any]) -> None:
-        fields = {name: chunk[name] for name in ("offset", "stream", "timestamp", "data")}
+    def __call__(self, chunk: Chunk) -> None:
+        fields = {
+            "offset": chunk.offset,
+            "stream": chunk.stream,
+            "timestamp": chunk.timestamp,
+            "data": base64.b64encode(chunk.data).decode("ascii"),
+        }
         self._stdout.write(json.dumps(fields) + "\n")
         self._stdout.flush()
 

@@ -110,7 +110,7 @@ def flaky_proxy(upstream: str) -> Iterator[FlakyProxy]:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            if "Content-Type" not in headers:
+            if "content-type" not in {name.lower() for name in headers}:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

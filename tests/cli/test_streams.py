@@ -12,6 +12,7 @@ import pytest
 
 from mycli import follow
 from mycli.follow import LogFollower
+from mycli.log_pages import Chunk
 from mycli.streams import ChunkWriter, JsonChunkWriter
 
 
@@ -22,6 +23,10 @@ def chunk(data: bytes, stream: str = "stdout", offset: int = 0) -> dict[str, Any
         "timestamp": "2026-01-01T00:00:00.000Z",
         "data": base64.b64encode(data).decode(),
     }
+
+
+def raw(data: bytes, stream: str = "stdout", offset: int = 0) -> Chunk:
+    return Chunk(offset, stream, "2026-01-01T00:00:00.000Z", memoryview(data))
 
 
 def page(*chunks: dict[str, Any], complete: bool = False, cursor: str = "c") -> dict[str, Any]:
@@ -38,8 +43,12 @@ class ScriptedClient:
     def __init__(self, pages: list[dict[str, Any]]) -> None:
         self.pages = pages
         self.queries: list[dict[str, Any]] = []
+        self.accepts: list[str] = []
 
-    def get(self, path: str, *, following: bool = False, **query: Any) -> dict[str, Any]:
+    def get(
+        self, path: str, *, following: bool = False, accept: str = "", **query: Any
+    ) -> dict[str, Any]:
+        self.accepts.append(accept)
         self.queries.append(query)
         return self.pages.pop(0)
 
@@ -48,7 +57,7 @@ def test_each_stream_gets_its_own_bytes_and_combined_goes_to_stdout() -> None:
     out, err = io.BytesIO(), io.BytesIO()
     writer = ChunkWriter(out, err)
 
-    for item in [chunk(b"a\r"), chunk(b"\xff", "stderr"), chunk(b"b", "combined")]:
+    for item in [raw(b"a\r"), raw(b"\xff", "stderr"), raw(b"b", "combined")]:
         writer(item)
 
     assert (out.getvalue(), err.getvalue()) == (b"a\rb", b"\xff")
@@ -56,7 +65,7 @@ def test_each_stream_gets_its_own_bytes_and_combined_goes_to_stdout() -> None:
 
 def test_json_gives_one_object_per_chunk() -> None:
     out = io.StringIO()
-    JsonChunkWriter(out)(chunk(b"x", "stderr", 7))
+    JsonChunkWriter(out)(raw(b"x", "stderr", 7))
 
     assert json.loads(out.getvalue()) == chunk(b"x", "stderr", 7)
 
@@ -80,7 +89,7 @@ def follower(client: ScriptedClient, fake: FakeTime, seen: list[bytes]) -> LogFo
     return LogFollower(
         client,
         "e1",
-        lambda c: seen.append(base64.b64decode(c["data"])),
+        lambda c: seen.append(bytes(c.data)),
         clock=fake.clock,
         sleep=fake.sleep,
     )
@@ -152,3 +161,4 @@ def test_without_follow_an_empty_page_of_a_running_execution_ends_the_read() -> 
 
     assert status == "RUNNING"
     assert client.queries[0] == {"cursor": None, "wait": None}
+    assert client.accepts == ["application/octet-stream"] * 2

@@ -76,6 +76,21 @@ def test_given_the_template_then_every_route_is_served_by_its_function(
     assert api.stage == "prod"
 
 
+def test_given_the_templates_binary_media_types_then_only_an_accept_naming_one_gets_bytes(
+    template: Template, resolver: Resolver
+) -> None:
+    # Given the API as the stack defines it (the logs route's binary page)
+    api = load_rest_api(template, resolver)
+
+    # Then API Gateway would send a base64-flagged body as bytes only for that Accept
+    assert api.binary_media_types == ("application/octet-stream",)
+    assert api.sends_binary("application/octet-stream")
+    assert api.sends_binary("Application/Octet-Stream; q=1, application/json")
+    assert not api.sends_binary("application/json, application/octet-stream")
+    assert not api.sends_binary("application/json")
+    assert not api.sends_binary(None)
+
+
 def test_given_paths_when_routed_then_literals_win_and_values_are_as_sent(
     template: Template, resolver: Resolver
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder, Router
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
 )
@@ -97,21 +97,41 @@ def _unreadable(kind: str) -> RequestValidationError:
     return RequestValidationError([{"type": kind, "loc": ("body",), "input": {}}])
 
 
+class _RawBytes(ResponseBuilder):  # type: ignore[type-arg]
+    """A bytes body stays bytes in the result (`isBase64Encoded` false), for a host that
+    writes it to the socket itself: base64 there and back costs more than the page's read.
+    API Gateway needs base64, so the Lambda host keeps Powertools' own builder."""
+
+    def build(self, event: Any, cors: Any = None) -> dict[str, Any]:
+        body = self.response.body
+        if not isinstance(body, bytes):
+            return super().build(event, cors)
+        self.response.body = ""
+        result = super().build(event, cors)
+        result["body"] = body
+        return result
+
+
 class _Resolver(APIGatewayRestResolver):
     """Routes match the path as sent (a "/" inside a value stays %2F); each path value is then
     percent-decoded here, exactly once, before validation sees it. Bodies are JSON only."""
 
-    def __init__(self) -> None:
+    def __init__(self, raw_bytes: bool = False) -> None:
         super().__init__(enable_validation=True)
         self._request_validation_middleware = _JsonBodies()
+        if raw_bytes:
+            self._response_builder_class = _RawBytes
 
     def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
         return {key: unquote(value) for key, value in match.groupdict().items()}
 
 
-def build_resolver(routers: Iterable[Router] | None = None) -> APIGatewayRestResolver:
-    """A resolver serving `routers` (all of them by default), errors mapped in one place."""
-    app = _Resolver()
+def build_resolver(
+    routers: Iterable[Router] | None = None, *, raw_bytes: bool = False
+) -> APIGatewayRestResolver:
+    """A resolver serving `routers` (all of them by default), errors mapped in one place;
+    `raw_bytes`: binary bodies as bytes, not base64 text (for the local host)."""
+    app = _Resolver(raw_bytes)
     for router in routers if routers is not None else all_routers():
         app.include_router(router)
     register_error_handlers(app)
@@ -120,10 +140,11 @@ def build_resolver(routers: Iterable[Router] | None = None) -> APIGatewayRestRes
 
 class Api:
     """Serves API Gateway REST proxy events: authenticate, then resolve. Both hosts (a Lambda
-    handler, the local server) call `handle`; one instance serves one request at a time."""
+    handler, the local server) call `handle`; one instance serves one request at a time.
+    `raw_bytes`: a binary body comes back as bytes (the local server), not base64 (Lambda)."""
 
-    def __init__(self, routers: Iterable[Router] | None = None) -> None:
-        self.resolver = build_resolver(routers)
+    def __init__(self, routers: Iterable[Router] | None = None, *, raw_bytes: bool = False) -> None:
+        self.resolver = build_resolver(routers, raw_bytes=raw_bytes)
 
     def handle(
         self, event: dict[str, Any], context: LambdaContext, services: Services

@@ -172,7 +172,7 @@ class LocalApiServer:
     def resolve(self, event: dict[str, Any]) -> dict[str, Any]:
         api: Api | None = getattr(self._apis, "api", None)
         if api is None:
-            api = self._apis.api = Api()
+            api = self._apis.api = Api(raw_bytes=True)
         request_id = event["requestContext"]["requestId"]
         context = cast(LambdaContext, LambdaContextStub(aws_request_id=request_id))
         return api.handle(event, context, self._services)
@@ -232,7 +232,10 @@ class LocalApiServer:
             pool = self._waiting if request.waits else self._workers
             result = await asyncio.get_running_loop().run_in_executor(pool, self.resolve, event)
         payload = result.get("body") or ""
-        data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        if isinstance(payload, bytes):  # a binary body, as is (Api(raw_bytes=True))
+            data = payload
+        else:
+            data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
         reply_headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
             reply_headers.setdefault(name.lower(), ", ".join(values))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from orchestrator.api.context import caller, current_scope, services
+from orchestrator.api.log_pages import BINARY, binary_page, page_fields, wants_binary
 from orchestrator.api.schemas import (
     API_KEY,
     QUERY_INTEGER,
@@ -155,23 +157,35 @@ def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
     summary="An execution's output after a cursor, byte for byte",
     description="Chunks carry base64 of the exact bytes. Follow with next_cursor until "
     "`complete`; `wait` lets the server hold an empty page until output or the end arrives "
-    "(the AWS host answers at once).",
+    "(the AWS host answers at once). With `Accept: application/octet-stream` the page is "
+    "binary: one line of JSON (v, offset, chunks as [stream, timestamp, length], "
+    "next_cursor, status, complete, truncated_at), then the chunks' bytes back to back.",
     tags=["executions"],
     security=API_KEY,
     responses={
-        200: documented(LogPageOut, "chunks and the cursor to continue"),
+        200: {
+            "description": "chunks and the cursor to continue",
+            "content": {
+                "application/json": {"model": LogPageOut},
+                BINARY: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
         **errors(400, 401, 404, e404=NOT_YOURS),
     },
 )
-def get_logs(
+# No return annotation, on purpose: Powertools would validate the binary page's body against
+# it and serialize it as JSON (bytes to text, or a 500 for invalid UTF-8).
+def get_logs(  # type: ignore[no-untyped-def]
     execution_id: ExecutionId,
     cursor: Cursor = None,
     max_bytes: Annotated[
         int, Query(ge=1, le=MAX_LOG_PAGE_BYTES), QUERY_INTEGER
     ] = MAX_LOG_PAGE_BYTES,
     wait: Annotated[float, Query(ge=0, le=MAX_LOG_WAIT_SECONDS), QUERY_NUMBER] = 0,
-) -> dict[str, Any]:
+):
     execution, page = services().executions.logs(caller(), execution_id, cursor, max_bytes, wait)
+    if wants_binary(router.current_event.headers.get("accept")):
+        return Response(200, BINARY, binary_page(execution, page))
     return {
         "chunks": [
             {
@@ -182,10 +196,7 @@ def get_logs(
             }
             for chunk in page.chunks
         ],
-        "next_cursor": page.next_cursor,
-        "status": execution.status.value,
-        "complete": page.complete,
-        "truncated_at": page.truncated_at,
+        **page_fields(execution, page),
     }
 
 
