@@ -118,6 +118,8 @@ def test_every_shell_example_runs_as_documented(
         **docs_server.env,
         "HOME": str(docs_server.home),
         "PATH": f"{Path(MYCLI).parent}{os.pathsep}{os.environ['PATH']}",
+        # A block that starts its own server (a restore) must not meet another on 8765.
+        "MYCLI_LOCAL_PORT": "0",
     }
     env.pop("MYCLI_PROFILE", None)
     failures = []

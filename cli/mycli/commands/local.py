@@ -52,8 +52,9 @@ local.add_command(backup)
     "--port",
     type=click.IntRange(0, 65535),
     default=DEFAULT_PORT,
+    envvar="MYCLI_LOCAL_PORT",
     show_default=True,
-    help="TCP port; 0 picks a free one.",
+    help="TCP port; 0 picks a free one (default: MYCLI_LOCAL_PORT, then 8765).",
 )
 @click.option(
     "--host",
