@@ -343,6 +343,9 @@ class RecordingImagePlatform:
     def is_current(self, image: Image) -> bool:
         return image.platform_base == self.base
 
+    def warnings(self, image: Image) -> list[str]:
+        return []
+
     def unregister(self, image: Image) -> None:
         self.unregistered.append(image.name)
         self.released_refs.append(image.platform_ref)

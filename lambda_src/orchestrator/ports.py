@@ -303,6 +303,11 @@ class ImagePlatform(Protocol):
         """Release what `register` made; runs already started on it are not affected."""
         ...
 
+    def warnings(self, image: Image) -> list[str]:
+        """What registering `image` means on this backend that its admin may not expect
+        (shown with the registration); none where it means what it says."""
+        ...
+
 
 class NoImagePlatform:
     """For hosts where an image needs nothing prepared (the embedded host runs commands on
@@ -316,3 +321,19 @@ class NoImagePlatform:
 
     def unregister(self, image: Image) -> None:
         return None
+
+    def warnings(self, image: Image) -> list[str]:
+        return local_image_warnings(image)
+
+
+def local_image_warnings(image: Image) -> list[str]:
+    """On the embedded host runs run on the host itself: the URI is only recorded, and the
+    size becomes the limits of the runs on the image (adapters/local/limits.py)."""
+    which = "every run without --image" if image.is_default else f"runs with --image {image.name}"
+    return [
+        f"this server runs commands on its own host: the image URI {image.uri} is recorded "
+        "but never pulled or used",
+        f"{which} will be limited to {image.memory} MiB of memory (the run's cgroup, else "
+        f"ulimit -v) and {image.cpu} CPU units ({image.cpu / 1024:g} CPU, where the cgroup's "
+        "cpu controller is available)",
+    ]

@@ -249,7 +249,7 @@ def test_the_environment_is_minimal_plus_the_executions_own(
     assert "GREETING=hi there" in local.output(execution)
     assert "SERVER_SECRET" not in names
     assert names <= {
-        *("PATH", "HOME", "LANG", "PWD", "SHLVL", "_", "GREETING"),
+        *("PATH", "HOME", "USER", "LOGNAME", "LANG", "PWD", "SHLVL", "_", "GREETING"),
         *("MYCLI_EXECUTION_ID", "MYCLI_RUNNER"),
     }
 

@@ -28,6 +28,27 @@ def finished(api: ApiHarness, execution_id: str) -> dict[str, Any]:
         time.sleep(0.02)
 
 
+def test_registering_warns_what_an_image_means_on_the_embedded_platform(api: ApiHarness) -> None:
+    # When an admin registers a default image, then one for --image only
+    _, default = register(api, name="base", cpu=256, memory=512, default=True)
+    _, other = register(api, name="big", cpu=1024, memory=2048)
+
+    # Then each answer says the URI is not used here and which runs its size limits
+    assert default["warnings"] == [
+        "this server runs commands on its own host: the image URI alpine:3.20 is recorded "
+        "but never pulled or used",
+        "every run without --image will be limited to 512 MiB of memory (the run's cgroup, "
+        "else ulimit -v) and 256 CPU units (0.25 CPU, where the cgroup's cpu controller is "
+        "available)",
+    ]
+    assert other["warnings"][1].startswith(
+        "runs with --image big will be limited to 2048 MiB of memory"
+    )
+    # and the listing, which is no registration, carries none
+    _, listed = api.call("GET", "/images", api.admin_key)
+    assert all("warnings" not in item for item in listed["items"])
+
+
 def test_an_admin_registers_an_image_and_every_user_lists_it_without_the_role(
     api: ApiHarness,
 ) -> None:

@@ -30,6 +30,7 @@ def test_register_makes_a_task_definition_with_the_image_role_and_size(lambdas: 
 
     # Then it has a task definition: the run's one with those replaced (the agent stays)
     assert status == 201, image
+    assert image["warnings"] == []  # on AWS an image is pulled and sized as registered
     ecs = boto3.client("ecs", region_name=REGION)
     definition = ecs.describe_task_definition(taskDefinition=image["platform_ref"])[
         "taskDefinition"

@@ -107,6 +107,17 @@ def test_users_get_exit_3(harness: CliHarness, args: tuple[str, ...]) -> None:
     assert (result.exit_code, result.stderr) == (3, "mycli: error: this needs the admin role\n")
 
 
+def test_a_user_is_refused_before_being_asked_for_the_value(
+    harness: CliHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(secret_commands, "interactive", lambda stdin: True)
+
+    result = run(harness, "admin", "secrets", "set", "token", key=harness.user_key, stdin="")
+
+    assert (result.exit_code, result.stderr) == (3, "mycli: error: this needs the admin role\n")
+    assert "Value" not in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "words"),
     [

@@ -265,6 +265,52 @@ def test_a_redirect_fails_a_run_with_a_git_secret_and_the_secret_never_follows_i
 
 
 @pytest.mark.embedded_only("the embedded runs' work directory (on AWS, the task's own volume)")
+def test_a_plain_path_runs_as_its_file_url(world: World) -> None:
+    code, out, err, record = world.run("--git", f"{world.repo.path}#feature", "--", "cat VERSION")
+
+    assert (code, out) == (0, "feature\n"), err
+    assert record is not None and record["git_url"] == world.file
+    assert record["git_commit"] == world.repo.feature
+
+
+def test_a_relative_path_is_taken_from_where_mycli_runs(world: World) -> None:
+    result = subprocess.run(
+        [MYCLI, "exec", "--git", f"./{world.repo.path.name}", "--", "cat VERSION"],
+        cwd=world.repo.path.parent,
+        env=world.local.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (result.returncode, result.stdout) == (0, "3\n"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("/nonexistent/repo.git", "'/nonexistent/repo.git': no such directory"),
+        ("/etc/hostname", "is not a directory"),
+        ("/", "'/' is not a git repository"),
+        ("-u", "must not start with '-'"),
+    ],
+)
+def test_a_bad_path_is_refused_before_anything_runs(world: World, source: str, words: str) -> None:
+    result = world.local.mycli("exec", f"--git={source}", "--", "true")
+
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert "execution" not in result.stderr
+
+
+def test_a_path_takes_no_git_secret(world: World) -> None:
+    result = world.local.mycli(
+        "exec", "--git", str(world.repo.path), "--git-secret", "token", "--", "true"
+    )
+
+    assert result.returncode == 2
+    assert "--git-secret is for a remote repository" in result.stderr
+
+
 def test_no_git_run_left_anything_in_the_work_directory(world: World) -> None:
     work = world.local.home / "data" / "work"
 

@@ -104,6 +104,31 @@ def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment)
     assert (latest["image"], latest["cpu"], latest["memory"]) == ("small", 256, 512)
 
 
+def test_the_cli_prints_what_a_local_image_means_on_stderr(platform: LocalDeployment) -> None:
+    result = platform.mycli(
+        *("admin", "images", "register", "warned", "--image", "alpine:3.20", "--default"),
+        check=True,
+    )
+    as_json = platform.mycli(
+        *("admin", "images", "register", "warned2", "--image", "alpine:3.20", "-o", "json"),
+        check=True,
+    )
+
+    assert result.stdout == "registered warned (0.25 vCPU / 512 MiB, default)\n"
+    warnings = result.stderr.splitlines()
+    assert warnings[0] == (
+        "mycli: warning: this server runs commands on its own host: the image URI alpine:3.20 "
+        "is recorded but never pulled or used"
+    )
+    assert warnings[1].startswith(
+        "mycli: warning: every run without --image will be limited to 512 MiB of memory"
+    )
+    assert len(json.loads(as_json.stdout)["warnings"]) == 2
+    assert as_json.stderr.count("mycli: warning: ") == 2
+    platform.mycli("admin", "images", "remove", "warned", check=True)
+    platform.mycli("admin", "images", "remove", "warned2", check=True)
+
+
 def test_a_user_cannot_register_or_remove_images(platform: LocalDeployment) -> None:
     bob = user(platform, "bob-images@example.com")
     register(platform, "keep")

@@ -5,9 +5,10 @@ command and environment of its own (e.g. the run agent's image → `python -m ..
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from orchestrator.agent.environment import host_path
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -36,8 +37,9 @@ ImageMapper = Callable[[str], ImageRuntime]
 
 
 def host_image(image: str) -> ImageRuntime:
-    """Every image is this host: no entry point of its own, the host's PATH."""
-    return ImageRuntime(environment={"PATH": os.environ.get("PATH") or DEFAULT_PATH})
+    """Every image is this host: no entry point of its own, the host's PATH without the
+    twin's own venv (as an image holds none of mycli's environment)."""
+    return ImageRuntime(environment={"PATH": host_path()})
 
 
 def repository_of(image: str) -> str:

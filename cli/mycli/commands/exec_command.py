@@ -100,7 +100,8 @@ __all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields
     "git_source",
     metavar="URL[#REF]",
     help="Run in a fresh checkout of REF (branch, tag or full commit id; default: the "
-    "default branch) of this repository; the commit is recorded.",
+    "default branch) of this repository (a URL, or a path on the server's host such as "
+    "/srv/repo or ./repo); the commit is recorded.",
 )
 @click.option("--git-subdir", metavar="PATH", help="With --git: run in PATH of the checkout.")
 @click.option(

@@ -53,6 +53,7 @@ def git_fields(
 ) -> dict[str, str]:
     """The body's git_* fields for `--git URL[#REF]` and its options, checked by the
     server's own rules (exit 2); the URL as the server stores it (its scheme in lower case)."""
+    from mycli.git_paths import repository_url
     from orchestrator.domain.errors import ValidationFailed
     from orchestrator.domain.git_sources import checked_source, split_source
 
@@ -63,6 +64,7 @@ def git_fields(
     if upload is not None:
         raise click.UsageError("--git and --upload cannot be used together")
     url, ref = split_source(source)
+    url = repository_url(url, secret)
     try:
         checked = checked_source(url, ref, subdir, secret)
     except ValidationFailed as refused:

@@ -122,6 +122,8 @@ def register_image(
     if secrets:
         body["secrets"] = list(secrets)
     image = app.client().post("/images", body)
+    for warning in image.get("warnings") or []:
+        click.echo(f"mycli: warning: {warning}", err=True)
     if output == "json":
         emit_json(image)
     else:

@@ -49,9 +49,11 @@ def set_secret(
     (`printf %s "$PASSWORD" | mycli admin secrets set db-password`; one trailing newline is
     dropped), otherwise asked for twice without echo. It is never taken from the command line."""
     check_secret_name(name, "NAME")
+    client = app.client()
+    require_admin(client.get("/me"))  # refused before the value is asked for
     value = read_value()
     body: dict[str, Any] = {"value": value, "description": description, "images": list(images)}
-    secret = app.client().request("PUT", api_path("secrets", name), body=body)
+    secret = client.request("PUT", api_path("secrets", name), body=body)
     if output == "json":
         emit_json(secret)
     else:
@@ -90,6 +92,12 @@ def check_secret_name(name: str, hint: str) -> None:
 
     if not is_valid_secret_name(name):
         raise click.BadParameter(f"{name!r}: {SECRET_NAME_RULE}", param_hint=hint)
+
+
+def require_admin(me: dict[str, Any]) -> None:
+    """Refuse (exit 3) a caller without the admin role, as the server would."""
+    if me.get("role") != "admin":
+        raise CliError("this needs the admin role", exitcodes.AUTH)
 
 
 def read_value() -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.agent.environment import run_environment
 from orchestrator.agent.fetch import FetchFailed, fetch_bytes
 from orchestrator.agent.layout import (
     AGENT_EXIT_CRASHED,
@@ -164,7 +165,10 @@ class Agent:
                 self._kms,
             )
             self._log.mask(prepared.mask)
-            self._workspace.write_inputs(manifest.command, prepared.env, prepared.subdir)
+            # Over the command container's own environment (its image's PATH, the task role's
+            # credentials): the run's HOME, USER, LOGNAME and LANG, then its env and secrets.
+            env = run_environment(home=str(self._workspace.work), variables=prepared.env)
+            self._workspace.write_inputs(manifest.command, env, prepared.subdir)
         except SetupFailed as failed:
             self._log.say(f"setup failed: {failed}")
             self._workspace.abort()

@@ -20,6 +20,7 @@ from orchestrator.domain.models import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_LOG_PAGE_BYTES,
     MAX_TIMEOUT_SECONDS,
+    TIMED_OUT_EXIT_CODE,
     Caller,
     Execution,
     ExecutionRequest,
@@ -257,6 +258,8 @@ class ExecutionService:
 
         Safe to repeat: a replayed finish changes nothing but still makes sure both are free."""
         now = self._now()
+        if status is Status.TIMED_OUT:
+            exit_code = TIMED_OUT_EXIT_CODE
         updated = self._executions.advance(
             execution_id,
             status,

@@ -176,6 +176,10 @@ class ImageService:
             self._store.set_default(image.name)
         return image
 
+    def warnings(self, image: Image) -> list[str]:
+        """What `image` means on this backend that its admin may not expect (ImagePlatform)."""
+        return self._platform.warnings(image)
+
     def list(self) -> list[Image]:
         """Every image, by name (any user; the API hides task roles from non-admins)."""
         return self._store.list_all()

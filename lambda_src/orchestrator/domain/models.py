@@ -91,6 +91,12 @@ class Role(StrEnum):
     USER = "user"
 
 
+# A timed-out run's exit code, on every backend and in every view (record, list, status,
+# console, API): GNU timeout's, which `mycli exec` exits with. The signal that stopped the
+# command (143 SIGTERM, 137 SIGKILL) is not kept.
+TIMED_OUT_EXIT_CODE = 124
+
+
 class ExecutionStatus(StrEnum):
     PENDING = "PENDING"
     STARTING = "STARTING"

@@ -175,6 +175,10 @@ class EcsImagePlatform:
         # The functions' environment names the run task definition of the deployed stack.
         return image.platform_base == self._run_task_definition
 
+    def warnings(self, image: Image) -> list[str]:
+        """None: on AWS an image is pulled and sized as registered."""
+        return []
+
     def unregister(self, image: Image) -> None:
         if not image.platform_ref:
             return

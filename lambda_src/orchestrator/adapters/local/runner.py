@@ -1,7 +1,8 @@
 """Runs each execution as `sh -c COMMAND` in its own process group and working directory,
-with a minimal environment and the given stdin (else /dev/null); stores stdout and stderr,
-read from separate pipes, byte for byte in the execution's log files; enforces the timeout
-and cancels by terminating every process of the run, killing them after a grace period.
+with the run's environment (orchestrator/agent/environment.py) and the given stdin (else
+/dev/null); stores stdout and stderr, read from separate pipes, byte for byte in the
+execution's log files; enforces the timeout and cancels by terminating every process of the
+run, killing them after a grace period.
 
 A run's processes are tracked by what they cannot leave by forking, `setsid` or a double
 fork (see adapters/local/processes.py): a cgroup v2 of its own where this host lets the
@@ -19,9 +20,7 @@ or timed out). `launch` only starts the first process: it never waits for a step
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import subprocess
 import threading
@@ -32,6 +31,7 @@ from typing import IO
 
 from orchestrator.adapters.local.limits import limit_cgroup
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileWriter, log_stream_name
+from orchestrator.adapters.local.orphans import reap_forever, reap_orphans
 from orchestrator.adapters.local.output import ProcessOutput
 from orchestrator.adapters.local.private import DIR_MODE, private_dir
 from orchestrator.adapters.local.processes import (
@@ -41,10 +41,10 @@ from orchestrator.adapters.local.processes import (
     become_subreaper,
     exit_code_of,
     run_cgroup_base,
-    zombie_children,
 )
 from orchestrator.adapters.local.setup_steps import finish_step, setup_steps
 from orchestrator.adapters.local.tracking import Ended, Run, RunTracking, start_process
+from orchestrator.agent.environment import host_path, run_environment
 from orchestrator.agent.setup import SetupStep
 from orchestrator.domain.errors import LaunchFailed
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, Execution, LaunchResult, LaunchSpec
@@ -56,7 +56,6 @@ __all__ = ["EXECUTION_ID_VARIABLE", "RUNNER_VARIABLE", "LocalProcessRunner", "ru
 # Once every process of a run is gone its pipes hold at most a pipe buffer: this is plenty to
 # drain it; past it, an untracked holder of the pipes is not waited for.
 PIPE_DRAIN_SECONDS = 2.0
-ORPHAN_REAP_INTERVAL_SECONDS = 5.0
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ class LocalProcessRunner:
         self._log_dir = log_dir
         self._clock = clock
         self._kill_grace = kill_grace_seconds
-        self._path = path_variable or os.environ.get("PATH", "/usr/bin:/bin")
+        self._path = path_variable or host_path()
         self._max_log_bytes = max_log_bytes
         self._log_waiter = log_waiter
         self._unpack_limits = unpack_limits or Limits()
@@ -103,7 +102,9 @@ class LocalProcessRunner:
         self._tracking = RunTracking(work_dir, kill_grace_seconds, cgroups=cgroups)
         self._adopt_orphans = adopt_orphans and become_subreaper()
         if self._adopt_orphans:
-            threading.Thread(target=self._reap_forever, name="reap-orphans", daemon=True).start()
+            threading.Thread(
+                target=reap_forever, args=(self._reap_orphans,), name="reap-orphans", daemon=True
+            ).start()
 
     @property
     def tracking(self) -> str:
@@ -239,26 +240,22 @@ class LocalProcessRunner:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _markers(self, execution_id: str) -> dict[str, str]:
+        """The run's marker: every process of it carries these (see processes.py)."""
+        return {EXECUTION_ID_VARIABLE: execution_id, RUNNER_VARIABLE: self._tracking.runner_id}
+
     def _base_environment(self, execution_id: str) -> dict[str, str]:
         """What a setup step gets: PATH, LANG and the run's marker (so its processes are
         tracked like the command's)."""
-        return {
-            "PATH": self._path,
-            "LANG": "C.UTF-8",
-            EXECUTION_ID_VARIABLE: execution_id,
-            RUNNER_VARIABLE: self._tracking.runner_id,
-        }
+        return {"PATH": self._path, "LANG": "C.UTF-8", **self._markers(execution_id)}
 
     def _environment(self, spec: LaunchSpec, workdir: Path) -> dict[str, str]:
-        return {
-            "PATH": self._path,
-            "HOME": str(workdir),
-            "LANG": "C.UTF-8",
-            **spec.env,
-            **spec.secrets,
-            EXECUTION_ID_VARIABLE: spec.execution_id,
-            RUNNER_VARIABLE: self._tracking.runner_id,
-        }
+        return run_environment(
+            home=str(workdir),
+            variables={**spec.env, **spec.secrets},
+            path=self._path,
+            markers=self._markers(spec.execution_id),
+        )
 
     def _scratch_dir(self, execution_id: str) -> Path:
         """The checkout's private HOME and key file: next to the working directory, never
@@ -391,19 +388,6 @@ class LocalProcessRunner:
             with self._lock:
                 self._running.pop(spec.execution_id, None)
 
-    # -- orphans ----------------------------------------------------------------------------
-
-    def _reap_forever(self) -> None:
-        while True:
-            time.sleep(ORPHAN_REAP_INTERVAL_SECONDS)
-            self._reap_orphans()
-
     def _reap_orphans(self) -> None:
-        """Reap the exited orphans this subreaper adopted: every child that is a zombie and
-        not one of the runs' main processes (their watchers reap those)."""
         with self._lock:
-            ours = {running.process.pid for running in self._running.values()}
-            for pid in zombie_children():
-                if pid not in ours:
-                    with contextlib.suppress(ChildProcessError):
-                        os.waitpid(pid, os.WNOHANG)
+            reap_orphans({running.process.pid for running in self._running.values()})

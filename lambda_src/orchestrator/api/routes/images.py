@@ -93,6 +93,14 @@ class ImageOut(BaseModel):
     )
 
 
+class RegisteredImageOut(ImageOut):
+    warnings: list[str] = Field(
+        description="what the registration means on this backend that may surprise: the "
+        "embedded platform runs commands on its host (the URI is not pulled; the size limits "
+        "runs on the image, or every run for a default image); empty on AWS"
+    )
+
+
 class ImageListOut(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
@@ -123,7 +131,7 @@ def _shown(image: Image, viewer: Caller) -> dict[str, Any]:
     tags=["images"],
     security=API_KEY,
     responses={
-        201: documented(ImageOut, "registered"),
+        201: documented(RegisteredImageOut, "registered, with what it means here"),
         **errors(
             400,
             401,
@@ -152,7 +160,9 @@ def register_image(body: Annotated[RegisterImage, Body()]) -> dict[str, Any]:
         secrets=tuple(body.secrets),
     )
     who = caller()
-    return _shown(_images().register(who, spec), who)
+    images = _images()
+    image = images.register(who, spec)
+    return {**_shown(image, who), "warnings": images.warnings(image)}
 
 
 @router.get(
