@@ -137,7 +137,7 @@ class Transport:
         except OSError as exc:
             connection.close()
             raise ConnectError(exc.strerror or str(exc)) from exc
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._connection, self._route = connection, route
         return connection
 
