@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 SEPARATOR = "--"
 VALUED = {"--lock": "lock", "--env": "env", "-e": "env", "--image": "image"}
@@ -18,16 +17,32 @@ VALUED |= {"--profile": "profile", "-p": "profile"}
 FLAGS = {"--detach": "detach", "-d": "detach"}
 
 
-@dataclass
 class PlainExec:
-    """What a plain `mycli exec` asks for."""
+    """What a plain `mycli exec` asks for (a plain class: `dataclasses` imports `inspect`)."""
 
-    command: tuple[str, ...]
-    lock: str | None = None
-    env_pairs: list[str] = field(default_factory=list)
-    image: str | None = None
-    detach: bool = False
-    profile: str | None = None
+    def __init__(
+        self,
+        command: tuple[str, ...],
+        lock: str | None = None,
+        env_pairs: list[str] | None = None,
+        image: str | None = None,
+        detach: bool = False,
+        profile: str | None = None,
+    ) -> None:
+        self.command = command
+        self.lock = lock
+        self.env_pairs = env_pairs if env_pairs is not None else []
+        self.image = image
+        self.detach = detach
+        self.profile = profile
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlainExec) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass
+
+    def __repr__(self) -> str:
+        return f"PlainExec({vars(self)!r})"
 
 
 def parse_plain(args: list[str]) -> PlainExec | None:

@@ -26,6 +26,12 @@ STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+def idempotency_key() -> str:
+    """A fresh key for one `mycli exec`: 32 random hex digits, as uuid4().hex was, without
+    importing uuid (and with it platform)."""
+    return os.urandom(16).hex()
+
+
 def say(message: str) -> None:
     """One line on stderr, as click.echo(err=True) writes it."""
     print(message, file=sys.stderr, flush=True)
@@ -79,7 +85,7 @@ def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dic
     One idempotency key for this `mycli exec`, reused by every retry, so the server starts
     the command at most once."""
     client = app.client()
-    key = os.urandom(16).hex()  # as uuid4().hex, without importing uuid (and platform)
+    key = idempotency_key()
     deadline = time.monotonic() + (wait_lock or 0)
     delay = 0.2
     announced = False
