@@ -3,7 +3,8 @@ commands), without importing click: `mycli --help` is printed from the COMMANDS 
 
 from __future__ import annotations
 
-import shutil
+import os
+import sys
 import textwrap
 from collections.abc import Sequence
 
@@ -15,7 +16,23 @@ INDENT = "  "
 
 def page_width() -> int:
     """click's HelpFormatter width: the terminal's, at most 78, at least 50."""
-    return max(min(shutil.get_terminal_size().columns, MAX_WIDTH) - 2, 50)
+    return max(min(terminal_columns(), MAX_WIDTH) - 2, 50)
+
+
+def terminal_columns() -> int:
+    """shutil.get_terminal_size().columns, without importing shutil (and its compression
+    modules): COLUMNS, else the terminal of stdout, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns or 80
 
 
 def render_group_help(
