@@ -1,6 +1,6 @@
 """The plain `mycli exec` without click (~70 ms of imports, most of issue 20's 100 ms budget
-for `mycli exec -- true`): `--lock`, `--env`/`-e`, `--image`, `--detach`/`-d` and
-`--profile`/`-p` before `--` and the command. Anything else (another option, `--help`, a
+for `mycli exec -- true`): `--lock`, `--env`/`-e` and `--profile`/`-p` before `--` and the
+command. Anything else (another option, `--help`, a
 command without `--` that holds a dash-word, input the checks refuse) returns without a side
 effect, and click parses the same arguments as before, so its messages and exit codes stay
 the only ones. tests/cli/test_fast_start.py holds the two parsers to the same reading."""
@@ -12,9 +12,7 @@ import sys
 from collections.abc import Callable
 
 SEPARATOR = "--"
-VALUED = {"--lock": "lock", "--env": "env", "-e": "env", "--image": "image"}
-VALUED |= {"--profile": "profile", "-p": "profile"}
-FLAGS = {"--detach": "detach", "-d": "detach"}
+VALUED = {"--lock": "lock", "--env": "env", "-e": "env", "--profile": "profile", "-p": "profile"}
 
 
 class PlainExec:
@@ -25,15 +23,11 @@ class PlainExec:
         command: tuple[str, ...],
         lock: str | None = None,
         env_pairs: list[str] | None = None,
-        image: str | None = None,
-        detach: bool = False,
         profile: str | None = None,
     ) -> None:
         self.command = command
         self.lock = lock
         self.env_pairs = env_pairs if env_pairs is not None else []
-        self.image = image
-        self.detach = detach
         self.profile = profile
 
     def __eq__(self, other: object) -> bool:
@@ -59,10 +53,6 @@ def parse_plain(args: list[str]) -> PlainExec | None:
         name, equals, value = token.partition("=")
         if not token.startswith("--") and len(token) > 2:  # `-eK=V`, `-pNAME`, `-di`
             name, equals, value = token[:2], "=", token[2:]
-        if name in FLAGS and not equals:
-            found.detach = True
-            index += 1
-            continue
         if name not in VALUED:
             return None
         if not equals:
@@ -102,8 +92,6 @@ def run_plain_exec(args: list[str]) -> None:
         if isinstance(refused, click.ClickException):
             return  # click refuses it again, in its own words
         raise
-    if plain.image:
-        body["image"] = plain.image
     _guarded(lambda: _execute(plain, body))
 
 
@@ -125,9 +113,6 @@ def _execute(plain: PlainExec, body: dict[str, object]) -> None:
         except CliError as error:
             error.exit_code = exec_exit_code(error)
             raise
-        if plain.detach:
-            print(execution["execution_id"], flush=True)
-            return
         run_to_the_end(app, execution)
 
 

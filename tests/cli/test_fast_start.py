@@ -97,10 +97,9 @@ PLAIN = [
     ["--", "true"],
     ["--", "echo", "--lock", "x"],
     ["--lock", "prod", "--", "terraform", "apply"],
-    ["--lock=prod", "-d", "--", "x"],
+    ["--lock=prod", "--", "x"],
     ["-e", "A=1", "--env", "B=2", "-eC=3", "--env=D=4", "--", "env"],
     ["-e", "-e", "--", "echo"],
-    ["--image", "py", "--detach", "--", "python", "-V"],
     ["--profile", "twin", "-p", "other", "--", "x"],
     ["-pme", "--", "x"],
     ["--lock", "a", "--lock", "b", "--", "x"],
@@ -116,6 +115,8 @@ NOT_PLAIN = [
     ["--lock"],
     ["--"],
     ["--detach=yes", "--", "x"],
+    ["-d", "--", "x"],
+    ["--image", "py", "--", "python", "-V"],
     ["-o", "json", "-d", "--", "x"],
     ["--secret", "TOKEN", "--", "x"],
 ]
@@ -134,11 +135,10 @@ def test_a_plain_exec_reads_as_click_reads_it(args: list[str]) -> None:
         command=params["command"],
         lock=params["lock"],
         env_pairs=list(params["env_pairs"]),
-        image=params["image"],
-        detach=params["detach"],
         profile=parent.obj.profile_name,
     )
     defaults = {"timeout": None, "wait_lock": None, "upload": None, "forward_stdin": False}
+    defaults |= {"image": None, "detach": False}
     assert {name: params[name] for name in defaults} == defaults
     assert params["output"] == "table" and params["secret_refs"] == ()
     assert params["git_source"] is None and params["cpu"] is None
