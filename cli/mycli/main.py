@@ -34,6 +34,7 @@ COMMANDS = {
     "playbooks": ("mycli.commands.playbooks", "playbooks"),
     "run": ("mycli.commands.playbooks", "run"),
     "profiles": ("mycli.commands.profiles", "profiles"),
+    "migrate": ("mycli.commands.migrate", "migrate"),
 }
 
 PROFILE_HELP = "Config profile to use (default: MYCLI_PROFILE, then the current profile)."
