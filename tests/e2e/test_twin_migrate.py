@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from deployment import MYCLI, LocalDeployment
+from deployment import MYCLI, TERMINAL, LocalDeployment
 from twin_deployment import TwinDeployment
 
 pytestmark = pytest.mark.twin_only("the target of a migration is an AWS deployment")
@@ -42,6 +43,17 @@ def output_of(deployment: LocalDeployment, *args: str) -> tuple[bytes, bytes]:
     return done.stdout, done.stderr
 
 
+def finished_runs(source: LocalDeployment, timeout: float = 30) -> set[str]:
+    """The ids of the source's runs, once every one has finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        items = source.api("GET", "/executions?limit=100", source.admin_key)[1]["items"]
+        if all(item["status"] in TERMINAL for item in items):
+            return {item["execution_id"] for item in items}
+        assert time.monotonic() < deadline, "the source's runs did not finish"
+        time.sleep(0.1)
+
+
 def migrate(twin: TwinDeployment, source: LocalDeployment) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [MYCLI, "migrate", "--to", "twin", "--data-dir", str(source.home / "data")],
@@ -66,10 +78,7 @@ def test_a_local_platform_moves_to_the_twin_and_keeps_working_there(
     for number in range(RUNS - 1):
         status, _ = source.api("POST", "/executions", admin, {"command": f"echo run {number}"})
         assert status == 202
-    listed = json.loads(source.mycli("list", "--limit", "100", "-o", "json", check=True).stdout)
-    ids = {item["execution_id"] for item in listed["items"]}
-    for execution_id in ids:
-        source.wait_status(execution_id, ("SUCCEEDED", "FAILED"))
+    ids = finished_runs(source)
 
     # When a migration is killed after its first progress report, then run again
     cut = migrate(twin, source)
