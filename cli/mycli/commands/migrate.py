@@ -23,7 +23,7 @@ STEPS = ("users", "images", "secrets", "executions")
     "profile_name",
     required=True,
     metavar="PROFILE",
-    help="The target's profile (an admin key).",
+    help="The target deployment's profile (with an admin key).",
 )
 @click.option(
     "--data-dir",
