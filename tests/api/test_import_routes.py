@@ -15,6 +15,7 @@ from orchestrator.domain.users import hash_api_key
 
 KEY = "mycli_migrated-key-from-elsewhere"
 STAMP = "2025-02-01T09:00:00.250Z"
+BAD = "0000-13-01T00:00:00.000Z"  # the shape of a timestamp, but no moment
 
 
 def record(execution_id: str = "old1", **changes: Any) -> dict[str, Any]:
@@ -108,6 +109,9 @@ def test_a_record_before_its_output_says_how_much_is_stored(api: ApiHarness) -> 
         ("/import/keys/NOTAHASH", {"user_email": "a@b", "role": "user", "created_at": STAMP}),
         (f"/import/keys/{'a' * 64}", {"user_email": "a@b", "role": "boss", "created_at": STAMP}),
         (f"/import/keys/{'a' * 64}", {"user_email": "a@b", "role": "user", "created_at": "x"}),
+        (f"/import/keys/{'a' * 64}", {"user_email": "a@b", "role": "user", "created_at": BAD}),
+        ("/import/executions/e/output", {"chunks": [{**chunk(0, b"x"), "timestamp": BAD}]}),
+        ("/import/executions/e", {"execution": record("e", started_at=BAD), "output_bytes": 0}),
         ("/import/executions/e/output", {"chunks": []}),
         ("/import/executions/e/output", {"chunks": [{**chunk(0, b"x"), "data": "%%%%"}]}),
         ("/import/executions/e/output", {"chunks": [chunk(0, b"x"), chunk(5, b"y")]}),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orchestrator.api.schemas import Command, Name
 from orchestrator.domain.imports import MAX_IMPORT_CHUNKS, MAX_IMPORT_OUTPUT_BYTES
@@ -14,6 +14,7 @@ from orchestrator.domain.models import (
     MAX_TIMEOUT_SECONDS,
     ExecutionStatus,
     Role,
+    parse_iso,
 )
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -23,6 +24,15 @@ Email = Name
 Short = Name
 
 
+def _real_time(value: str) -> str:
+    """A timestamp the pattern allows must also be a real moment (no month 13, no year 0)."""
+    parse_iso(value).timestamp()  # ValueError (a 400) when it is not
+    return value
+
+
+Timestamp = Annotated[str, Field(pattern=TIMESTAMP_PATTERN), AfterValidator(_real_time)]
+
+
 class ImportKey(BaseModel):
     """PUT /import/keys/{api_key_hash}: a key as the source platform stored it."""
 
@@ -30,10 +40,10 @@ class ImportKey(BaseModel):
 
     user_email: Email = Field(pattern=EMAIL_PATTERN, max_length=254)
     role: Role = Field(strict=False)
-    created_at: str = Field(pattern=TIMESTAMP_PATTERN)
+    created_at: Timestamp
     revoked: bool = False
-    revoked_at: str | None = Field(default=None, pattern=TIMESTAMP_PATTERN)
-    last_used: str | None = Field(default=None, pattern=TIMESTAMP_PATTERN)
+    revoked_at: Timestamp | None = None
+    last_used: Timestamp | None = None
 
 
 class ImportChunk(BaseModel):
@@ -41,7 +51,7 @@ class ImportChunk(BaseModel):
 
     offset: int = Field(ge=0, description="byte offset of the chunk's first byte")
     stream: Literal["stdout", "stderr"]
-    timestamp: str = Field(pattern=TIMESTAMP_PATTERN)
+    timestamp: Timestamp
     data: str = Field(
         min_length=4,
         max_length=(MAX_IMPORT_OUTPUT_BYTES + 2) // 3 * 4,
@@ -70,7 +80,7 @@ class ImportedRecord(BaseModel):
     user_email: Email = Field(pattern=EMAIL_PATTERN, max_length=254)
     command: Command = Field(min_length=1, max_length=MAX_COMMAND_LENGTH)
     status: ExecutionStatus = Field(strict=False)
-    started_at: str = Field(pattern=TIMESTAMP_PATTERN)
+    started_at: Timestamp
     timeout_seconds: int = Field(ge=1, le=MAX_TIMEOUT_SECONDS)
     lock_name: Short | None = Field(default=None, max_length=128)
     upload_id: Short | None = Field(default=None, max_length=64)
@@ -79,8 +89,8 @@ class ImportedRecord(BaseModel):
     reason: str | None = Field(default=None, max_length=4096)
     task_ref: Short | None = Field(default=None, max_length=2048)
     log_stream_name: Short | None = Field(default=None, max_length=1024)
-    finished_at: str | None = Field(default=None, pattern=TIMESTAMP_PATTERN)
-    updated_at: str | None = Field(default=None, pattern=TIMESTAMP_PATTERN)
+    finished_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
     request_id: Short | None = Field(default=None, max_length=256)
     cancelled_by: Short | None = Field(default=None, max_length=254)
     lock_released_by: Short | None = Field(default=None, max_length=254)

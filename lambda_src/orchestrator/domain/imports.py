@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from orchestrator.domain.errors import Conflict, Forbidden, ValidationFailed
-from orchestrator.domain.models import ApiKeyRecord, Caller, Execution, LogChunk, LogStream
+from orchestrator.domain.models import (
+    ApiKeyRecord,
+    Caller,
+    Execution,
+    LogChunk,
+    LogStream,
+    parse_iso,
+)
 from orchestrator.ports import ApiKeyStore, ExecutionStore, OutputImports
 
 # One import request's output: fits the embedded server's 1 MiB body once in base64, and
@@ -107,11 +114,21 @@ def _check_chunks(chunks: Sequence[LogChunk]) -> None:
             raise ValidationFailed("chunks must be contiguous", {"offset": chunk.offset})
         if chunk.stream not in IMPORT_STREAMS or not chunk.data:
             raise ValidationFailed("each chunk holds stdout or stderr bytes, at least one")
-        if not _TIMESTAMP.match(chunk.timestamp):
+        if not _is_timestamp(chunk.timestamp):
             raise ValidationFailed("timestamps are UTC ISO-8601 with milliseconds and a Z")
         position += len(chunk.data)
     if position - chunks[0].offset > MAX_IMPORT_OUTPUT_BYTES:
         raise ValidationFailed(f"at most {MAX_IMPORT_OUTPUT_BYTES} output bytes per request")
+
+
+def _is_timestamp(text: str) -> bool:
+    if not _TIMESTAMP.match(text):
+        return False
+    try:
+        parse_iso(text).timestamp()
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def _require_admin(caller: Caller) -> None:
