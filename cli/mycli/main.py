@@ -125,6 +125,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "profiles",
         "The saved profiles (`mycli configure` and `mycli local up` write them).",
     ),
+    "migrate": (
+        "mycli.commands.migrate",
+        "migrate",
+        (
+            "Move users (their keys keep working), images, secrets and finished executions "
+            "with their output from the embedded platform in --data-dir to the deployment of "
+            "PROFILE."
+        ),
+    ),
 }
 
 PROFILE_HELP = "Config profile to use (default: MYCLI_PROFILE, then the current profile)."
