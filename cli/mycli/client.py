@@ -12,7 +12,6 @@ DELETEs are sent once. HTTP_PROXY/HTTPS_PROXY/ALL_PROXY/NO_PROXY are honoured.""
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 import time
@@ -167,17 +166,8 @@ class ApiClient:
 
     def _client(self) -> Transport:
         if self._http is None:
-            self._http = Transport(self._timeout, verify=_needs_tls(self.api_url))
+            self._http = Transport(self._timeout)
         return self._http
-
-
-def _needs_tls(api_url: str) -> bool:
-    """Whether to load the CA bundle (tens of ms per command): only for an https API URL or an
-    https proxy; plain-HTTP traffic (the embedded platform) never verifies a certificate."""
-    if api_url.startswith("https:"):
-        return True
-    proxies = ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy")
-    return any(os.environ.get(name, "").startswith("https:") for name in proxies)
 
 
 def _to_stderr(message: str) -> None:
