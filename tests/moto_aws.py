@@ -15,7 +15,7 @@ from moto.moto_api import state_manager
 from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.agent.layout import AGENT_CONTAINER, COMMAND_CONTAINER
 from orchestrator.agent.scripts import command_entry_script
-from twin.moto_writes import atomic_dynamodb_writes
+from twin.moto_writes import atomic_dynamodb_requests
 
 REGION = "eu-west-1"
 LOG_GROUP = "/mycli/executions"
@@ -184,7 +184,7 @@ def environment(settings: AwsSettings) -> dict[str, str]:
 @contextmanager
 def moto_platform() -> Iterator[AwsSettings]:
     """Everything mocked and created; yields the settings a function would be given."""
-    with mock_aws(), atomic_dynamodb_writes():
+    with mock_aws(), atomic_dynamodb_requests():
         create_tables()
         executor = create_executor()
         yield AwsSettings(

@@ -26,7 +26,7 @@ from twin.gateway import Gateway
 from twin.images import image_mapper
 from twin.moto_bridge import MotoEcsBridge
 from twin.moto_wakeup import ecs_task_changes
-from twin.moto_writes import atomic_dynamodb_writes
+from twin.moto_writes import atomic_dynamodb_requests
 from twin.provision import Provisioner
 from twin.resolver import ACCOUNT, REGION, Resolver
 from twin.s3_front import RunningFront
@@ -87,7 +87,7 @@ class Twin:
 
     def _start(self) -> None:
         on_close = self._stack.callback
-        self._stack.enter_context(atomic_dynamodb_writes())
+        self._stack.enter_context(atomic_dynamodb_requests())
         task_changes = self._stack.enter_context(ecs_task_changes())
         self._stack.enter_context(failing_stop_tasks(self.faults))
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -1,5 +1,7 @@
-"""moto's DynamoDB with each write atomic, as DynamoDB's are: moto checks a condition and then
-writes without a lock, so two threads could both win a race DynamoDB settles."""
+"""moto's DynamoDB with each request atomic, as DynamoDB's are: moto checks a condition and then
+writes without a lock, so two threads could both win a race DynamoDB settles; and a query or
+scan walking a table's items while another thread adds one fails in moto ("dictionary changed
+size during iteration") where DynamoDB answers."""
 
 from __future__ import annotations
 
@@ -13,23 +15,24 @@ from unittest import mock
 from moto.dynamodb.models import DynamoDBBackend
 
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
-_dynamodb_write_lock = threading.RLock()
+_DYNAMODB_READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
+_dynamodb_request_lock = threading.RLock()
 
 
 def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(write)
     def atomically(*args: Any, **kwargs: Any) -> Any:
-        with _dynamodb_write_lock:
+        with _dynamodb_request_lock:
             return write(*args, **kwargs)
 
     return atomically
 
 
 @contextmanager
-def atomic_dynamodb_writes() -> Iterator[None]:
-    """For the block, every DynamoDB write of this process's moto is atomic."""
+def atomic_dynamodb_requests() -> Iterator[None]:
+    """For the block, every DynamoDB read and write of this process's moto is atomic."""
     with ExitStack() as patches:
-        for name in _DYNAMODB_WRITES:
+        for name in (*_DYNAMODB_WRITES, *_DYNAMODB_READS):
             original = getattr(DynamoDBBackend, name)
             patches.enter_context(mock.patch.object(DynamoDBBackend, name, _atomic(original)))
         yield
