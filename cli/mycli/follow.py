@@ -86,6 +86,8 @@ class LogFollower:
         self._pace = PollPace(clock=clock, sleep=sleep)
         self.cursor: str | None = None
         self.truncated_at: int | None = None
+        # How the execution ended, from the `complete` page, when the server says (Page.ending)
+        self.ending: dict[str, Any] | None = None
 
     def run(self, *, follow: bool = True) -> str:
         """Read to the end of the log; with `follow`, until the server says the log is
@@ -116,6 +118,7 @@ class LogFollower:
             self.cursor = page.next_cursor
             self.truncated_at = page.truncated_at
             if page.complete or (not follow and not page.chunks):
+                self.ending = page.ending if page.complete else None
                 return page.status
             backlog = page.size >= FULL_PAGE_BYTES
             had_output = bool(page.chunks)

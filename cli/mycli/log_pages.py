@@ -33,6 +33,9 @@ class Page:
     status: str
     complete: bool
     truncated_at: int | None
+    # The execution's status, exit_code and reason, when the server sends the last two with
+    # the page (older servers do not: then None, and a follower asks for the execution).
+    ending: dict[str, Any] | None = None
 
     @property
     def size(self) -> int:
@@ -71,6 +74,7 @@ def binary_page(body: bytes) -> Page:
             str(head["status"]),
             head["complete"] is True,
             head["truncated_at"],
+            ending_of(head),
         )
     except (ValueError, TypeError, KeyError) as error:
         raise ApiError(200, "bad_response", f"unreadable log page: {error}", {}) from None
@@ -83,5 +87,23 @@ def json_page(page: dict[str, Any]) -> Page:
         for c in page["chunks"]
     ]
     return Page(
-        chunks, page["next_cursor"], page["status"], page["complete"], page.get("truncated_at")
+        chunks,
+        page["next_cursor"],
+        page["status"],
+        page["complete"],
+        page.get("truncated_at"),
+        ending_of(page),
     )
+
+
+def ending_of(fields: dict[str, Any]) -> dict[str, Any] | None:
+    """status, exit_code and reason as GET /executions/{id} has them, when the page carries
+    all three with the right types; None otherwise (a server older than the fields)."""
+    status, code, reason = fields.get("status"), fields.get("exit_code"), fields.get("reason")
+    if "exit_code" not in fields or "reason" not in fields or not isinstance(status, str):
+        return None
+    if not (code is None or (isinstance(code, int) and not isinstance(code, bool))):
+        return None
+    if not (reason is None or isinstance(reason, str)):
+        return None
+    return {"status": status, "exit_code": code, "reason": reason}

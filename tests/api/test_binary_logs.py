@@ -96,3 +96,36 @@ def test_json_stays_the_default_and_errors_stay_json(api: ApiHarness) -> None:
         "not_found",
     )
     assert (bad_cursor["statusCode"], bad_cursor["isBase64Encoded"]) == (400, False)
+
+
+def test_the_completing_page_says_how_the_run_ended_on_both_hosts_and_in_json(
+    api: ApiHarness,
+) -> None:
+    # Given a run that failed with its own exit code
+    path = finished(api, "printf x; exit 3")
+    _, record = api.call("GET", path.removesuffix("/logs"), api.alice_key)
+
+    # When its last page is asked for as JSON, and as binary through both hosts
+    _, as_json = api.call("GET", path, api.alice_key)
+    on_lambda, _ = split(base64.b64decode(handle(api, Api(), path, headers=BINARY)["body"]))
+    local, _ = split(handle(api, Api(raw_bytes=True), path, headers=BINARY)["body"])
+
+    # Then each carries the record's status, exit code and reason beside `complete`
+    ending = {key: record[key] for key in ("status", "exit_code", "reason")}
+    assert ending["status"] == "FAILED" and ending["exit_code"] == 3
+    for page in (as_json, on_lambda, local):
+        assert page["complete"] is True
+        assert {key: page[key] for key in ending} == ending
+
+
+def test_a_running_page_has_no_exit_code_or_reason_yet(api: ApiHarness) -> None:
+    _, created = api.call("POST", "/executions", api.alice_key, body={"command": "sleep 5"})
+    path = f"/executions/{created['execution_id']}/logs"
+
+    _, as_json = api.call("GET", path, api.alice_key)
+    head, _ = split(base64.b64decode(handle(api, Api(), path, headers=BINARY)["body"]))
+    api.call("POST", f"/executions/{created['execution_id']}/cancel", api.alice_key)
+
+    for page in (as_json, head):
+        assert page["complete"] is False
+        assert (page["exit_code"], page["reason"]) == (None, None)

@@ -211,6 +211,34 @@ def test_an_ended_runs_log_is_complete_with_its_end_marker(lambdas: Lambdas) -> 
     assert record["log_truncated_at"] == 8
 
 
+def test_the_completing_page_carries_the_records_exit_code_and_reason(
+    lambdas: Lambdas,
+) -> None:
+    # Given a run that wrote its output and exited 3, as the task events record it
+    execution = start(lambdas, lambdas.alice_key)
+    end = put_segment(execution["execution_id"], 0, ("stdout", b"bye"))
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket="mycli-code",
+        Key=end_key(execution["execution_id"]),
+        Body=encode_end(EndMarker(total=end, truncated_at=None)),
+    )
+    put_result(execution, exit_code=3)
+    lambdas.invoke("task_events", stop_event(lambdas, execution, exit_code=3))
+
+    # When the logs are read as JSON and as binary
+    path = f"/executions/{execution['execution_id']}/logs"
+    _, page = lambdas.call("GET", path, lambdas.alice_key)
+    binary = lambdas.answer(
+        "GET", path, lambdas.alice_key, headers={"Accept": "application/octet-stream"}
+    )
+    head = json.loads(base64.b64decode(binary["body"]).partition(b"\n")[0])
+
+    # Then both say how it ended, as the execution's record (DynamoDB) does
+    fields = ("status", "complete", "exit_code", "reason")
+    expected = ("FAILED", True, 3, "exited with code 3")
+    assert tuple(page[f] for f in fields) == tuple(head[f] for f in fields) == expected
+
+
 def test_listings_page_through_the_indexes(lambdas: Lambdas) -> None:
     mine = [start(lambdas, lambdas.alice_key)["execution_id"] for _ in range(3)]
     start(lambdas, lambdas.bob_key)

@@ -8,7 +8,7 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +46,9 @@ class FlakyProxy:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     always: dict[str, Fault] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    # `rewrite[kind](content_type, body)` is what a forwarded answer's body becomes (e.g. an
+    # older server's page, without fields the real server sends).
+    rewrite: dict[str, Callable[[str, bytes], bytes]] = field(default_factory=dict)
 
     def requests(self, kind: str) -> list[Seen]:
         return [s for s in self.seen if kind_of(s.method, s.path) == kind]
@@ -97,6 +100,8 @@ def flaky_proxy(upstream: str) -> Iterator[FlakyProxy]:
                 upstream_connection.request(self.command, self.path, body, dict(self.headers))
                 answer = upstream_connection.getresponse()
                 data = answer.read()
+                if kind in proxy.rewrite and answer.status == 200:
+                    data = proxy.rewrite[kind](answer.getheader("Content-Type") or "", data)
                 headers = {
                     name: value
                     for name, value in answer.getheaders()

@@ -4,11 +4,13 @@ by the CLI (mycli.log_pages), byte for byte, and what the CLI refuses to read.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from mycli.errors import ApiError
 from mycli.log_pages import binary_page as read_binary
+from mycli.log_pages import json_page
 from orchestrator.api.log_pages import binary_page, wants_binary
 from orchestrator.domain.models import Execution, ExecutionStatus, LogChunk, LogPage, LogStream
 
@@ -53,6 +55,36 @@ def test_an_empty_complete_page_starts_at_its_cursor_and_carries_the_truncation(
     assert (head["offset"], head["chunks"], head["truncated_at"]) == (4096, [], 4096)
     read = read_binary(body)
     assert (read.chunks, read.complete, read.status) == ([], True, "SUCCEEDED")
+
+
+def test_the_cli_reads_how_the_run_ended_from_a_page_that_says_so() -> None:
+    # Given a finished execution's record with its exit code and reason
+    ended = replace(execution(ExecutionStatus.FAILED), exit_code=3, reason="exited with code 3")
+    page = LogPage([], next_cursor="0", at_end=True, complete=True)
+
+    # When the server encodes its last page and the CLI reads it
+    read = read_binary(binary_page(ended, page))
+
+    # Then the page carries the execution's end as GET /executions/{id} would
+    assert read.ending == {"status": "FAILED", "exit_code": 3, "reason": "exited with code 3"}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},  # an older server: neither field
+        {"reason": None},  # only one of them
+        {"exit_code": "3", "reason": None},  # not a number
+        {"exit_code": True, "reason": None},  # a bool is not an exit code
+        {"exit_code": 3, "reason": 7},  # not text
+    ],
+)
+def test_a_page_without_a_readable_ending_leaves_it_to_a_status_read(
+    fields: dict[str, object],
+) -> None:
+    page = {"chunks": [], "next_cursor": "0", "status": "FAILED", "complete": True} | fields
+
+    assert json_page(page).ending is None
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,10 @@ def watch(app: AppContext, execution_id: str) -> dict[str, Any]:
                 again = "Ctrl-C" if signum == signal.SIGINT else "signal"
                 say(f"mycli: cancelling {execution_id} ({again} again to stop waiting)")
                 client.post(api_path("executions", execution_id, "cancel"))
-        final: dict[str, Any] = client.get(api_path("executions", execution_id), following=True)
+        # The completing page says how it ended; an older server's does not: ask for it.
+        final: dict[str, Any] = follower.ending or client.get(
+            api_path("executions", execution_id), following=True
+        )
     except (ConnectionFailed, ApiError) as error:
         # Still throttled (429) or failing (5xx) when the follow budget ran out: lost as well.
         if isinstance(error, ApiError) and error.status < 500 and error.status != 429:

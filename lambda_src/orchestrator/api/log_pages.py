@@ -4,7 +4,8 @@ JSON (the default): each chunk's bytes as base64. Binary, for `Accept:
 application/octet-stream`: one line of JSON, then the chunks' exact bytes back to back:
 
     {"v":1,"offset":0,"chunks":[["stdout","2026-01-01T00:00:00.250Z",1000]],
-     "next_cursor":"1000","status":"RUNNING","complete":false,"truncated_at":null}\\n<bytes>
+     "next_cursor":"1000","status":"RUNNING","complete":false,"truncated_at":null,
+     "exit_code":null,"reason":null}\\n<bytes>
 
 The chunk list is the AWS output segment's (`output_segments.py`): stream, timestamp,
 length; chunk offsets follow from `offset`. No base64 and no JSON string escaping of the
@@ -39,11 +40,16 @@ def wants_binary(accept: str | None) -> bool:
 
 
 def page_fields(execution: Execution, page: LogPage) -> dict[str, Any]:
+    """The fields both representations share. `exit_code` and `reason` come from the same
+    record as `status`, so the page that is `complete` tells a follower how the run ended
+    without another request."""
     return {
         "next_cursor": page.next_cursor,
         "status": execution.status.value,
         "complete": page.complete,
         "truncated_at": page.truncated_at,
+        "exit_code": execution.exit_code,
+        "reason": execution.reason,
     }
 
 

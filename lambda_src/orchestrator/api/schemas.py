@@ -266,6 +266,14 @@ class LogPageOut(BaseModel):
     truncated_at: int | None = Field(
         description="byte offset where storing stopped because the log cap was reached"
     )
+    exit_code: int | None = Field(
+        description="the execution's exit code, as GET /executions/{execution_id} has it when "
+        "`status` was read (null until it finished with one)"
+    )
+    reason: str | None = Field(
+        description="why the execution ended as it did, as GET /executions/{execution_id} has "
+        "it (null while it runs)"
+    )
 
 
 class LockOut(BaseModel):

@@ -159,7 +159,9 @@ def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
     "`complete`; `wait` lets the server hold an empty page until output or the end arrives "
     "(the AWS host answers at once). With `Accept: application/octet-stream` the page is "
     "binary: one line of JSON (v, offset, chunks as [stream, timestamp, length], "
-    "next_cursor, status, complete, truncated_at), then the chunks' bytes back to back.",
+    "next_cursor, status, complete, truncated_at, exit_code, reason), then the chunks' bytes "
+    "back to back. `exit_code` and `reason` are the execution's, read with `status`: the "
+    "`complete` page says how the run ended, with no further request.",
     tags=["executions"],
     security=API_KEY,
     responses={
