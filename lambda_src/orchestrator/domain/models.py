@@ -19,6 +19,11 @@ MAX_ENV_VALUE_LENGTH = 8192
 # Names and values together (UTF-8 bytes), on every backend: what AWS carries sealed.
 MAX_ENV_TOTAL_BYTES = 16384
 MAX_PAGE_SIZE = 100
+# What an execution is for: a user's run, or a platform check (`mycli doctor`), which is
+# recorded like any run but left out of listings unless they ask for checks.
+RUN = "run"
+CHECK = "check"
+PURPOSES = (RUN, CHECK)
 MAX_LOG_PAGE_BYTES = 1024 * 1024
 MAX_LOG_WAIT_SECONDS = 20.0
 DEFAULT_MAX_LOG_BYTES = 100 * 1024 * 1024
@@ -211,6 +216,7 @@ class ExecutionRequest:
     git_ref: str | None = None
     git_subdir: str | None = None
     git_secret: str | None = None
+    purpose: str = RUN  # CHECK: a platform check (`mycli doctor`), not in default listings
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,11 @@ class Execution:
     # What the launch holds for the run beyond its task (AWS: the id of its KMS grant), for
     # the runner to free when the run ends: stored, never shown.
     grant_id: str | None = None
+    purpose: str = RUN  # RUN or CHECK (PURPOSES); fixed at creation
+
+    @property
+    def is_check(self) -> bool:
+        return self.purpose == CHECK
 
     @property
     def deadline(self) -> datetime:
@@ -274,6 +285,7 @@ EXECUTION_SETTABLE_FIELDS = frozenset(Execution.__dataclass_fields__) - {
     "started_at",
     "user_email",
     "request_fingerprint",
+    "purpose",
 }
 
 
