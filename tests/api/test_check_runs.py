@@ -68,9 +68,10 @@ def test_an_unknown_purpose_is_400_and_starts_nothing(api: ApiHarness, purpose: 
     )
     assert (status, body["error"]["code"]) == (400, "validation_error")
     assert "purpose" in body["error"]["message"] + str(body["error"]["details"])
-    assert api.call("GET", "/executions", api.alice_key, query={"include_checks": "true"})[1][
-        "items"
-    ] == []
+    assert (
+        api.call("GET", "/executions", api.alice_key, query={"include_checks": "true"})[1]["items"]
+        == []
+    )
 
 
 @pytest.mark.parametrize("value", ["1", "yes", "True", ""])

@@ -121,7 +121,7 @@ def create_execution(
     "/executions",
     summary="List executions, newest first",
     description="Users see their own; admins see everyone's, or one user's with ?user=. "
-    "Checks (purpose \"check\": `mycli doctor`'s runs) are left out unless "
+    'Checks (purpose "check": `mycli doctor`\'s runs) are left out unless '
     "?include_checks=true.",
     tags=["executions"],
     security=API_KEY,
