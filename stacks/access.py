@@ -48,6 +48,8 @@ class Access:
     list_secrets: bool = False  # ssm:GetParametersByPath on the secrets' metadata
     delete_secrets: bool = False  # ssm:GetParameters, DeleteParameters under the path
     read_secrets: bool = False  # ssm:GetParameters (decrypted) under the path: a run's secrets
+    # Imported output (`mycli migrate`): list runs/, get and put segments and end markers
+    import_output: bool = False
 
 
 FUNCTION_ACCESS: dict[str, Access] = {
@@ -88,6 +90,11 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "list_users": Access(api_keys=(*AUTHENTICATE, SCAN)),
     "revoke_user": Access(api_keys_by_email=True),
     "put_secret": Access(write_secrets=True),
+    # Imports (`mycli migrate`): a key by its hash (a conditional put); an execution's output
+    # (after checking it has no record) and then its record, with no counter, lock or task.
+    "import_key": Access(api_keys=(*AUTHENTICATE, PUT)),
+    "import_output": Access(executions=(QUERY,), import_output=True),
+    "import_execution": Access(executions=(QUERY, PUT), import_output=True),
     "list_secrets": Access(list_secrets=True),
     "delete_secret": Access(delete_secrets=True),
     # The custom resource that deregisters images' definitions when the stack is deleted.

@@ -33,6 +33,9 @@ def grant_code_bucket(function: PythonFunction, access: Access, bucket: s3.IBuck
     if access.read_output:
         function.allow(["s3:ListBucket"], [bucket.bucket_arn], StringLike={"s3:prefix": "runs/*"})
         function.allow(["s3:GetObject"], [bucket.arn_for_objects(OUTPUT_KEYS)])
+    if access.import_output:
+        function.allow(["s3:ListBucket"], [bucket.bucket_arn], StringLike={"s3:prefix": "runs/*"})
+        function.allow(["s3:GetObject", "s3:PutObject"], [bucket.arn_for_objects(OUTPUT_KEYS)])
     if access.read_run_results:
         function.allow(
             ["s3:ListBucket"], [bucket.bucket_arn], StringLike={"s3:prefix": RESULT_KEYS}

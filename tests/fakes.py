@@ -53,6 +53,11 @@ class InMemoryApiKeyStore:
     def get(self, api_key_hash: str) -> ApiKeyRecord | None:
         return self.records.get(api_key_hash)
 
+    def add(self, record: ApiKeyRecord) -> None:
+        if record.api_key_hash in self.records:
+            raise Conflict("key hash exists")
+        self.records[record.api_key_hash] = record
+
     def list_by_email(self, email: str) -> list[ApiKeyRecord]:
         return sorted(
             (r for r in self.records.values() if r.user_email == email), key=lambda r: r.created_at

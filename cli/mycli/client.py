@@ -1,5 +1,5 @@
-"""The mycli API client: httpx (imported on the first request, so `mycli --help` stays fast),
-keep-alive, bounded retries, one-line errors.
+"""The mycli API client: the standard library's http.client (mycli/transport.py: a few ms to
+import, where httpx took ~85 ms of every command), keep-alive, bounded retries, one-line errors.
 
 Reads (GET) retry connection errors (but not a refused first contact: the server is not
 there), 429 (honouring Retry-After; never a quota refusal, `too_many_executions`) and
@@ -7,24 +7,21 @@ there), 429 (honouring Retry-After; never a quota refusal, `too_many_executions`
 also retry 500 and any other 5xx, for a longer budget, so a follower survives a server
 restart or a spell of AWS throttling. A POST is retried only when it carries an idempotency
 key (the server then returns the first execution for a repeated key); other POSTs, PUTs and
-DELETEs are sent once. HTTPS_PROXY/NO_PROXY are honoured (httpx's trust_env)."""
+DELETEs are sent once. HTTP_PROXY/HTTPS_PROXY/ALL_PROXY/NO_PROXY are honoured."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from mycli import __version__
 from mycli.errors import ApiError, ConfigError, ConnectionFailed
-
-if TYPE_CHECKING:
-    import httpx
+from mycli.transport import ConnectError, TimedOut, Transport, TransportError
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 READ_RETRY_SECONDS = 20.0
@@ -79,7 +76,7 @@ class ApiClient:
         self._sleep = sleep
         self._notified = False
         self._answered = False
-        self._http: httpx.Client | None = None
+        self._http: Transport | None = None
 
     def get(self, path: str, *, following: bool = False, accept: str = JSON, **query: Any) -> Any:
         """GET `path`; `following` (a log follower) retries for the longer follow budget.
@@ -116,8 +113,6 @@ class ApiClient:
     ) -> Any:
         """Send one request (retried as the module docstring says); the decoded JSON body,
         or ApiError / ConnectionFailed."""
-        import httpx
-
         headers = {"Accept": accept, "User-Agent": f"mycli/{__version__}"}
         if self._api_key:
             headers["X-API-Key"] = self._api_key
@@ -139,10 +134,10 @@ class ApiClient:
                 response = self._client().request(
                     method, self.api_url + path, params=params, content=content, headers=headers
                 )
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 self.close()
                 # Never reached: a wrong URL or a stopped server, not worth waiting for.
-                first_contact = isinstance(exc, httpx.ConnectError) and not self._answered
+                first_contact = isinstance(exc, ConnectError) and not self._answered
                 if not retryable or first_contact or time.monotonic() >= deadline:
                     raise ConnectionFailed(f"cannot reach {self.api_url}: {_reason(exc)}") from exc
             else:
@@ -152,7 +147,7 @@ class ApiClient:
                     if response.status_code < 400 and _is_binary(response, accept):
                         return response.content
                     return _decode(response.status_code, response.content, self.api_url)
-                wait = _retry_after(response.headers.get("Retry-After"))
+                wait = _retry_after(response.headers.get("retry-after"))
                 if time.monotonic() >= deadline:
                     return _decode(response.status_code, response.content, self.api_url)
                 if response.status_code == 429:
@@ -169,23 +164,10 @@ class ApiClient:
             self._http.close()
             self._http = None
 
-    def _client(self) -> httpx.Client:
+    def _client(self) -> Transport:
         if self._http is None:
-            import httpx
-
-            self._http = httpx.Client(
-                timeout=self._timeout, trust_env=True, verify=_needs_tls(self.api_url)
-            )
+            self._http = Transport(self._timeout)
         return self._http
-
-
-def _needs_tls(api_url: str) -> bool:
-    """Whether to load the CA bundle (tens of ms per command): only for an https API URL or an
-    https proxy; plain-HTTP traffic (the embedded platform) never verifies a certificate."""
-    if api_url.startswith("https:"):
-        return True
-    proxies = ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy")
-    return any(os.environ.get(name, "").startswith("https:") for name in proxies)
 
 
 def _to_stderr(message: str) -> None:
@@ -256,15 +238,11 @@ def _decode(status: int, data: bytes, api_url: str) -> Any:
 
 
 def _reason(exc: BaseException) -> str:
-    import httpx
-
     text = str(exc)
-    if isinstance(exc, httpx.ConnectError) and "refused" in text.lower():
+    if isinstance(exc, ConnectError) and "refused" in text.lower():
         return "connection refused (is the server running? try `mycli local up`)"
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimedOut):
         return "timed out"
-    if isinstance(exc, httpx.ConnectError) and (
-        "Name or service not known" in text or "nodename nor servname" in text
-    ):
+    if isinstance(exc, ConnectError) and text.startswith("unknown host"):
         return "unknown host"
     return text or type(exc).__name__

@@ -1,39 +1,139 @@
-"""The `mycli` command. Subcommands are imported on first use so `mycli --help` stays fast."""
+"""The `mycli` command. `mycli --help` is answered from the COMMANDS table without importing
+click or any subcommand, and `mycli exec` starts without click when its arguments are plain
+(mycli/fast_exec.py): both within issue 20's start-up budget. Everything else goes to the
+click group (mycli/cli_group.py), which imports a subcommand on first use."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from typing import Any
 
-import click
+from mycli.errors import ConfigError, MissingKey
 
-from mycli import __version__, exitcodes
-from mycli.errors import CliError, ConfigError, Interrupted, MissingKey
+# Not `from typing import ...`: typing (with re and collections) costs `mycli --help` ~10 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-# name -> (module, attribute): imported only when the subcommand is needed.
-COMMANDS = {
-    "configure": ("mycli.commands.configure", "configure"),
-    "whoami": ("mycli.commands.whoami", "whoami"),
-    "exec": ("mycli.commands.exec_command", "exec_command"),
-    "status": ("mycli.commands.executions", "status"),
-    "logs": ("mycli.commands.executions", "logs"),
-    "list": ("mycli.commands.executions", "list_executions"),
-    "cancel": ("mycli.commands.executions", "cancel"),
-    "quota": ("mycli.commands.quota", "quota"),
-    "locks": ("mycli.commands.locks", "locks"),
-    "admin": ("mycli.commands.admin", "admin"),
-    "images": ("mycli.commands.images", "images"),
-    "local": ("mycli.commands.local", "local"),
-    "console": ("mycli.commands.console", "console"),
-    "init": ("mycli.commands.deploy", "init"),
-    "destroy": ("mycli.commands.deploy", "destroy"),
-    "completion": ("mycli.commands.completion", "completion"),
-    "doctor": ("mycli.commands.doctor", "doctor"),
-    "playbooks": ("mycli.commands.playbooks", "playbooks"),
-    "run": ("mycli.commands.playbooks", "run"),
-    "profiles": ("mycli.commands.profiles", "profiles"),
+# name -> (module, attribute, help): imported only when the subcommand is needed; the help's
+# first sentence is what `mycli --help` lists (a test keeps it equal to the command's own).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "configure": (
+        "mycli.commands.configure",
+        "configure",
+        (
+            "Save an API URL and key as a profile: the --profile name, else MYCLI_PROFILE, "
+            "else `default`."
+        ),
+    ),
+    "whoami": (
+        "mycli.commands.whoami",
+        "whoami",
+        "Show the user behind the API key, and the server.",
+    ),
+    "exec": (
+        "mycli.commands.exec_command",
+        "exec_command",
+        "Run COMMAND remotely, streaming its output to stdout.",
+    ),
+    "status": (
+        "mycli.commands.executions",
+        "status",
+        "Show one execution: status, exit code, reason, who ran what and when.",
+    ),
+    "logs": (
+        "mycli.commands.executions",
+        "logs",
+        (
+            "Print an execution's output, byte for byte: its stdout on stdout, its stderr on "
+            "stderr (json: one object per chunk with offset, stream, timestamp and base64 "
+            "data)."
+        ),
+    ),
+    "list": (
+        "mycli.commands.executions",
+        "list_executions",
+        "List executions, newest first (admins see everyone's).",
+    ),
+    "cancel": (
+        "mycli.commands.executions",
+        "cancel",
+        "Cancel an execution (nothing happens to one that has finished).",
+    ),
+    "quota": (
+        "mycli.commands.quota",
+        "quota",
+        ("Show the running-execution limits and your running count (admins: everyone's too)."),
+    ),
+    "locks": (
+        "mycli.commands.locks",
+        "locks",
+        "Named locks that keep two runs off the same resource.",
+    ),
+    "admin": (
+        "mycli.commands.admin",
+        "admin",
+        "Manage users and their API keys, and stored secrets (admin role).",
+    ),
+    "images": (
+        "mycli.commands.images",
+        "images",
+        "Images runs execute in (`mycli exec --image NAME`).",
+    ),
+    "local": (
+        "mycli.commands.local",
+        "local",
+        "Run the platform on this machine, no AWS needed.",
+    ),
+    "console": (
+        "mycli.commands.console",
+        "console",
+        "Open the web console (sign in there with your API key).",
+    ),
+    "init": (
+        "mycli.commands.deploy",
+        "init",
+        "Deploy the platform to AWS and configure the `aws` profile.",
+    ),
+    "destroy": (
+        "mycli.commands.deploy",
+        "destroy",
+        "Delete the AWS deployment (`cdk destroy`), stopping its running tasks first.",
+    ),
+    "completion": (
+        "mycli.commands.completion",
+        "completion",
+        "Print the completion script for SHELL.",
+    ),
+    "doctor": (
+        "mycli.commands.doctor",
+        "doctor",
+        ("Check the deployment: health, key, versions, and one real execution, phase by phase."),
+    ),
+    "playbooks": (
+        "mycli.commands.playbooks",
+        "playbooks",
+        "The team's tasks in .mycli/playbooks/ (here or in a parent directory).",
+    ),
+    "run": (
+        "mycli.commands.playbooks",
+        "run",
+        "Run the playbook NAME as `mycli exec` would run its command.",
+    ),
+    "profiles": (
+        "mycli.commands.profiles",
+        "profiles",
+        "The saved profiles (`mycli configure` and `mycli local up` write them).",
+    ),
+    "migrate": (
+        "mycli.commands.migrate",
+        "migrate",
+        (
+            "Move users (their keys keep working), images, secrets and finished executions "
+            "with their output from the embedded platform in --data-dir to the deployment of "
+            "PROFILE."
+        ),
+    ),
 }
 
 PROFILE_HELP = "Config profile to use (default: MYCLI_PROFILE, then the current profile)."
@@ -80,96 +180,54 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-class LazyGroup(click.Group):
-    """Loads subcommands on demand and turns mycli errors into one line and an exit code."""
+DESCRIPTION = """Run commands on a shared execution platform.
 
-    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._lazy = lazy
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self._lazy])
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self._lazy:
-            module, attribute = self._lazy[cmd_name]
-            command: click.Command = getattr(importlib.import_module(module), attribute)
-            accept_profile_option(command)
-            return command
-        return super().get_command(ctx, cmd_name)
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        try:
-            return super().resolve_command(ctx, args)
-        except click.exceptions.NoSuchCommand as error:
-            from mycli.suggest import no_such_command
-
-            known = self.list_commands(ctx)
-            raise no_such_command(ctx, error.command_name, known, self._lazy) from None
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CliError as error:
-            from mycli.streams import start_own_line
-
-            start_own_line()
-            click.echo(f"mycli: error: {error.message}", err=True)
-            sys.exit(error.exit_code)
-        except KeyboardInterrupt:
-            # Ctrl-C is the user's own choice: no "Aborted!", the shell's 128 + SIGINT.
-            sys.exit(exitcodes.EXEC_CANCELLED)
-        except Interrupted as interrupted:
-            sys.exit(exitcodes.for_signal(interrupted.signum))
-
-
-@click.group(
-    cls=LazyGroup,
-    lazy=COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-@click.option("--profile", "-p", metavar="NAME", help=PROFILE_HELP)
-@click.version_option(__version__, prog_name="mycli")
-@click.pass_context
-def cli(ctx: click.Context, profile: str | None) -> None:
-    """Run commands on a shared execution platform.
-
-    Every run is recorded (who, what, when, exit code, logs) and named locks stop two
-    people from working on the same resource at once. Start with `mycli local up`, which
-    runs the whole platform on this machine and configures the `local` profile.
-    """
-    ctx.obj = AppContext(profile)
-
-
-def _set_profile(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    app = ctx.find_object(AppContext)
-    if value is not None and app is not None:
-        app.profile_name = value
-
-
-def accept_profile_option(command: click.Command) -> None:
-    """Let `--profile NAME` follow the subcommand too (`mycli list --profile twin`): the same
-    option on the command and, for a group, on each of its subcommands. A later one wins.
-    `mycli exec` stops parsing options at its command, so a `--profile` there stays the
-    command's."""
-    if any("--profile" in param.opts for param in command.params):
-        return
-    taken = {opt for param in command.params for opt in param.opts}
-    names = ["--profile"] if "-p" in taken else ["--profile", "-p"]
-    command.params.append(
-        click.Option(
-            names, metavar="NAME", expose_value=False, callback=_set_profile, help=PROFILE_HELP
-        )
-    )
-    if isinstance(command, click.Group):
-        for subcommand in command.commands.values():
-            accept_profile_option(subcommand)
+Every run is recorded (who, what, when, exit code, logs) and named locks stop two
+people from working on the same resource at once. Start with `mycli local up`, which
+runs the whole platform on this machine and configures the `local` profile."""
+HELP_OPTIONS = ("-h", "--help")
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if len(args) == 1 and args[0] in HELP_OPTIONS:
+        sys.stdout.write(help_page())
+        return
+    if args[:1] == ["exec"]:
+        from mycli.fast_exec import run_plain_exec
+
+        run_plain_exec(args[1:])  # returns only when the arguments need click
+    from mycli.cli_group import cli
+
     cli(prog_name="mycli")
 
 
-__all__ = ["AppContext", "cli", "exitcodes", "main"]
+def help_page() -> str:
+    """`mycli --help` as click renders it (tests/cli/test_fast_start.py compares the two)."""
+    from mycli.help_text import render_group_help
+
+    options = [
+        ("-p, --profile NAME", PROFILE_HELP),
+        ("--version", "Show the version and exit."),
+        ("-h, --help", "Show this message and exit."),
+    ]
+    commands = [(name, entry[2]) for name, entry in sorted(COMMANDS.items())]
+    return render_group_help("mycli", DESCRIPTION, options, commands)
+
+
+def short_help(text: str, limit: int) -> str:
+    from mycli.help_text import shortened
+
+    return shortened(text, limit)
+
+
+def __getattr__(name: str) -> Any:
+    """`mycli.main.cli`, the click group, imported when asked for."""
+    if name == "cli":
+        from mycli.cli_group import cli
+
+        return cli
+    raise AttributeError(name)
+
+
+__all__ = ["COMMANDS", "AppContext", "main"]

@@ -9,7 +9,7 @@ import click
 
 
 def no_such_command(
-    ctx: click.Context, name: str, known: Iterable[str], lazy: dict[str, tuple[str, str]]
+    ctx: click.Context, name: str, known: Iterable[str], lazy: dict[str, tuple[str, str, str]]
 ) -> click.UsageError:
     """The error for `mycli NAME` when there is no such command: click's own "Did you mean"
     from the known names, or, for a name that is a subcommand of a group (`mycli secrets`),
@@ -18,7 +18,7 @@ def no_such_command(
     if error.possibilities:
         return error
     homes = [
-        f"mycli {group} {name}" for group in sorted(lazy) if name in _subcommands(*lazy[group])
+        f"mycli {group} {name}" for group in sorted(lazy) if name in _subcommands(*lazy[group][:2])
     ]
     if homes:
         return click.exceptions.NoSuchCommand(

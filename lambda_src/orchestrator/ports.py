@@ -16,6 +16,7 @@ from orchestrator.domain.models import (
     LaunchResult,
     LaunchSpec,
     Lock,
+    LogChunk,
     LogPage,
     Page,
     RunningCount,
@@ -45,6 +46,10 @@ class ApiKeyStore(Protocol):
     def revoke(self, api_key_hash: str, revoked_at: str) -> None: ...
 
     def touch(self, api_key_hash: str, last_used: str) -> None: ...
+
+    def add(self, record: ApiKeyRecord) -> None:
+        """Store `record` only if its hash is new; raises Conflict when the hash exists."""
+        ...
 
 
 class IdempotencyMarkers(Protocol):
@@ -237,6 +242,24 @@ class LogReader(Protocol):
         that keep the exact bytes. A log that does not exist yet is an empty page;
         `next_cursor` continues where this page ended. A cursor this reader could not have
         made raises ValidationFailed."""
+        ...
+
+
+class OutputImports(Protocol):
+    """Output imported from another platform (`mycli migrate`), in the host's own log format,
+    read back by its LogReader. Imports are idempotent: the same bytes again change nothing."""
+
+    def put_chunks(self, execution_id: str, chunks: Sequence[LogChunk]) -> int:
+        """Store `chunks` (contiguous, from `chunks[0].offset`, stdout or stderr); returns the
+        stored output's end. The same bytes already stored there: nothing changes. Raises
+        Conflict when other bytes are stored there, ValidationFailed when the chunks start
+        past the stored end (a gap)."""
+        ...
+
+    def finish(self, execution_id: str, total: int, truncated_at: int | None) -> None:
+        """Mark the output complete at `total` bytes (cut at the log cap at `truncated_at`).
+        Raises ValidationFailed when the stored output does not end at `total`, Conflict
+        when it was finished differently."""
         ...
 
 

@@ -377,6 +377,9 @@ def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
         ("PUT", "/secrets/{name}"),
         ("GET", "/secrets"),
         ("DELETE", "/secrets/{name}"),
+        ("PUT", "/import/keys/{api_key_hash}"),
+        ("PUT", "/import/executions/{execution_id}/output"),
+        ("PUT", "/import/executions/{execution_id}"),
     }
 
 

@@ -4,15 +4,13 @@ collision, simulated by fixing the key) is said in words and exits 2, starting n
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from cli_harness import CliHarness
 from mycli import exitcodes
-from mycli.commands import exec_command
+from mycli.commands import exec_run
 
-FIXED = uuid.UUID("00000000-0000-4000-8000-000000000017")
+FIXED = "00000000000040008000000000000017"
 
 
 def listed(harness: CliHarness) -> list[str]:
@@ -24,7 +22,7 @@ def listed(harness: CliHarness) -> list[str]:
 def test_the_same_key_for_another_command_is_2_in_words(
     harness: CliHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(exec_command.uuid, "uuid4", lambda: FIXED)
+    monkeypatch.setattr(exec_run, "idempotency_key", lambda: FIXED)
     first = harness.run("exec", "-d", "--", "echo first")
 
     second = harness.run("exec", "--", "echo second")
@@ -40,7 +38,7 @@ def test_the_same_key_for_another_command_is_2_in_words(
 def test_the_same_key_for_the_same_command_returns_the_first_run(
     harness: CliHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(exec_command.uuid, "uuid4", lambda: FIXED)
+    monkeypatch.setattr(exec_run, "idempotency_key", lambda: FIXED)
     first = harness.run("exec", "-d", "--lock", "db", "-e", "A=1", "--", "echo same")
 
     again = harness.run("exec", "-d", "--lock", "db", "-e", "A=1", "--", "echo same")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from cli_harness import CliHarness
 from mycli import exitcodes
 from mycli.client import _worth_retrying
 from mycli.errors import ApiError, exec_exit_code
+from mycli.transport import Response
 
 
 def test_quota_shows_the_limits_and_the_running_counts(harness: CliHarness) -> None:
@@ -36,9 +35,9 @@ def test_a_quota_refusal_is_exit_5_for_exec_too() -> None:
 
 
 def test_a_quota_refusal_is_not_retried_but_throttling_is() -> None:
-    refusal = httpx.Response(429, json={"error": {"code": "too_many_executions"}})
-    throttled = httpx.Response(429, json={"error": {"code": "throttled"}})
+    refusal = Response(429, {}, b'{"error": {"code": "too_many_executions"}}')
+    throttled = Response(429, {}, b'{"error": {"code": "throttled"}}')
 
     assert not _worth_retrying(refusal)
     assert _worth_retrying(throttled)
-    assert _worth_retrying(httpx.Response(503, content=b""))
+    assert _worth_retrying(Response(503, {}, b""))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import pytest
+
+from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import ApiKeyRecord, Role
 
 
@@ -40,3 +44,12 @@ def test_touch_only_moves_last_used_forward(key_store: Any) -> None:
     key_store.touch("h1", "2026-01-02T00:00:00.000Z")
 
     assert key_store.get("h1").last_used == "2026-01-03T00:00:00.000Z"
+
+
+def test_add_stores_a_new_hash_and_refuses_one_that_exists(key_store: Any) -> None:
+    new = record("ab" * 32, "m@x.io", "2025-01-01T00:00:00.000Z")
+    key_store.add(new)
+
+    with pytest.raises(Conflict):
+        key_store.add(replace(new, user_email="other@x.io"))
+    assert key_store.get(new.api_key_hash) == new

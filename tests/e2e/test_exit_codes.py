@@ -1,4 +1,4 @@
-"""Every row of the README's exit-code table, against a real `mycli local up`, plus what a
+"""Every row of the exit-code table (docs/using.md), against a real `mycli local up`, plus what a
 script relies on around it: signals cancel the run, a follower survives a server restart,
 a retried create runs once, odd ids are "not found", stdin is forwarded only with -i."""
 

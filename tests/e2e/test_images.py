@@ -6,6 +6,7 @@ using leaves that run alone."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -91,7 +92,8 @@ def test_images_from_registration_to_runs_and_removal(platform: LocalDeployment)
     )
     small_id = json.loads(small_run.stdout)["execution_id"]
     status = platform.mycli("status", small_id, key=alice, check=True).stdout
-    assert "image             small" in status and "image_uri         alpine:3.20" in status
+    assert re.search(r"^image +small$", status, re.M)
+    assert re.search(r"^image_uri +alpine:3\.20$", status, re.M)
     [latest, first] = json.loads(
         platform.mycli("list", "-o", "json", "--limit", "2", key=alice, check=True).stdout
     )["items"]

@@ -277,7 +277,8 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
     # Runs' output and results are read from S3: no function reads CloudWatch streams.
     assert "logs:GetLogEvents" not in actions
     assert ("s3:ListBucket" in actions) == (
-        module in ("get_execution_logs", "task_events", "reaper")
+        module
+        in ("get_execution_logs", "task_events", "reaper", "import_output", "import_execution")
     )
     assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
     assert ("ecs:ListTasks" in actions) == (module == "reaper")
@@ -500,7 +501,8 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
     assert validator["Properties"]["ValidateRequestBody"] is True
     methods = of_type(resources, "AWS::ApiGateway::Method").values()
     posts_with_models = [m for m in methods if "RequestModels" in m["Properties"]]
-    assert len(posts_with_models) == 4  # POST /executions, /users, /images, PUT /secrets/{name}
+    # POST /executions, /users, /images, PUT /secrets/{name} and the three PUT /import/...
+    assert len(posts_with_models) == 7
     assert models["PutSecretBody"]["required"] == ["value"]
     with_paths = [
         m["Properties"]["RequestParameters"]
@@ -508,7 +510,7 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
         if "RequestParameters" in m["Properties"]
         and any(".path." in k for k in m["Properties"]["RequestParameters"])
     ]
-    assert len(with_paths) == 8
+    assert len(with_paths) == 11  # 8, and the three import routes'
     for parameters in with_paths:
         assert all(v is True for k, v in parameters.items() if ".path." in k)
     responses = {
@@ -547,8 +549,13 @@ def test_only_the_create_function_may_seal_env_values(resources: Resources) -> N
 def test_only_the_upload_route_signs_puts_and_only_create_checks_uploads(
     resources: Resources,
 ) -> None:
-    readers = {"create_execution", "get_execution_logs", "task_events", "reaper"}
+    importers = ("import_output", "import_execution")  # imported output: runs/*/output/*
+    readers = {"create_execution", "get_execution_logs", "task_events", "reaper", *importers}
     for module, function_id in functions_by_handler(resources).items():
         actions = actions_of(policy_statements(resources, function_id))
         assert ("s3:GetObject" in actions) == (module in readers)
-        assert "s3:PutObject" not in actions or module in ("create_upload", "create_execution")
+        assert "s3:PutObject" not in actions or module in (
+            "create_upload",
+            "create_execution",
+            *importers,
+        )

@@ -347,10 +347,10 @@ def test_the_committed_schema_is_the_model_s() -> None:
     )
 
 
-def test_the_schema_agrees_with_the_model_on_the_readme_example(tmp_path: Path) -> None:
-    # Given the README's example playbook
-    readme = (ROOT / "README.md").read_text()
-    example = readme.split("```yaml\n# .mycli/playbooks/deploy.yml\n", 1)[1].split("```", 1)[0]
+def test_the_schema_agrees_with_the_model_on_the_guides_example(tmp_path: Path) -> None:
+    # Given the playbooks guide's example playbook
+    guide = (ROOT / "docs" / "playbooks.md").read_text()
+    example = guide.split("```yaml\n# .mycli/playbooks/deploy.yml\n", 1)[1].split("```", 1)[0]
     loaded = load_text(tmp_path, example)
     validator = jsonschema.Draft202012Validator(playbook_schema())
     data = loaded.playbook.model_dump(exclude_defaults=True)

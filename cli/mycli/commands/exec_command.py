@@ -2,38 +2,32 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
-import signal
-import stat
 import sys
 import tempfile
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 import click
 
 from mycli import exitcodes
-from mycli.client import api_path
 from mycli.commands.common import pass_app
 from mycli.commands.exec_args import ExecCommand
 from mycli.commands.exec_request import check_secret_count, git_fields, parse_env, request_body
+from mycli.commands.exec_run import (
+    cancel_on_hangup,
+    run_to_the_end,
+    start,
+    warn_if_stdin_is_dropped,
+)
 from mycli.commands.remote_values import IMAGE_NAME
 from mycli.durations import Duration
-from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
-from mycli.follow import LogFollower, exit_code_of
+from mycli.errors import CliError, exec_exit_code
 from mycli.main import AppContext
 from mycli.output import counted, emit_json, output_option
-from mycli.streams import ChunkWriter, start_own_line
 
-LOCK_RETRY_MAX_SECONDS = 2.0
-STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
-HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 # What other commands use (`mycli run`); the request's checks live in exec_request.py.
 __all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields", "parse_env"]
 
@@ -223,48 +217,6 @@ def follow_hint(app: AppContext, execution_id: str) -> str:
     return f"mycli: follow it with: {follow}\nmycli: or check on it with: {status}"
 
 
-def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:
-    """Follow a started execution and exit with what its end means."""
-    execution_id = execution["execution_id"]
-    if execution["status"] == "FAILED" and execution.get("exit_code") is None:
-        raise CliError(
-            f"execution {execution_id} failed: {execution.get('reason')}",
-            exitcodes.EXEC_COULD_NOT_RUN,
-        )
-    click.echo(f"mycli: execution {execution_id} started", err=True)
-    final = watch(app, execution_id)
-    sys.exit(exit_code_of(final))
-
-
-@contextlib.contextmanager
-def cancel_on_hangup() -> Iterator[None]:
-    """SIGTERM and SIGHUP (what CI systems send a cancelled job) raise Interrupted, which
-    cancels the execution like Ctrl-C, or just exits while waiting for a lock."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    previous = {signum: signal.signal(signum, interrupt) for signum in HANGUP_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def warn_if_stdin_is_dropped() -> None:
-    """Say once that piped or redirected stdin does not reach the command without -i."""
-    try:
-        fd = sys.stdin.fileno()
-        if os.isatty(fd):
-            return
-        mode = os.fstat(fd).st_mode
-    except (AttributeError, ValueError, OSError):
-        return  # no real stdin (closed, or a test harness)
-    if stat.S_ISFIFO(mode) or stat.S_ISREG(mode):
-        click.echo(STDIN_NOT_FORWARDED, err=True)
-
-
 def upload_stdin(app: AppContext) -> str:
     """Read stdin to the server's upload limit, PUT its raw bytes to a fresh slot; returns
     the upload id the command's stdin will come from."""
@@ -317,80 +269,3 @@ def upload_directory(app: AppContext, directory: Path) -> str:
         archive.path.unlink(missing_ok=True)
     upload_id: str = slot["upload_id"]
     return upload_id
-
-
-def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dict[str, Any]:
-    """POST the execution; on a held lock, retry until `wait_lock` seconds have passed.
-
-    One idempotency key for this `mycli exec`, reused by every retry, so the server starts
-    the command at most once."""
-    client = app.client()
-    key = uuid.uuid4().hex
-    deadline = time.monotonic() + (wait_lock or 0)
-    delay = 0.2
-    announced = False
-    while True:
-        try:
-            execution: dict[str, Any] = client.post("/executions", body, idempotency_key=key)
-            return execution
-        except ApiError as error:
-            if error.code == "idempotency_key_reused":
-                raise CliError(
-                    f"the server refused to start the command: {error.message}",
-                    exitcodes.USAGE,
-                ) from error
-            if error.code != "lock_held" or wait_lock is None or time.monotonic() >= deadline:
-                if error.code == "lock_held" and wait_lock is None:
-                    error.message += "; to wait for it: --wait-lock DURATION (e.g. 10m)"
-                raise
-            if not announced:
-                click.echo(f"mycli: waiting up to {wait_lock:g}s: {error.message}", err=True)
-                announced = True
-        time.sleep(min(delay, max(deadline - time.monotonic(), 0.01)))
-        delay = min(delay * 1.5, LOCK_RETRY_MAX_SECONDS)
-
-
-def watch(app: AppContext, execution_id: str) -> dict[str, Any]:
-    """Stream the logs until the end; the first Ctrl-C (or SIGTERM, SIGHUP) cancels, a second
-    stops waiting. After a signal the exit code is 128 + its number (Interrupted)."""
-    client = app.client()
-    follower = LogFollower(client, execution_id, ChunkWriter())
-    signalled: int | None = None
-    try:
-        while True:
-            try:
-                follower.run()
-                break
-            except (KeyboardInterrupt, Interrupted) as interrupt:
-                signum = interrupt.signum if isinstance(interrupt, Interrupted) else signal.SIGINT
-                if signalled is not None:
-                    start_own_line()
-                    click.echo("mycli: stopped waiting; the execution is being cancelled", err=True)
-                    sys.exit(exitcodes.for_signal(signum))
-                signalled = signum
-                client.close()
-                start_own_line()
-                again = "Ctrl-C" if signum == signal.SIGINT else "signal"
-                click.echo(
-                    f"mycli: cancelling {execution_id} ({again} again to stop waiting)", err=True
-                )
-                client.post(api_path("executions", execution_id, "cancel"))
-        final: dict[str, Any] = client.get(api_path("executions", execution_id), following=True)
-    except (ConnectionFailed, ApiError) as error:
-        # Still throttled (429) or failing (5xx) when the follow budget ran out: lost as well.
-        if isinstance(error, ApiError) and error.status < 500 and error.status != 429:
-            error.exit_code = exec_exit_code(error)
-            raise
-        raise CliError(
-            f"lost the connection while following execution {execution_id} ({error.message}); "
-            f"it may still be running: see `mycli logs -f {execution_id}`",
-            exitcodes.EXEC_COULD_NOT_RUN,
-        ) from error
-    summary = final["status"]
-    if final.get("reason"):
-        summary += f": {final['reason']}"
-    start_own_line()
-    click.echo(f"mycli: execution {execution_id} {summary}", err=True)
-    if signalled is not None and signalled != signal.SIGINT:
-        raise Interrupted(signalled)
-    return final

@@ -7,9 +7,10 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
+if TYPE_CHECKING:
+    import click
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -23,20 +24,20 @@ def request_body(
 ) -> dict[str, Any]:
     """The POST /executions body, every input checked before anything runs (exit 2)."""
     # The server's own limits; imported here so `mycli --help` does not pay for them.
-    from orchestrator.domain.models import LOCK_NAME_RULE, MAX_COMMAND_LENGTH, is_valid_lock_name
+    from orchestrator.domain.limits import LOCK_NAME_RULE, MAX_COMMAND_LENGTH, is_valid_lock_name
 
     text = command[0] if len(command) == 1 else shlex.join(command)
     if not text.strip():
-        raise click.BadParameter("the command is empty", param_hint="COMMAND")
+        raise _bad_parameter("the command is empty", param_hint="COMMAND")
     if len(text) > MAX_COMMAND_LENGTH:
-        raise click.BadParameter(
+        raise _bad_parameter(
             f"the command is {len(text)} characters, over the limit of {MAX_COMMAND_LENGTH}",
             param_hint="COMMAND",
         )
     if lock is not None and not is_valid_lock_name(lock):
-        raise click.BadParameter(f"{lock!r}: {LOCK_NAME_RULE}", param_hint="--lock")
+        raise _bad_parameter(f"{lock!r}: {LOCK_NAME_RULE}", param_hint="--lock")
     if wait_lock is not None and lock is None:
-        raise click.UsageError("--wait-lock needs --lock")
+        raise _usage_error("--wait-lock needs --lock")
     body: dict[str, Any] = {"command": text}
     if lock:
         body["lock"] = lock
@@ -59,17 +60,17 @@ def git_fields(
 
     if source is None:
         if subdir is not None or secret is not None:
-            raise click.UsageError("--git-subdir and --git-secret go with --git")
+            raise _usage_error("--git-subdir and --git-secret go with --git")
         return {}
     if upload is not None:
-        raise click.UsageError("--git and --upload cannot be used together")
+        raise _usage_error("--git and --upload cannot be used together")
     url, ref = split_source(source)
     url = repository_url(url, secret)
     try:
         checked = checked_source(url, ref, subdir, secret)
     except ValidationFailed as refused:
         field = str(refused.details.get("field", "git_url"))
-        raise click.BadParameter(refused.message, param_hint=GIT_OPTIONS[field]) from None
+        raise _bad_parameter(refused.message, param_hint=GIT_OPTIONS[field]) from None
     assert checked is not None
     values = {
         "git_url": checked.url,
@@ -94,10 +95,10 @@ def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, separator, value = pair.partition("=")
         if not ENV_NAME.match(name):
-            raise click.BadParameter(f"invalid variable name {name!r}", param_hint="--env")
+            raise _bad_parameter(f"invalid variable name {name!r}", param_hint="--env")
         if not separator:
             if name not in os.environ:
-                raise click.BadParameter(f"{name} is not set locally", param_hint="--env")
+                raise _bad_parameter(f"{name} is not set locally", param_hint="--env")
             value = os.environ[name]
         env[name] = value
     return env
@@ -105,7 +106,7 @@ def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def check_env_limits(env: dict[str, str]) -> None:
     """The server's env limits, checked before anything is packed or uploaded (exit 2)."""
-    from orchestrator.domain.models import (
+    from orchestrator.domain.limits import (
         MAX_ENV_ENTRIES,
         MAX_ENV_TOTAL_BYTES,
         MAX_ENV_VALUE_LENGTH,
@@ -114,17 +115,17 @@ def check_env_limits(env: dict[str, str]) -> None:
 
     for name, value in env.items():
         if len(value) > MAX_ENV_VALUE_LENGTH:
-            raise click.BadParameter(
+            raise _bad_parameter(
                 f"the value of {name} is {len(value)} characters, over the limit of "
                 f"{MAX_ENV_VALUE_LENGTH}",
                 param_hint="--env",
             )
     if len(env) > MAX_ENV_ENTRIES:
-        raise click.BadParameter(
+        raise _bad_parameter(
             f"{len(env)} variables, over the limit of {MAX_ENV_ENTRIES}", param_hint="--env"
         )
     if env_size(env) > MAX_ENV_TOTAL_BYTES:
-        raise click.BadParameter(
+        raise _bad_parameter(
             f"names and values take {env_size(env)} bytes, over the limit of {MAX_ENV_TOTAL_BYTES}",
             param_hint="--env",
         )
@@ -135,4 +136,18 @@ def check_secret_count(secrets: dict[str, str]) -> None:
 
     problem = secret_count_problem(len(secrets))
     if problem is not None:
-        raise click.BadParameter(problem, param_hint="--secret")
+        raise _bad_parameter(problem, param_hint="--secret")
+
+
+def _bad_parameter(message: str, param_hint: str) -> click.BadParameter:
+    """click's refusal of one option (exit 2); click is imported only to refuse, so a plain
+    `mycli exec` can check its request without it."""
+    import click
+
+    return click.BadParameter(message, param_hint=param_hint)
+
+
+def _usage_error(message: str) -> click.UsageError:
+    import click
+
+    return click.UsageError(message)

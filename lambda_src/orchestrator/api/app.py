@@ -39,6 +39,7 @@ def all_routers() -> list[Router]:
         executions,
         health,
         images,
+        imports,
         locks,
         me,
         quota,
@@ -58,6 +59,7 @@ def all_routers() -> list[Router]:
         secrets.router,
         console.router,
         images.router,
+        imports.router,
     ]
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.images import ImageService
+from orchestrator.domain.imports import ImportService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.uploads import UploadService
@@ -21,3 +22,4 @@ class Services:
     backend: str
     images: ImageService | None = None
     secrets: SecretService | None = None
+    imports: ImportService | None = None

@@ -37,6 +37,9 @@ ROUTES = (
     RouteFunction("PUT", "/secrets/{name}", "put_secret"),
     RouteFunction("GET", "/secrets", "list_secrets"),
     RouteFunction("DELETE", "/secrets/{name}", "delete_secret"),
+    RouteFunction("PUT", "/import/keys/{api_key_hash}", "import_key"),
+    RouteFunction("PUT", "/import/executions/{execution_id}/output", "import_output"),
+    RouteFunction("PUT", "/import/executions/{execution_id}", "import_execution"),
 )
 
 # The web console's files (no API key; not API operations): one function for both resources.

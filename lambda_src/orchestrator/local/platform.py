@@ -12,6 +12,7 @@ from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.images import SqliteImageStore
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
+from orchestrator.adapters.local.output_imports import LocalOutputImports
 from orchestrator.adapters.local.runner import LocalProcessRunner
 from orchestrator.adapters.local.secrets import KEY_FILE, FernetSecretStore
 from orchestrator.adapters.local.stores import (
@@ -22,6 +23,7 @@ from orchestrator.adapters.local.stores import (
 from orchestrator.adapters.local.uploads import LocalUploadStore
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.images import ImageService
+from orchestrator.domain.imports import ImportService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.models import DEFAULT_MAX_LOG_BYTES, MAX_LOG_WAIT_SECONDS, Role
 from orchestrator.domain.secrets import SecretService
@@ -121,6 +123,9 @@ class LocalPlatform:
             backend="local",
             images=images,
             secrets=self.secrets,
+            imports=ImportService(
+                self.keys_store, self.executions_store, LocalOutputImports(settings.log_dir)
+            ),
         )
 
     def recover(self) -> int:

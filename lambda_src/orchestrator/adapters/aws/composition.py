@@ -15,6 +15,7 @@ from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.executions import ExecutionPolicy, ExecutionService
 from orchestrator.domain.image_registry import PrivateRegistry
 from orchestrator.domain.images import ImagePolicy, ImageService
+from orchestrator.domain.imports import ImportService
 from orchestrator.domain.locks import LockService
 from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
@@ -29,6 +30,7 @@ from orchestrator.ports import (
     LogReader,
     Metrics,
     NoLogWait,
+    OutputImports,
     Runner,
     RunResults,
     SecretStore,
@@ -157,6 +159,14 @@ def s3_log_reader(settings: AwsSettings, clients: AwsClients) -> LogReader:
     return S3LogReader(clients.s3, settings.code_bucket)
 
 
+def output_imports(settings: AwsSettings, clients: AwsClients) -> OutputImports:
+    """Imported output (`mycli migrate`), stored as the run agent stores it."""
+    from orchestrator.adapters.aws.s3_output_imports import S3OutputImports
+
+    settings.require("code_bucket")
+    return S3OutputImports(clients.s3, settings.code_bucket)
+
+
 @dataclass(frozen=True)
 class AwsPorts:
     """The adapters of one function, each built on first use."""
@@ -170,6 +180,7 @@ class AwsPorts:
     images: ImageStore
     image_platform: ImagePlatform
     secrets: SecretStore
+    output_imports: OutputImports
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -186,6 +197,7 @@ class AwsPorts:
             images=later(image_store),
             image_platform=later(image_platform),
             secrets=later(secret_store),
+            output_imports=later(output_imports),
         )
 
 
@@ -222,6 +234,7 @@ def build_services(
         backend="aws",
         images=images,
         secrets=secrets,
+        imports=ImportService(ports.keys, ports.executions, ports.output_imports),
     )
 
 

@@ -50,6 +50,19 @@ class DynamoApiKeyStore:
         data = {**record.__dict__, "role": record.role.value}
         self._client.put_item(TableName=self._table, Item=to_item(data))
 
+    def add(self, record: ApiKeyRecord) -> None:
+        data = {**record.__dict__, "role": record.role.value}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(data),
+                ConditionExpression="attribute_not_exists(api_key_hash)",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise Conflict(f"key hash {record.api_key_hash[:12]}… exists") from error
+            raise
+
     def get(self, api_key_hash: str) -> ApiKeyRecord | None:
         response = self._client.get_item(
             TableName=self._table,

@@ -58,6 +58,12 @@ class SqliteApiKeyStore:
             ),
         )
 
+    def add(self, record: ApiKeyRecord) -> None:
+        try:
+            self.put(record)
+        except sqlite3.IntegrityError as error:
+            raise Conflict(f"key hash {record.api_key_hash[:12]}… exists") from error
+
     def get(self, api_key_hash: str) -> ApiKeyRecord | None:
         row = (
             self._db.connection()
