@@ -142,6 +142,7 @@ class InMemoryExecutionStore:
         status: ExecutionStatus | None,
         limit: int,
         cursor: str | None,
+        include_checks: bool = False,
     ) -> Page:
         rows = sorted(
             (
@@ -149,6 +150,7 @@ class InMemoryExecutionStore:
                 for e in self.items.values()
                 if (user_email is None or e.user_email == user_email)
                 and (status is None or e.status is status)
+                and (include_checks or not e.is_check)
             ),
             key=lambda e: (e.started_at, e.execution_id),
             reverse=True,

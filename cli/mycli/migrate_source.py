@@ -94,12 +94,18 @@ class SourcePlatform:
         return [SecretToMove(metadata[name], values[name]) for name in sorted(values)]
 
     def executions(self) -> list[Execution]:
-        """Every execution, oldest first."""
+        """Every execution, checks (`mycli doctor`'s) included, oldest first."""
         store = SqliteExecutionStore(self._db)
         found: list[Execution] = []
         cursor: str | None = None
         while True:
-            page = store.list_page(user_email=None, status=None, limit=MAX_PAGE_SIZE, cursor=cursor)
+            page = store.list_page(
+                user_email=None,
+                status=None,
+                limit=MAX_PAGE_SIZE,
+                cursor=cursor,
+                include_checks=True,
+            )
             found += page.items
             if page.next_cursor is None:
                 return found[::-1]

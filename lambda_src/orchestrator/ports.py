@@ -111,8 +111,10 @@ class ExecutionStore(IdempotencyMarkers, Protocol):
         status: ExecutionStatus | None,
         limit: int,
         cursor: str | None,
+        include_checks: bool = False,
     ) -> Page:
-        """Newest first. Cost depends on `limit`, not on how many executions exist."""
+        """Newest first. Cost depends on `limit`, not on how many executions exist. Checks
+        (purpose CHECK) only with `include_checks`, and even then cost depends on `limit`."""
         ...
 
     def list_active(self) -> list[Execution]:

@@ -1,6 +1,6 @@
 """An existing data directory keeps its executions across the schema upgrades (the log
 truncation and stdin upload columns, the request fingerprint of idempotent creates, the
-Idempotency-Key markers)."""
+Idempotency-Key markers, the purpose of checks)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,19 @@ def test_a_version_2_database_is_upgraded_and_its_executions_read_back(tmp_path:
     )
     assert execution.playbook is None
     assert (execution.git_url, execution.git_commit) == (None, None)
+    # and it is a run, in the default listing
+    assert execution.purpose == "run"
+    page = SqliteExecutionStore(database).list_page(
+        user_email=None, status=None, limit=5, cursor=None
+    )
+    assert [e.execution_id for e in page.items] == ["e1"]
+    # which reads an index led by the purpose, in order (no sort, no scan)
+    plan = database.connection().execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM executions WHERE purpose = 'run'"
+        " ORDER BY started_at DESC, execution_id DESC LIMIT 5"
+    )
+    steps = " ".join(str(row[-1]) for row in plan)
+    assert "INDEX executions_by_start (purpose=?)" in steps and "TEMP B-TREE" not in steps
 
 
 def test_an_idempotent_run_from_before_fingerprints_still_answers_its_key(

@@ -136,6 +136,21 @@ def test_doctor_passes_against_the_aws_functions(lambdas: Lambdas, api_url: str)
     ]
     assert [p.detail for p in phases if p.name == "PENDING → RUNNING"] == ["reached RUNNING"]
     assert [p.detail for p in phases if p.name == "first log line"] == ["'mycli-doctor'"]
+    # Its run is a check: in no default listing (the user's, the admin's, a status's), in
+    # those that include checks, and readable by id, finished
+    for key, query in (
+        (lambdas.alice_key, {}),
+        (lambdas.admin_key, {}),
+        (lambdas.admin_key, {"status": "SUCCEEDED"}),
+    ):
+        assert lambdas.call("GET", "/executions", key, query=query)[1]["items"] == []
+        _, listed = lambdas.call(
+            "GET", "/executions", key, query={**query, "include_checks": "true"}
+        )
+        [check] = listed["items"]
+        assert (check["purpose"], check["status"], check["exit_code"]) == ("check", "SUCCEEDED", 0)
+    _, record = lambdas.call("GET", f"/executions/{check['execution_id']}", lambdas.alice_key)
+    assert (record["user_email"], record["purpose"]) == ("alice@example.com", "check")
 
 
 def test_doctor_fails_when_the_task_never_reports(lambdas: Lambdas, api_url: str) -> None:

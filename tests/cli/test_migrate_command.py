@@ -163,3 +163,23 @@ def test_only_an_admin_profile_can_be_a_target_and_an_unknown_one_is_a_usage_err
     assert refused.exit_code == 3
     assert "needs an admin key" in refused.stderr
     assert target.platform.keys_store.get("0" * 64) is None
+
+
+def test_a_doctors_check_moves_and_stays_a_check(harness: CliHarness, target: Target) -> None:
+    # Given a run and a doctor's check on the source
+    harness.run("exec", "--", "echo mine")
+    assert harness.run("doctor", "--timeout", "30").exit_code == 0
+    [check] = json.loads(harness.run("list", "--checks", "-o", "json").stdout)["items"][:1]
+
+    # When the platform moves
+    result = migrate(harness)
+
+    # Then the check moved too, still a check: out of the target's default listing
+    assert result.exit_code == 0, result.output
+    assert "executions 2/2" in result.stderr
+    moved = target.execution(check["execution_id"])
+    assert moved is not None and moved.purpose == "check"
+    listed = target.platform.executions_store.list_page(
+        user_email=None, status=None, limit=10, cursor=None
+    )
+    assert [e.command for e in listed.items] == ["echo mine"]

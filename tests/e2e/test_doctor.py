@@ -1,5 +1,5 @@
-"""`mycli doctor` against a real `mycli local up`: every phase passes with its time, and a
-bad key fails the verdict."""
+"""`mycli doctor` against a real `mycli local up`: every phase passes with its time, its run
+is a check that only `mycli list --checks` lists, and a bad key fails the verdict."""
 
 from __future__ import annotations
 
@@ -38,10 +38,20 @@ def test_doctor_passes_every_phase_against_the_embedded_platform(
     assert "SUCCEEDED, exit code 0" in result.stderr
     assert lines[-1] == f"mycli doctor: all {len(PHASES)} checks passed"
     assert deployment.locks() == []
-    listing = json.loads(deployment.mycli("list", "-o", "json", check=True).stdout)
-    [execution] = [e for e in listing["items"] if e["command"] == "echo mycli-doctor"]
+    # Its run is a check: out of everyone's `mycli list`, in `mycli list --checks`
+    assert not json.loads(deployment.mycli("list", "-o", "json", check=True).stdout)["items"]
+    listing = json.loads(deployment.mycli("list", "--checks", "-o", "json", check=True).stdout)
+    [execution] = listing["items"]
+    assert execution["command"] == "echo mycli-doctor"
+    assert execution["purpose"] == "check"
     assert execution["lock_name"].startswith("mycli-doctor-")
     assert (execution["status"], execution["exit_code"]) == ("SUCCEEDED", 0)
+    status = deployment.mycli("status", execution["execution_id"], "-o", "json", check=True)
+    assert json.loads(status.stdout)["purpose"] == "check"
+    logs = deployment.mycli("logs", execution["execution_id"], check=True)
+    assert logs.stdout == "mycli-doctor\n"
+    table = deployment.mycli("list", "--checks", check=True).stdout.splitlines()
+    assert "PURPOSE" in table[0] and "check" in table[1]
 
 
 def test_a_bad_key_fails_the_verdict_and_the_exit_code(deployment: LocalDeployment) -> None:

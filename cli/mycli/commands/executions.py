@@ -21,6 +21,8 @@ from mycli.main import AppContext
 from mycli.output import emit_fields, emit_json, emit_table, output_option
 from mycli.streams import ChunkWriter, JsonChunkWriter
 
+# `list --checks`: which rows are checks, before the (long) command.
+CHECK_COLUMNS = (*EXECUTION_COLUMNS[:-1], ("PURPOSE", "purpose"), EXECUTION_COLUMNS[-1])
 STATUSES = ["PENDING", "STARTING", "RUNNING", "CANCELLING", *sorted(TERMINAL)]
 
 
@@ -61,6 +63,11 @@ def logs(app: AppContext, execution_id: str, follow: bool, timestamps: bool, out
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
 @click.option("--cursor", metavar="CURSOR", help="Continue a previous listing.")
 @click.option("--all", "every_page", is_flag=True, help="Page through everything.")
+@click.option(
+    "--checks",
+    is_flag=True,
+    help="Also list checks (`mycli doctor`'s runs), with a PURPOSE column.",
+)
 @output_option
 @pass_app
 def list_executions(
@@ -70,11 +77,15 @@ def list_executions(
     limit: int,
     cursor: str | None,
     every_page: bool,
+    checks: bool,
     output: str,
 ) -> None:
-    """List executions, newest first (admins see everyone's)."""
+    """List executions, newest first (admins see everyone's). Checks made by `mycli doctor`
+    are left out unless --checks."""
     client = app.client()
     filters: dict[str, Any] = {"status": status_filter, "user": user, "limit": limit}
+    if checks:
+        filters["include_checks"] = "true"
     page = client.get("/executions", **filters, cursor=cursor)
     items = list(page["items"])
     while every_page and page.get("next_cursor"):
@@ -83,7 +94,8 @@ def list_executions(
     if output == "json":
         emit_json({"items": items, "next_cursor": page.get("next_cursor")})
         return
-    emit_table(for_table(items), EXECUTION_COLUMNS, empty="no executions")
+    columns = CHECK_COLUMNS if checks else EXECUTION_COLUMNS
+    emit_table(for_table(items), columns, empty="no executions")
     if page.get("next_cursor"):
         click.echo(f"more: {next_page_command(filters, page['next_cursor'])}", err=True)
 
@@ -94,6 +106,8 @@ def next_page_command(filters: dict[str, Any], cursor: str) -> str:
     for option in ("status", "user", "limit"):
         if filters.get(option) is not None:
             words += [f"--{option}", str(filters[option])]
+    if filters.get("include_checks"):
+        words.append("--checks")
     return shlex.join([*words, "--cursor", cursor])
 
 

@@ -107,6 +107,7 @@ class ImportedRecord(BaseModel):
     git_subdir: Short | None = Field(default=None, max_length=1024)
     git_commit: Short | None = Field(default=None, max_length=64)
     git_secret: Short | None = Field(default=None, max_length=128)
+    purpose: Literal["run", "check"] = "run"
 
 
 class ImportExecution(BaseModel):

@@ -50,8 +50,8 @@ _DECIMAL_INTEGER = re.compile(r"[0-9]+")
 _DECIMAL_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
-def _query_number(pattern: re.Pattern[str], words: str) -> BeforeValidator:
-    """Query values arrive as text: only `pattern` (ASCII digits) is read as a number."""
+def _query_value(pattern: re.Pattern[str], words: str) -> BeforeValidator:
+    """Query values arrive as text: only `pattern` (ASCII) is read as a number or a boolean."""
 
     def check(value: Any) -> Any:
         if isinstance(value, str) and not pattern.fullmatch(value):
@@ -64,8 +64,10 @@ def _query_number(pattern: re.Pattern[str], words: str) -> BeforeValidator:
 Name = Annotated[str, text_validator(TextKind.NAME)]
 Command = Annotated[str, text_validator(TextKind.COMMAND)]
 # Query parameters that are numbers: the validators go with the route's Query(...).
-QUERY_INTEGER = _query_number(_DECIMAL_INTEGER, "a whole number in decimal digits")
-QUERY_NUMBER = _query_number(_DECIMAL_NUMBER, "a number in decimal digits")
+QUERY_INTEGER = _query_value(_DECIMAL_INTEGER, "a whole number in decimal digits")
+QUERY_NUMBER = _query_value(_DECIMAL_NUMBER, "a number in decimal digits")
+_BOOLEAN = re.compile(r"true|false")
+QUERY_BOOLEAN = _query_value(_BOOLEAN, "true or false")
 
 
 class CreateExecution(BaseModel):
@@ -134,6 +136,13 @@ class CreateExecution(BaseModel):
         max_length=128,
         description="name of the stored secret git fetches with: an HTTPS token "
         "(TOKEN or USER:TOKEN) or an SSH private key",
+    )
+
+    purpose: Literal["run", "check"] = Field(
+        default="run",
+        description='"check" for a check of the platform (`mycli doctor`): recorded and '
+        "readable like any run and counted by the quota, but listed only with "
+        "GET /executions?include_checks=true",
     )
 
     @field_validator("command")
@@ -233,6 +242,9 @@ class ExecutionOut(BaseModel):
     )
     git_secret: str | None = Field(
         default=None, description="the name of the stored secret git fetched with (no value)"
+    )
+    purpose: Literal["run", "check"] = Field(
+        default="run", description='"check": a platform check (`mycli doctor`), see POST'
     )
 
 

@@ -44,15 +44,21 @@ class ExecutionReads:
         status: ExecutionStatus | None = None,
         limit: int = 20,
         cursor: str | None = None,
+        include_checks: bool = False,
     ) -> Page:
-        """Newest first: a user's own executions, or for an admin everyone's (or `user`'s)."""
+        """Newest first: a user's own executions, or for an admin everyone's (or `user`'s);
+        platform checks (`mycli doctor`'s runs) only with `include_checks`."""
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         if not caller.is_admin and user not in (None, caller.email):
             raise Forbidden("only admins can list other users' executions")
         user_email = user if caller.is_admin else caller.email
         return self._executions.list_page(
-            user_email=user_email, status=status, limit=limit, cursor=cursor
+            user_email=user_email,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+            include_checks=include_checks,
         )
 
     def logs(

@@ -298,9 +298,18 @@ class ExecutionService:
         status: ExecutionStatus | None = None,
         limit: int = 20,
         cursor: str | None = None,
+        include_checks: bool = False,
     ) -> Page:
-        """Newest first: a user's own executions, or for an admin everyone's (or `user`'s)."""
-        return self._reads.list_page(caller, user=user, status=status, limit=limit, cursor=cursor)
+        """Newest first: a user's own executions, or for an admin everyone's (or `user`'s);
+        platform checks only with `include_checks`."""
+        return self._reads.list_page(
+            caller,
+            user=user,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+            include_checks=include_checks,
+        )
 
     def logs(
         self,

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 
 from orchestrator.domain.errors import IdempotencyKeyReused
-from orchestrator.domain.models import Execution, ExecutionRequest
+from orchestrator.domain.models import RUN, Execution, ExecutionRequest
 
 # Fixed forever: execution ids derived from idempotency keys must not change between releases.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c9e-8a52-4b7e-9d0a-2c4e5f718293")
@@ -34,10 +34,12 @@ def idempotent_execution_id(user_email: str, idempotency_key: str) -> str:
 def request_fingerprint(request: ExecutionRequest, execution_id: str) -> str:
     """`v1:` and the hex SHA-256 of the request's every field as canonical JSON (sorted keys,
     ASCII, no spaces), after the execution id: equal requests give equal fingerprints, and
-    the same request under another key gives another."""
-    canonical = json.dumps(
-        dataclasses.asdict(request), sort_keys=True, ensure_ascii=True, separators=(",", ":")
-    )
+    the same request under another key gives another. A run's purpose is left out (as before
+    purposes existed), so a run's fingerprint is the same across that change."""
+    fields = dataclasses.asdict(request)
+    if fields["purpose"] == RUN:
+        del fields["purpose"]
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     digest = hashlib.sha256(f"{execution_id}\n{canonical}".encode()).hexdigest()
     return f"{FINGERPRINT_VERSION}:{digest}"
 

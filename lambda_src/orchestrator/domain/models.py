@@ -37,6 +37,12 @@ from orchestrator.domain.limits import (
     text_problem,
 )
 
+# What an execution is for: a user's run, or a platform check (`mycli doctor`), which is
+# recorded like any run but left out of listings unless they ask for checks.
+RUN = "run"
+CHECK = "check"
+PURPOSES = (RUN, CHECK)
+
 # The request rules live in limits.py (standard library only), and are still read from here.
 __all__ = [
     "DEFAULT_MAX_LOG_BYTES",
@@ -195,6 +201,7 @@ class ExecutionRequest:
     git_ref: str | None = None
     git_subdir: str | None = None
     git_secret: str | None = None
+    purpose: str = RUN  # CHECK: a platform check (`mycli doctor`), not in default listings
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,11 @@ class Execution:
     # What the launch holds for the run beyond its task (AWS: the id of its KMS grant), for
     # the runner to free when the run ends: stored, never shown.
     grant_id: str | None = None
+    purpose: str = RUN  # RUN or CHECK (PURPOSES); fixed at creation
+
+    @property
+    def is_check(self) -> bool:
+        return self.purpose == CHECK
 
     @property
     def deadline(self) -> datetime:
@@ -258,6 +270,7 @@ EXECUTION_SETTABLE_FIELDS = frozenset(Execution.__dataclass_fields__) - {
     "started_at",
     "user_email",
     "request_fingerprint",
+    "purpose",
 }
 
 

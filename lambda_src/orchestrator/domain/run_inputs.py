@@ -11,6 +11,7 @@ from orchestrator.domain.git_sources import checked_source
 from orchestrator.domain.images import ImageService, RunImage
 from orchestrator.domain.models import (
     MAX_ENV_TOTAL_BYTES,
+    PURPOSES,
     Caller,
     Execution,
     ExecutionRequest,
@@ -66,6 +67,7 @@ class ResolvedInputs:
             upload_id=request.upload_id,
             stdin_upload_id=request.stdin_upload_id,
             playbook=request.playbook,
+            purpose=request.purpose,
             env_names=tuple(sorted(request.env)),
             request_id=request_id,
             secret_names=self.secrets.names,
@@ -104,6 +106,8 @@ class RunInputs:
             raise ValidationFailed(
                 f"env names and values take more than {MAX_ENV_TOTAL_BYTES} bytes"
             )
+        if request.purpose not in PURPOSES:
+            raise ValidationFailed(f"purpose must be one of {', '.join(PURPOSES)}")
         run_image = self.image_for(request)
         return ResolvedInputs(
             timeout=timeout,

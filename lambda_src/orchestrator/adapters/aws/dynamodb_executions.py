@@ -1,22 +1,25 @@
 """The DynamoDB execution store: Executions (`execution_id` + `started_at`, GSIs
 `user_email-started_at` and `status-started_at`). Listings are index queries with opaque
-cursors; nothing scans the table. The running-slot counters and the Idempotency-Keys'
-markers are items of the same table (dynamodb_slots.py)."""
+cursors (dynamodb_listing.py); nothing scans the table. The running-slot counters and the
+Idempotency-Keys' markers are items of the same table (dynamodb_slots.py)."""
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
 from orchestrator.adapters.aws.dynamodb_items import (
     Item,
-    from_item,
     is_condition_failure,
     set_expression,
     to_item,
+)
+from orchestrator.adapters.aws.dynamodb_listing import (
+    ExecutionListing,
+    execution_from_item,
+    execution_item,
+    stored_value,
 )
 from orchestrator.adapters.aws.dynamodb_slots import (
     RESERVED_MARK,
@@ -31,10 +34,8 @@ from orchestrator.adapters.aws.dynamodb_slots import (
     transact,
     user_counter,
 )
-from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
-    ACTIVE_STATUSES,
     Execution,
     ExecutionStatus,
     Page,
@@ -42,11 +43,6 @@ from orchestrator.domain.models import (
     settable_fields,
 )
 from orchestrator.domain.quota import RunningLimits
-
-USER_INDEX = "user_email-started_at"
-STATUS_INDEX = "status-started_at"
-# With a filter, DynamoDB applies Limit before filtering: read in pages of this size.
-FILTERED_PAGE = 200
 
 
 class DynamoExecutionStore(DynamoSlots):
@@ -58,7 +54,8 @@ class DynamoExecutionStore(DynamoSlots):
         self._table = table
         # An item's key is (execution_id, started_at) and neither started_at nor user_email
         # ever changes: updates need them, and remembering them saves a read per update.
-        self._known: dict[str, tuple[str, str]] = {}
+        self._known: dict[str, _Known] = {}
+        self._listing = ExecutionListing(client, table)
 
     def create(
         self,
@@ -74,7 +71,7 @@ class DynamoExecutionStore(DynamoSlots):
         if self.get(execution.execution_id) is not None:
             raise Conflict(f"execution {execution.execution_id} already exists")
         takes_slot = not execution.status.is_terminal
-        item = _execution_item(execution)
+        item = execution_item(execution)
         if takes_slot:
             item[SLOT] = True
         writes = [
@@ -106,7 +103,7 @@ class DynamoExecutionStore(DynamoSlots):
             assert limits is not None  # only a limited counter can refuse
             counts = self._refused_counts(execution.user_email, limits, failed)
             raise limits.refusal(counts) from error
-        self._known[execution.execution_id] = (execution.started_at, execution.user_email)
+        self._known[execution.execution_id] = _known(execution)
 
     def _refused_counts(
         self, user_email: str, limits: RunningLimits, failed: list[bool]
@@ -132,15 +129,15 @@ class DynamoExecutionStore(DynamoSlots):
         items = response.get("Items", [])
         if not items:
             return None
-        execution = _execution(items[0])
-        self._known[execution_id] = (execution.started_at, execution.user_email)
+        execution = execution_from_item(items[0])
+        self._known[execution_id] = _known(execution)
         return execution
 
     def _key_of(self, execution_id: str) -> Item | None:
         known = self._known.get(execution_id)
         if known is None and self.get(execution_id) is None:
             return None
-        started_at, _ = self._known[execution_id]
+        started_at = self._known[execution_id].started_at
         return {"execution_id": {"S": execution_id}, "started_at": {"S": started_at}}
 
     def advance(
@@ -154,12 +151,14 @@ class DynamoExecutionStore(DynamoSlots):
         key = self._key_of(execution_id)
         if key is None:
             return None
+        purpose = self._known[execution_id].purpose
         sources = ExecutionStatus.sources_of(status)
-        values = {"status": status.value, "updated_at": updated_at, **settable_fields(fields)}
+        stored = stored_value(status.value, purpose)
+        values = {"status": stored, "updated_at": updated_at, **settable_fields(fields)}
         update, names, attributes = set_expression(values)
         names["#current"] = "status"
         for index, source in enumerate(sources):
-            attributes[f":from{index}"] = {"S": source.value}
+            attributes[f":from{index}"] = {"S": stored_value(source.value, purpose)}
         allowed = ", ".join(f":from{index}" for index in range(len(sources)))
         condition = f"#current IN ({allowed})"
         if status.is_terminal:
@@ -190,14 +189,13 @@ class DynamoExecutionStore(DynamoSlots):
             if is_condition_failure(error):
                 return None
             raise
-        return _execution(response["Attributes"])
+        return execution_from_item(response["Attributes"])
 
     def _gave_back_slot(self, execution_id: str, transition: dict[str, Any]) -> bool:
         """Apply `transition` (terminal, removing the slot marker, only where there is one)
         in one transaction that takes one from each counter still above zero. False when
         the item holds no slot or the transition does not apply."""
-        _, user_email = self._known[execution_id]
-        counters = [user_counter(user_email), TOTAL_COUNTER]
+        counters = [user_counter(self._known[execution_id].user_email), TOTAL_COUNTER]
         while True:
             writes = [{"Update": transition}, *(give_back(self._table, c) for c in counters)]
             try:
@@ -235,128 +233,32 @@ class DynamoExecutionStore(DynamoSlots):
         status: ExecutionStatus | None,
         limit: int,
         cursor: str | None,
+        include_checks: bool = False,
     ) -> Page:
-        if user_email is None and status is None:
-            return self._list_everyone(limit, cursor)
-        if user_email is not None:
-            partition = (USER_INDEX, "user_email", user_email)
-        else:
-            assert status is not None
-            partition = (STATUS_INDEX, "status", status.value)
-        only = status if user_email is not None else None
-        start = decode_cursor(cursor, ("key",))["key"] if cursor else None
-        items = list(self._newest_first(*partition, start=start, status=only, wanted=limit + 1))
-        page = items[:limit]
-        next_cursor = (
-            encode_cursor({"key": _index_key(page[-1], partition[1])})
-            if len(items) > limit
-            else None
+        return self._listing.page(
+            user_email=user_email,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+            include_checks=include_checks,
         )
-        return Page(items=page, next_cursor=next_cursor)
 
     def list_active(self) -> list[Execution]:
-        active: list[Execution] = []
-        for status in ACTIVE_STATUSES:
-            active += self._newest_first(STATUS_INDEX, "status", status.value, start=None)
-        return sorted(active, key=lambda e: e.started_at)
+        return self._listing.active()
 
     def count_active(self, user_email: str) -> RunningCount:
         """The counters: two consistent reads. Executions made before the counters existed
         (no slot marker) are not counted."""
         return self.counts(user_email)
 
-    def _list_everyone(self, limit: int, cursor: str | None) -> Page:
-        """Everyone's executions without a scan: merge the newest of each status partition of
-        the status index. The cursor keeps a position per partition still open."""
-        if cursor:
-            positions: dict[str, Any] = decode_cursor(cursor, ("positions",))["positions"]
-        else:
-            positions = {status.value: None for status in ExecutionStatus}
-        fetched = {
-            status: list(
-                self._newest_first(STATUS_INDEX, "status", status, start=start, wanted=limit + 1)
-            )
-            for status, start in positions.items()
-        }
-        merged = heapq.merge(
-            *fetched.values(), key=lambda execution: execution.started_at, reverse=True
-        )
-        taken = [execution for _, execution in zip(range(limit + 1), merged, strict=False)]
-        page = taken[:limit]
-        if len(taken) <= limit:
-            return Page(items=page, next_cursor=None)
-        next_positions: dict[str, Any] = {}
-        for status, items in fetched.items():
-            consumed = [e for e in page if e.status.value == status]
-            exhausted = len(items) <= limit and len(consumed) == len(items)
-            if not exhausted:
-                last = consumed[-1] if consumed else None
-                next_positions[status] = _index_key(last, "status") if last else positions[status]
-        return Page(items=page, next_cursor=encode_cursor({"positions": next_positions}))
 
-    def _newest_first(
-        self,
-        index: str,
-        partition_name: str,
-        partition_value: str,
-        *,
-        start: dict[str, str] | None,
-        status: ExecutionStatus | None = None,
-        wanted: int | None = None,
-    ) -> Iterator[Execution]:
-        """Items of one index partition, newest first, from after `start`."""
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": "#partition = :partition",
-            "ExpressionAttributeNames": {"#partition": partition_name},
-            "ExpressionAttributeValues": {":partition": {"S": partition_value}},
-            "ScanIndexForward": False,
-        }
-        if status is not None:
-            request["FilterExpression"] = "#status = :status"
-            request["ExpressionAttributeNames"]["#status"] = "status"
-            request["ExpressionAttributeValues"][":status"] = {"S": status.value}
-        if start:
-            request["ExclusiveStartKey"] = to_item(start)
-        produced = 0
-        while True:
-            if wanted is not None:
-                request["Limit"] = wanted - produced if status is None else FILTERED_PAGE
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                yield _execution(item)
-                produced += 1
-                if wanted is not None and produced >= wanted:
-                    return
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+class _Known(NamedTuple):
+    """What never changes on an item and its updates need."""
+
+    started_at: str
+    user_email: str
+    purpose: str
 
 
-def _index_key(execution: Execution, partition_name: str) -> dict[str, str]:
-    """ExclusiveStartKey of an index query that resumes right after `execution`."""
-    partition = execution.user_email if partition_name == "user_email" else execution.status.value
-    return {
-        "execution_id": execution.execution_id,
-        "started_at": execution.started_at,
-        partition_name: partition,
-    }
-
-
-def _execution_item(execution: Execution) -> dict[str, object]:
-    """What an execution item holds: the record, and the fingerprint of an idempotent
-    create's request (stored, never shown, so not in `to_dict`; absent on older items)."""
-    data = execution.to_dict()
-    if execution.request_fingerprint is not None:
-        data["request_fingerprint"] = execution.request_fingerprint
-    return data
-
-
-def _execution(item: Item) -> Execution:
-    data = from_item(item)
-    fields: dict[str, Any] = {name: data.get(name) for name in Execution.__dataclass_fields__}
-    fields["status"] = ExecutionStatus(data["status"])
-    fields["env_names"] = tuple(data.get("env_names") or ())
-    fields["secret_names"] = tuple(data.get("secret_names") or ())
-    return Execution(**fields)
+def _known(execution: Execution) -> _Known:
+    return _Known(execution.started_at, execution.user_email, execution.purpose)

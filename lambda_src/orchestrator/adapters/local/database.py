@@ -133,6 +133,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX idempotency_markers_by_expiry ON idempotency_markers (expires_at);
     """,
+    # What an execution is for ('run', or 'check': `mycli doctor`'s): listings read one
+    # purpose at a time, so each listing index has it before the start time.
+    """
+    ALTER TABLE executions ADD COLUMN purpose TEXT NOT NULL DEFAULT 'run';
+    DROP INDEX executions_by_start;
+    DROP INDEX executions_by_user;
+    DROP INDEX executions_by_status;
+    CREATE INDEX executions_by_start ON executions (purpose, started_at DESC, execution_id DESC);
+    CREATE INDEX executions_by_user
+        ON executions (user_email, purpose, started_at DESC, execution_id DESC);
+    CREATE INDEX executions_by_status
+        ON executions (status, purpose, started_at DESC, execution_id DESC);
+    """,
 )
 
 

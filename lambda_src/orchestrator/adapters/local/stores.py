@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,8 @@ from orchestrator.domain.cursors import decode_cursor, encode_cursor
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import (
     ACTIVE_STATUSES,
+    CHECK,
+    RUN,
     ApiKeyRecord,
     Execution,
     ExecutionStatus,
@@ -177,7 +180,10 @@ class SqliteExecutionStore(SqliteMarkers):
         status: ExecutionStatus | None,
         limit: int,
         cursor: str | None,
+        include_checks: bool = False,
     ) -> Page:
+        """One indexed query per purpose listed (runs; and checks, merged, when included),
+        each reading at most `limit` + 1 rows. The cursor is the last row's position."""
         conditions: list[str] = []
         params: list[Any] = []
         if user_email is not None:
@@ -190,14 +196,24 @@ class SqliteExecutionStore(SqliteMarkers):
             position = decode_cursor(cursor, ("started_at", "execution_id"))
             conditions.append("(started_at, execution_id) < (?, ?)")
             params += [position["started_at"], position["execution_id"]]
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = _tuples(
-            self._db.connection(),
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions {where}"
-            " ORDER BY started_at DESC, execution_id DESC LIMIT ?",
-            (*params, limit + 1),
+        where = " AND ".join(["purpose = ?", *conditions])
+        sql = (
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE {where}"
+            " ORDER BY started_at DESC, execution_id DESC LIMIT ?"
         )
-        items = list(_executions(rows))
+        connection = self._db.connection()
+        listed = (RUN, CHECK) if include_checks else (RUN,)
+        items = heapq.nlargest(
+            limit + 1,
+            (
+                execution
+                for purpose in listed
+                for execution in _executions(
+                    _tuples(connection, sql, (purpose, *params, limit + 1))
+                )
+            ),
+            key=lambda e: (e.started_at, e.execution_id),
+        )
         next_cursor = None
         if len(items) > limit:
             items = items[:limit]

@@ -13,6 +13,7 @@ from orchestrator.api.context import caller, current_scope, services
 from orchestrator.api.log_pages import BINARY, binary_page, page_fields, wants_binary
 from orchestrator.api.schemas import (
     API_KEY,
+    QUERY_BOOLEAN,
     QUERY_INTEGER,
     QUERY_NUMBER,
     CreateExecution,
@@ -108,6 +109,7 @@ def create_execution(
         git_ref=body.git_ref,
         git_subdir=body.git_subdir,
         git_secret=body.git_secret,
+        purpose=body.purpose,
     )
     execution = services().executions.start(
         caller(), request, current_scope().request_id, idempotency_key
@@ -118,7 +120,9 @@ def create_execution(
 @router.get(
     "/executions",
     summary="List executions, newest first",
-    description="Users see their own; admins see everyone's, or one user's with ?user=.",
+    description="Users see their own; admins see everyone's, or one user's with ?user=. "
+    'Checks (purpose "check": `mycli doctor`\'s runs) are left out unless '
+    "?include_checks=true.",
     tags=["executions"],
     security=API_KEY,
     responses={
@@ -131,9 +135,19 @@ def list_executions(
     user: Annotated[Name | None, Query(max_length=254)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), QUERY_INTEGER] = 20,
     cursor: Cursor = None,
+    include_checks: Annotated[
+        bool,
+        Query(description="also list checks (`mycli doctor`'s runs)"),
+        QUERY_BOOLEAN,
+    ] = False,
 ) -> dict[str, Any]:
     page = services().executions.list_page(
-        caller(), user=user, status=status, limit=limit, cursor=cursor
+        caller(),
+        user=user,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        include_checks=include_checks,
     )
     return {"items": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor}
 
