@@ -10,7 +10,7 @@ import pytest
 
 from deployment import LocalDeployment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.both_backends]
 PHASES = (
     "health",
     "version",
