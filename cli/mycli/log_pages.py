@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mycli.client import BINARY, api_path
 from mycli.errors import ApiError
@@ -16,8 +15,8 @@ from mycli.errors import ApiError
 BINARY_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Chunk:
+# NamedTuples, not dataclasses: `dataclasses` imports `inspect`, ~6 ms of `mycli exec`.
+class Chunk(NamedTuple):
     """One stream's exact bytes, from byte `offset` of the output."""
 
     offset: int
@@ -26,8 +25,7 @@ class Chunk:
     data: bytes | memoryview
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     chunks: list[Chunk]
     next_cursor: str
     status: str

@@ -19,8 +19,16 @@ from mycli.main import AppContext
 
 MYCLI = str(Path(sys.executable).parent / "mycli")
 # Never on the hot paths: click (~70 ms), the playbooks' pydantic and YAML (~200 ms), httpx
-# (~85 ms), the domain's models and the server.
-HEAVY = ("click", "pydantic", "yaml", "httpx", "mycli.playbooks", "mycli.commands.exec_command")
+# (~85 ms), dataclasses (its `inspect`, ~6 ms), the domain's models and the server.
+HEAVY = (
+    "click",
+    "pydantic",
+    "yaml",
+    "httpx",
+    "dataclasses",
+    "mycli.playbooks",
+    "mycli.commands.exec_command",
+)
 HEAVY_ORCHESTRATOR = ("orchestrator.domain.models", "orchestrator.api", "orchestrator.local")
 
 
