@@ -210,7 +210,14 @@ def test_cancel_and_timeout_end_the_run_cancelled_and_timed_out(
         "exec", "--lock", "faults", "-e", "FAULT=1", "--", "trap '' TERM; sleep 60"
     )
     assert following.stdout is not None
-    wait_until(lambda: deployment.locks() != [], "the run never took its lock")
+
+    def lock_taken() -> bool:
+        if following.poll() is not None:
+            _, early = following.communicate()
+            raise AssertionError(f"exec ended ({following.returncode}) first: {early}")
+        return deployment.locks() != []
+
+    wait_until(lock_taken, "the run never took its lock")
     [execution] = deployment.locks()
     execution_id = execution["execution_id"]
     wait_until(lambda: deployment.execution(execution_id)["status"] == "RUNNING", "never RUNNING")

@@ -6,7 +6,8 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -114,15 +115,45 @@ class _RawBytes(ResponseBuilder):  # type: ignore[type-arg]
         return result
 
 
+# The request each thread is serving. Powertools keeps it on a class attribute that every
+# resolver in the process shares (BaseRouter.current_event), and a Router reads it through the
+# last resolver that included it: with requests served in parallel threads (the local server's
+# workers, the twin's function instances) one request's route read another's path and body.
+_serving = threading.local()
+
+
 class _Resolver(APIGatewayRestResolver):
     """Routes match the path as sent (a "/" inside a value stays %2F); each path value is then
-    percent-decoded here, exactly once, before validation sees it. Bodies are JSON only."""
+    percent-decoded here, exactly once, before validation sees it. Bodies are JSON only. The
+    current event and context are the calling thread's own."""
 
     def __init__(self, raw_bytes: bool = False) -> None:
         super().__init__(enable_validation=True)
         self._request_validation_middleware = _JsonBodies()
         if raw_bytes:
             self._response_builder_class = _RawBytes
+
+    @property
+    def current_event(self) -> Any:
+        return _serving.event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        _serving.event = value
+
+    @property
+    def lambda_context(self) -> LambdaContext:
+        context: LambdaContext = _serving.context
+        return context
+
+    @lambda_context.setter
+    def lambda_context(self, value: LambdaContext) -> None:
+        _serving.context = value
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        self.current_event = self._to_proxy_event(dict(event))
+        self.lambda_context = context
+        return super().resolve(event, context)
 
     def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
         return {key: unquote(value) for key, value in match.groupdict().items()}
