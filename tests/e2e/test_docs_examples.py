@@ -108,6 +108,9 @@ def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeplo
     server.up()
     yield server
     server.down()
+    # A block may start a server of its own (docs/outgrowing.md serves a backup): stop each.
+    for state in home.rglob("server.json"):
+        server.mycli("local", "down", "--data-dir", str(state.parent))
 
 
 def test_every_shell_example_runs_as_documented(
