@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
+from mycli.config import default_data_dir
 from mycli.main import AppContext
 from mycli.output import ago, duration, with_relative
 
 pass_app = click.make_pass_decorator(AppContext)
+FC = TypeVar("FC", bound=Callable[..., Any] | click.Command)
+
+
+def data_dir_option(help_text: str) -> Callable[[FC], FC]:
+    """`--data-dir`: the embedded platform's data directory (local up/down/status, backup,
+    migrate)."""
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default_data_dir,
+        show_default="$MYCLI_DATA_DIR or $XDG_DATA_HOME/mycli",
+        help=help_text,
+    )
+
 
 EXECUTION_COLUMNS = (
     ("EXECUTION", "execution_id"),

@@ -15,8 +15,9 @@ from pathlib import Path
 import click
 
 from mycli import exitcodes
+from mycli.commands.common import data_dir_option
 from mycli.commands.local_backup import backup
-from mycli.config import ConfigFile, config_path, default_data_dir
+from mycli.config import ConfigFile, config_path
 from mycli.errors import CliError
 from mycli.output import emit_json, output_option
 from orchestrator.unpack import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_UNPACKED_MIB
@@ -30,13 +31,7 @@ WILDCARD_URL = re.compile(
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 20.0
 
-data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=default_data_dir,
-    show_default="$MYCLI_DATA_DIR or $XDG_DATA_HOME/mycli",
-    help="Where the database, logs and working directories live.",
-)
+server_data_dir = data_dir_option("Where the database, logs and working directories live.")
 
 
 @click.group()
@@ -62,7 +57,7 @@ local.add_command(backup)
     help="Bind address (default 127.0.0.1). Anything else exposes command execution on this "
     "machine to the network.",
 )
-@data_dir_option
+@server_data_dir
 @click.option("--background", "-b", is_flag=True, help="Start in the background and return.")
 @click.option(
     "--kill-grace",
@@ -217,7 +212,7 @@ def up(
 
 
 @local.command()
-@data_dir_option
+@server_data_dir
 def down(data_dir: Path) -> None:
     """Stop the local server (running commands are stopped and recorded FAILED)."""
     from orchestrator.local.process import running_state
@@ -242,7 +237,7 @@ def down(data_dir: Path) -> None:
 
 
 @local.command("status")
-@data_dir_option
+@server_data_dir
 @output_option
 def local_status(data_dir: Path, output: str) -> None:
     """Say whether a local server is running, and where (exit 1 when it is not)."""

@@ -1,5 +1,5 @@
 """`mycli local backup DEST`: a consistent copy of the embedded platform's data directory,
-taken while the server runs (see orchestrator/local/backup.py and docs/backup.md)."""
+taken while the server runs (see orchestrator/local/backup.py and docs/outgrowing.md)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,17 @@ from pathlib import Path
 import click
 
 from mycli import exitcodes
-from mycli.config import default_data_dir
+from mycli.commands.common import data_dir_option
 from mycli.errors import CliError
 
 
 @click.command()
 @click.argument("dest", type=click.Path(path_type=Path))
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=default_data_dir,
-    show_default="$MYCLI_DATA_DIR or $XDG_DATA_HOME/mycli",
-    help="The data directory to back up.",
-)
+@data_dir_option("The data directory to back up.")
 def backup(dest: Path, data_dir: Path) -> None:
     """Copy the database (SQLite's online backup), the logs, uploads and the secrets key into
     DEST, a new or empty directory, while the server runs. DEST holds keys: it is made 0700,
-    its files 0600. Restore with `mycli local up --data-dir DEST` (docs/backup.md)."""
+    its files 0600. Restore with `mycli local up --data-dir DEST` (docs/outgrowing.md)."""
     from orchestrator.local.backup import BackupRefused, back_up
 
     data_dir = data_dir.expanduser().resolve()

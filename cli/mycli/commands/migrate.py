@@ -10,7 +10,8 @@ import click
 
 from mycli import exitcodes
 from mycli.client import ApiClient
-from mycli.config import ConfigFile, config_path, default_data_dir
+from mycli.commands.common import data_dir_option
+from mycli.config import ConfigFile, config_path
 from mycli.errors import CliError, ConfigError
 from mycli.migration import Migration, Tally
 
@@ -25,13 +26,7 @@ STEPS = ("users", "images", "secrets", "executions")
     metavar="PROFILE",
     help="The target deployment's profile (with an admin key).",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=default_data_dir,
-    show_default="$MYCLI_DATA_DIR or $XDG_DATA_HOME/mycli",
-    help="The embedded platform's data directory (only read).",
-)
+@data_dir_option("The embedded platform's data directory (only read).")
 def migrate(profile_name: str, data_dir: Path) -> None:
     """Move users (their keys keep working), images, secrets and finished executions with
     their output from the embedded platform in --data-dir to the deployment of PROFILE.
