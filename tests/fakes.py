@@ -184,10 +184,10 @@ class InMemoryExecutionStore:
 class InMemoryLockStore:
     def __init__(self) -> None:
         self.locks: dict[str, Lock] = {}
-        self._lock = threading.Lock()
+        self.mutex = threading.Lock()
 
     def acquire(self, lock: Lock, now: datetime) -> Lock | None:
-        with self._lock:
+        with self.mutex:
             held = self.locks.get(lock.lock_name)
             if held is not None and held.is_active(now):
                 return held
@@ -195,7 +195,7 @@ class InMemoryLockStore:
             return None
 
     def release(self, lock_name: str, execution_id: str) -> bool:
-        with self._lock:
+        with self.mutex:
             held = self.locks.get(lock_name)
             if held is None or held.execution_id != execution_id:
                 return False

@@ -68,6 +68,17 @@ TABLES: dict[str, dict[str, Any]] = {
         "KeySchema": [{"AttributeName": "lock_name", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "lock_name", "AttributeType": "S"}],
     },
+    # Lock queues (docs/locks.md): not in the CDK stack yet.
+    "LockQueue": {
+        "KeySchema": [
+            {"AttributeName": "lock_name", "KeyType": "HASH"},
+            {"AttributeName": "item", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "lock_name", "AttributeType": "S"},
+            {"AttributeName": "item", "AttributeType": "S"},
+        ],
+    },
     "Images": {
         "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
@@ -191,6 +202,7 @@ def moto_platform() -> Iterator[AwsSettings]:
             api_keys_table="APIKeys",
             executions_table="Executions",
             locks_table="Locks",
+            lock_queue_table="LockQueue",
             images_table="Images",
             image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
             ecr_repository_arn_prefix=ECR_REPOSITORY_ARN_PREFIX,

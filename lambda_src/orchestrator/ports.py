@@ -25,6 +25,7 @@ from orchestrator.domain.models import (
     Upload,
     UploadSlot,
 )
+from orchestrator.domain.queue_entry import QueueEntry
 from orchestrator.domain.quota import RunningLimits
 
 
@@ -139,6 +140,36 @@ class LockStore(Protocol):
     def get(self, lock_name: str) -> Lock | None: ...
 
     def list_active(self, now: datetime) -> list[Lock]: ...
+
+
+class LockQueue(Protocol):
+    """Runs waiting for a named lock, in arrival order per lock. The adapter shares its
+    storage with the host's LockStore: promotion takes the lock itself."""
+
+    def enqueue(self, entry: QueueEntry, max_length: int) -> int:
+        """Append `entry` behind the lock's queue; returns its position (1 = next). Raises
+        QueueFull when `max_length` entries wait already, Conflict when the execution is
+        queued for that lock already."""
+        ...
+
+    def entries(self, lock_name: str) -> list[QueueEntry]:
+        """The lock's queue in arrival order, positions from 1."""
+        ...
+
+    def remove(self, lock_name: str, execution_id: str) -> bool:
+        """Take the execution out of the lock's queue; False when it was not queued."""
+        ...
+
+    def promote_head(self, lock_name: str, now: datetime) -> QueueEntry | None:
+        """In one atomic step: when the lock is free (or expired) at `now` and its queue is
+        not empty, give the lock to the head (`QueueEntry.lock_from(now)`) and remove its
+        entry. Returns the promoted entry; None when the lock is held (by a run or a hold)
+        or nobody waits. An entry is promoted at most once, whoever races."""
+        ...
+
+    def waiting_locks(self) -> list[str]:
+        """The names of the locks whose queue is not empty (the reaper's sweep)."""
+        ...
 
 
 class RunnerListener(Protocol):

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from fake_lock_queue import InMemoryLockQueue
 from fakes import (
     InMemoryApiKeyStore,
     InMemoryExecutionStore,
@@ -22,9 +23,11 @@ from orchestrator.adapters.aws.dynamodb import (
     DynamoExecutionStore,
     DynamoLockStore,
 )
+from orchestrator.adapters.aws.dynamodb_lock_queue import DynamoLockQueue
 from orchestrator.adapters.aws.images import DynamoImageStore
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.images import SqliteImageStore
+from orchestrator.adapters.local.lock_queue import SqliteLockQueue
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
     SqliteExecutionStore,
@@ -32,6 +35,24 @@ from orchestrator.adapters.local.stores import (
 )
 
 StoreFactory = Callable[[pytest.FixtureRequest, Path], Any]
+
+
+def _memory_queue() -> tuple[Any, Any]:
+    locks = InMemoryLockStore()
+    return InMemoryLockQueue(locks), locks
+
+
+def _sqlite_queue(tmp: Path) -> tuple[Any, Any]:
+    db = _sqlite(tmp)
+    return SqliteLockQueue(db), SqliteLockStore(db)
+
+
+def _dynamodb_queue(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    settings, client = _dynamodb(request)
+    return (
+        DynamoLockQueue(client, settings.lock_queue_table, settings.locks_table),
+        DynamoLockStore(client, settings.locks_table),
+    )
 
 
 def _dynamodb(request: pytest.FixtureRequest) -> Any:
@@ -93,3 +114,16 @@ IMAGE_STORES: dict[str, StoreFactory] = {
 @pytest.fixture(params=sorted(IMAGE_STORES))
 def image_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return IMAGE_STORES[request.param](request, tmp_path)
+
+
+LOCK_QUEUES: dict[str, StoreFactory] = {
+    "memory": lambda request, tmp: _memory_queue(),
+    "sqlite": lambda request, tmp: _sqlite_queue(tmp),
+    "dynamodb": lambda request, tmp: _dynamodb_queue(request),
+}
+
+
+@pytest.fixture(params=sorted(LOCK_QUEUES))
+def queue_and_locks(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A LockQueue and the LockStore it promotes into."""
+    return LOCK_QUEUES[request.param](request, tmp_path)

@@ -54,6 +54,12 @@ class Throttled(MycliError):
     code = "throttled"
 
 
+class QueueFull(Throttled):
+    """A lock's queue is at its maximum length: the run is refused, not queued."""
+
+    code = "queue_full"
+
+
 class TooManyExecutions(Throttled):
     """Over a running-execution quota: refused, not queued (the caller retries later)."""
 

@@ -305,13 +305,20 @@ class Quota:
 
 @dataclass(frozen=True)
 class Lock:
-    """A named lock held by one execution until it ends or `expires_at` passes."""
+    """A named lock held by one execution until it ends or `expires_at` passes; or a hold
+    (domain/lock_queue.py): taken by a person with no run, `reason` set, `execution_id` its
+    hold id."""
 
     lock_name: str
     execution_id: str
     user_email: str
     acquired_at: str
     expires_at: str
+    reason: str | None = None
+
+    @property
+    def is_hold(self) -> bool:
+        return self.reason is not None
 
     @property
     def ttl(self) -> int:
@@ -322,7 +329,11 @@ class Lock:
         return self.ttl >= int(now.timestamp())
 
     def to_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """Its fields; a run's lock has no `reason` key."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if self.reason is None:
+            del fields["reason"]
+        return fields
 
 
 @dataclass(frozen=True)

@@ -188,4 +188,5 @@ def _lock(item: Item) -> Lock:
         user_email=data["user_email"],
         acquired_at=data["acquired_at"],
         expires_at=data["expires_at"],
+        reason=data.get("reason"),
     )

@@ -27,6 +27,7 @@ class AwsSettings:
     api_keys_table: str = ""
     executions_table: str = ""
     locks_table: str = ""
+    lock_queue_table: str = ""
     cluster: str = ""
     task_definition: str = ""  # the run task definition (the agent and the command)
     subnets: tuple[str, ...] = ()
@@ -62,6 +63,7 @@ class AwsSettings:
             api_keys_table=env.get("API_KEYS_TABLE", ""),
             executions_table=env.get("EXECUTIONS_TABLE", ""),
             locks_table=env.get("LOCKS_TABLE", ""),
+            lock_queue_table=env.get("LOCK_QUEUE_TABLE", ""),
             cluster=env.get("CLUSTER_ARN", ""),
             task_definition=env.get("TASK_DEFINITION_ARN", ""),
             subnets=listed("SUBNET_IDS"),

@@ -146,6 +146,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX executions_by_status
         ON executions (status, purpose, started_at DESC, execution_id DESC);
     """,
+    # Lock queues and holds (domain/lock_queue.py): `seq` is the arrival order; a hold is a
+    # lock row with a reason.
+    """
+    CREATE TABLE lock_queue (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        lock_name    TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        user_email   TEXT NOT NULL,
+        queued_at    TEXT NOT NULL,
+        wait_until   TEXT NOT NULL,
+        lock_seconds INTEGER NOT NULL,
+        UNIQUE (lock_name, execution_id)
+    );
+    CREATE INDEX lock_queue_by_lock ON lock_queue (lock_name, seq);
+    ALTER TABLE locks ADD COLUMN reason TEXT;
+    """,
 )
 
 

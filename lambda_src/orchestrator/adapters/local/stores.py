@@ -250,7 +250,7 @@ class SqliteLockStore:
                 return _lock(row)
             conn.execute(
                 "INSERT OR REPLACE INTO locks (lock_name, execution_id, user_email, acquired_at,"
-                " expires_at, ttl) VALUES (?, ?, ?, ?, ?, ?)",
+                " expires_at, ttl, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     lock.lock_name,
                     lock.execution_id,
@@ -258,6 +258,7 @@ class SqliteLockStore:
                     lock.acquired_at,
                     lock.expires_at,
                     lock.ttl,
+                    lock.reason,
                 ),
             )
         return None
@@ -349,4 +350,5 @@ def _lock(row: sqlite3.Row) -> Lock:
         user_email=row["user_email"],
         acquired_at=row["acquired_at"],
         expires_at=row["expires_at"],
+        reason=row["reason"],
     )
