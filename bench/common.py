@@ -1,7 +1,9 @@
-"""Shared by the benchmarks: timing statistics, a table printer, a local server process."""
+"""Shared by the benchmarks: the mode (`--quick`), timing statistics, the one table every bench
+prints (each figure beside its baseline and target, overages last), a local server process."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -10,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 MYCLI = str(Path(sys.executable).parent / "mycli")
@@ -35,6 +38,54 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure, as printed: `met` is None when the figure has no target."""
+
+    measure: str
+    value: str
+    baseline: str = "-"
+    target: str = "-"
+    met: bool | None = None
+
+
+def quick_mode(description: str | None) -> bool:
+    """Parse the command line every bench takes: `--quick` (a smoke run, seconds)."""
+    parser = argparse.ArgumentParser(description=(description or "").split("\n\n")[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: small sizes, one or two repetitions; figures are printed, "
+        "targets are not enforced",
+    )
+    return bool(parser.parse_args().quick)
+
+
+def report(figures: Sequence[Figure], *, quick: bool) -> int:
+    """Print the table (measure, value, baseline, target, mark), then every figure over its
+    target, last, as `OVER: ...`. Returns the exit status: 1 when a target is missed in a full
+    run; 0 otherwise (a quick run reports its figures but holds the machine to no target)."""
+    over = [figure for figure in figures if figure.met is False]
+    missed = "not enforced (--quick)" if quick else "OVER"
+    rows = [
+        [
+            f.measure,
+            f.value,
+            f.baseline,
+            f.target,
+            "" if f.met is None else "ok" if f.met else missed,
+        ]
+        for f in figures
+    ]
+    print_table(["measure", "value", "baseline", "target", ""], rows)
+    if over and not quick:
+        print()
+        for figure in over:
+            print(f"OVER: {figure.measure}: {figure.value} (target {figure.target})")
+        return 1
+    return 0
 
 
 @contextmanager

@@ -197,16 +197,20 @@ def moto_platform() -> Iterator[AwsSettings]:
     """Everything mocked and created; yields the settings a function would be given."""
     with mock_aws(), atomic_dynamodb_requests():
         create_tables()
-        executor = create_executor()
-        yield AwsSettings(
-            api_keys_table="APIKeys",
-            executions_table="Executions",
-            locks_table="Locks",
-            lock_queue_table="LockQueue",
-            images_table="Images",
-            image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
-            ecr_repository_arn_prefix=ECR_REPOSITORY_ARN_PREFIX,
-            log_group=LOG_GROUP,
-            log_stream_prefix="exec",
-            **executor,
-        )
+        yield platform_settings(create_executor())
+
+
+def platform_settings(executor: dict[str, Any]) -> AwsSettings:
+    """The settings a function is given, for the tables and the executor created here."""
+    return AwsSettings(
+        api_keys_table="APIKeys",
+        executions_table="Executions",
+        locks_table="Locks",
+        lock_queue_table="LockQueue",
+        images_table="Images",
+        image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
+        ecr_repository_arn_prefix=ECR_REPOSITORY_ARN_PREFIX,
+        log_group=LOG_GROUP,
+        log_stream_prefix="exec",
+        **executor,
+    )
