@@ -142,6 +142,18 @@ class LockStore(Protocol):
     def list_active(self, now: datetime) -> list[Lock]: ...
 
 
+class EnvSealer(Protocol):
+    """Keeps a queued run's env values sealed in its record until its launch (locally
+    Fernet under the data directory's key; on AWS, KMS with the execution in the
+    encryption context). A sealed value opens only for the execution it was sealed for."""
+
+    def seal(self, execution_id: str, env: dict[str, str]) -> str: ...
+
+    def unseal(self, execution_id: str, sealed: str) -> dict[str, str]:
+        """The env values; raises ValueError when `sealed` was not made for this execution."""
+        ...
+
+
 class LockQueue(Protocol):
     """Runs waiting for a named lock, in arrival order per lock. The adapter shares its
     storage with the host's LockStore: promotion takes the lock itself."""

@@ -42,7 +42,7 @@ def test_backward_moves_and_moves_out_of_a_terminal_status_are_refused(
 
 
 def test_sources_of_a_terminal_status_are_every_active_status() -> None:
-    assert set(S.sources_of(S.FAILED)) == {S.PENDING, S.STARTING, S.RUNNING, S.CANCELLING}
+    assert set(S.sources_of(S.FAILED)) == {S.QUEUED, S.PENDING, S.STARTING, S.RUNNING, S.CANCELLING}
 
 
 def _execution(status: S) -> Execution:

@@ -138,6 +138,15 @@ class CreateExecution(BaseModel):
         "(TOKEN or USER:TOKEN) or an SSH private key",
     )
 
+    wait_lock_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=86400,
+        description="with `lock`: when the lock is taken, wait up to this long in the lock's "
+        "queue (status QUEUED; the platform starts the run when its turn comes, in arrival "
+        "order) instead of being refused. A wait that expires ends the run FAILED with "
+        "exit_code 125",
+    )
     purpose: Literal["run", "check"] = Field(
         default="run",
         description='"check" for a check of the platform (`mycli doctor`): recorded and '
@@ -199,6 +208,27 @@ class CreateUser(BaseModel):
     role: Role = Field(default=Role.USER, strict=False)
 
 
+class LockHolderOut(BaseModel):
+    model_config = _DOCUMENTED
+
+    kind: Literal["run", "hold"]
+    lock_name: str
+    execution_id: str = Field(description="the run's id, or a hold's (\"hold-…\")")
+    user_email: str
+    since: str
+    until: str
+    status: ExecutionStatus | None = Field(default=None, description="a run's status")
+    reason: str | None = Field(default=None, description="a hold's reason")
+
+
+class QueuePlaceOut(BaseModel):
+    model_config = _DOCUMENTED
+
+    lock_name: str
+    position: int | None = Field(description="1 = next; null once it has left the queue")
+    holder: LockHolderOut | None
+
+
 class ExecutionOut(BaseModel):
     model_config = _DOCUMENTED
 
@@ -245,6 +275,18 @@ class ExecutionOut(BaseModel):
     )
     purpose: Literal["run", "check"] = Field(
         default="run", description='"check": a platform check (`mycli doctor`), see POST'
+    )
+    lock_wait_until: str | None = Field(
+        default=None, description="a run that asked to wait for its lock: until when it may"
+    )
+    dequeued_at: str | None = Field(
+        default=None,
+        description="a run that waited for its lock: when it got it (its timeout counts from then)",
+    )
+    queue: QueuePlaceOut | None = Field(
+        default=None,
+        description="a QUEUED run (GET /executions/{id} and the create's answer): where it "
+        "stands and what holds the lock",
     )
 
 

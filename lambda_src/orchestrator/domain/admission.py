@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from orchestrator.domain.durations import format_seconds
 from orchestrator.domain.errors import LockHeld
-from orchestrator.domain.models import Caller, Execution, Lock, Quota, utc_iso
+from orchestrator.domain.models import Caller, Execution, Lock, Quota, parse_iso, utc_iso
 from orchestrator.domain.quota import RunningLimits
 from orchestrator.ports import Clock, ExecutionStore, LockStore, Metrics
 
@@ -75,6 +76,8 @@ class Admission:
     def _lock_held(self, holder: Lock) -> LockHeld:
         """Names the holder's run and where it stands (RUNNING since ..., or already ended and
         the lock about to be freed), not the lock's expiry, which may be far off."""
+        if holder.is_hold:
+            return self._held_by_hold(holder)
         run = self._executions.get(holder.execution_id)
         details: dict[str, object] = {
             "lock_name": holder.lock_name,
@@ -96,4 +99,24 @@ class Admission:
             f"lock '{holder.lock_name}' is held by {holder.user_email} "
             f"(execution {holder.execution_id}, {state})",
             details,
+        )
+
+    def _held_by_hold(self, hold: Lock) -> LockHeld:
+        """Names the hold's holder, its reason and the time it has left."""
+        left = max(0.0, (parse_iso(hold.expires_at) - self._clock.now()).total_seconds())
+        return LockHeld(
+            f"lock '{hold.lock_name}' is held by a hold of {hold.user_email}: "
+            f'"{hold.reason}" (ends in {format_seconds(left)}, at {hold.expires_at})',
+            details={
+                "lock_name": hold.lock_name,
+                "holder": hold.user_email,
+                "holder_kind": "hold",
+                "execution_id": hold.execution_id,
+                "reason": hold.reason,
+                "acquired_at": hold.acquired_at,
+                "expires_at": hold.expires_at,
+                "execution_status": None,
+                "execution_started_at": None,
+                "execution_finished_at": None,
+            },
         )

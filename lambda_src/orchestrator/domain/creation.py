@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from orchestrator.domain.admission import Admission
-from orchestrator.domain.errors import Conflict, LockHeld, MycliError
+from orchestrator.domain.errors import Conflict, LockHeld, MycliError, ValidationFailed
 from orchestrator.domain.idempotency import (
     IdempotencyMarker,
     check_same_request,
@@ -21,6 +21,7 @@ from orchestrator.domain.idempotency import (
     request_fingerprint,
 )
 from orchestrator.domain.models import Caller, Execution, ExecutionRequest, utc_iso
+from orchestrator.domain.queued_runs import QueuedRuns, check_wait
 from orchestrator.domain.run_inputs import ResolvedInputs, RunInputs
 from orchestrator.ports import Clock, ExecutionStore, LockStore
 
@@ -55,6 +56,7 @@ class Creation:
         inputs: RunInputs,
         new_id: Callable[[], str],
         sleep: Callable[[float], None] = time.sleep,
+        queued: QueuedRuns | None = None,
     ) -> None:
         self._executions = executions
         self._locks = locks
@@ -64,6 +66,7 @@ class Creation:
         self._inputs = inputs
         self._new_id = new_id
         self._sleep = sleep
+        self._queued = queued
 
     def admit(
         self,
@@ -134,22 +137,40 @@ class Creation:
         Everything that can refuse the request is checked before the lock is taken; after
         that, any failure (the record refused by the quota or the key's marker, storage)
         releases the lock this request took before the error goes out."""
+        check_wait(request)
+        if request.wait_lock_seconds is not None and self._queued is None:
+            raise ValidationFailed("this server has no lock queue: wait_lock_seconds")
         resolved = self._inputs.resolve(caller, request, execution_id)
         execution = resolved.pending_record(
             caller, request, execution_id, utc_iso(self._clock.now()), request_id, fingerprint
         )
         self._admission.admit(caller)
-        acquired = False
+        acquired = queued = False
         try:
             if request.lock:
-                self._admission.acquire_lock(request.lock, execution)
-                acquired = True
+                try:
+                    self._admission.acquire_lock(request.lock, execution)
+                    acquired = True
+                except LockHeld:
+                    if request.wait_lock_seconds is None or self._queued is None:
+                        raise
+                    lease = execution.timeout_seconds + self._policy.lock_grace_seconds
+                    execution = self._queued.enqueue(execution, request, lease)
+                    queued = True
             self._executions.create(execution, limits=self._admission.limits, claimed_by=owner)
         except BaseException:
-            if acquired and request.lock:
-                self._locks.release(request.lock, execution_id)
+            if request.lock and (acquired or queued):
+                self._give_back(request.lock, execution_id, queued)
             raise
         return Admitted(execution, resolved)
+
+    def _give_back(self, lock_name: str, execution_id: str, queued: bool) -> None:
+        """Undo a refused create's place: its lock, or its queue entry (or, when that entry
+        was promoted meanwhile, the lock it was given)."""
+        if queued and self._queued is not None and self._queued.withdraw(lock_name, execution_id):
+            return
+        if self._locks.release(lock_name, execution_id) and queued and self._queued is not None:
+            self._queued.advance(lock_name)
 
     def _repeated(self, execution_id: str, fingerprint: str, refused: MycliError) -> Execution:
         """The answer to a keyed create refused by a lock or the record: the first execution

@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 
 from orchestrator.domain.admission import Admission
 from orchestrator.domain.creation import Creation
-from orchestrator.domain.errors import LaunchFailed, NotFound, StopFailed
+from orchestrator.domain.errors import LaunchFailed, MycliError, NotFound, StopFailed
 from orchestrator.domain.execution_reads import ExecutionReads
 from orchestrator.domain.idempotency import idempotent_execution_id
 from orchestrator.domain.images import ImageService, RunImage
+from orchestrator.domain.lock_queue import LockQueueService
 from orchestrator.domain.models import (
     DEFAULT_MAX_RUNNING_PER_USER,
     DEFAULT_MAX_RUNNING_TOTAL,
@@ -31,6 +32,7 @@ from orchestrator.domain.models import (
     LogPage,
     Page,
     Quota,
+    Role,
     SecretValues,
     TaskStateChange,
     Upload,
@@ -42,12 +44,15 @@ from orchestrator.domain.outcomes import (
     outcome_of_exit,
     outcome_of_stop,
 )
+from orchestrator.domain.queued_runs import QueuedRuns, QueuePlace, queued_request
 from orchestrator.domain.run_inputs import RunInputs, launch_on_image
 from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.uploads import UploadService
 from orchestrator.ports import (
     Clock,
+    EnvSealer,
     ExecutionStore,
+    LockQueue,
     LockStore,
     LogReader,
     LogWaiter,
@@ -109,7 +114,11 @@ class ExecutionService:
         log_waiter: LogWaiter | None = None,
         images: ImageService | None = None,
         secrets: SecretService | None = None,
+        lock_queue: LockQueue | None = None,
+        env_sealer: EnvSealer | None = None,
     ) -> None:
+        """`lock_queue` (with `env_sealer` for queued runs' env values): runs may wait for a
+        taken lock (domain/queued_runs.py); without it a taken lock refuses."""
         self._executions = executions
         self._locks = locks
         self._runner = runner
@@ -129,8 +138,27 @@ class ExecutionService:
         # The store counts and records in one atomic step: no lock of this process is
         # needed, and hosts racing each other cannot all pass the same count.
         self._admission = Admission(executions, locks, clock, self._policy, self._metrics)
+        self._queued = (
+            QueuedRuns(
+                executions,
+                locks,
+                LockQueueService(lock_queue, locks, clock),
+                env_sealer,
+                self._launch_queued,
+                self.finish,
+            )
+            if lock_queue is not None
+            else None
+        )
         self._creation = Creation(
-            executions, locks, clock, self._policy, self._admission, self._inputs, new_id
+            executions,
+            locks,
+            clock,
+            self._policy,
+            self._admission,
+            self._inputs,
+            new_id,
+            queued=self._queued,
         )
         self._reads = ExecutionReads(executions, log_reader, self._log_waiter)
 
@@ -154,6 +182,10 @@ class ExecutionService:
         resolved = admitted.resolved
         if resolved is None:
             return admitted.execution
+        if admitted.execution.status is Status.QUEUED and request.lock:
+            # The lock may have freed since it was found taken: its queue advances now.
+            self.advance_queue(request.lock)
+            return self._require(admitted.execution.execution_id)
         return self._launch(
             admitted.execution,
             request,
@@ -180,10 +212,24 @@ class ExecutionService:
                 self._locks.release(execution.lock_name, execution.execution_id)
 
     def cancel(self, caller: Caller, execution_id: str) -> Execution:
-        """Ask a running execution to stop; a finished one is returned as it is."""
+        """Ask a running execution to stop (a queued one leaves its queue); a finished one
+        is returned as it is."""
         execution = self.get(caller, execution_id)
         if execution.status.is_terminal or execution.status is Status.CANCELLING:
             return execution
+        reason = f"cancelled by {caller.email}"
+        if (
+            execution.status is Status.QUEUED
+            and execution.lock_name
+            and self._queued is not None
+            and self._queued.withdraw(execution.lock_name, execution_id)
+        ):
+            # Out of the queue before its turn: nothing can start it any more.
+            self._executions.annotate(execution_id, cancelled_by=caller.email)
+            return (
+                self.finish(execution_id, Status.CANCELLED, reason=f"{reason} while queued")
+                or execution
+            )
         cancelling = self._executions.advance(
             execution_id,
             Status.CANCELLING,
@@ -192,6 +238,9 @@ class ExecutionService:
         )
         if cancelling is None:
             return self._require(execution_id)
+        if cancelling.waits_in_queue:
+            # Given its lock but not launched yet: its launch will not claim it now.
+            return self.finish(execution_id, Status.CANCELLED, reason=reason) or cancelling
         if cancelling.task_ref:
             # Recorded CANCELLING first: a stop that fails now is repeated by the reaper.
             with contextlib.suppress(StopFailed):
@@ -252,9 +301,10 @@ class ExecutionService:
         *,
         exit_code: int | None = None,
         reason: str | None = None,
+        advance: bool = True,
     ) -> Execution | None:
         """Record a terminal status (only if still running), release the execution's lock and
-        what its launch holds (Runner.release).
+        what its launch holds (Runner.release), and (`advance`) let the lock's queue move.
 
         Safe to repeat: a replayed finish changes nothing but still makes sure both are free."""
         now = self._now()
@@ -269,20 +319,76 @@ class ExecutionService:
             reason=reason,
         )
         current = updated or self._executions.get(execution_id)
-        if current is not None and current.lock_name and current.status.is_terminal:
+        if current is None or not current.status.is_terminal:
+            return current
+        if current.lock_name:
+            if current.waits_in_queue and self._queued is not None:
+                self._queued.withdraw(current.lock_name, execution_id)
             self._locks.release(current.lock_name, execution_id)
-        if current is not None and current.status.is_terminal:
-            self._runner.release(current)
+            if advance:
+                self.advance_queue(current.lock_name)
+        self._runner.release(current)
         return current
 
     def fail_unfinished(self, reason: str) -> list[Execution]:
-        """Mark every non-terminal execution FAILED (the host that ran them is gone)."""
+        """Mark every started execution FAILED (the host that ran them is gone). Queued
+        runs keep waiting; `sweep_queues` starts them once their locks are free."""
         failed = []
         for execution in self._executions.list_active():
-            finished = self.finish(execution.execution_id, Status.FAILED, reason=reason)
+            if execution.status is Status.QUEUED:
+                continue
+            finished = self.finish(
+                execution.execution_id, Status.FAILED, reason=reason, advance=False
+            )
             if finished is not None:
                 failed.append(finished)
         return failed
+
+    # -- the lock queue (queued_runs.py) ----------------------------------------------------
+
+    def advance_queue(self, lock_name: str) -> None:
+        """The lock may be free: start the next run waiting for it, end expired waits."""
+        if self._queued is not None:
+            self._queued.advance(lock_name)
+
+    def sweep_queues(self) -> None:
+        """`advance_queue` on every lock someone waits for (the reaper; locally a ticker)."""
+        if self._queued is not None:
+            self._queued.sweep(self._executions.list_active())
+
+    def queue_place(self, execution: Execution) -> QueuePlace | None:
+        """Where a QUEUED run stands in its lock's queue, and what holds the lock."""
+        return self._queued.place(execution) if self._queued is not None else None
+
+    def _launch_queued(self, execution: Execution) -> None:
+        """Launch a QUEUED run that now holds its lock, once (QUEUED -> PENDING is the claim),
+        with its inputs resolved again from its record and its sealed env values."""
+        assert self._queued is not None
+        now = self._now()
+        pending = self._executions.advance(
+            execution.execution_id, Status.PENDING, updated_at=now, dequeued_at=now
+        )
+        if pending is None:  # claimed by another promoter, or cancelled
+            return
+        try:
+            request = queued_request(pending, self._queued.unseal_env(pending))
+            caller = Caller(email=pending.user_email, role=Role.USER)
+            resolved = self._inputs.resolve(caller, request, pending.execution_id)
+        except (MycliError, ValueError) as error:
+            message = error.message if isinstance(error, MycliError) else str(error)
+            self.finish(pending.execution_id, Status.FAILED, reason=f"failed to start: {message}")
+            return
+        if pending.sealed_env is not None:
+            self._executions.annotate(pending.execution_id, sealed_env=None)
+        self._launch(
+            pending,
+            request,
+            resolved.upload,
+            resolved.stdin,
+            resolved.run_image,
+            resolved.secrets.values,
+            resolved.git,
+        )
 
     # -- queries (execution_reads.py) ------------------------------------------------------
 

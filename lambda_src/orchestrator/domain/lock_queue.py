@@ -76,15 +76,19 @@ class LockQueueService:
         return self._queue.remove(lock_name, execution_id)
 
     def promote(self, lock_name: str) -> Promotion:
-        """Drop the expired waits at the head, then start the head if the lock is free."""
+        """Drop the expired waits (wherever they stand), then start the head if the lock is
+        free."""
         now = self._clock.now()
-        expired = []
-        for entry in self._queue.entries(lock_name):
-            if not entry.wait_expired(now):
-                break
-            if self._queue.remove(lock_name, entry.execution_id):
-                expired.append(entry)
+        expired = [
+            entry
+            for entry in self._queue.entries(lock_name)
+            if entry.wait_expired(now) and self._queue.remove(lock_name, entry.execution_id)
+        ]
         return Promotion(started=self._queue.promote_head(lock_name, now), expired=expired)
+
+    def waiting_locks(self) -> list[str]:
+        """The locks someone waits for."""
+        return self._queue.waiting_locks()
 
     def promote_all(self) -> list[Promotion]:
         """`promote` on every lock someone waits for (the reaper's sweep)."""

@@ -88,6 +88,7 @@ TIMED_OUT_EXIT_CODE = 124
 
 
 class ExecutionStatus(StrEnum):
+    QUEUED = "QUEUED"  # waiting in its lock's queue (issue 21); nothing launched yet
     PENDING = "PENDING"
     STARTING = "STARTING"
     RUNNING = "RUNNING"
@@ -125,11 +126,12 @@ TERMINAL_STATUSES = frozenset(
 )
 ACTIVE_STATUSES = tuple(s for s in ExecutionStatus if s not in TERMINAL_STATUSES)
 _RANK = {
-    ExecutionStatus.PENDING: 0,
-    ExecutionStatus.STARTING: 1,
-    ExecutionStatus.RUNNING: 2,
-    ExecutionStatus.CANCELLING: 3,
-    **{s: 4 for s in TERMINAL_STATUSES},
+    ExecutionStatus.QUEUED: 0,
+    ExecutionStatus.PENDING: 1,
+    ExecutionStatus.STARTING: 2,
+    ExecutionStatus.RUNNING: 3,
+    ExecutionStatus.CANCELLING: 4,
+    **{s: 5 for s in TERMINAL_STATUSES},
 }
 
 
@@ -202,6 +204,9 @@ class ExecutionRequest:
     git_subdir: str | None = None
     git_secret: str | None = None
     purpose: str = RUN  # CHECK: a platform check (`mycli doctor`), not in default listings
+    # With `lock`: when the lock is taken, wait in its queue this long (QUEUED) instead of
+    # being refused.
+    wait_lock_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -245,18 +250,34 @@ class Execution:
     # the runner to free when the run ends: stored, never shown.
     grant_id: str | None = None
     purpose: str = RUN  # RUN or CHECK (PURPOSES); fixed at creation
+    # A run that waited for its lock (issue 21): until when it may wait, and when it was
+    # given the lock (its timeout counts from then).
+    lock_wait_until: str | None = None
+    dequeued_at: str | None = None
+    # A queued run's env values, sealed (ports.EnvSealer) until its launch: stored, never shown.
+    sealed_env: str | None = None
 
     @property
     def is_check(self) -> bool:
         return self.purpose == CHECK
 
     @property
+    def launched_from(self) -> str:
+        """When its launch began: its creation, or for a queued run when it got its lock."""
+        return self.dequeued_at or self.started_at
+
+    @property
     def deadline(self) -> datetime:
-        return parse_iso(self.started_at) + timedelta(seconds=self.timeout_seconds)
+        return parse_iso(self.launched_from) + timedelta(seconds=self.timeout_seconds)
+
+    @property
+    def waits_in_queue(self) -> bool:
+        """Queued and never given its lock (a cancel must take it out of the queue)."""
+        return self.lock_wait_until is not None and self.dequeued_at is None
 
     def to_dict(self) -> dict[str, object]:
         data = dict(self.__dict__)  # the fields, in order (a copy: listings call this a lot)
-        del data["request_fingerprint"], data["grant_id"]
+        del data["request_fingerprint"], data["grant_id"], data["sealed_env"]
         data["status"] = self.status.value
         data["env_names"] = list(self.env_names)
         data["secret_names"] = list(self.secret_names)
@@ -271,6 +292,7 @@ EXECUTION_SETTABLE_FIELDS = frozenset(Execution.__dataclass_fields__) - {
     "user_email",
     "request_fingerprint",
     "purpose",
+    "lock_wait_until",
 }
 
 

@@ -53,6 +53,7 @@ class ReapReport:
     failed: list[str] = field(default_factory=list)  # left for the next run
     swept: list[str] = field(default_factory=list)  # executions whose leftovers were freed
     sweep_failed: bool = False  # left for the next run
+    queues_failed: bool = False  # advancing the lock queues failed: left for the next run
 
 
 class Reaper:
@@ -80,10 +81,17 @@ class Reaper:
         active = self._executions.list_active()
         ended = self._ended([e for e in active if e.task_ref])
         for execution in active:
+            if execution.status is ExecutionStatus.QUEUED:
+                continue  # waits for its lock: the queues' sweep below
             try:
                 self._reap(execution, ended, report)
             except Exception:  # one execution's failure must not stop the others
                 report.failed.append(execution.execution_id)
+        try:
+            # Ends expired waits; starts runs whose lock freed without its queue advancing.
+            self._service.sweep_queues()
+        except Exception:
+            report.queues_failed = True
         if self._leftovers is not None:
             try:
                 report.swept = self._leftovers.sweep(self._clock.now() - self._leftover_age)
@@ -124,7 +132,7 @@ class Reaper:
                 self._service.finish(execution_id, ExecutionStatus.FAILED, reason=TASK_LOST_REASON)
                 report.lost.append(execution_id)
         elif not execution.task_ref:
-            if parse_iso(execution.started_at) + LAUNCH_GRACE <= now:
+            if parse_iso(execution.launched_from) + LAUNCH_GRACE <= now:
                 # A task may have started without being recorded: stop it before the lock
                 # is freed, so nothing runs without its execution and its lock.
                 self._runner.stop(execution, NEVER_RECORDED_STOP)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
+from orchestrator.adapters.local.env_sealer import FernetEnvSealer
 from orchestrator.adapters.local.images import SqliteImageStore
+from orchestrator.adapters.local.lock_queue import SqliteLockQueue
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.output_imports import LocalOutputImports
 from orchestrator.adapters.local.runner import LocalProcessRunner
@@ -113,6 +115,8 @@ class LocalPlatform:
             log_waiter=self.log_waiter,
             images=images,
             secrets=self.secrets,
+            lock_queue=SqliteLockQueue(self.database),
+            env_sealer=FernetEnvSealer(settings.data_dir / KEY_FILE),
         )
         self.runner.subscribe(executions)
         self.services = Services(
@@ -141,7 +145,12 @@ class LocalPlatform:
                 "execution" if len(failed) == 1 else "executions",
                 RESTART_REASON,
             )
+        self.sweep_queues()
         return len(failed)
+
+    def sweep_queues(self) -> None:
+        """Start queued runs whose lock is free; end waits that expired."""
+        self.services.executions.sweep_queues()
 
     def purge_uploads(self) -> int:
         """Remove archives past the retention (7 days) and slots that expired unused."""

@@ -25,6 +25,7 @@ from orchestrator.local.server import LocalApiServer, ServerLimits, listening_so
 logger = logging.getLogger("mycli.server")
 
 UPLOAD_PURGE_INTERVAL_SECONDS = 3600
+QUEUE_SWEEP_INTERVAL_SECONDS = 1.0
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
 # The server process's exit status when it cannot listen (`mycli local up` reads it).
@@ -105,6 +106,7 @@ def serve(
         platform = LocalPlatform(settings)
         platform.recover()
         _purge_uploads_periodically(platform)
+        sweeping = _sweep_queues_periodically(platform)
         server = LocalApiServer(
             platform.services,
             host,
@@ -134,9 +136,26 @@ def serve(
         try:
             server.serve_forever()
         finally:
+            sweeping.set()  # no queued run starts while the server stops
             platform.shutdown()
             state_path(settings.data_dir).unlink(missing_ok=True)
             logger.info("mycli local server stopped")
+
+
+def _sweep_queues_periodically(platform: LocalPlatform) -> threading.Event:
+    """Every second: start queued runs whose lock freed (a hold that expired), end waits
+    that expired. Set the returned event to stop."""
+    stop = threading.Event()
+
+    def sweep_forever() -> None:
+        while not stop.wait(QUEUE_SWEEP_INTERVAL_SECONDS):
+            try:
+                platform.sweep_queues()
+            except Exception:  # the next sweep tries again
+                logger.exception("sweeping the lock queues failed")
+
+    threading.Thread(target=sweep_forever, name="queue-sweep", daemon=True).start()
+    return stop
 
 
 def _purge_uploads_periodically(platform: LocalPlatform) -> None:

@@ -23,9 +23,11 @@ from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
 from orchestrator.ports import (
     ApiKeyStore,
+    EnvSealer,
     ExecutionStore,
     ImagePlatform,
     ImageStore,
+    LockQueue,
     LockStore,
     LogReader,
     Metrics,
@@ -73,6 +75,20 @@ def lock_store(settings: AwsSettings, clients: AwsClients) -> LockStore:
 
     settings.require("locks_table")
     return DynamoLockStore(clients.dynamodb, settings.locks_table)
+
+
+def lock_queue(settings: AwsSettings, clients: AwsClients) -> LockQueue:
+    from orchestrator.adapters.aws.dynamodb_lock_queue import DynamoLockQueue
+
+    settings.require("locks_table", "lock_queue_table")
+    return DynamoLockQueue(clients.dynamodb, settings.lock_queue_table, settings.locks_table)
+
+
+def queued_env_sealer(settings: AwsSettings, clients: AwsClients) -> EnvSealer:
+    from orchestrator.adapters.aws.kms_queued_env import KmsQueuedEnvSealer
+
+    settings.require("env_key")
+    return KmsQueuedEnvSealer(clients.kms, settings.env_key)
 
 
 def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
@@ -174,6 +190,8 @@ class AwsPorts:
     keys: ApiKeyStore
     executions: ExecutionStore
     locks: LockStore
+    lock_queue: LockQueue
+    env_sealer: EnvSealer
     runner: Runner
     log_reader: LogReader
     uploads: UploadStore
@@ -191,6 +209,8 @@ class AwsPorts:
             keys=later(api_key_store),
             executions=later(execution_store),
             locks=later(lock_store),
+            lock_queue=later(lock_queue),
+            env_sealer=later(queued_env_sealer),
             runner=later(ecs_runner),
             log_reader=later(s3_log_reader),
             uploads=later(upload_store),
@@ -227,6 +247,8 @@ def build_services(
             log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
             images=images,
             secrets=secrets,
+            lock_queue=ports.lock_queue,
+            env_sealer=ports.env_sealer,
         ),
         locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),

@@ -195,13 +195,16 @@ def _index_key(execution: Execution, partition: _Partition) -> dict[str, str]:
 
 
 def execution_item(execution: Execution) -> dict[str, object]:
-    """What an execution item holds: the record, and the fingerprint of an idempotent
-    create's request (stored, never shown, so not in `to_dict`; absent on older items)."""
+    """What an execution item holds: the record, the fingerprint of an idempotent create's
+    request and a queued run's sealed env values (stored, never shown, so not in `to_dict`;
+    absent on older items)."""
     data = execution.to_dict()
     data["status"] = stored_value(execution.status.value, execution.purpose)
     data["user_email"] = stored_value(execution.user_email, execution.purpose)
     if execution.request_fingerprint is not None:
         data["request_fingerprint"] = execution.request_fingerprint
+    if execution.sealed_env is not None:
+        data["sealed_env"] = execution.sealed_env
     return data
 
 

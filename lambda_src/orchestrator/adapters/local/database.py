@@ -162,6 +162,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX lock_queue_by_lock ON lock_queue (lock_name, seq);
     ALTER TABLE locks ADD COLUMN reason TEXT;
     """,
+    # A queued run: how long it may wait, when it got its lock, its sealed env values.
+    """
+    ALTER TABLE executions ADD COLUMN lock_wait_until TEXT;
+    ALTER TABLE executions ADD COLUMN dequeued_at TEXT;
+    ALTER TABLE executions ADD COLUMN sealed_env TEXT;
+    """,
 )
 
 

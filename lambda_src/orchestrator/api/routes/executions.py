@@ -29,6 +29,7 @@ from orchestrator.domain.models import (
     MAX_LOG_PAGE_BYTES,
     MAX_LOG_WAIT_SECONDS,
     MAX_PAGE_SIZE,
+    Execution,
     ExecutionRequest,
     ExecutionStatus,
 )
@@ -61,7 +62,11 @@ IdempotencyKey = Annotated[
     tags=["executions"],
     security=API_KEY,
     responses={
-        202: documented(ExecutionOut, "accepted; FAILED with a reason if it could not start"),
+        202: documented(
+            ExecutionOut,
+            "accepted; FAILED with a reason if it could not start; QUEUED (with `queue`) when "
+            "its lock is taken and it may wait",
+        ),
         **errors(
             400,
             401,
@@ -74,14 +79,16 @@ IdempotencyKey = Annotated[
             "images, or a variable in both env and secrets",
             e404="no such upload (upload_id, stdin_upload_id), or not the caller's; or no "
             "such image",
-            e409="lock_held: names the holder and its execution's state; details: lock_name, "
-            "holder (email), execution_id, acquired_at, expires_at, execution_status, "
-            "execution_started_at, execution_finished_at (the last three null if the run is "
-            "unknown); or a request with this Idempotency-Key is in progress",
+            e409="lock_held (without wait_lock_seconds): names the holder and its execution's "
+            "state; details: lock_name, holder (email), execution_id, acquired_at, "
+            "expires_at, execution_status, execution_started_at, execution_finished_at (the "
+            'last three null if the run is unknown), and for a hold holder_kind "hold" and '
+            "reason; or a request with this Idempotency-Key is in progress",
             e413="the body is over 1 MiB, or the upload over the upload limit",
-            e429="too_many_executions: over the running limit (GET /quota); not queued, and "
-            "no Retry-After: retry once a run ends. Or throttled, with Retry-After: retry "
-            "with the same Idempotency-Key",
+            e429="too_many_executions: over the running limit (GET /quota; a QUEUED run "
+            "counts); not queued, and no Retry-After: retry once a run ends. queue_full: 100 "
+            "runs wait for the lock already. Or throttled, with Retry-After: retry with the "
+            "same Idempotency-Key",
         ),
         422: documented(
             ErrorOut,
@@ -110,11 +117,21 @@ def create_execution(
         git_subdir=body.git_subdir,
         git_secret=body.git_secret,
         purpose=body.purpose,
+        wait_lock_seconds=body.wait_lock_seconds,
     )
     execution = services().executions.start(
         caller(), request, current_scope().request_id, idempotency_key
     )
-    return execution.to_dict()
+    return _with_queue_place(execution)
+
+
+def _with_queue_place(execution: Execution) -> dict[str, Any]:
+    """The execution; a QUEUED one with where it stands in its lock's queue."""
+    data = execution.to_dict()
+    place = services().executions.queue_place(execution)
+    if place is not None:
+        data["queue"] = place.to_dict()
+    return data
 
 
 @router.get(
@@ -163,7 +180,7 @@ def list_executions(
     },
 )
 def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return services().executions.get(caller(), execution_id).to_dict()
+    return _with_queue_place(services().executions.get(caller(), execution_id))
 
 
 @router.get(
