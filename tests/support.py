@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fake_lock_history import InMemoryLockHistory
+from fake_lock_queue import InMemoryLockQueue
 from fakes import (
     FakeClock,
     FakeLogReader,
@@ -37,6 +39,8 @@ class FakeWorld:
         self.clock = FakeClock()
         self.executions = InMemoryExecutionStore()
         self.locks = InMemoryLockStore()
+        self.lock_queue = InMemoryLockQueue(self.locks)
+        self.lock_history = InMemoryLockHistory()
         self.keys = InMemoryApiKeyStore()
         self.runner = FakeRunner()
         self.logs = FakeLogReader()
@@ -63,7 +67,13 @@ class FakeWorld:
                 secrets=secret_service,
             ),
             uploads=upload_service,
-            locks=LockService(self.locks, self.executions, self.clock),
+            locks=LockService(
+                self.locks,
+                self.executions,
+                self.clock,
+                queue=self.lock_queue,
+                history=self.lock_history,
+            ),
             users=UserService(self.keys, self.clock),
             backend="local",
             images=image_service,

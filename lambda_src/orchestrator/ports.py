@@ -180,7 +180,9 @@ class LockHistory(Protocol):
         """Append `event`; the same `event_id` again changes nothing."""
         ...
 
-    def newest(self, lock_name: str | None, limit: int, before: HistoryMark | None) -> list[LockEvent]:
+    def newest(
+        self, lock_name: str | None, limit: int, before: HistoryMark | None
+    ) -> list[LockEvent]:
         """At most `limit` events (of `lock_name`, or of every lock), newest first, strictly
         older than `before` when given. Cost depends on `limit`, not on the history's size."""
         ...

@@ -25,6 +25,10 @@ def event(n: int, lock_name: str = "prod", *, seconds: int | None = None) -> Loc
     )
 
 
+def flat(pages: list[list[LockEvent]]) -> list[LockEvent]:
+    return [event for page in pages for event in page]
+
+
 def read_all(history: Any, lock_name: str | None, limit: int) -> list[list[LockEvent]]:
     """Every page of the listing, each at most `limit` long."""
     pages: list[list[LockEvent]] = []
@@ -69,8 +73,8 @@ def test_pages_join_up_without_gaps_or_repeats(lock_history: Any) -> None:
     prod = read_all(lock_history, "prod", 3)
 
     assert [len(page) for page in everything] == [4, 4, 3]
-    assert sum(everything, []) == sorted(recorded, key=lambda e: e.mark, reverse=True)
-    assert sum(prod, []) == [e for e in reversed(recorded) if e.lock_name == "prod"]
+    assert flat(everything) == sorted(recorded, key=lambda e: e.mark, reverse=True)
+    assert flat(prod) == [e for e in reversed(recorded) if e.lock_name == "prod"]
 
 
 def test_events_of_the_same_instant_are_ordered_by_lock_then_id(lock_history: Any) -> None:
@@ -78,7 +82,7 @@ def test_events_of_the_same_instant_are_ordered_by_lock_then_id(lock_history: An
     for item in same:
         lock_history.record(item)
 
-    listed = sum(read_all(lock_history, None, 1), [])
+    listed = flat(read_all(lock_history, None, 1))
 
     assert [(e.lock_name, e.event_id) for e in listed] == [
         ("b", f"{4:016x}"),
@@ -86,7 +90,7 @@ def test_events_of_the_same_instant_are_ordered_by_lock_then_id(lock_history: An
         ("a", f"{3:016x}"),
         ("a", f"{1:016x}"),
     ]
-    assert sum(read_all(lock_history, "a", 1), []) == [same[2], same[0]]
+    assert flat(read_all(lock_history, "a", 1)) == [same[2], same[0]]
 
 
 def test_recording_the_same_event_again_keeps_one(lock_history: Any) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.images import SqliteImageStore
+from orchestrator.adapters.local.lock_history import SqliteLockHistory
+from orchestrator.adapters.local.lock_queue import SqliteLockQueue
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.output_imports import LocalOutputImports
 from orchestrator.adapters.local.runner import LocalProcessRunner
@@ -84,6 +86,8 @@ class LocalPlatform:
         self.database = Database(settings.database_path)
         self.executions_store = SqliteExecutionStore(self.database)
         self.locks_store = SqliteLockStore(self.database)
+        self.lock_queue_store = SqliteLockQueue(self.database)
+        self.lock_history_store = SqliteLockHistory(self.database)
         self.keys_store = SqliteApiKeyStore(self.database)
         self.log_waiter = LocalLogWaiter(settings.max_log_wait_seconds)
         self.runner = LocalProcessRunner(
@@ -117,7 +121,13 @@ class LocalPlatform:
         self.runner.subscribe(executions)
         self.services = Services(
             executions=executions,
-            locks=LockService(self.locks_store, self.executions_store, clock),
+            locks=LockService(
+                self.locks_store,
+                self.executions_store,
+                clock,
+                queue=self.lock_queue_store,
+                history=self.lock_history_store,
+            ),
             users=UserService(self.keys_store, clock),
             uploads=self.uploads,
             backend="local",

@@ -26,6 +26,8 @@ from orchestrator.ports import (
     ExecutionStore,
     ImagePlatform,
     ImageStore,
+    LockHistory,
+    LockQueue,
     LockStore,
     LogReader,
     Metrics,
@@ -73,6 +75,20 @@ def lock_store(settings: AwsSettings, clients: AwsClients) -> LockStore:
 
     settings.require("locks_table")
     return DynamoLockStore(clients.dynamodb, settings.locks_table)
+
+
+def lock_queue(settings: AwsSettings, clients: AwsClients) -> LockQueue:
+    from orchestrator.adapters.aws.dynamodb_lock_queue import DynamoLockQueue
+
+    settings.require("lock_queue_table", "locks_table")
+    return DynamoLockQueue(clients.dynamodb, settings.lock_queue_table, settings.locks_table)
+
+
+def lock_history(settings: AwsSettings, clients: AwsClients) -> LockHistory:
+    from orchestrator.adapters.aws.dynamodb_lock_history import DynamoLockHistory
+
+    settings.require("lock_queue_table")
+    return DynamoLockHistory(clients.dynamodb, settings.lock_queue_table)
 
 
 def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
@@ -181,6 +197,8 @@ class AwsPorts:
     image_platform: ImagePlatform
     secrets: SecretStore
     output_imports: OutputImports
+    lock_queue: LockQueue
+    lock_history: LockHistory
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -198,6 +216,8 @@ class AwsPorts:
             image_platform=later(image_platform),
             secrets=later(secret_store),
             output_imports=later(output_imports),
+            lock_queue=later(lock_queue),
+            lock_history=later(lock_history),
         )
 
 
@@ -228,7 +248,13 @@ def build_services(
             images=images,
             secrets=secrets,
         ),
-        locks=LockService(ports.locks, ports.executions, clock),
+        locks=LockService(
+            ports.locks,
+            ports.executions,
+            clock,
+            queue=ports.lock_queue,
+            history=ports.lock_history,
+        ),
         users=UserService(ports.keys, clock),
         uploads=uploads,
         backend="aws",
