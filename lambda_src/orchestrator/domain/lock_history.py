@@ -4,6 +4,7 @@ and runs' locks an admin forced free. Stored through the LockHistory port."""
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,7 +58,9 @@ class LockEvent:
 
 
 def new_event_id() -> str:
-    return secrets.token_hex(8)
+    """Unique, and in the order this host made them: events of one lock in the same
+    millisecond (a hold released at once) still list in the order they happened."""
+    return f"{time.time_ns():020d}{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True)
