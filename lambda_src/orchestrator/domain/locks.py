@@ -123,7 +123,12 @@ class LockService:
         on the run). Then the queue may move on."""
         check_lock_name(lock_name)
         lock = self._locks.get(lock_name)
-        if lock is None or self.note_expired_hold(lock_name):
+        if lock is not None and self.note_expired_hold(lock_name):
+            # Past its end: free what is left of it, so the queue moves on now.
+            if self._locks.release(lock_name, lock.execution_id):
+                self._released(lock_name)
+            lock = None
+        if lock is None:
             raise NotFound(f"lock '{lock_name}' is not held")
         if lock.is_hold:
             if lock.user_email != caller.email and not caller.is_admin:
@@ -151,8 +156,9 @@ class LockService:
         return self.release(caller, lock_name)
 
     def note_expired_hold(self, lock_name: str) -> bool:
-        """When the lock's stored holder is a hold past its end: record that it expired
-        (once, however often this is called) and free it. True when it had expired."""
+        """When the lock's stored holder is a hold past its end, record that it expired
+        (once, however often this is called). True when it had expired. The lock itself is
+        left to whoever takes it next (an expired lock counts as free everywhere)."""
         lock = self._locks.get(lock_name)
         if lock is None or not lock.is_hold or lock.is_active(self._clock.now()):
             return False
@@ -168,8 +174,6 @@ class LockService:
                 event_id=f"expire-{lock.execution_id}",
             )
         )
-        if self._locks.release(lock_name, lock.execution_id):
-            self._released(lock_name)
         return True
 
     def history(
