@@ -200,3 +200,38 @@ def test_a_failing_release_callback_does_not_undo_the_release(world: FakeWorld) 
 
     assert world.services.locks.release(ALICE, "prod").lock_name == "prod"
     assert world.services.locks.picture() == []
+
+
+def test_an_expired_hold_is_recorded_once_and_freed_by_a_release_attempt(
+    world: FakeWorld, released: list[str]
+) -> None:
+    world.services.locks.hold(ALICE, "prod", "r", 30)
+    world.clock.advance(31)
+
+    assert world.services.locks.note_expired_hold("prod") is True
+    assert world.services.locks.note_expired_hold("prod") is True
+    assert released == []  # noticing it frees nothing: a hold never starts runs
+    with pytest.raises(NotFound):
+        world.services.locks.release(ALICE, "prod")
+
+    assert released == ["prod"] and world.locks.get("prod") is None
+    assert [e.action for e in world.services.locks.history().items] == [
+        LockAction.EXPIRE,
+        LockAction.HOLD,
+    ]
+
+
+def test_a_hold_over_an_expired_hold_records_the_expiry_and_starts_nothing(
+    world: FakeWorld, released: list[str]
+) -> None:
+    world.services.locks.hold(ALICE, "prod", "old", 30)
+    world.clock.advance(31)
+
+    holder = world.services.locks.hold(BOB, "prod", "new", 60)
+
+    assert (holder.user_email, released) == (BOB.email, [])
+    assert [(e.action, e.user_email) for e in world.services.locks.history("prod").items] == [
+        (LockAction.HOLD, BOB.email),
+        (LockAction.EXPIRE, ALICE.email),
+        (LockAction.HOLD, ALICE.email),
+    ]
