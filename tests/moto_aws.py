@@ -174,6 +174,7 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "API_KEYS_TABLE": settings.api_keys_table,
         "EXECUTIONS_TABLE": settings.executions_table,
         "LOCKS_TABLE": settings.locks_table,
+        "LOCK_QUEUE_TABLE": settings.lock_queue_table,
         "CLUSTER_ARN": settings.cluster,
         "TASK_DEFINITION_ARN": settings.task_definition,
         "CODE_BUCKET": settings.code_bucket,

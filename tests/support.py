@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+from fake_lock_history import InMemoryLockHistory
+from fake_lock_queue import InMemoryLockQueue
 from fakes import (
     FakeClock,
     FakeLogReader,
@@ -15,6 +20,7 @@ from fakes import (
     RecordingImagePlatform,
     RecordingLogWaiter,
 )
+from orchestrator.adapters.local.env_sealer import FernetEnvSealer
 from orchestrator.domain.executions import ExecutionService
 from orchestrator.domain.images import ImagePolicy, ImageService
 from orchestrator.domain.locks import LockService
@@ -37,6 +43,8 @@ class FakeWorld:
         self.clock = FakeClock()
         self.executions = InMemoryExecutionStore()
         self.locks = InMemoryLockStore()
+        self.lock_queue = InMemoryLockQueue(self.locks)
+        self.lock_history = InMemoryLockHistory()
         self.keys = InMemoryApiKeyStore()
         self.runner = FakeRunner()
         self.logs = FakeLogReader()
@@ -61,14 +69,23 @@ class FakeWorld:
                 log_waiter=self.log_waiter,
                 images=image_service,
                 secrets=secret_service,
+                lock_queue=self.lock_queue,
+                env_sealer=FernetEnvSealer(Path(tempfile.mkdtemp()) / "secrets.key"),
             ),
             uploads=upload_service,
-            locks=LockService(self.locks, self.executions, self.clock),
+            locks=LockService(
+                self.locks,
+                self.executions,
+                self.clock,
+                queue=self.lock_queue,
+                history=self.lock_history,
+            ),
             users=UserService(self.keys, self.clock),
             backend="local",
             images=image_service,
             secrets=secret_service,
         )
+        self.services.locks.on_release = self.services.executions.advance_queue
 
 
 def started_execution(

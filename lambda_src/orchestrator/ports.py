@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from orchestrator.domain.idempotency import IdempotencyMarker
+from orchestrator.domain.lock_history import HistoryMark, LockEvent
 from orchestrator.domain.models import (
     ApiKeyRecord,
     Execution,
@@ -181,6 +182,21 @@ class LockQueue(Protocol):
 
     def waiting_locks(self) -> list[str]:
         """The names of the locks whose queue is not empty (the reaper's sweep)."""
+        ...
+
+
+class LockHistory(Protocol):
+    """What happened to locks (domain/lock_history.py), kept for `GET /lock-history`."""
+
+    def record(self, event: LockEvent) -> None:
+        """Append `event`; the same `event_id` again changes nothing."""
+        ...
+
+    def newest(
+        self, lock_name: str | None, limit: int, before: HistoryMark | None
+    ) -> list[LockEvent]:
+        """At most `limit` events (of `lock_name`, or of every lock), newest first, strictly
+        older than `before` when given. Cost depends on `limit`, not on the history's size."""
         ...
 
 

@@ -42,7 +42,7 @@ def test_a_forbidden_character_is_400_and_takes_no_lock(
 
     # then it is refused in words, nothing runs and the lock is free
     assert words in error["message"]
-    assert api.call("GET", "/locks", api.admin_key) == (200, {"items": []})
+    assert api.call("GET", "/locks", api.admin_key) == (200, {"locks": []})
     assert api.call("GET", "/executions", api.alice_key)[1]["items"] == []
 
 
@@ -298,7 +298,9 @@ def test_health_is_open_and_every_other_operation_needs_the_key() -> None:
         ("GET", "/executions/{execution_id}/logs", {"200", "400", "401", "404"}),
         ("POST", "/executions/{execution_id}/cancel", {"202", "400", "401", "404"}),
         ("GET", "/locks", {"200", "400", "401"}),
-        ("DELETE", "/locks/{lock_name}", {"200", "400", "401", "403", "404", "409"}),
+        ("DELETE", "/locks/{lock_name}", {"200", "400", "401", "403", "404"}),
+        ("POST", "/locks/{lock_name}/hold", {"201", "400", "401", "409", "413", "415"}),
+        ("GET", "/lock-history", {"200", "400", "401"}),
         ("POST", "/users", {"201", "400", "401", "403", "409", "413", "415"}),
         ("GET", "/users", {"200", "400", "401", "403"}),
         ("DELETE", "/users/{email}", {"200", "400", "401", "403", "404", "409"}),

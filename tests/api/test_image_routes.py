@@ -149,7 +149,7 @@ def test_a_run_on_an_image_is_recorded_with_it_and_limited_to_its_size(api: ApiH
     assert (status, over["error"]["code"]) == (400, "validation_error")
     assert "limit" in over["error"]["message"]
     assert status_bad == 400 and "512, 1024, 2048" in bad["error"]["message"]
-    assert api.call("GET", "/locks", api.alice_key)[1]["items"] == []
+    assert api.call("GET", "/locks", api.alice_key)[1]["locks"] == []
 
     # And a run within the limits is recorded with its image and size, its memory applied
     status, created = api.call(

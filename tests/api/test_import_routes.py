@@ -85,7 +85,7 @@ def test_output_then_record_makes_a_finished_run_with_its_exact_logs(api: ApiHar
     ]
     assert logs["complete"] is True
     # No slot, no lock: the quota and the lock list are as before.
-    assert api.call("GET", "/locks", api.admin_key)[1]["items"] == []
+    assert api.call("GET", "/locks", api.admin_key)[1]["locks"] == []
     assert api.call("GET", "/quota", api.admin_key)[1]["total_running"] == 0
     # Another record under the same id: 409, the first kept; output for it: 409.
     changed = {"execution": record(exit_code=0), "output_bytes": 15}

@@ -136,5 +136,5 @@ def test_a_run_with_a_refused_secret_is_400_and_takes_no_lock(
     )
 
     assert status == 400 and words in answer["error"]["message"], answer
-    assert api.call("GET", "/locks", api.alice_key)[1]["items"] == []
+    assert api.call("GET", "/locks", api.alice_key)[1]["locks"] == []
     assert api.call("GET", "/executions", api.alice_key)[1]["items"] == []

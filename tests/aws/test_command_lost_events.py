@@ -63,4 +63,4 @@ def test_a_command_container_killed_before_its_exit_takes_the_events_code_and_re
 
     # Then the run failed with them (ECS's reason shown), and its lock is free
     assert (final["status"], final["exit_code"], final["reason"]) == ("FAILED", exit_code, reason)
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []

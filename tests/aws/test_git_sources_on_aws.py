@@ -144,4 +144,4 @@ def test_the_agents_commit_is_recorded_and_its_checkout_failure_is_the_reason(
     assert (done["status"], done["git_commit"]) == ("SUCCEEDED", SHA)
     _, final = lambdas.call("GET", f"/executions/{failed['execution_id']}", lambdas.alice_key)
     assert (final["status"], final["reason"], final["git_commit"]) == ("FAILED", reason, None)
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []

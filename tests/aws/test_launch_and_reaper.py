@@ -257,7 +257,7 @@ def test_a_task_started_but_never_recorded_is_stopped_before_its_lock_is_freed(
 
     monkeypatch.setattr(executions._executions, "annotate", dies)
     # A dead function cleans nothing up (a raised error would stop the task and free the lock).
-    monkeypatch.setattr(executions, "_abandon", lambda execution, launched: None)
+    monkeypatch.setattr(executions._launcher, "_abandon", lambda execution, launched: None)
     with pytest.raises(RuntimeError):
         executions.start(ALICE, ExecutionRequest("sleep 600", lock="prod"))
     monkeypatch.undo()

@@ -42,7 +42,7 @@ def test_a_create_over_the_per_user_limit_is_429_with_the_figures(limited: Lambd
     assert "you have 2 running, the limit is 2 per user" in body["error"]["message"]
     assert body["error"]["details"]["running"] == 2
     _, locks = limited.call("GET", "/locks", limited.admin_key)
-    assert locks["items"] == [], "a refused create takes no lock"
+    assert locks["locks"] == [], "a refused create takes no lock"
 
 
 def test_the_total_limit_holds_across_users_and_admins_see_it(limited: Lambdas) -> None:

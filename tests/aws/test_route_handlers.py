@@ -54,7 +54,7 @@ def stop_event(lambdas: Lambdas, execution: dict[str, Any], **fields: Any) -> di
 
 def test_every_route_of_the_contract_has_its_own_function() -> None:
     modules = [route.module for route in ROUTES]
-    assert len(modules) == len(set(modules)) == 23
+    assert len(modules) == len(set(modules)) == 25
 
 
 def test_health_answers_without_a_key(lambdas: Lambdas) -> None:
@@ -89,7 +89,6 @@ def test_user_routes_need_the_admin_role(lambdas: Lambdas) -> None:
         ("GET", "/users", None),
         ("POST", "/users", {"email": "c@example.com"}),
         ("DELETE", "/users/bob@example.com", None),
-        ("DELETE", "/locks/prod", None),
     ]:
         status, error = lambdas.call(method, path, lambdas.alice_key, body=body)
         assert (status, error["error"]["code"]) == (403, "forbidden")
@@ -106,7 +105,9 @@ def test_create_runs_an_ecs_task_and_records_it(lambdas: Lambdas) -> None:
     assert task["startedBy"] == execution["execution_id"]
     assert task["taskDefinitionArn"] == lambdas.settings.task_definition
     _, locks = lambdas.call("GET", "/locks", lambdas.bob_key)
-    assert [lock["execution_id"] for lock in locks["items"]] == [execution["execution_id"]]
+    assert [lock["holder"]["execution_id"] for lock in locks["locks"]] == [
+        execution["execution_id"]
+    ]
 
 
 def test_a_held_lock_is_409_naming_the_holder(lambdas: Lambdas) -> None:
@@ -135,7 +136,7 @@ def test_a_launch_failure_is_recorded_failed_and_frees_the_lock(
 
     assert execution["status"] == "FAILED"
     assert execution["reason"].startswith("failed to start: ")
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_another_users_execution_is_404_and_an_admin_sees_and_cancels_it(lambdas: Lambdas) -> None:
@@ -312,7 +313,7 @@ def test_task_events_settle_the_execution_and_free_the_lock(lambdas: Lambdas) ->
         3,
         "exited with code 3",
     )
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_a_task_that_never_started_is_failed_with_the_reason(lambdas: Lambdas) -> None:
@@ -332,7 +333,7 @@ def test_a_task_that_never_started_is_failed_with_the_reason(lambdas: Lambdas) -
 
     assert final["status"] == "FAILED"
     assert final["reason"].startswith("failed to start: CannotPullContainerError")
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_events_about_other_tasks_are_ignored(lambdas: Lambdas) -> None:
@@ -384,7 +385,7 @@ def test_the_reaper_stops_overdue_tasks_and_their_stop_event_is_a_timeout(lambda
 
     assert report["stopped"] == [execution["execution_id"]]
     assert final["status"] == "TIMED_OUT"
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_the_reaper_fails_executions_whose_task_is_lost(lambdas: Lambdas) -> None:
@@ -399,7 +400,7 @@ def test_the_reaper_fails_executions_whose_task_is_lost(lambdas: Lambdas) -> Non
 
     assert report["lost"] == [execution["execution_id"]]
     assert (final["status"], final["reason"]) == ("FAILED", "task lost")
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_users_are_managed_through_dynamodb(lambdas: Lambdas) -> None:
@@ -473,7 +474,7 @@ def test_the_agents_result_gives_the_exit_code_and_commit_over_the_events(
         "exited with code 7",
     )
     assert final["git_commit"] == "a" * 40
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_a_failure_the_agent_reports_fails_the_run_with_its_reason(lambdas: Lambdas) -> None:
@@ -488,7 +489,7 @@ def test_a_failure_the_agent_reports_fails_the_run_with_its_reason(lambdas: Lamb
         "FAILED",
         "upload refused: path leaves the directory",
     )
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 @pytest.mark.parametrize(
@@ -522,7 +523,7 @@ def test_without_a_result_a_dead_agent_fails_the_run_never_with_the_commands_cod
     _, final = lambdas.call("GET", f"/executions/{execution['execution_id']}", lambdas.alice_key)
 
     assert (final["status"], final["exit_code"], final["reason"]) == ("FAILED", None, reason)
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_without_a_result_a_cancelled_run_is_cancelled_and_a_timed_out_one_timed_out(

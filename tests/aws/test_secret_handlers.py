@@ -166,7 +166,7 @@ def test_a_refused_secret_is_400_before_any_lock_or_task(
     assert status == 400 and words in answer["error"]["message"]
     operations = {operation for operation, _ in calls}
     assert "RunTask" not in operations and "PutItem" not in operations
-    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["items"] == []
+    assert lambdas.call("GET", "/locks", lambdas.alice_key)[1]["locks"] == []
 
 
 def test_writes_and_uses_are_logged_without_the_value_and_no_body_is_logged(

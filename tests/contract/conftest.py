@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from fake_lock_history import InMemoryLockHistory
 from fake_lock_queue import InMemoryLockQueue
 from fakes import (
     InMemoryApiKeyStore,
@@ -23,10 +24,12 @@ from orchestrator.adapters.aws.dynamodb import (
     DynamoExecutionStore,
     DynamoLockStore,
 )
+from orchestrator.adapters.aws.dynamodb_lock_history import DynamoLockHistory
 from orchestrator.adapters.aws.dynamodb_lock_queue import DynamoLockQueue
 from orchestrator.adapters.aws.images import DynamoImageStore
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.images import SqliteImageStore
+from orchestrator.adapters.local.lock_history import SqliteLockHistory
 from orchestrator.adapters.local.lock_queue import SqliteLockQueue
 from orchestrator.adapters.local.stores import (
     SqliteApiKeyStore,
@@ -127,3 +130,17 @@ LOCK_QUEUES: dict[str, StoreFactory] = {
 def queue_and_locks(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     """A LockQueue and the LockStore it promotes into."""
     return LOCK_QUEUES[request.param](request, tmp_path)
+
+
+LOCK_HISTORIES: dict[str, StoreFactory] = {
+    "memory": lambda request, tmp: InMemoryLockHistory(),
+    "sqlite": lambda request, tmp: SqliteLockHistory(_sqlite(tmp)),
+    "dynamodb": lambda request, tmp: DynamoLockHistory(
+        _dynamodb(request)[1], _dynamodb(request)[0].lock_queue_table
+    ),
+}
+
+
+@pytest.fixture(params=sorted(LOCK_HISTORIES))
+def lock_history(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    return LOCK_HISTORIES[request.param](request, tmp_path)

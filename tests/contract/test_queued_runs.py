@@ -173,7 +173,7 @@ def test_given_a_hold_then_runs_are_refused_with_its_reason_or_queue_behind_it(
     # A run without a wait is refused, naming the hold's reason and time left
     with pytest.raises(LockHeld) as refused:
         service.start(BOB, ExecutionRequest(command="x", lock=LOCK))
-    assert '"incident 42" (ends in 30m' in refused.value.message
+    assert '"incident 42", ends in 30m' in refused.value.message
     assert refused.value.details["holder_kind"] == "hold"
     # A run with a wait queues behind it, and starts once the hold is released
     queued = service.start(BOB, waits())

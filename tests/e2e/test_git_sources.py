@@ -129,7 +129,7 @@ def test_an_upper_case_scheme_is_fetched_as_checked_by_the_cli_and_the_api(world
         assert time.monotonic() < deadline, api_run
         time.sleep(0.2)
     assert (api_run["status"], api_run["git_commit"]) == ("SUCCEEDED", world.repo.main)
-    assert world.get("/locks")["items"] == []
+    assert world.get("/locks")["locks"] == []
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_a_failed_checkout_fails_the_run_with_its_reason_and_frees_the_lock(
     assert reason in err
     assert record is not None and record["status"] == "FAILED"
     assert reason in record["reason"] and record["exit_code"] is None
-    assert world.get("/locks")["items"] == []
+    assert world.get("/locks")["locks"] == []
 
 
 @pytest.mark.parametrize(
@@ -258,7 +258,7 @@ def test_a_redirect_fails_a_run_with_a_git_secret_and_the_secret_never_follows_i
     assert reason in err
     assert record is not None and record["status"] == "FAILED"
     assert record["reason"] == f"git checkout failed: {reason}"
-    assert world.get("/locks")["items"] == []
+    assert world.get("/locks")["locks"] == []
     assert PRIVATE_PASSWORD not in err + json.dumps(record)
     assert (without[0], without[1]) == (0, "1\n"), without[2]
     assert without[3] is not None and without[3]["git_commit"] == world.repo.first

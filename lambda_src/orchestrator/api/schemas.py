@@ -209,16 +209,18 @@ class CreateUser(BaseModel):
 
 
 class LockHolderOut(BaseModel):
+    """Who holds a lock: a run or a hold. Every key is always there."""
+
     model_config = _DOCUMENTED
 
     kind: Literal["run", "hold"]
     lock_name: str
-    execution_id: str = Field(description="the run's id, or a hold's (\"hold-…\")")
-    user_email: str
-    since: str
-    until: str
-    status: ExecutionStatus | None = Field(default=None, description="a run's status")
-    reason: str | None = Field(default=None, description="a hold's reason")
+    execution_id: str = Field(description='the run\'s execution id, or the hold id "hold-<hex>"')
+    user_email: str = Field(description="who started the run or took the hold")
+    since: str = Field(description="when the lock was taken (ISO 8601 UTC)")
+    until: str = Field(description="when the lock expires unless released first")
+    status: str | None = Field(description="a run's execution status; null for a hold")
+    reason: str | None = Field(description="a hold's reason; null for a run")
 
 
 class QueuePlaceOut(BaseModel):
@@ -328,22 +330,6 @@ class LogPageOut(BaseModel):
         description="why the execution ended as it did, as GET /executions/{execution_id} has "
         "it (null while it runs)"
     )
-
-
-class LockOut(BaseModel):
-    model_config = _DOCUMENTED
-
-    lock_name: str
-    execution_id: str
-    user_email: str
-    acquired_at: str
-    expires_at: str
-
-
-class LockListOut(BaseModel):
-    model_config = _DOCUMENTED
-
-    items: list[LockOut]
 
 
 class UserOut(BaseModel):

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from orchestrator.domain.durations import format_seconds
 from orchestrator.domain.errors import LockHeld
-from orchestrator.domain.models import Caller, Execution, Lock, Quota, parse_iso, utc_iso
+from orchestrator.domain.lock_holders import lock_held_error
+from orchestrator.domain.models import Caller, Execution, Lock, Quota, utc_iso
 from orchestrator.domain.quota import RunningLimits
 from orchestrator.ports import Clock, ExecutionStore, LockStore, Metrics
 
@@ -74,49 +74,7 @@ class Admission:
             raise self._lock_held(holder)
 
     def _lock_held(self, holder: Lock) -> LockHeld:
-        """Names the holder's run and where it stands (RUNNING since ..., or already ended and
-        the lock about to be freed), not the lock's expiry, which may be far off."""
-        if holder.is_hold:
-            return self._held_by_hold(holder)
-        run = self._executions.get(holder.execution_id)
-        details: dict[str, object] = {
-            "lock_name": holder.lock_name,
-            "holder": holder.user_email,
-            "execution_id": holder.execution_id,
-            "expires_at": holder.expires_at,
-            "acquired_at": holder.acquired_at,
-            "execution_status": run.status.value if run else None,
-            "execution_started_at": run.started_at if run else None,
-            "execution_finished_at": run.finished_at if run else None,
-        }
-        if run is None:
-            state = f"acquired {holder.acquired_at}"
-        elif run.finished_at:
-            state = f"{run.status.value} at {run.finished_at}; the lock is being freed"
-        else:
-            state = f"{run.status.value} since {run.started_at}"
-        return LockHeld(
-            f"lock '{holder.lock_name}' is held by {holder.user_email} "
-            f"(execution {holder.execution_id}, {state})",
-            details,
-        )
-
-    def _held_by_hold(self, hold: Lock) -> LockHeld:
-        """Names the hold's holder, its reason and the time it has left."""
-        left = max(0.0, (parse_iso(hold.expires_at) - self._clock.now()).total_seconds())
-        return LockHeld(
-            f"lock '{hold.lock_name}' is held by a hold of {hold.user_email}: "
-            f'"{hold.reason}" (ends in {format_seconds(left)}, at {hold.expires_at})',
-            details={
-                "lock_name": hold.lock_name,
-                "holder": hold.user_email,
-                "holder_kind": "hold",
-                "execution_id": hold.execution_id,
-                "reason": hold.reason,
-                "acquired_at": hold.acquired_at,
-                "expires_at": hold.expires_at,
-                "execution_status": None,
-                "execution_started_at": None,
-                "execution_finished_at": None,
-            },
-        )
+        """Names the holder: a run and where it stands (RUNNING since ..., or already ended
+        and the lock about to be freed), or a hold with its reason and the time it has left."""
+        run = None if holder.is_hold else self._executions.get(holder.execution_id)
+        return lock_held_error(holder, run, self._clock.now())

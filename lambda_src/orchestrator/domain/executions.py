@@ -6,14 +6,15 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from orchestrator.domain.admission import Admission
 from orchestrator.domain.creation import Creation
-from orchestrator.domain.errors import LaunchFailed, MycliError, NotFound, StopFailed
+from orchestrator.domain.errors import NotFound, StopFailed
 from orchestrator.domain.execution_reads import ExecutionReads
 from orchestrator.domain.idempotency import idempotent_execution_id
-from orchestrator.domain.images import ImageService, RunImage
+from orchestrator.domain.images import ImageService
+from orchestrator.domain.launching import Launcher
 from orchestrator.domain.lock_queue import LockQueueService
 from orchestrator.domain.models import (
     DEFAULT_MAX_RUNNING_PER_USER,
@@ -26,26 +27,19 @@ from orchestrator.domain.models import (
     Execution,
     ExecutionRequest,
     ExecutionStatus,
-    GitSource,
-    LaunchResult,
-    LaunchSpec,
     LogPage,
     Page,
     Quota,
-    Role,
-    SecretValues,
     TaskStateChange,
-    Upload,
     utc_iso,
 )
 from orchestrator.domain.outcomes import (
-    ABANDONED,
     TIMEOUT_STOP_PREFIX,
     outcome_of_exit,
     outcome_of_stop,
 )
-from orchestrator.domain.queued_runs import QueuedRuns, QueuePlace, queued_request
-from orchestrator.domain.run_inputs import RunInputs, launch_on_image
+from orchestrator.domain.queued_runs import QueuedRuns, QueuePlace
+from orchestrator.domain.run_inputs import RunInputs
 from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.uploads import UploadService
 from orchestrator.ports import (
@@ -161,6 +155,9 @@ class ExecutionService:
             queued=self._queued,
         )
         self._reads = ExecutionReads(executions, log_reader, self._log_waiter)
+        self._launcher = Launcher(
+            executions, locks, runner, clock, self._metrics, self._inputs, self.finish
+        )
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -186,30 +183,7 @@ class ExecutionService:
             # The lock may have freed since it was found taken: its queue advances now.
             self.advance_queue(request.lock)
             return self._require(admitted.execution.execution_id)
-        return self._launch(
-            admitted.execution,
-            request,
-            resolved.upload,
-            resolved.stdin,
-            resolved.run_image,
-            resolved.secrets.values,
-            resolved.git,
-        )
-
-    def _abandon(self, execution: Execution, launched: LaunchResult | None) -> None:
-        """After a recorded execution's launch blew up unexpectedly: stop what may have
-        started, record FAILED, and whatever else fails meanwhile, free the lock."""
-        try:
-            # Best effort: the error that brought us here is the one to report.
-            with contextlib.suppress(Exception):
-                if launched is not None:
-                    self._runner.release(replace(execution, grant_id=launched.grant_id))
-                    self._runner.stop(replace(execution, task_ref=launched.task_ref), ABANDONED)
-            with contextlib.suppress(Exception):
-                self.finish(execution.execution_id, Status.FAILED, reason=ABANDONED)
-        finally:
-            if execution.lock_name:
-                self._locks.release(execution.lock_name, execution.execution_id)
+        return self._launcher.launch(admitted.execution, request, resolved)
 
     def cancel(self, caller: Caller, execution_id: str) -> Execution:
         """Ask a running execution to stop (a queued one leaves its queue); a finished one
@@ -361,34 +335,8 @@ class ExecutionService:
         return self._queued.place(execution) if self._queued is not None else None
 
     def _launch_queued(self, execution: Execution) -> None:
-        """Launch a QUEUED run that now holds its lock, once (QUEUED -> PENDING is the claim),
-        with its inputs resolved again from its record and its sealed env values."""
         assert self._queued is not None
-        now = self._now()
-        pending = self._executions.advance(
-            execution.execution_id, Status.PENDING, updated_at=now, dequeued_at=now
-        )
-        if pending is None:  # claimed by another promoter, or cancelled
-            return
-        try:
-            request = queued_request(pending, self._queued.unseal_env(pending))
-            caller = Caller(email=pending.user_email, role=Role.USER)
-            resolved = self._inputs.resolve(caller, request, pending.execution_id)
-        except (MycliError, ValueError) as error:
-            message = error.message if isinstance(error, MycliError) else str(error)
-            self.finish(pending.execution_id, Status.FAILED, reason=f"failed to start: {message}")
-            return
-        if pending.sealed_env is not None:
-            self._executions.annotate(pending.execution_id, sealed_env=None)
-        self._launch(
-            pending,
-            request,
-            resolved.upload,
-            resolved.stdin,
-            resolved.run_image,
-            resolved.secrets.values,
-            resolved.git,
-        )
+        self._launcher.launch_queued(execution, self._queued.unseal_env)
 
     # -- queries (execution_reads.py) ------------------------------------------------------
 
@@ -434,61 +382,6 @@ class ExecutionService:
         return self._admission.quota(caller)
 
     # -- internals --------------------------------------------------------------------------
-
-    def _launch(
-        self,
-        execution: Execution,
-        request: ExecutionRequest,
-        upload: Upload | None,
-        stdin: Upload | None,
-        run_image: RunImage | None = None,
-        secret_values: SecretValues | None = None,
-        git: GitSource | None = None,
-    ) -> Execution:
-        spec = LaunchSpec(
-            execution_id=execution.execution_id,
-            command=execution.command,
-            env=dict(request.env),
-            timeout_seconds=execution.timeout_seconds,
-            upload_id=execution.upload_id,
-            upload_location=upload.location if upload else None,
-            stdin_location=stdin.location if stdin else None,
-            secrets=secret_values or SecretValues(),
-            git=git,
-        )
-        spec = launch_on_image(spec, run_image)
-        launched: LaunchResult | None = None
-        try:
-            try:
-                launched = self._runner.launch(spec)
-            except LaunchFailed as exc:
-                self._metrics.count("FailedToStart")
-                failed = self.finish(
-                    execution.execution_id, Status.FAILED, reason=f"failed to start: {exc}"
-                )
-                return failed or execution
-            self._metrics.count("ExecutionsStarted")
-            self._executions.annotate(
-                execution.execution_id,
-                task_ref=launched.task_ref,
-                log_stream_name=launched.log_stream_name,
-                grant_id=launched.grant_id,
-            )
-            starting = self._executions.advance(
-                execution.execution_id, Status.STARTING, updated_at=self._now()
-            )
-            if starting is not None:
-                return starting
-            # The runner already reported progress, or a cancel arrived while launching.
-            current = self._require(execution.execution_id)
-            if current.status is Status.CANCELLING:
-                self._runner.stop(current, f"cancelled by {current.cancelled_by}")
-            elif current.status.is_terminal:  # it ended before its grant id was stored
-                self._runner.release(current)
-            return current
-        except BaseException:
-            self._abandon(execution, launched)
-            raise
 
     def _require(self, execution_id: str) -> Execution:
         execution = self._executions.get(execution_id)

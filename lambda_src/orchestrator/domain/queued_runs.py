@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from orchestrator.domain.durations import format_seconds
 from orchestrator.domain.errors import ValidationFailed
+from orchestrator.domain.lock_holders import LockHolder
 from orchestrator.domain.lock_queue import LockQueueService
 from orchestrator.domain.models import (
     Execution,
@@ -52,33 +53,14 @@ class QueuePlace:
 
     lock_name: str
     position: int | None
-    holder: Lock | None
-    holder_status: ExecutionStatus | None = None  # a run holder's status
+    holder: LockHolder | None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "lock_name": self.lock_name,
             "position": self.position,
-            "holder": holder_dict(self.holder, self.holder_status) if self.holder else None,
+            "holder": self.holder.to_dict() if self.holder else None,
         }
-
-
-def holder_dict(lock: Lock, status: ExecutionStatus | None) -> dict[str, object]:
-    """A lock's holder as the API shows it: a run (with its status) or a hold (with its
-    reason)."""
-    holder: dict[str, object] = {
-        "kind": "hold" if lock.is_hold else "run",
-        "lock_name": lock.lock_name,
-        "execution_id": lock.execution_id,
-        "user_email": lock.user_email,
-        "since": lock.acquired_at,
-        "until": lock.expires_at,
-    }
-    if lock.is_hold:
-        holder["reason"] = lock.reason
-    else:
-        holder["status"] = status.value if status else None
-    return holder
 
 
 def check_wait(request: ExecutionRequest) -> None:
@@ -178,15 +160,14 @@ class QueuedRuns:
         """Where a QUEUED run stands; None for any other."""
         if execution.lock_name is None or execution.status is not Status.QUEUED:
             return None
-        holder = self._locks.get(execution.lock_name)
+        lock = self._locks.get(execution.lock_name)
         run = None
-        if holder is not None and not holder.is_hold:
-            run = self._executions.get(holder.execution_id)
+        if lock is not None and not lock.is_hold:
+            run = self._executions.get(lock.execution_id)
         return QueuePlace(
             lock_name=execution.lock_name,
             position=self._queue.position(execution.lock_name, execution.execution_id),
-            holder=holder,
-            holder_status=run.status if run else None,
+            holder=LockHolder.of(lock, run) if lock is not None else None,
         )
 
     def advance(self, lock_name: str) -> None:

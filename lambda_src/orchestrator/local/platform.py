@@ -12,6 +12,7 @@ from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.env_sealer import FernetEnvSealer
 from orchestrator.adapters.local.images import SqliteImageStore
+from orchestrator.adapters.local.lock_history import SqliteLockHistory
 from orchestrator.adapters.local.lock_queue import SqliteLockQueue
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
 from orchestrator.adapters.local.output_imports import LocalOutputImports
@@ -86,6 +87,8 @@ class LocalPlatform:
         self.database = Database(settings.database_path)
         self.executions_store = SqliteExecutionStore(self.database)
         self.locks_store = SqliteLockStore(self.database)
+        self.lock_queue_store = SqliteLockQueue(self.database)
+        self.lock_history_store = SqliteLockHistory(self.database)
         self.keys_store = SqliteApiKeyStore(self.database)
         self.log_waiter = LocalLogWaiter(settings.max_log_wait_seconds)
         self.runner = LocalProcessRunner(
@@ -115,13 +118,20 @@ class LocalPlatform:
             log_waiter=self.log_waiter,
             images=images,
             secrets=self.secrets,
-            lock_queue=SqliteLockQueue(self.database),
+            lock_queue=self.lock_queue_store,
             env_sealer=FernetEnvSealer(settings.data_dir / KEY_FILE),
         )
         self.runner.subscribe(executions)
         self.services = Services(
             executions=executions,
-            locks=LockService(self.locks_store, self.executions_store, clock),
+            locks=LockService(
+                self.locks_store,
+                self.executions_store,
+                clock,
+                queue=self.lock_queue_store,
+                history=self.lock_history_store,
+                on_release=executions.advance_queue,
+            ),
             users=UserService(self.keys_store, clock),
             uploads=self.uploads,
             backend="local",

@@ -27,6 +27,7 @@ from orchestrator.ports import (
     ExecutionStore,
     ImagePlatform,
     ImageStore,
+    LockHistory,
     LockQueue,
     LockStore,
     LogReader,
@@ -89,6 +90,13 @@ def queued_env_sealer(settings: AwsSettings, clients: AwsClients) -> EnvSealer:
 
     settings.require("env_key")
     return KmsQueuedEnvSealer(clients.kms, settings.env_key)
+
+
+def lock_history(settings: AwsSettings, clients: AwsClients) -> LockHistory:
+    from orchestrator.adapters.aws.dynamodb_lock_history import DynamoLockHistory
+
+    settings.require("lock_queue_table")
+    return DynamoLockHistory(clients.dynamodb, settings.lock_queue_table)
 
 
 def upload_store(settings: AwsSettings, clients: AwsClients) -> UploadStore:
@@ -199,6 +207,7 @@ class AwsPorts:
     image_platform: ImagePlatform
     secrets: SecretStore
     output_imports: OutputImports
+    lock_history: LockHistory
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -218,6 +227,7 @@ class AwsPorts:
             image_platform=later(image_platform),
             secrets=later(secret_store),
             output_imports=later(output_imports),
+            lock_history=later(lock_history),
         )
 
 
@@ -234,23 +244,31 @@ def build_services(
     uploads = UploadService(ports.uploads, clock, UploadPolicy(max_bytes=settings.max_upload_bytes))
     images = _image_service(ports, settings, clock)
     secrets = SecretService(ports.secrets, clock)
+    executions = ExecutionService(
+        ports.executions,
+        ports.locks,
+        ports.runner,
+        ports.log_reader,
+        clock,
+        policy,
+        metrics=metrics,
+        uploads=uploads,
+        log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
+        images=images,
+        secrets=secrets,
+        lock_queue=ports.lock_queue,
+        env_sealer=ports.env_sealer,
+    )
     return Services(
-        executions=ExecutionService(
-            ports.executions,
+        executions=executions,
+        locks=LockService(
             ports.locks,
-            ports.runner,
-            ports.log_reader,
+            ports.executions,
             clock,
-            policy,
-            metrics=metrics,
-            uploads=uploads,
-            log_waiter=NoLogWait(),  # a function answers at once; the CLI polls
-            images=images,
-            secrets=secrets,
-            lock_queue=ports.lock_queue,
-            env_sealer=ports.env_sealer,
+            queue=ports.lock_queue,
+            history=ports.lock_history,
+            on_release=executions.advance_queue,
         ),
-        locks=LockService(ports.locks, ports.executions, clock),
         users=UserService(ports.keys, clock),
         uploads=uploads,
         backend="aws",

@@ -162,7 +162,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX lock_queue_by_lock ON lock_queue (lock_name, seq);
     ALTER TABLE locks ADD COLUMN reason TEXT;
     """,
-    # A queued run: how long it may wait, when it got its lock, its sealed env values.
+    # 13: what happened to locks (holds taken, released, expired; force-releases), newest
+    # first for every lock or one.
+    """
+    CREATE TABLE lock_history (
+        event_id     TEXT PRIMARY KEY,
+        lock_name    TEXT NOT NULL,
+        action       TEXT NOT NULL,
+        user_email   TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        holder_id    TEXT NOT NULL,
+        holder_email TEXT NOT NULL,
+        reason       TEXT
+    );
+    CREATE INDEX lock_history_by_time ON lock_history (at, lock_name, event_id);
+    CREATE INDEX lock_history_by_lock ON lock_history (lock_name, at, event_id);
+    """,
+    # 14: a queued run: how long it may wait, when it got its lock, its sealed env values.
     """
     ALTER TABLE executions ADD COLUMN lock_wait_until TEXT;
     ALTER TABLE executions ADD COLUMN dequeued_at TEXT;
