@@ -27,6 +27,8 @@ ROUTES = (
     RouteFunction("POST", "/executions/{execution_id}/cancel", "cancel_execution"),
     RouteFunction("GET", "/locks", "list_locks"),
     RouteFunction("DELETE", "/locks/{lock_name}", "release_lock"),
+    RouteFunction("POST", "/locks/{lock_name}/hold", "hold_lock"),
+    RouteFunction("GET", "/lock-history", "lock_history"),
     RouteFunction("POST", "/users", "create_user"),
     RouteFunction("GET", "/users", "list_users"),
     RouteFunction("DELETE", "/users/{email}", "revoke_user"),
