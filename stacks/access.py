@@ -1,11 +1,13 @@
 """What each function may do: exactly the calls its route makes, nothing more.
 
 Every authenticated route reads the caller's key and records its last use (GetItem and
-UpdateItem on APIKeys); the rest is per route."""
+UpdateItem on APIKeys); the rest is per route. A transaction (TransactWriteItems) needs the
+per-item action of each of its parts on each table (PutItem, UpdateItem, DeleteItem,
+ConditionCheckItem): IAM has no action of its own for it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 GET, PUT, UPDATE, DELETE = (
     "dynamodb:GetItem",
@@ -16,6 +18,11 @@ GET, PUT, UPDATE, DELETE = (
 QUERY, SCAN = "dynamodb:Query", "dynamodb:Scan"
 CONDITION_CHECK = "dynamodb:ConditionCheckItem"  # a transaction's check of another item
 AUTHENTICATE = (GET, UPDATE)
+# The LockQueue table (adapters/aws/dynamodb_lock_queue.py): a queue's entries are read with
+# Query and GetItem; enqueue, leave and promotion write them (promotion, in one transaction
+# with its PutItem on Locks); history items are put.
+QUEUE_READ = (GET, QUERY)
+QUEUE_WRITE = (GET, QUERY, PUT, UPDATE, DELETE)
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,7 @@ class Access:
     executions: tuple[str, ...] = ()
     execution_indexes: tuple[str, ...] = ()  # Query on these indexes
     locks: tuple[str, ...] = ()
+    lock_queue: tuple[str, ...] = ()  # actions on the LockQueue table (queues and history)
     run_tasks: bool = False
     stop_tasks: bool = False
     describe_tasks: bool = False
@@ -37,6 +45,9 @@ class Access:
     # its signer's rights) and GetObject of the manifest (to presign the agent's GET).
     write_run_inputs: bool = False
     seal_env: bool = False  # kms:Encrypt with the env key, and per-execution grants
+    # kms:Decrypt with the env key, only of values sealed while queued (encryption context
+    # purpose "queued-env"): a promoted run's env, sealed again for its task on launch.
+    unseal_queued_env: bool = False
     revoke_grants: bool = False  # kms:RevokeGrant on the env key: a run's, once it ended
     list_grants: bool = False  # kms:ListGrants on the env key: the sweep of old run grants
     images: tuple[str, ...] = ()  # actions on the Images table
@@ -52,24 +63,42 @@ class Access:
     import_output: bool = False
 
 
+# What launching a run takes: create's, and that of every function that may start a queued
+# run when a lock frees (the run's image, made again if the stack changed; its uploads, its
+# manifest and output slot; its values sealed with a grant for the task; its secrets).
+LAUNCH = Access(
+    run_tasks=True,
+    check_uploads=True,
+    write_run_inputs=True,
+    seal_env=True,
+    revoke_grants=True,  # the grant of a launch that failed
+    images=(GET, SCAN, UPDATE),  # the run's image, or the default one; made again
+    register_image_definitions=True,  # an image made from an older run task definition
+    deregister_image_definitions=True,
+    read_secrets=True,
+)
+# A promoter advances a lock's queue where the lock may have freed (a run's end, a release,
+# a cancel, a failed launch, the sweep): the promotion transaction (PutItem on Locks, the
+# entry's items out of LockQueue), expired waits ended, then the promoted run's launch with
+# its env values unsealed (domain/queued_runs.py). A hold never frees a lock: not one.
+PROMOTE = replace(
+    LAUNCH,
+    locks=(GET, PUT, DELETE),
+    lock_queue=QUEUE_WRITE,
+    unseal_queued_env=True,
+)
+
 FUNCTION_ACCESS: dict[str, Access] = {
     "health": Access(api_keys=()),
     "console": Access(api_keys=()),  # static files only: no table, no key
     "me": Access(),
-    "create_execution": Access(
+    # A run that may wait for its lock is queued (its env sealed); create then advances the
+    # lock's queue (the lock may have freed meanwhile), as does a launch that failed.
+    "create_execution": replace(
+        PROMOTE,
         # One transaction records the execution, counts it (the quota counters, read with
         # GetItem) and checks its Idempotency-Key's marker (put, and deleted on a refusal).
         executions=(QUERY, GET, PUT, UPDATE, DELETE, CONDITION_CHECK),
-        locks=(PUT, GET, DELETE),
-        run_tasks=True,
-        check_uploads=True,
-        write_run_inputs=True,
-        seal_env=True,
-        revoke_grants=True,  # the grant of a launch that failed
-        images=(GET, SCAN, UPDATE),  # the run's image, or the default one; made again
-        register_image_definitions=True,  # an image made from an older run task definition
-        deregister_image_definitions=True,
-        read_secrets=True,
     ),
     "create_upload": Access(sign_upload_puts=True),
     "create_image": Access(
@@ -81,11 +110,15 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "delete_image": Access(images=(GET, DELETE), deregister_image_definitions=True),
     "quota": Access(executions=(GET,)),  # the quota counters
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
-    "get_execution": Access(executions=(QUERY,)),
+    "get_execution": Access(executions=(QUERY,), locks=(GET,), lock_queue=QUEUE_READ),
     "get_execution_logs": Access(executions=(QUERY,), read_output=True),
-    "cancel_execution": Access(executions=(QUERY, UPDATE), stop_tasks=True),
-    "list_locks": Access(locks=(SCAN,)),
-    "release_lock": Access(locks=(GET, DELETE), executions=(QUERY, UPDATE)),
+    # A queued run leaves its queue; a cancel that ends a run frees its lock.
+    "cancel_execution": replace(PROMOTE, executions=(QUERY, UPDATE), stop_tasks=True),
+    "list_locks": Access(locks=(SCAN,), executions=(QUERY,), lock_queue=(*QUEUE_READ, SCAN)),
+    "release_lock": replace(PROMOTE, executions=(QUERY, UPDATE)),  # and records the release
+    # A hold never frees a lock, so it launches nothing; it is recorded in the history.
+    "hold_lock": Access(locks=(GET, PUT), executions=(QUERY,), lock_queue=(*QUEUE_READ, PUT)),
+    "lock_history": Access(lock_queue=(*QUEUE_READ, SCAN)),
     "create_user": Access(api_keys=(*AUTHENTICATE, PUT), api_keys_by_email=True),
     "list_users": Access(api_keys=(*AUTHENTICATE, SCAN)),
     "revoke_user": Access(api_keys_by_email=True),
@@ -101,23 +134,22 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "destroy_images": Access(
         api_keys=(), list_image_definitions=True, deregister_image_definitions=True
     ),
-    "task_events": Access(
+    "task_events": replace(
+        PROMOTE,
         api_keys=(),
         executions=(QUERY, UPDATE),
-        locks=(DELETE,),
-        read_run_results=True,
-        revoke_grants=True,  # the ended run's grant
+        read_run_results=True,  # the ended run's result (and its grant is revoked)
     ),
-    "reaper": Access(
+    "reaper": replace(
+        PROMOTE,
         api_keys=(),
         executions=(QUERY, UPDATE),
         execution_indexes=("status-started_at",),
-        locks=(DELETE,),
+        lock_queue=(*QUEUE_WRITE, SCAN),  # the sweep: every lock with waiters
         stop_tasks=True,
         describe_tasks=True,
         list_tasks=True,
         read_run_results=True,  # a task whose event was lost is settled from its result
-        revoke_grants=True,  # the grants of the runs it ends, and the sweep's
-        list_grants=True,
+        list_grants=True,  # the sweep of old grants (it revokes the runs' it ends too)
     ),
 }

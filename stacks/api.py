@@ -156,7 +156,9 @@ class RestApi(Construct):
         operation = self._openapi["paths"][path][method.lower()]
         resource.add_method(
             method,
-            apigateway.LambdaIntegration(function.function, proxy=True),
+            # No permission for the console's test-invoke stage: one per route, not two (the
+            # template stays well under CloudFormation's resource limit).
+            apigateway.LambdaIntegration(function.function, proxy=True, allow_test_invoke=False),
             request_validator=self.validator,
             operation_name=module,
             request_parameters={
@@ -176,7 +178,9 @@ class RestApi(Construct):
         for route in CONSOLE_ROUTES:
             self.api.root.resource_for_path(route.path).add_method(
                 route.method,
-                apigateway.LambdaIntegration(function.function, proxy=True),
+                apigateway.LambdaIntegration(
+                    function.function, proxy=True, allow_test_invoke=False
+                ),
                 request_validator=self.validator,
                 operation_name="console",
             )

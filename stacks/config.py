@@ -66,6 +66,7 @@ class PlatformConfig:
     # starting with this. Public registries need nothing.
     ecr_repository_prefix: str = "mycli/"
     existing_images_table: str = ""
+    existing_lock_queue_table: str = ""
     # An SNS topic the stack's alarms notify (its ARN); "" for none.
     alarm_topic_arn: str = ""
 

@@ -1,5 +1,5 @@
-"""Data: the APIKeys, Executions, Locks and Images tables, and the CodeBucket for uploads and runs'
-inputs.
+"""Data: the APIKeys, Executions, Locks, LockQueue and Images tables, and the CodeBucket for
+uploads and runs' inputs.
 
 With `mycli:retainData` (the default) they are kept when the stack is deleted or replaces
 them, but not when the stack's first create fails (RetainExceptOnCreate: a failed first
@@ -42,6 +42,12 @@ class DataStore(Construct):
             dynamodb.Table.from_table_name(self, "Locks", config.existing_locks_table)
             if config.existing_locks_table
             else self._build_locks()
+        )
+        # Runs waiting for a lock, and holds' history (adapters/aws/dynamodb_lock_queue.py).
+        self.lock_queue: dynamodb.ITable = (
+            dynamodb.Table.from_table_name(self, "LockQueue", config.existing_lock_queue_table)
+            if config.existing_lock_queue_table
+            else self._table("LockQueue", "lock_name", sort="item")
         )
         self.images: dynamodb.ITable = (
             dynamodb.Table.from_table_name(self, "Images", config.existing_images_table)

@@ -11,13 +11,14 @@ from orchestrator.adapters.aws.ssm_secrets import METADATA as SECRET_METADATA
 from orchestrator.adapters.aws.ssm_secrets import VALUES as SECRET_VALUES
 from orchestrator.adapters.aws.task_layout import RUNS_PREFIX, UPLOADS_PREFIX
 from orchestrator.handlers.catalog import ASSET_EXCLUDES
-from stacks.access import FUNCTION_ACCESS, Access
+from stacks.access import FUNCTION_ACCESS
 from stacks.api import RestApi
-from stacks.bucket_grants import MANIFEST_KEYS, OUTPUT_KEYS, RESULT_KEYS, grant_code_bucket
+from stacks.bucket_grants import MANIFEST_KEYS, OUTPUT_KEYS, RESULT_KEYS
 from stacks.config import PlatformConfig
 from stacks.data import DataStore
 from stacks.events import LifecycleEvents
 from stacks.executor import Executor
+from stacks.function_grants import FunctionGrants
 from stacks.functions import PythonFunction
 from stacks.image_grants import ImageGrants, deregister_on_delete
 from stacks.run_task import LAMBDA_SOURCE, LOG_STREAM_PREFIX
@@ -31,6 +32,7 @@ OUTPUTS = (
     "ApiKeysTableName",
     "ExecutionsTableName",
     "LocksTableName",
+    "LockQueueTableName",
     "CodeBucketName",
     "ClusterName",
 )
@@ -46,6 +48,15 @@ class MycliStack(Stack):
             executor=self.executor,
             images_table=self.data.images,
             role_arn_prefix=self._image_role_arn_prefix,
+        )
+        self.grants = FunctionGrants(
+            self,
+            data=self.data,
+            executor=self.executor,
+            image_grants=self.image_grants,
+            image_role_arn_prefix=self._image_role_arn_prefix,
+            image_family_prefix=self._image_family_prefix,
+            secrets_path=self.secrets_path,
         )
         self._code = lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES))
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
@@ -86,6 +97,7 @@ class MycliStack(Stack):
             "API_KEYS_TABLE": self.data.api_keys.table_name,
             "EXECUTIONS_TABLE": self.data.executions.table_name,
             "LOCKS_TABLE": self.data.locks.table_name,
+            "LOCK_QUEUE_TABLE": self.data.lock_queue.table_name,
             "CODE_BUCKET": self.data.code_bucket.bucket_name,
             "ENV_KEY_ARN": executor.env_key.key_arn,
             "TASK_ROLE_ARN": executor.task_role.role_arn,
@@ -140,7 +152,7 @@ class MycliStack(Stack):
             timeout=timeout,
             retry_attempts=retry_attempts,
         )
-        self._grant(function, FUNCTION_ACCESS[module])
+        self.grants.grant(function, FUNCTION_ACCESS[module])
         self.image_grants.grant(function, FUNCTION_ACCESS[module])
         return function
 
@@ -149,129 +161,13 @@ class MycliStack(Stack):
         """The SSM parameter path this stack's secrets live under (values and metadata)."""
         return f"/mycli/{self.stack_name}/"
 
-    def _parameter_arn(self, name: str) -> str:
-        return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{name}"
-
-    def _grant_secrets(self, function: PythonFunction, access: Access) -> None:
-        """SSM on this stack's secrets path only; the secrets key only through SSM, only for
-        parameters under that path (SSM puts the parameter's ARN in the encryption context)."""
-        values = self._parameter_arn(f"{self.secrets_path}{SECRET_VALUES}*")
-        metadata = self._parameter_arn(f"{self.secrets_path}{SECRET_METADATA}*")
-        through_ssm = {
-            "StringEquals": {"kms:ViaService": f"ssm.{self.region}.amazonaws.com"},
-            "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": values},
-        }
-        key = self.executor.secrets_key.key_arn
-        if access.write_secrets:
-            function.allow(["ssm:PutParameter"], [values, metadata])
-            # Rolls back a new value whose metadata could not be written (ssm_secrets.py).
-            function.allow(["ssm:DeleteParameter"], [values])
-            function.allow(["kms:Encrypt", "kms:GenerateDataKey"], [key], **through_ssm)
-        if access.list_secrets:
-            function.allow(
-                ["ssm:GetParametersByPath"],
-                [self._parameter_arn(f"{self.secrets_path}{SECRET_METADATA}".rstrip("/"))],
-            )
-        if access.delete_secrets:
-            function.allow(["ssm:GetParameters"], [metadata])
-            function.allow(["ssm:DeleteParameters"], [values, metadata])
-        if access.read_secrets:
-            function.allow(["ssm:GetParameters"], [values, metadata])
-            function.allow(["kms:Decrypt"], [key], **through_ssm)
-
-    def _grant(self, function: PythonFunction, access: Access) -> None:
-        data, executor = self.data, self.executor
-        for table, actions in (
-            (data.api_keys, access.api_keys),
-            (data.executions, access.executions),
-            (data.locks, access.locks),
-        ):
-            if actions:
-                function.allow(list(actions), [table.table_arn])
-        if access.api_keys_by_email:
-            function.allow(
-                ["dynamodb:Query"], [f"{data.api_keys.table_arn}/index/user_email-index"]
-            )
-        if access.execution_indexes:
-            function.allow(
-                ["dynamodb:Query"],
-                [f"{data.executions.table_arn}/index/{name}" for name in access.execution_indexes],
-            )
-        if access.run_tasks:
-            function.allow(
-                ["ecs:RunTask"],
-                [
-                    executor.task_definition.task_definition_arn,
-                    self.format_arn(
-                        service="ecs",
-                        resource="task-definition",
-                        resource_name=f"{self._image_family_prefix}-*",
-                    ),
-                ],
-                ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
-            )
-            function.allow(
-                ["ecs:TagResource"],
-                [executor.task_arn_pattern],
-                StringEquals={"ecs:CreateAction": "RunTask"},
-            )
-            self.image_grants.pass_roles(function)
-        task_actions = [
-            action
-            for action, wanted in (
-                ("ecs:StopTask", access.stop_tasks),
-                ("ecs:DescribeTasks", access.describe_tasks),
-            )
-            if wanted
-        ]
-        if task_actions:
-            function.allow(
-                task_actions,
-                [executor.task_arn_pattern],
-                ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
-            )
-        if access.list_tasks:
-            # ListTasks authorizes on Resource "*" (Fargate tasks have no container
-            # instance); the condition limits it to the executor cluster.
-            function.allow(
-                ["ecs:ListTasks"],
-                ["*"],
-                ArnEquals={"ecs:cluster": executor.cluster.cluster_arn},
-            )
-        grant_code_bucket(function, access, data.code_bucket)
-        if access.seal_env:
-            function.allow(["kms:Encrypt"], [executor.env_key.key_arn])
-            # Grants that let the task role decrypt one execution's env, nothing else.
-            function.allow(
-                ["kms:CreateGrant"],
-                [executor.env_key.key_arn],
-                StringEquals={
-                    "kms:GranteePrincipal": executor.task_role.role_arn,
-                    "kms:GrantConstraintType": "EncryptionContextEquals",
-                },
-                **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
-            )
-            # The same for a run on an image with its own task role (under the prefix).
-            function.allow(
-                ["kms:CreateGrant"],
-                [executor.env_key.key_arn],
-                StringLike={"kms:GranteePrincipal": f"{self._image_role_arn_prefix}*"},
-                StringEquals={"kms:GrantConstraintType": "EncryptionContextEquals"},
-                **{"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}},
-            )
-        # Runs' grants, revoked by the server (a failed launch, a run's end) and swept.
-        if access.revoke_grants:
-            function.allow(["kms:RevokeGrant"], [executor.env_key.key_arn])
-        if access.list_grants:
-            function.allow(["kms:ListGrants"], [executor.env_key.key_arn])
-        self._grant_secrets(function, access)
-
     def _build_outputs(self) -> None:
         values = {
             "ApiUrl": self.api.url,
             "ApiKeysTableName": self.data.api_keys.table_name,
             "ExecutionsTableName": self.data.executions.table_name,
             "LocksTableName": self.data.locks.table_name,
+            "LockQueueTableName": self.data.lock_queue.table_name,
             "CodeBucketName": self.data.code_bucket.bucket_name,
             "ClusterName": self.executor.cluster.cluster_name,
         }

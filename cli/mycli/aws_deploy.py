@@ -30,6 +30,7 @@ REATTACH_CONTEXT = {
     "DataCodeBucket": "mycli:existingCodeBucket",
     "ExecutorExecutionLogs": "mycli:existingExecutionLogGroup",
     "DataImages": "mycli:existingImagesTable",
+    "DataLockQueue": "mycli:existingLockQueueTable",
 }
 TASK_STOP_TIMEOUT_SECONDS = 600
 

@@ -45,6 +45,7 @@ def redeployed() -> dict[str, Any]:
             "mycli:existingCodeBucket": "mycli-databucket-old4",
             "mycli:existingExecutionLogGroup": "Mycli-ExecutorExecutionLogs-OLD5",
             "mycli:existingImagesTable": "Mycli-DataImages-OLD6",
+            "mycli:existingLockQueueTable": "Mycli-DataLockQueue-OLD7",
             "mycli:apiLogging": "create-role",
         }
     ).to_json()["Resources"]

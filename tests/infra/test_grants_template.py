@@ -1,5 +1,5 @@
-"""Template assertions for runs' KMS grants: the functions that end runs (create, on a failed
-launch; task events; the reaper) may revoke grants on the env key, only the reaper may list
+"""Template assertions for runs' KMS grants: the functions that end runs (the launchers, on a
+failed launch; task events; the reaper) may revoke grants on the env key, only the reaper may list
 them (its sweep), and nothing else may do either, on any key."""
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ GRANTS = {"kms:RevokeGrant", "kms:ListGrants"}
 GRANT_ACTIONS = {
     "create_execution": {"kms:RevokeGrant"},
     "task_events": {"kms:RevokeGrant"},
+    "cancel_execution": {"kms:RevokeGrant"},  # a promoted run's failed launch
+    "release_lock": {"kms:RevokeGrant"},
     "reaper": {"kms:RevokeGrant", "kms:ListGrants"},
 }
 

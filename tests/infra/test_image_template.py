@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from test_template import (
+    LAUNCHERS,
     Resources,
     actions_of,
     functions_by_handler,
@@ -86,13 +87,13 @@ def test_only_the_functions_that_must_touch_images_task_definitions(
             if action in actions_of(policy_statements(resources, function_id))
         }
 
-    # Registering: an admin's image, and a run on an image made from an older run task
-    # definition (made again). Deregistering: those (the copy they replace), removal, and
-    # the stack's deletion. Listing: only the stack's deletion.
-    assert holders("ecs:RegisterTaskDefinition") == {"create_image", "create_execution"}
+    # Registering: an admin's image, and a run (created, or promoted from a lock's queue) on
+    # an image made from an older run task definition (made again). Deregistering: those
+    # (the copy they replace), removal, and the stack's deletion. Listing: only the deletion.
+    assert holders("ecs:RegisterTaskDefinition") == {"create_image", *LAUNCHERS}
     assert holders("ecs:DeregisterTaskDefinition") == {
         "create_image",
-        "create_execution",
+        *LAUNCHERS,
         "delete_image",
         "destroy_images",
     }

@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from test_template import actions_of, functions_by_handler, of_type, policy_statements
+from test_template import LAUNCHERS, actions_of, functions_by_handler, of_type, policy_statements
 
 Resources = dict[str, Any]
 SSM_ACTIONS = {
     "put_secret": {"ssm:PutParameter", "ssm:DeleteParameter"},
     "list_secrets": {"ssm:GetParametersByPath"},
     "delete_secret": {"ssm:GetParameters", "ssm:DeleteParameters"},
-    "create_execution": {"ssm:GetParameters"},
+    # A run's secrets, read at its launch (created, or promoted from a lock's queue).
+    **{module: {"ssm:GetParameters"} for module in LAUNCHERS},
 }
 
 
@@ -36,7 +37,7 @@ def test_the_secrets_key_rotates_and_is_not_the_env_key(resources: Resources) ->
     assert len(of_type(resources, "AWS::KMS::Key")) == 2
 
 
-def test_only_the_secrets_functions_and_create_use_ssm_and_only_under_the_stacks_path(
+def test_only_the_secrets_functions_and_launchers_use_ssm_and_only_under_the_stacks_path(
     resources: Resources,
 ) -> None:
     for module, function_id in functions_by_handler(resources).items():
@@ -48,7 +49,7 @@ def test_only_the_secrets_functions_and_create_use_ssm_and_only_under_the_stacks
                 assert path.startswith("/mycli/Mycli/secret"), (module, path)
 
 
-def test_values_are_read_only_by_create_and_written_only_by_put(resources: Resources) -> None:
+def test_values_are_read_only_by_launchers_and_written_only_by_put(resources: Resources) -> None:
     functions = functions_by_handler(resources)
 
     def paths(module: str, action: str) -> set[str]:
@@ -57,10 +58,11 @@ def test_values_are_read_only_by_create_and_written_only_by_put(resources: Resou
             path for s in statements if action in actions_of([s]) for path in parameter_paths(s)
         }
 
-    assert paths("create_execution", "ssm:GetParameters") == {
-        "/mycli/Mycli/secrets/*",
-        "/mycli/Mycli/secret-meta/*",
-    }
+    for launcher in LAUNCHERS:
+        assert paths(launcher, "ssm:GetParameters") == {
+            "/mycli/Mycli/secrets/*",
+            "/mycli/Mycli/secret-meta/*",
+        }
     assert paths("delete_secret", "ssm:GetParameters") == {"/mycli/Mycli/secret-meta/*"}
     assert paths("list_secrets", "ssm:GetParametersByPath") == {"/mycli/Mycli/secret-meta"}
     assert paths("put_secret", "ssm:PutParameter") == {
@@ -90,7 +92,7 @@ def test_the_secrets_key_is_usable_only_through_ssm_for_the_stacks_secrets(
 
     assert uses == {
         "put_secret": {"kms:Encrypt", "kms:GenerateDataKey"},
-        "create_execution": {"kms:Decrypt"},
+        **{module: {"kms:Decrypt"} for module in LAUNCHERS},
     }
 
 

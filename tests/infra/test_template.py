@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from orchestrator.handlers.catalog import CONSOLE_ROUTES, ROUTES
 from stacks.access import FUNCTION_ACCESS
 
@@ -18,11 +16,12 @@ def of_type(resources: Resources, kind: str) -> dict[str, Any]:
     return {name: r for name, r in resources.items() if r["Type"] == kind}
 
 
-def table(resources: Resources, partition: str) -> dict[str, Any]:
+def table(resources: Resources, *key: str) -> dict[str, Any]:
+    """The table whose key is `key`: its partition, and its sort key if it has one."""
     [found] = [
         r["Properties"]
         for r in of_type(resources, "AWS::DynamoDB::Table").values()
-        if r["Properties"]["KeySchema"][0]["AttributeName"] == partition
+        if tuple(k["AttributeName"] for k in r["Properties"]["KeySchema"]) == key
     ]
     return found
 
@@ -54,9 +53,14 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
     return actions
 
 
+# The functions that launch runs: create, and every one that may start a queued run when a
+# lock frees (issue 21). A hold never frees a lock: hold_lock is not one.
+LAUNCHERS = {"create_execution", "task_events", "reaper", "cancel_execution", "release_lock"}
+
+
 def test_tables_keep_the_designs_keys_indexes_and_ttl(resources: Resources) -> None:
     keys = table(resources, "api_key_hash")
-    executions = table(resources, "execution_id")
+    executions = table(resources, "execution_id", "started_at")
     locks = table(resources, "lock_name")
 
     assert [i["IndexName"] for i in keys["GlobalSecondaryIndexes"]] == ["user_email-index"]
@@ -86,7 +90,8 @@ def test_data_and_execution_logs_are_retained_except_when_the_first_create_fails
         *of_type(resources, "AWS::S3::Bucket").values(),
         execution_log_group(resources),
     ]
-    assert len(kept) == 7  # APIKeys, Executions, Locks, Images; two buckets; the log group
+    # APIKeys, Executions, Locks, LockQueue, Images; two buckets; the log group
+    assert len(kept) == 8
     for resource in kept:
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
         assert resource["UpdateReplacePolicy"] == "Retain"
@@ -116,6 +121,7 @@ def test_a_redeploy_reattaches_retained_data_named_in_context(redeployed: Resour
     assert variables["API_KEYS_TABLE"] == "Mycli-DataApiKeys-OLD1"
     assert variables["EXECUTIONS_TABLE"] == "Mycli-DataExecutions-OLD2"
     assert variables["LOCKS_TABLE"] == "Mycli-DataLocks-OLD3"
+    assert variables["LOCK_QUEUE_TABLE"] == "Mycli-DataLockQueue-OLD7"
     assert variables["CODE_BUCKET"] == "mycli-databucket-old4"
     assert variables["LOG_GROUP_NAME"] == "Mycli-ExecutorExecutionLogs-OLD5"
 
@@ -187,6 +193,24 @@ def test_every_route_is_an_explicit_method_with_its_own_function(resources: Reso
     assert len(set(methods.values())) == len(ROUTES) + 1
 
 
+def test_the_api_may_invoke_each_routes_function_only_from_the_prod_stage(
+    resources: Resources,
+) -> None:
+    [stage] = of_type(resources, "AWS::ApiGateway::Stage")
+    from_api = [
+        p["Properties"]
+        for p in of_type(resources, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    methods = of_type(resources, "AWS::ApiGateway::Method")
+
+    # One permission per method (none for the console's test-invoke stage)
+    assert len(from_api) == len(methods)
+    for permission in from_api:
+        assert {"Ref": stage} in permission["SourceArn"]["Fn::Join"][1]
+        assert "test-invoke-stage" not in json.dumps(permission["SourceArn"])
+
+
 def test_functions_are_python_312_arm64_traced_json_logged_with_a_pinned_layer(
     resources: Resources,
 ) -> None:
@@ -225,97 +249,6 @@ def test_every_function_has_its_own_role(resources: Resources) -> None:
         for r in (resources[f] for f in functions_by_handler(resources).values())
     ]
     assert len(roles) == len(set(roles))
-
-
-PASSES_ROLES = {"create_execution", "create_image"}
-IMAGE_TASK_DEFINITION_ACTIONS = {
-    "ecs:DescribeTaskDefinition",
-    "ecs:RegisterTaskDefinition",
-    "ecs:DeregisterTaskDefinition",
-    "ecs:ListTaskDefinitions",
-    "ecs:ListTaskDefinitionFamilies",
-}
-
-
-def test_no_policy_uses_resource_star_except_for_xray_and_cluster_bound_list_tasks(
-    resources: Resources,
-) -> None:
-    cluster = next(iter(of_type(resources, "AWS::ECS::Cluster")))
-    for policy in of_type(resources, "AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Resource"] != "*":
-                continue
-            if actions_of([statement]) == {"ecs:ListTasks"}:
-                assert statement["Condition"] == {
-                    "ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster, "Arn"]}}
-                }
-            elif actions_of([statement]) == {"ecr:GetAuthorizationToken"}:
-                # The execution role's login to pull the agent's asset image and images (ECR
-                # authorizes it on * only); the pulls themselves are on the repositories.
-                [role] = policy["Properties"]["Roles"]
-                assert role == {"Ref": run_task(resources)["ExecutionRoleArn"]["Fn::GetAtt"][0]}
-            else:
-                # CDK merges statements on the same resource: X-Ray's and the images'.
-                assert set(actions_of([statement])) <= {
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    *IMAGE_TASK_DEFINITION_ACTIONS,
-                }, statement
-
-
-@pytest.mark.parametrize("module", sorted(FUNCTION_ACCESS))
-def test_each_function_may_do_only_what_its_route_does(resources: Resources, module: str) -> None:
-    function_id = functions_by_handler(resources)[module]
-    actions = actions_of(policy_statements(resources, function_id))
-    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-
-    assert ("ecs:RunTask" in actions) == (module == "create_execution")
-    assert ("iam:PassRole" in actions) == (module in PASSES_ROLES)
-    assert ("ecs:RegisterTaskDefinition" in actions) == (
-        module in ("create_image", "create_execution")
-    )
-    # Runs' output and results are read from S3: no function reads CloudWatch streams.
-    assert "logs:GetLogEvents" not in actions
-    assert ("s3:ListBucket" in actions) == (
-        module
-        in ("get_execution_logs", "task_events", "reaper", "import_output", "import_execution")
-    )
-    assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
-    assert ("ecs:ListTasks" in actions) == (module == "reaper")
-    assert not any(action.endswith("*") for action in actions)
-    if module in ("health", "list_locks", "list_executions", "get_execution", "list_users"):
-        statements = policy_statements(resources, function_id)
-        executions_writes = [
-            s
-            for s in statements
-            if writes & actions_of([s]) and "Executions" in json.dumps(s["Resource"])
-        ]
-        assert executions_writes == []
-    if module == "health":
-        assert not any(action.startswith("dynamodb:") for action in actions)
-
-
-@pytest.mark.parametrize("module", sorted(PASSES_ROLES))
-def test_pass_role_is_limited_to_the_two_task_roles_and_the_image_role_prefix(
-    resources: Resources, module: str
-) -> None:
-    function_id = functions_by_handler(resources)[module]
-    [statement] = [
-        s for s in policy_statements(resources, function_id) if "iam:PassRole" in actions_of([s])
-    ]
-    roles = {r["Fn::GetAtt"][0] for r in statement["Resource"] if "Fn::GetAtt" in r}
-    [prefixed] = [r for r in statement["Resource"] if "Fn::GetAtt" not in r]
-    assert json.dumps(prefixed).endswith(':role/mycli-task-*"]]}')
-    assert "*" not in statement["Resource"]
-    task_definitions = of_type(resources, "AWS::ECS::TaskDefinition").values()
-    expected = {t["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0] for t in task_definitions} | {
-        t["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0] for t in task_definitions
-    }
-    assert roles == expected
-    assert len(roles) == 2
-    assert statement["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-    }
 
 
 def test_every_log_group_has_a_retention(resources: Resources) -> None:
@@ -383,6 +316,7 @@ def test_the_outputs_have_stable_names(template: Any) -> None:
         "ApiKeysTableName",
         "ExecutionsTableName",
         "LocksTableName",
+        "LockQueueTableName",
         "CodeBucketName",
         "ClusterName",
     } <= set(outputs)
@@ -391,54 +325,6 @@ def test_the_outputs_have_stable_names(template: Any) -> None:
 def run_task(resources: Resources) -> dict[str, Any]:
     [task] = [t["Properties"] for t in of_type(resources, "AWS::ECS::TaskDefinition").values()]
     return task
-
-
-def test_the_task_role_grants_nothing(resources: Resources) -> None:
-    role = run_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
-    policies = [
-        p
-        for p in of_type(resources, "AWS::IAM::Policy").values()
-        if {"Ref": role} in p["Properties"]["Roles"]
-    ]
-    assert policies == []
-    assert "ManagedPolicyArns" not in resources[role]["Properties"]
-    keys = of_type(resources, "AWS::KMS::Key")
-    assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
-    env_key = next(k for k, v in keys.items() if "env values" in v["Properties"]["Description"])
-    for policy in of_type(resources, "AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if "kms:Decrypt" in actions_of([statement]):
-                assert env_key not in json.dumps(statement["Resource"])
-
-
-def test_create_may_grant_the_task_role_only_decrypt_bound_to_an_execution(
-    resources: Resources,
-) -> None:
-    function_id = functions_by_handler(resources)["create_execution"]
-    [statement, for_images] = [
-        s for s in policy_statements(resources, function_id) if "kms:CreateGrant" in actions_of([s])
-    ]
-    role = run_task(resources)["TaskRoleArn"]["Fn::GetAtt"][0]
-    assert statement["Condition"] == {
-        "StringEquals": {
-            "kms:GranteePrincipal": {"Fn::GetAtt": [role, "Arn"]},
-            "kms:GrantConstraintType": "EncryptionContextEquals",
-        },
-        "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]},
-    }
-    # A run on an image with its own role: the grantee must be under the image role prefix.
-    assert set(for_images["Condition"]) == {
-        "StringLike",
-        "StringEquals",
-        "ForAllValues:StringEquals",
-    }
-    assert json.dumps(for_images["Condition"]["StringLike"]).endswith(':role/mycli-task-*"]]}}')
-    assert for_images["Condition"]["StringEquals"] == {
-        "kms:GrantConstraintType": "EncryptionContextEquals"
-    }
-    assert for_images["Condition"]["ForAllValues:StringEquals"] == {
-        "kms:GrantOperations": ["Decrypt"]
-    }
 
 
 def test_ecs_service_linked_role_is_created_if_missing_before_the_cluster(
@@ -501,8 +387,9 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
     assert validator["Properties"]["ValidateRequestBody"] is True
     methods = of_type(resources, "AWS::ApiGateway::Method").values()
     posts_with_models = [m for m in methods if "RequestModels" in m["Properties"]]
-    # POST /executions, /users, /images, PUT /secrets/{name} and the three PUT /import/...
-    assert len(posts_with_models) == 7
+    # POST /executions, /users, /images, /locks/{lock_name}/hold, PUT /secrets/{name} and
+    # the three PUT /import/...
+    assert len(posts_with_models) == 8
     assert models["PutSecretBody"]["required"] == ["value"]
     with_paths = [
         m["Properties"]["RequestParameters"]
@@ -510,7 +397,7 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
         if "RequestParameters" in m["Properties"]
         and any(".path." in k for k in m["Properties"]["RequestParameters"])
     ]
-    assert len(with_paths) == 11  # 8, and the three import routes'
+    assert len(with_paths) == 12  # 9, and the three import routes'
     for parameters in with_paths:
         assert all(v is True for k, v in parameters.items() if ".path." in k)
     responses = {
@@ -530,32 +417,3 @@ def test_runs_manifests_and_output_expire_with_the_log_retention(resources: Reso
         "runs/",
         30,  # cdk.json's mycli:logRetentionDays
     )
-
-
-def test_only_the_create_function_may_seal_env_values(resources: Resources) -> None:
-    keys = of_type(resources, "AWS::KMS::Key")
-    env_key = next(k for k, v in keys.items() if "env values" in v["Properties"]["Description"])
-    for module, function_id in functions_by_handler(resources).items():
-        with_env_key = [
-            s
-            for s in policy_statements(resources, function_id)
-            if env_key in json.dumps(s["Resource"])
-        ]
-        actions = actions_of(with_env_key)
-        assert ("kms:Encrypt" in actions) == (module == "create_execution")
-        assert "kms:Decrypt" not in actions
-
-
-def test_only_the_upload_route_signs_puts_and_only_create_checks_uploads(
-    resources: Resources,
-) -> None:
-    importers = ("import_output", "import_execution")  # imported output: runs/*/output/*
-    readers = {"create_execution", "get_execution_logs", "task_events", "reaper", *importers}
-    for module, function_id in functions_by_handler(resources).items():
-        actions = actions_of(policy_statements(resources, function_id))
-        assert ("s3:GetObject" in actions) == (module in readers)
-        assert "s3:PutObject" not in actions or module in (
-            "create_upload",
-            "create_execution",
-            *importers,
-        )
