@@ -82,6 +82,8 @@ def describe_holder(holder: dict[str, Any] | None, now: datetime) -> str:
         reason = printable(holder.get("reason") or "", MAX_REASON_LENGTH)
         until = moment(holder.get("until"))
         left = (until - now).total_seconds() if until is not None else 0
+        if left >= 60:
+            left = -(-left // 60) * 60  # whole minutes, rounded up: 34m59s ends "in 35m"
         ends = f" (ends in {short_duration(left)})" if left >= 1 else ""
         return f'a hold by {user}: "{reason}"{ends}'
     status = printable(holder.get("status") or "holding it")
@@ -127,7 +129,7 @@ class StatusLine:
 
     def show(self, text: str, state: tuple[Any, ...]) -> None:
         if self._tty:
-            text = text[: max(_width(self._stream) - 1, 20)]
+            text = text[: _width(self._stream) - 1]
             if text != self._shown:
                 self._stream.write(ERASE_LINE + text)
                 self._stream.flush()
@@ -153,9 +155,10 @@ def _is_tty(stream: IO[str]) -> bool:
 
 def _width(stream: IO[str]) -> int:
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):
-        return 80
+        columns = 0
+    return columns or 80  # 0: a terminal that does not say
 
 
 def wait_in_queue(
