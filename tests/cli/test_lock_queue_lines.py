@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mycli.commands.common import for_fields
+from mycli.commands.exec_command import queued_note
 from mycli.commands.exec_request import request_body
 from mycli.lock_tables import history_rows, locks_lines
 from mycli.lock_wait import (
@@ -233,3 +235,31 @@ def test_history_rows_say_when_who_and_whose_hold() -> None:
         ("2 min ago", "release", "bob@example.com (hold-012…)"),
         ("1 h ago", "hold", None),
     ]
+
+
+def test_status_of_a_queued_run_gives_its_place_and_whom_it_waits_for() -> None:
+    queued = {
+        "execution_id": "exec-b",
+        "status": "QUEUED",
+        "queue": {
+            "lock_name": "infra-prod",
+            "position": 3,
+            "holder": hold_holder(until=iso(datetime.now(UTC) + timedelta(minutes=35))),
+        },
+    }
+
+    fields = for_fields(queued)
+
+    assert fields["queue_position"] == "3rd"
+    assert fields["queue_holder"].startswith(
+        'a hold by bob@example.com: "incident 42" (ends in 35m)'
+    )
+    assert "queue_position" not in for_fields({"execution_id": "x", "status": "RUNNING"})
+
+
+def test_detach_while_queued_says_where_the_run_stands() -> None:
+    queued = {"execution_id": "x", "status": "QUEUED", "queue": {"lock_name": "db", "position": 2}}
+
+    assert (
+        queued_note(queued) == "mycli: queued for 'db', 2nd in line: it starts when its turn comes"
+    )
