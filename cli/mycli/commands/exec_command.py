@@ -173,8 +173,9 @@ def execute(
 
 EXEC_EPILOG = (
     "Exit codes: the command's own; 124 timed out; 125 could not run (lock held, "
-    "failed to start, server restarted, connection lost); 130 Ctrl-C; 143/129 SIGTERM/SIGHUP "
-    "(the execution is cancelled); 2 bad input or over a limit; 3 key; 4 not found."
+    "--wait-lock expired, failed to start, server restarted, connection lost); 130 Ctrl-C; "
+    "143/129 SIGTERM/SIGHUP (the execution is cancelled, a queued one too); 2 bad input or "
+    "over a limit; 3 key; 4 not found."
 )
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -35,9 +35,11 @@ def locks() -> None:
 @output_option
 @pass_app
 def list_locks(app: AppContext, output: str) -> None:
-    """Show every lock that is held or waited for: its holder (a run and its status, or a
-    hold and its reason), since and until when, and its queue (position, execution, user,
-    how long each has waited). `-o json` prints the server's {"locks": [...]}."""
+    """Show the locks held or waited for, with their holders and queues.
+
+    For each lock: its holder (a run and its status, or a hold and its reason), since and
+    until when, then its queue (position, execution, user, how long each has waited, when
+    each gives up). `-o json` prints the server's {"locks": [...]} as it is."""
     listing = app.client().get("/locks")
     if output == "json":
         emit_json(listing)
@@ -63,9 +65,9 @@ def list_locks(app: AppContext, output: str) -> None:
 @output_option
 @pass_app
 def hold(app: AppContext, name: str, reason: str, seconds: int, output: str) -> None:
-    """Take lock NAME with no run (to freeze what it guards, during an incident say).
+    """Take lock NAME with no run, with a reason others see.
 
-    Runs that need it are refused with your name, the reason and the time left; with
+    Freezes what the lock guards (during an incident, say). Runs that need it are refused with your name, the reason and the time left; with
     `--wait-lock` they queue and start in order once it is released or the hold ends.
     End it early with `mycli locks release NAME`. A lock that is held already is refused
     (exit 5) naming its holder.
@@ -90,9 +92,10 @@ def hold(app: AppContext, name: str, reason: str, seconds: int, output: str) -> 
 @output_option
 @pass_app
 def release(app: AppContext, name: str, output: str) -> None:
-    """Release lock NAME: your own hold, or (admin) anyone's hold or a run's lock. The next
-    run in its queue starts. A run whose lock is released keeps running, unlocked: the
-    warning says how to stop it (`mycli cancel ID`)."""
+    """Release lock NAME: your hold, or (admin) any hold or a run's lock.
+
+    The next run in its queue starts. A run whose lock is released keeps running, unlocked:
+    the warning says how to stop it (`mycli cancel ID`)."""
     client = app.client()
     holder = client.delete(api_path("locks", name))
     if output == "json":
@@ -118,8 +121,9 @@ def release(app: AppContext, name: str, output: str) -> None:
 @output_option
 @pass_app
 def history(app: AppContext, name: str | None, limit: int, cursor: str | None, output: str) -> None:
-    """Holds taken and released, and runs' locks released by an admin, newest first: who,
-    when, which lock and why (NAME: that lock only)."""
+    """Show holds taken and released, and locks freed by force, newest first.
+
+    Who, when, which lock, whose hold and why (NAME: that lock only)."""
     page = app.client().get("/lock-history", lock_name=name, limit=limit, cursor=cursor)
     if output == "json":
         emit_json(page)
