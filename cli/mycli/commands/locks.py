@@ -67,10 +67,11 @@ def list_locks(app: AppContext, output: str) -> None:
 def hold(app: AppContext, name: str, reason: str, seconds: int, output: str) -> None:
     """Take lock NAME with no run, with a reason others see.
 
-    Freezes what the lock guards (during an incident, say). Runs that need it are refused with your name, the reason and the time left; with
-    `--wait-lock` they queue and start in order once it is released or the hold ends.
-    End it early with `mycli locks release NAME`. A lock that is held already is refused
-    (exit 5) naming its holder.
+    Freezes what the lock guards (during an incident, say). Runs that need it are refused
+    with your name, the reason and the time left; with `--wait-lock` they queue and start
+    in order once it is released or the hold ends. End it early with
+    `mycli locks release NAME`. A lock that is held already is refused (exit 5) naming its
+    holder.
     """
     if not reason.strip():
         raise click.BadParameter("give a reason others can read", param_hint="--reason")
@@ -92,7 +93,7 @@ def hold(app: AppContext, name: str, reason: str, seconds: int, output: str) -> 
 @output_option
 @pass_app
 def release(app: AppContext, name: str, output: str) -> None:
-    """Release lock NAME: your hold, or (admin) any hold or a run's lock.
+    """Release lock NAME (your hold; admins: any hold or a run's lock).
 
     The next run in its queue starts. A run whose lock is released keeps running, unlocked:
     the warning says how to stop it (`mycli cancel ID`)."""
@@ -121,9 +122,10 @@ def release(app: AppContext, name: str, output: str) -> None:
 @output_option
 @pass_app
 def history(app: AppContext, name: str | None, limit: int, cursor: str | None, output: str) -> None:
-    """Show holds taken and released, and locks freed by force, newest first.
+    """Show who held and released locks and why, newest first.
 
-    Who, when, which lock, whose hold and why (NAME: that lock only)."""
+    Holds taken and released, and runs' locks freed by an admin: when, which lock, by
+    whom, whose hold, the reason (NAME: that lock only)."""
     page = app.client().get("/lock-history", lock_name=name, limit=limit, cursor=cursor)
     if output == "json":
         emit_json(page)
