@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mycli.lock_wait import moment, printable, short_id
+from mycli.lock_wait import moment, printable
 from mycli.output import ago, duration, table_lines, until
 
 QUEUE_COLUMNS = (
@@ -83,7 +83,8 @@ def history_rows(items: list[dict[str, Any]], now: datetime | None = None) -> li
         holder_id = item.get("holder_id")
         holder = printable(item.get("holder_email") or "")
         if holder_id:
-            holder = f"{holder} ({short_id(holder_id)})" if holder else short_id(holder_id)
+            holder_id = printable(holder_id)
+            holder = f"{holder} ({holder_id})" if holder else holder_id
         rows.append(
             {
                 **{key: printable(value) for key, value in item.items() if isinstance(value, str)},

@@ -72,6 +72,18 @@ def moment(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def time_left(until: Any, now: datetime) -> str | None:
+    """How long until the ISO time `until`, in whole minutes rounded up past the first
+    (34m59s left reads "35m"); None once it has passed or when it is not a time."""
+    end = moment(until)
+    if end is None:
+        return None
+    left = (end - now).total_seconds()
+    if left < 1:
+        return None
+    return short_duration(-(-left // 60) * 60 if left >= 60 else left)
+
+
 def describe_holder(holder: dict[str, Any] | None, now: datetime) -> str:
     """`alice@example.com's run 3f2a… (RUNNING for 4m)` or `a hold by bob@example.com:
     "incident 42" (ends in 35m)`; the lock's holder object as the API gives it."""
@@ -80,11 +92,8 @@ def describe_holder(holder: dict[str, Any] | None, now: datetime) -> str:
     user = printable(holder.get("user_email") or "someone")
     if holder.get("kind") == "hold":
         reason = printable(holder.get("reason") or "", MAX_REASON_LENGTH)
-        until = moment(holder.get("until"))
-        left = (until - now).total_seconds() if until is not None else 0
-        if left >= 60:
-            left = -(-left // 60) * 60  # whole minutes, rounded up: 34m59s ends "in 35m"
-        ends = f" (ends in {short_duration(left)})" if left >= 1 else ""
+        left = time_left(holder.get("until"), now)
+        ends = f" (ends in {left})" if left else ""
         return f'a hold by {user}: "{reason}"{ends}'
     status = printable(holder.get("status") or "holding it")
     since = moment(holder.get("since"))

@@ -21,6 +21,7 @@ from mycli.lock_wait import (
     ordinal,
     position_line,
     short_duration,
+    time_left,
 )
 
 NOW = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
@@ -108,6 +109,17 @@ def test_a_reason_cannot_steer_the_terminal_or_break_the_line() -> None:
     assert "\x1b" not in line and "\n" not in line
     assert " [2Jwiped second line xxx" in line
     assert len(line) < 160
+
+
+@pytest.mark.parametrize(
+    ("left", "text"),
+    [(timedelta(minutes=34, seconds=59), "35m"), (timedelta(hours=2), "2h"),
+     (timedelta(seconds=42.5), "42s"), (timedelta(seconds=0.5), None),
+     (timedelta(minutes=-1), None)],
+)  # fmt: skip
+def test_time_left_rounds_up_to_the_minute(left: timedelta, text: str | None) -> None:
+    assert time_left(iso(NOW + left), NOW) == text
+    assert time_left("not a time", NOW) is None
 
 
 def test_the_state_changes_with_the_position_and_holder_not_with_the_clock() -> None:
@@ -245,7 +257,7 @@ def test_history_rows_say_when_who_and_whose_hold() -> None:
     rows = history_rows(items, NOW)
 
     assert [(row["at_ago"], row["action"], row["holder"]) for row in rows] == [
-        ("2 min ago", "release", "bob@example.com (hold-012…)"),
+        ("2 min ago", "release", "bob@example.com (hold-0123456789abcdef)"),
         ("1 h ago", "hold", None),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -13,9 +14,9 @@ from mycli.durations import Duration
 from mycli.errors import ApiError
 from mycli.follow import TERMINAL
 from mycli.lock_tables import HISTORY_COLUMNS, history_rows, locks_lines
-from mycli.lock_wait import printable
+from mycli.lock_wait import printable, time_left
 from mycli.main import AppContext
-from mycli.output import emit_json, emit_table, output_option, with_relative
+from mycli.output import emit_json, emit_table, output_option
 
 HOLD_DEFAULT_SECONDS = 3600
 HOLD_MAX_SECONDS = 86400
@@ -81,8 +82,9 @@ def hold(app: AppContext, name: str, reason: str, seconds: int, output: str) -> 
     if output == "json":
         emit_json(holder)
         return
+    left = time_left(holder.get("until"), datetime.now(UTC)) or "0s"
     click.echo(
-        f"holding lock '{printable(name)}' until {with_relative(holder.get('until'))}: "
+        f"holding lock '{printable(name)}' for {left} (until {holder.get('until')}): "
         f'"{printable(holder.get("reason", reason))}"'
     )
     click.echo(f"mycli: release it with: mycli locks release {name}", err=True)
