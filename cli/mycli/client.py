@@ -36,7 +36,8 @@ BACKOFF_MAX_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 RETRY_NOTICE = "mycli: connection lost, retrying…"
 BUSY_NOTICE = "mycli: the server is busy (HTTP 429), retrying…"
-QUOTA_REFUSAL = "too_many_executions"
+# 429s that last until a run finishes or leaves a queue: reported at once, never retried.
+LASTING_REFUSALS = frozenset({"too_many_executions", "queue_full"})
 JSON = "application/json"
 BINARY = "application/octet-stream"  # asked for by the log follower (mycli.log_pages)
 
@@ -179,11 +180,11 @@ def _to_stderr(message: str) -> None:
 
 def _worth_retrying(response: Any, following: bool = False) -> bool:
     """Throttling (429 `throttled`, from the API or API Gateway) and gateway errors pass, and
-    for a follower any 5xx; a quota refusal (429 too_many_executions) does not pass: it
-    lasts until a run finishes, so it is reported at once."""
+    for a follower any 5xx; a quota refusal (429 too_many_executions) or a full lock queue
+    (429 queue_full) does not pass: it lasts until a run finishes, so it is reported at once."""
     status = response.status_code
     if status == 429:
-        return _error_code(response.content) != QUOTA_REFUSAL
+        return _error_code(response.content) not in LASTING_REFUSALS
     return status in RETRY_STATUSES or (following and status >= 500)
 
 

@@ -57,9 +57,9 @@ KEPT_BY_EXEC = (exitcodes.USAGE, exitcodes.AUTH, exitcodes.NOT_FOUND, exitcodes.
 def exec_exit_code(error: CliError) -> int:
     """The code for `mycli exec` when the command could not be run: bad input (2), a key
     problem (3), not found (4) and other conflicts (5, too many executions running included)
-    keep theirs; a held lock, the network
+    keep theirs; a held lock (its queue full too), the network
     and server errors are "could not run" (125)."""
-    if isinstance(error, ApiError) and error.code == "lock_held":
+    if isinstance(error, ApiError) and error.code in ("lock_held", "queue_full"):
         return exitcodes.EXEC_COULD_NOT_RUN
     if error.exit_code in KEPT_BY_EXEC:
         return error.exit_code

@@ -109,7 +109,7 @@ def _execute(plain: PlainExec, body: dict[str, object]) -> None:
     warn_if_stdin_is_dropped()
     with cancel_on_hangup():
         try:
-            execution = start(app, body, None)
+            execution = start(app, body)
         except CliError as error:
             error.exit_code = exec_exit_code(error)
             raise

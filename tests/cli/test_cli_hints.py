@@ -118,10 +118,11 @@ def test_locks_list_shows_relative_times_and_json_keeps_iso(harness: CliHarness)
     finally:
         harness.run("cancel", holder.stdout.strip(), key=harness.admin_key)
 
-    assert table[0].split() == ["LOCK", "HOLDER", "EXECUTION", "ACQUIRED", "EXPIRES"]
-    assert re.search(r"(just now|\d+ s ago)\s+in \d+ (min|s)$", table[1])
-    assert not ISO_TIME.search(table[1])
-    assert ISO_TIME.match(listed[0]["acquired_at"]) and ISO_TIME.match(listed[0]["expires_at"])
+    assert table[0].startswith(f"prod: run {holder.stdout.strip()} by user@example.com (")
+    assert re.search(r", since (just now|\d+ s ago), until in \d+ (min|s)$", table[0])
+    assert not ISO_TIME.search(table[0])
+    held_by = listed["locks"][0]["holder"]
+    assert ISO_TIME.match(held_by["since"]) and ISO_TIME.match(held_by["until"])
 
 
 def test_run_name_help_shows_the_playbook_s_params(

@@ -69,13 +69,15 @@ def test_a_held_lock_is_one_line_naming_the_holder_and_exit_125(harness: CliHarn
     harness.run("cancel", holder)
 
 
-def test_wait_lock_waits_for_the_holder_to_finish(harness: CliHarness) -> None:
+def test_wait_lock_queues_behind_the_holder_and_runs_when_it_ends(harness: CliHarness) -> None:
     harness.run("exec", "--detach", "--lock", "prod", "--", "sleep 1")
 
     result = harness.run("exec", "--lock", "prod", "--wait-lock", "10", "--", "echo got it")
 
-    assert (result.exit_code, result.stdout) == (0, "got it\n")
-    assert "waiting up to 10s" in result.stderr
+    assert (result.exit_code, result.stdout) == (0, "got it\n"), result.stderr
+    assert "mycli: queued for 'prod': 1st in line, behind user@example.com's run " in (
+        result.stderr
+    )
 
 
 def test_detach_prints_the_id_and_status_shows_it(harness: CliHarness) -> None:
@@ -207,14 +209,15 @@ def test_users_cannot_use_admin_commands(harness: CliHarness) -> None:
 def test_locks_list_and_release(harness: CliHarness) -> None:
     holder = harness.run("exec", "-d", "--lock", "infra/prod", "--", "sleep 5").stdout.strip()
 
-    listed = json.loads(harness.run("locks", "list", "-o", "json").stdout)
+    listed = json.loads(harness.run("locks", "list", "-o", "json").stdout)["locks"]
     released = harness.run("locks", "release", "infra/prod", key=harness.admin_key)
 
-    assert [(lock["lock_name"], lock["execution_id"]) for lock in listed] == [
+    assert [(lock["name"], lock["holder"]["execution_id"]) for lock in listed] == [
         ("infra/prod", holder)
     ]
     assert released.stdout.startswith("released lock 'infra/prod'")
-    assert json.loads(harness.run("locks", "list", "-o", "json").stdout) == []
+    assert "now without the lock; stop it with: mycli cancel" in released.stderr
+    assert json.loads(harness.run("locks", "list", "-o", "json").stdout) == {"locks": []}
     harness.run("cancel", holder)
 
 

@@ -103,3 +103,18 @@ def test_a_server_that_does_not_answer_costs_at_most_the_short_timeout(
 
     assert (offered, errors) == ([], "")
     assert COMPLETION_TIMEOUT_SECONDS <= took < COMPLETION_TIMEOUT_SECONDS + 3
+
+
+@pytest.mark.parametrize("command", ["locks release", "locks hold", "locks history"])
+def test_a_lock_name_completes_from_the_locks_held_now(harness: CliHarness, command: str) -> None:
+    holders = [
+        harness.run("exec", "-d", "--lock", lock, "--", "sleep 30").stdout.strip()
+        for lock in ("infra/prod", "staging")
+    ]
+    try:
+        offered, errors = complete(harness, f"mycli {command} inf")
+    finally:
+        for holder in holders:
+            harness.run("cancel", holder)
+
+    assert (offered, errors) == (["infra/prod"], "")

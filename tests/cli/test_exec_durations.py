@@ -50,5 +50,5 @@ def test_wait_lock_takes_a_duration(harness: CliHarness) -> None:
     result = harness.run("exec", "--lock", "db", "--wait-lock", "1m", "--", "echo got it")
 
     assert (result.exit_code, result.stdout) == (0, "got it\n"), result.stderr
-    assert "waiting up to 60s" in result.stderr
+    assert "mycli: queued for 'db'" in result.stderr
     assert sorted(recorded(harness)) == ["echo got it", "sleep 1"]

@@ -118,7 +118,7 @@ def test_the_pagination_hint_keeps_the_filters_and_all_pages_through(
 
 def test_empty_tables_say_so(harness: CliHarness) -> None:
     assert harness.run("list").stderr == "no executions\n"
-    assert harness.run("locks", "list").stderr == "no locks held\n"
+    assert harness.run("locks", "list").stderr == "no locks held or waited for\n"
 
 
 def test_data_commands_speak_json(harness: CliHarness) -> None:

@@ -134,10 +134,10 @@ class LocalDeployment:
         return data
 
     def locks(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = json.loads(
-            self.mycli("locks", "list", "-o", "json", check=True).stdout
-        )
-        return items
+        """Every lock held or waited for (`mycli locks list -o json`'s {"locks": [...]})."""
+        listing = json.loads(self.mycli("locks", "list", "-o", "json", check=True).stdout)
+        locks: list[dict[str, Any]] = listing["locks"]
+        return locks
 
     def add_user(self, email: str, role: str = "user") -> str:
         result = self.mycli("admin", "add-user", email, "--role", role, check=True)

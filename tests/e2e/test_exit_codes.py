@@ -124,11 +124,11 @@ def test_a_connection_lost_for_good_is_125_naming_the_execution(
 # -- 130, 143, 129 -----------------------------------------------------------------------------
 
 
-def test_ctrl_c_while_waiting_for_a_lock_is_130_quietly(deployment: LocalDeployment) -> None:
+def test_ctrl_c_while_queued_for_a_lock_cancels_the_run_130(deployment: LocalDeployment) -> None:
     holder = deployment.mycli("exec", "-d", "--lock", "db", "--", "sleep 30", check=True)
     process = deployment.spawn("exec", "--lock", "db", "--wait-lock", "60", "--", "true")
     assert process.stderr is not None
-    assert "waiting up to 60s" in process.stderr.readline()
+    assert process.stderr.readline().startswith("mycli: queued for 'db': 1st in line, behind ")
 
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=10)
@@ -136,6 +136,9 @@ def test_ctrl_c_while_waiting_for_a_lock_is_130_quietly(deployment: LocalDeploym
     assert process.returncode == 130
     assert "Aborted" not in errors
     assert "Traceback" not in errors
+    waiter = errors.split("mycli: cancelled ", 1)[1].split(";")[0]
+    assert deployment.execution(waiter)["status"] == "CANCELLED"
+    assert deployment.execution(holder.stdout.strip())["status"] == "RUNNING"
     deployment.mycli("cancel", holder.stdout.strip(), check=True)
 
 
@@ -196,18 +199,20 @@ def test_a_reader_that_goes_away_cancels_the_run_and_frees_its_lock(
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_a_signal_while_waiting_for_a_lock_just_exits(
+def test_a_signal_while_queued_for_a_lock_cancels_the_queued_run(
     deployment: LocalDeployment, signum: int, code: int
 ) -> None:
     holder = deployment.mycli("exec", "-d", "--lock", "db", "--", "sleep 30", check=True)
     process = deployment.spawn("exec", "--lock", "db", "--wait-lock", "60", "--", "true")
     assert process.stderr is not None
-    assert "waiting up to 60s" in process.stderr.readline()
+    assert process.stderr.readline().startswith("mycli: queued for 'db'")
 
     process.send_signal(signum)
-    process.communicate(timeout=10)
+    _, errors = process.communicate(timeout=10)
 
     assert process.returncode == code
+    waiter = errors.split("mycli: cancelled ", 1)[1].split(";")[0]
+    assert deployment.execution(waiter)["status"] == "CANCELLED"
     assert deployment.execution(holder.stdout.strip())["status"] == "RUNNING"
     deployment.mycli("cancel", holder.stdout.strip(), check=True)
 

@@ -94,7 +94,7 @@ def test_a_nul_byte_never_leaves_the_lock_held(platform: LocalDeployment, body: 
     assert status < 500
 
     # Then its lock is free: the next run on it goes through
-    wait_for(lambda: all(lock["lock_name"] != body["lock"] for lock in platform.locks()))
+    wait_for(lambda: all(lock["name"] != body["lock"] for lock in platform.locks()))
     again = platform.mycli("exec", "--lock", body["lock"], "--", "echo free")
     assert (again.returncode, again.stdout) == (0, "free\n"), again.stderr
 

@@ -218,8 +218,8 @@ def test_cancel_and_timeout_end_the_run_cancelled_and_timed_out(
         return deployment.locks() != []
 
     wait_until(lock_taken, "the run never took its lock")
-    [execution] = deployment.locks()
-    execution_id = execution["execution_id"]
+    [lock] = deployment.locks()
+    execution_id = lock["holder"]["execution_id"]
     wait_until(lambda: deployment.execution(execution_id)["status"] == "RUNNING", "never RUNNING")
 
     # When it is cancelled, and another run goes past its timeout

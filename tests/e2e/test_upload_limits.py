@@ -70,7 +70,7 @@ def test_a_bomb_fails_with_the_reason_at_once_and_frees_its_lock(
     assert final["reason"] == (
         "upload refused: unpacks to more than 1500 MiB (the unpacked-size limit)"
     )
-    assert all(lock["lock_name"] != "b" for lock in platform.locks())
+    assert all(lock["name"] != "b" for lock in platform.locks())
     shown = platform.mycli("status", execution["execution_id"])
     assert "unpacks to more than 1500 MiB" in shown.stdout + shown.stderr
 

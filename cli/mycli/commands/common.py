@@ -47,6 +47,10 @@ EXECUTION_FIELDS = (
     "user_email",
     "command",
     "lock_name",
+    "queue_position",
+    "queue_holder",
+    "lock_wait_until",
+    "dequeued_at",
     "env_names",
     "secret_names",
     "timeout_seconds",
@@ -91,4 +95,20 @@ def for_fields(execution: dict[str, Any]) -> dict[str, Any]:
         "started_at": with_relative(execution.get("started_at"), now),
         "finished_at": with_relative(execution.get("finished_at"), now),
         "duration": duration(execution.get("started_at"), execution.get("finished_at"), now),
+        "lock_wait_until": with_relative(execution.get("lock_wait_until"), now),
+        "dequeued_at": with_relative(execution.get("dequeued_at"), now),
+        **queue_fields(execution.get("queue"), now),
+    }
+
+
+def queue_fields(queue: Any, now: datetime) -> dict[str, str]:
+    """A QUEUED run's place and whom it waits for, as `mycli exec --wait-lock` says them."""
+    if not isinstance(queue, dict):
+        return {}
+    from mycli.lock_wait import describe_holder, ordinal
+
+    position = queue.get("position")
+    return {
+        "queue_position": ordinal(position) if isinstance(position, int) else "?",
+        "queue_holder": describe_holder(queue.get("holder"), now),
     }

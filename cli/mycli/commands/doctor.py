@@ -140,7 +140,7 @@ class Doctor:
     def _record_release(self, lock: str, started: float, deadline: float) -> None:
         while True:
             try:
-                held = [item["lock_name"] for item in _items(self._client.get("/locks"))]
+                held = held_lock_names(self._client.get("/locks"))
             except CliError as error:
                 self._record("lock released", False, time.monotonic() - started, error.message)
                 return
@@ -208,11 +208,13 @@ def _log_text(page: dict[str, Any]) -> str:
     return data.decode(errors="replace")
 
 
-def _items(listing: Any) -> list[dict[str, Any]]:
-    if isinstance(listing, dict):
-        items: list[dict[str, Any]] = listing.get("items", [])
-        return items
-    return list(listing)
+def held_lock_names(listing: Any) -> list[str]:
+    """The locks GET /locks says are held: `{"locks": [{"name", "holder"}]}` (a lock listed
+    for its queue alone has no holder), or an older server's `{"items": [{"lock_name"}]}`."""
+    if isinstance(listing, dict) and "locks" in listing:
+        return [lock["name"] for lock in listing["locks"] if lock.get("holder")]
+    items = listing.get("items", []) if isinstance(listing, dict) else listing
+    return [item["lock_name"] for item in items]
 
 
 def _describe_health(health: dict[str, Any]) -> str:

@@ -54,8 +54,8 @@ __all__ = ["EXEC_EPILOG", "exec_command", "exec_options", "execute", "git_fields
     "--wait-lock",
     type=Duration(0, 86400),
     metavar="DURATION",
-    help="If the lock is held, wait up to this long for it instead of failing "
-    "(seconds, or 90s, 5m, ...).",
+    help="If the lock is held, queue for it up to this long instead of failing (seconds, "
+    "or 90s, 5m, 2h): the server starts the run when its turn comes; mycli shows its place.",
 )
 @click.option(
     "--upload",
@@ -154,7 +154,7 @@ def execute(
                 body["upload_id"] = upload_directory(app, upload)
             if forward_stdin:
                 body["stdin_upload_id"] = upload_stdin(app)
-            execution = start(app, body, wait_lock)
+            execution = start(app, body)
         except CliError as error:
             error.exit_code = exec_exit_code(error)
             raise
@@ -164,6 +164,8 @@ def execute(
                 emit_json({"execution_id": execution_id, "status": execution["status"]})
             else:
                 click.echo(execution_id)
+            if execution["status"] == "QUEUED":
+                click.echo(queued_note(execution), err=True)
             click.echo(follow_hint(app, execution_id), err=True)
             return
         run_to_the_end(app, execution)
@@ -171,8 +173,9 @@ def execute(
 
 EXEC_EPILOG = (
     "Exit codes: the command's own; 124 timed out; 125 could not run (lock held, "
-    "failed to start, server restarted, connection lost); 130 Ctrl-C; 143/129 SIGTERM/SIGHUP "
-    "(the execution is cancelled); 2 bad input or over a limit; 3 key; 4 not found."
+    "--wait-lock expired, failed to start, server restarted, connection lost); 130 Ctrl-C; "
+    "143/129 SIGTERM/SIGHUP (the execution is cancelled, a queued one too); 2 bad input or "
+    "over a limit; 3 key; 4 not found."
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -205,6 +208,17 @@ def exec_command(app: AppContext, /, command: tuple[str, ...], **options: Any) -
     execution. `-i` forwards stdin (`cat migration.sql | mycli exec -i -- psql`).
     """
     execute(app, command=command, **options)
+
+
+def queued_note(execution: dict[str, Any]) -> str:
+    """What `--detach` says of a run that waits for its lock."""
+    from mycli.lock_wait import ordinal, printable
+
+    queue = execution.get("queue") or {}
+    lock = printable(queue.get("lock_name") or execution.get("lock_name") or "?")
+    position = queue.get("position")
+    place = f", {ordinal(position)} in line" if isinstance(position, int) else ""
+    return f"mycli: queued for '{lock}'{place}: it starts when its turn comes"
 
 
 def follow_hint(app: AppContext, execution_id: str) -> str:

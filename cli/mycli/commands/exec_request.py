@@ -3,6 +3,7 @@ against the server's own rules and limits before anything is packed, uploaded or
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -46,6 +47,8 @@ def request_body(
         check_env_limits(body["env"])
     if timeout:
         body["timeout_seconds"] = timeout
+    if wait_lock:  # 0: do not wait (refused at once, as without --wait-lock)
+        body["wait_lock_seconds"] = math.ceil(wait_lock)
     return body
 
 

@@ -1,6 +1,7 @@
-"""What `mycli exec` does once its arguments are parsed: start the execution (waiting for a
-held lock if asked), follow its output, cancel it on Ctrl-C, SIGTERM or SIGHUP, and exit with
-its code. No click here: the plain `mycli exec` (mycli/fast_exec.py) runs without it."""
+"""What `mycli exec` does once its arguments are parsed: start the execution, wait while it is
+QUEUED for its lock (mycli/lock_wait.py), follow its output, cancel it on Ctrl-C, SIGTERM or
+SIGHUP, and exit with its code. No click here: the plain `mycli exec` (mycli/fast_exec.py)
+runs without it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import os
 import signal
 import stat
 import sys
-import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -17,11 +17,10 @@ from typing import Any
 from mycli import exitcodes
 from mycli.client import api_path
 from mycli.errors import ApiError, CliError, ConnectionFailed, Interrupted, exec_exit_code
-from mycli.follow import LogFollower, exit_code_of
+from mycli.follow import TERMINAL, LogFollower, exit_code_of
 from mycli.main import AppContext
 from mycli.streams import ChunkWriter, start_own_line
 
-LOCK_RETRY_MAX_SECONDS = 2.0
 STDIN_NOT_FORWARDED = "mycli: stdin is not forwarded (use -i)"
 HANGUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -38,8 +37,12 @@ def say(message: str) -> None:
 
 
 def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:
-    """Follow a started execution and exit with what its end means."""
+    """Follow a started (or queued) execution and exit with what its end means."""
     execution_id = execution["execution_id"]
+    if execution["status"] == "QUEUED":
+        execution = wait_for_turn(app, execution)
+        if execution["status"] in TERMINAL and not execution.get("dequeued_at"):
+            ended_in_queue(execution)
     if execution["status"] == "FAILED" and execution.get("exit_code") is None:
         raise CliError(
             f"execution {execution_id} failed: {execution.get('reason')}",
@@ -48,6 +51,54 @@ def run_to_the_end(app: AppContext, execution: dict[str, Any]) -> None:
     say(f"mycli: execution {execution_id} started")
     final = watch(app, execution_id)
     sys.exit(exit_code_of(final))
+
+
+def wait_for_turn(app: AppContext, execution: dict[str, Any]) -> dict[str, Any]:
+    """Show the queued run's place until it leaves the queue. Ctrl-C or SIGTERM/SIGHUP
+    cancels it (which takes it out of the queue) and exits 130 or 128 + the signal."""
+    from mycli.lock_wait import StatusLine, wait_in_queue
+
+    client = app.client()
+    execution_id = execution["execution_id"]
+    line = StatusLine()
+    try:
+        return wait_in_queue(client, execution, line)
+    except (KeyboardInterrupt, Interrupted) as interrupt:
+        line.end()
+        client.close()
+        try:
+            client.post(api_path("executions", execution_id, "cancel"))
+            say(f"mycli: cancelled {execution_id}; it left the queue")
+        except CliError as error:
+            say(
+                f"mycli: could not cancel {execution_id} ({error.message}); "
+                f"it may still be queued: mycli cancel {execution_id}"
+            )
+        if isinstance(interrupt, Interrupted):
+            raise
+        sys.exit(exitcodes.EXEC_CANCELLED)
+    except (ConnectionFailed, ApiError) as error:
+        raise CliError(
+            f"lost the connection while execution {execution_id} waited for its lock "
+            f"({error.message}); it may still be queued: see `mycli status {execution_id}`",
+            exitcodes.EXEC_COULD_NOT_RUN,
+        ) from error
+    finally:
+        line.end()
+
+
+def ended_in_queue(execution: dict[str, Any]) -> None:
+    """A run that ended without leaving the queue: its wait expired (FAILED, exit 125, the
+    reason says so) or someone cancelled it (130)."""
+    execution_id = execution["execution_id"]
+    summary = execution["status"]
+    if execution.get("reason"):
+        summary += f": {execution['reason']}"
+    code = exit_code_of(execution)
+    if execution["status"] == "FAILED":
+        raise CliError(f"execution {execution_id} {summary}", code)
+    say(f"mycli: execution {execution_id} {summary}")
+    sys.exit(code)
 
 
 @contextlib.contextmanager
@@ -79,35 +130,25 @@ def warn_if_stdin_is_dropped() -> None:
         say(STDIN_NOT_FORWARDED)
 
 
-def start(app: AppContext, body: dict[str, Any], wait_lock: float | None) -> dict[str, Any]:
-    """POST the execution; on a held lock, retry until `wait_lock` seconds have passed.
+def start(app: AppContext, body: dict[str, Any]) -> dict[str, Any]:
+    """POST the execution (with `wait_lock_seconds`, a held lock queues it: QUEUED).
 
-    One idempotency key for this `mycli exec`, reused by every retry, so the server starts
-    the command at most once."""
-    client = app.client()
-    key = idempotency_key()
-    deadline = time.monotonic() + (wait_lock or 0)
-    delay = 0.2
-    announced = False
-    while True:
-        try:
-            execution: dict[str, Any] = client.post("/executions", body, idempotency_key=key)
-            return execution
-        except ApiError as error:
-            if error.code == "idempotency_key_reused":
-                raise CliError(
-                    f"the server refused to start the command: {error.message}",
-                    exitcodes.USAGE,
-                ) from error
-            if error.code != "lock_held" or wait_lock is None or time.monotonic() >= deadline:
-                if error.code == "lock_held" and wait_lock is None:
-                    error.message += "; to wait for it: --wait-lock DURATION (e.g. 10m)"
-                raise
-            if not announced:
-                say(f"mycli: waiting up to {wait_lock:g}s: {error.message}")
-                announced = True
-        time.sleep(min(delay, max(deadline - time.monotonic(), 0.01)))
-        delay = min(delay * 1.5, LOCK_RETRY_MAX_SECONDS)
+    One idempotency key for this `mycli exec`, reused by the client's retries, so the server
+    starts the command at most once."""
+    try:
+        execution: dict[str, Any] = app.client().post(
+            "/executions", body, idempotency_key=idempotency_key()
+        )
+    except ApiError as error:
+        if error.code == "idempotency_key_reused":
+            raise CliError(
+                f"the server refused to start the command: {error.message}",
+                exitcodes.USAGE,
+            ) from error
+        if error.code == "lock_held" and "wait_lock_seconds" not in body:
+            error.message += "; to wait for it: --wait-lock DURATION (e.g. 10m)"
+        raise
+    return execution
 
 
 def watch(app: AppContext, execution_id: str) -> dict[str, Any]:

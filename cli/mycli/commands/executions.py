@@ -23,7 +23,7 @@ from mycli.streams import ChunkWriter, JsonChunkWriter
 
 # `list --checks`: which rows are checks, before the (long) command.
 CHECK_COLUMNS = (*EXECUTION_COLUMNS[:-1], ("PURPOSE", "purpose"), EXECUTION_COLUMNS[-1])
-STATUSES = ["PENDING", "STARTING", "RUNNING", "CANCELLING", *sorted(TERMINAL)]
+STATUSES = ["QUEUED", "PENDING", "STARTING", "RUNNING", "CANCELLING", *sorted(TERMINAL)]
 
 
 @click.command()

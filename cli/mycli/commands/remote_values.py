@@ -1,4 +1,5 @@
-"""Parameter types for values that live on the server: an execution id and an image name.
+"""Parameter types for values that live on the server: an execution id, an image name and a
+lock name.
 Each completes from the API (quickly, and silently nothing when the server cannot say), and
 a missing execution id says where to find one."""
 
@@ -14,8 +15,10 @@ COMPLETION_TIMEOUT_SECONDS = 1.5
 RECENT_RUNS = 30
 
 
-def ask_for_completion(ctx: click.Context, path: str, **query: Any) -> list[dict[str, Any]]:
-    """The `items` of GET `path` with the profile chosen on the command line (or
+def ask_for_completion(
+    ctx: click.Context, path: str, key: str = "items", **query: Any
+) -> list[dict[str, Any]]:
+    """The `items` (or `key`) of GET `path` with the profile chosen on the command line (or
     MYCLI_PROFILE, or the current one); [] on any failure, which completion never shows."""
     from mycli.client import ApiClient
     from mycli.config import resolve_profile
@@ -32,7 +35,7 @@ def ask_for_completion(ctx: click.Context, path: str, **query: Any) -> list[dict
             notify=lambda _message: None,
         )
         try:
-            items = client.get(path, **query)["items"]
+            items = client.get(path, **query)[key]
         finally:
             client.close()
         return [item for item in items if isinstance(item, dict)]
@@ -81,5 +84,28 @@ class ImageName(click.ParamType[str]):
         ]
 
 
+class LockName(click.ParamType[str]):
+    """A lock's name: completes from the locks held or waited for now."""
+
+    name = "lock"
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        locks = ask_for_completion(ctx, "/locks", key="locks")
+        return [
+            CompletionItem(lock["name"], help=_lock_summary(lock))
+            for lock in locks
+            if str(lock.get("name", "")).startswith(incomplete)
+        ]
+
+
+def _lock_summary(lock: dict[str, Any]) -> str:
+    holder = lock.get("holder") or {}
+    who = f"{holder.get('kind', 'held')} by {holder.get('user_email')}" if holder else "free"
+    return f"{who}, {len(lock.get('queue') or [])} waiting"
+
+
 EXECUTION_ID = ExecutionId()
+LOCK_NAME = LockName()
 IMAGE_NAME = ImageName()
