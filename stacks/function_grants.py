@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 
+from orchestrator.adapters.aws.kms_queued_env import PURPOSE as QUEUED_ENV_PURPOSE
 from orchestrator.adapters.aws.ssm_secrets import METADATA as SECRET_METADATA
 from orchestrator.adapters.aws.ssm_secrets import VALUES as SECRET_VALUES
 from stacks.access import Access
@@ -14,10 +15,6 @@ from stacks.data import DataStore
 from stacks.executor import Executor
 from stacks.functions import PythonFunction
 from stacks.image_grants import ImageGrants
-
-# The encryption context purpose of a queued run's env values
-# (orchestrator/adapters/aws/kms_queued_env.py PURPOSE).
-QUEUED_ENV_PURPOSE = "queued-env"
 
 
 class FunctionGrants:
