@@ -6,7 +6,9 @@ platform reads them.
   the events of the executions listed, so its retries run out and the event goes to the
   dead-letter queue;
 - `fail-stop-task`: StopTask, called by the template's functions, fails (ECS
-  ServerException) for the tasks of the executions listed.
+  ServerException) for the tasks of the executions listed;
+- `die-after-promotion`: a function that gives a listed (queued) execution its lock dies
+  right after that write succeeds, before it launches the run (a promoter killed mid-way).
 
 Each line is `<execution id>` (every call fails) or `<execution id> <N>` (the next N
 calls fail; the file counts down to 0)."""
@@ -32,6 +34,7 @@ logger = logging.getLogger("twin.faults")
 FAULTS_DIR = "faults"
 FAILED_TASK_EVENTS_FILE = f"{FAULTS_DIR}/fail-task-events"
 FAILED_STOP_TASKS_FILE = f"{FAULTS_DIR}/fail-stop-task"
+DIE_AFTER_PROMOTION_FILE = f"{FAULTS_DIR}/die-after-promotion"
 STOP_TASK_FAILURE = "the twin's fault hook fails this StopTask"
 
 
@@ -83,6 +86,7 @@ class FaultHooks:
         self.directory = run_dir / FAULTS_DIR
         self.task_events = ExecutionFaults(run_dir / FAILED_TASK_EVENTS_FILE)
         self.stop_tasks = ExecutionFaults(run_dir / FAILED_STOP_TASKS_FILE)
+        self.promotions = ExecutionFaults(run_dir / DIE_AFTER_PROMOTION_FILE)
 
     def fail_task_event(self, event: dict[str, Any]) -> None:
         """Raise FaultInjected if the function must fail on this task-state event."""
@@ -100,11 +104,37 @@ class FaultHooks:
 
 @contextmanager
 def failing_stop_tasks(hooks: FaultHooks) -> Iterator[None]:
-    """For the block, StopTask calls made by this process's functions fail as the hook
-    says (botocore's client patched: the bridge's own StopTask calls are left alone)."""
+    """For the block, StopTask calls made by this process's functions fail, and promoters
+    die after their promotion, as the hooks say (botocore's client patched: the twin's own
+    calls, e.g. the moto bridge's, are left alone)."""
     original = BaseClient._make_api_call
-    with mock.patch.object(BaseClient, "_make_api_call", _stop_task_hook(original, hooks)):
+    hooked = _promotion_hook(_stop_task_hook(original, hooks), hooks)
+    with mock.patch.object(BaseClient, "_make_api_call", hooked):
         yield
+
+
+def _promotion_hook(original: Callable[..., Any], hooks: FaultHooks) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        answer = original(client, operation, params)
+        if operation == "TransactWriteItems" and in_function() and hooks.promotions.listed():
+            for execution_id in _locks_given(params):
+                if hooks.promotions.take(execution_id):
+                    logger.warning("fault hook: the promoter of %s dies", execution_id)
+                    raise FaultInjected(
+                        f"the twin's fault hook kills the promoter of {execution_id}"
+                    )
+        return answer
+
+    return make_api_call
+
+
+def _locks_given(params: dict[str, Any]) -> Iterator[str]:
+    """The executions a transaction gives a lock to: its Puts of lock items (a promotion)."""
+    for item in params.get("TransactItems", []):
+        put = (item.get("Put") or {}).get("Item") or {}
+        if "lock_name" in put and "execution_id" in put and "ttl" in put:
+            yield str(put["execution_id"].get("S", ""))
 
 
 def _stop_task_hook(original: Callable[..., Any], hooks: FaultHooks) -> Callable[..., Any]:

@@ -13,9 +13,13 @@ from typing import Any
 from unittest import mock
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 _DYNAMODB_READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
+# moto's handlers read the written item again to answer (ReturnValues, ALL_NEW): under the
+# same lock, or an UpdateItem's UPDATED_NEW could show another request's write.
+_DYNAMODB_ANSWERED_WRITES = ("put_item", "update_item", "delete_item")
 _dynamodb_request_lock = threading.RLock()
 
 
@@ -35,4 +39,7 @@ def atomic_dynamodb_requests() -> Iterator[None]:
         for name in (*_DYNAMODB_WRITES, *_DYNAMODB_READS):
             original = getattr(DynamoDBBackend, name)
             patches.enter_context(mock.patch.object(DynamoDBBackend, name, _atomic(original)))
+        for name in _DYNAMODB_ANSWERED_WRITES:
+            original = getattr(DynamoHandler, name)
+            patches.enter_context(mock.patch.object(DynamoHandler, name, _atomic(original)))
         yield

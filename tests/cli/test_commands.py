@@ -203,7 +203,10 @@ def test_users_cannot_use_admin_commands(harness: CliHarness) -> None:
     result = harness.run("admin", "list-users")
     assert result.exit_code == exitcodes.AUTH
     assert result.stderr == "mycli: error: this needs the admin role\n"
+    # A user may release their own hold, not a lock someone else's run holds
+    holder = harness.run("exec", "-d", "--lock", "x", "--", "sleep 5", key=harness.admin_key)
     assert harness.run("locks", "release", "x").exit_code == exitcodes.AUTH
+    harness.run("cancel", holder.stdout.strip(), key=harness.admin_key)
 
 
 def test_locks_list_and_release(harness: CliHarness) -> None:

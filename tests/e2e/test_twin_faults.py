@@ -25,7 +25,7 @@ import pytest
 from deployment import TERMINAL, LocalDeployment
 from twin.daemon import REFUSED_POSTS_FILE, RUN_MARKER
 from twin.ecs.tasks import CONTAINER_MARKER
-from twin.faults import FAILED_STOP_TASKS_FILE, FAILED_TASK_EVENTS_FILE
+from twin.faults import DIE_AFTER_PROMOTION_FILE, FAILED_STOP_TASKS_FILE, FAILED_TASK_EVENTS_FILE
 from twin.runstate import marked_processes
 from twin_deployment import TwinDeployment, agent_pids, environ_of
 
@@ -292,3 +292,46 @@ def test_a_timeout_whose_stop_task_fails_is_stopped_again_by_the_reaper(
     assert failures.read_text() == f"{execution_id} 0\n"
     assert (final["status"], final["reason"]) == ("TIMED_OUT", "timed out after 2s"), final
     assert_released(deployment, execution_id)
+
+
+def test_a_promoter_killed_after_the_promotion_leaves_the_queue_draining(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a run holding the lock and a run queued behind it, with an env value (sealed)
+    holder = start(deployment, "touch started; sleep 2")
+    queued = deployment.mycli(
+        "exec",
+        "-d",
+        "--lock",
+        "faults",
+        "--wait-lock",
+        "5m",
+        "-e",
+        "SEALED=yes",
+        "--",
+        'echo "$SEALED"',
+        check=True,
+    ).stdout.strip()
+    assert deployment.execution(queued)["status"] == "QUEUED"
+    # And the function that promotes it dies right after giving it the lock
+    killed = hook(deployment, DIE_AFTER_PROMOTION_FILE, f"{queued} 1")
+
+    # When the holder ends
+    final = deployment.wait_status(queued, TERMINAL, timeout=WAIT_SECONDS)
+
+    # Then the promoter did die, yet the queued run ran (once, with its value) and ended
+    assert killed.read_text() == f"{queued} 0\n"
+    assert (final["status"], final["exit_code"]) == ("SUCCEEDED", 0), final
+    assert deployment.mycli("logs", queued, check=True).stdout == "yes\n"
+    ecs = twin(deployment).client("ecs")
+    tasks = [
+        arn
+        for cluster in ecs.list_clusters()["clusterArns"]
+        for status in ("RUNNING", "STOPPED")
+        for arn in ecs.list_tasks(cluster=cluster, startedBy=queued[:36], desiredStatus=status)[
+            "taskArns"
+        ]
+    ]
+    assert len(tasks) == 1, tasks
+    assert deployment.execution(holder)["status"] == "SUCCEEDED"
+    assert_released(deployment, queued)

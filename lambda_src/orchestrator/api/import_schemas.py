@@ -108,6 +108,8 @@ class ImportedRecord(BaseModel):
     git_commit: Short | None = Field(default=None, max_length=64)
     git_secret: Short | None = Field(default=None, max_length=128)
     purpose: Literal["run", "check"] = "run"
+    lock_wait_until: Timestamp | None = None
+    dequeued_at: Timestamp | None = None
 
 
 class ImportExecution(BaseModel):
