@@ -148,7 +148,7 @@ def test_an_admin_force_releases_a_lock_after_confirming(console: Console) -> No
     page.get_by_role("dialog").get_by_role("button", name="Force release").click()
     expect(page.locator(".notice.info")).to_have_text("Released lock deploy/blue.")
     expect(row).to_have_count(0)
-    assert all(lock["lock_name"] != "deploy/blue" for lock in console.local.locks())
+    assert all(lock["name"] != "deploy/blue" for lock in console.local.locks())
     console.local.mycli("cancel", execution_id)
 
 

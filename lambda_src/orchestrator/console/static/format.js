@@ -38,11 +38,36 @@ export function duration(start, end, now = Date.now()) {
   return humanDuration(seconds);
 }
 
+/** How long until `value` ("in 35 min"), or "ended" once it is past. */
+export function untilNow(value, now = Date.now()) {
+  const when = parseTime(value);
+  if (when === null) return "—";
+  const seconds = (when - now) / 1000;
+  return seconds < 1 ? "ended" : `in ${humanDuration(seconds, true)}`;
+}
+
+/** 1st, 2nd, 3rd, 4th, 11th, 12th, 21st, ... */
+export function ordinal(number) {
+  const tens = number % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][number % 10] ?? "th";
+  return `${number}${suffix}`;
+}
+
+/** Seconds in a duration the way the CLI takes it ("90s", "10m", "2h", "1d"; a bare
+ * number is minutes); null when it is not one. */
+export function parseDuration(text) {
+  const match = /^\s*(\d{1,6})\s*(s|m|h|d)?\s*$/i.exec(text);
+  if (!match) return null;
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? "m").toLowerCase()];
+  return Number(match[1]) * unit;
+}
+
 export function absolute(value) {
   const when = parseTime(value);
   return when === null ? "—" : new Date(when).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
 export const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]);
-export const STATUSES = ["PENDING", "STARTING", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED",
+// QUEUED: waiting in its lock's queue (issue 21), before PENDING; not terminal.
+export const STATUSES = ["QUEUED", "PENDING", "STARTING", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED",
   "CANCELLED", "TIMED_OUT"];

@@ -3,7 +3,7 @@
 
 import { ApiError, consoleUrl, request, segment } from "./api.js";
 import { announce, confirmDialog, copyButton, h, notice, replace } from "./dom.js";
-import { TERMINAL, absolute, ago, duration } from "./format.js";
+import { TERMINAL, absolute, ago, duration, ordinal, untilNow } from "./format.js";
 import { statusBadge } from "./runs.js";
 import { Terminal, decodeBase64 } from "./terminal.js";
 
@@ -11,9 +11,11 @@ const LOG_WAIT_SECONDS = 20; // the local server holds an empty page this long; 
 const IDLE_MIN_MS = 250;
 const IDLE_MAX_MS = 2000;
 const RECORD_REFRESH_MS = 2000;
+const QUEUED_LOG = "Queued: the log starts when the run gets its lock.";
 
 const FIELDS = [
   ["Status", "status"], ["Command", "command"], ["User", "user_email"], ["Lock", "lock_name"],
+  ["Waits for its lock until", "lock_wait_until"], ["Given its lock", "dequeued_at"],
   ["Started", "started_at"], ["Finished", "finished_at"], ["Duration", null],
   ["Exit code", "exit_code"], ["Reason", "reason"], ["Timeout", "timeout_seconds"],
   ["Environment names", "env_names"], ["Secrets", "secret_names"], ["Code upload", "upload_id"],
@@ -42,6 +44,7 @@ export function showRun(area, { me }, executionId) {
   const heading = h("h1", {}, "Run ", h("code", {}, executionId));
   const problem = h("div");
   const record = h("dl", { className: "record" });
+  const place = h("p", { className: "queue-place", id: "queue-place", hidden: true });
   const actions = h("div", { className: "actions" });
   const followCommand = `mycli logs -f ${executionId}`;
   const cli = h("div", { className: "cli" },
@@ -61,7 +64,7 @@ export function showRun(area, { me }, executionId) {
     heading, problem,
     h("div", { className: "run-layout" },
       h("section", { "aria-labelledby": "record-title", className: "card" },
-        h("h2", { id: "record-title" }, "Record"), actions, record, cli),
+        h("h2", { id: "record-title" }, "Record"), place, actions, record, cli),
       h("section", { "aria-labelledby": "output-title", className: "card output" },
         h("div", { className: "output-head" },
           h("h2", { id: "output-title" }, "Output"),
@@ -83,11 +86,39 @@ export function showRun(area, { me }, executionId) {
     return String(raw);
   }
 
+  function showPlace() {
+    const queue = execution.status === "QUEUED" ? execution.queue : null;
+    place.hidden = !queue;
+    if (!queue) {
+      replace(place);
+      if (logState.textContent === QUEUED_LOG) logState.textContent = "Waiting for the log…";
+      return;
+    }
+    logState.textContent = QUEUED_LOG;
+    replace(place, `Queued for ${queue.lock_name}: ${ordinal(queue.position)} in line, `,
+      behind(queue.holder));
+  }
+
   function showRecord() {
+    showPlace();
     replace(record, FIELDS.map(([label, name]) => [h("dt", {}, label), h("dd", {}, value(name, label))]));
     const mayCancel = (me.role === "admin" || me.email === execution.user_email)
       && !TERMINAL.has(execution.status) && execution.status !== "CANCELLING";
     replace(actions, mayCancel ? cancelButton() : null);
+  }
+
+  /** Who the queued run waits behind, the way `mycli exec --wait-lock` says it. */
+  function behind(holder) {
+    if (!holder) return "and the lock is free: it starts any moment.";
+    if (holder.kind === "hold") {
+      return h("span", {}, `behind a hold by ${holder.user_email}: `,
+        h("q", { className: "reason" }, holder.reason ?? ""), ` (ends ${untilNow(holder.until)}).`);
+    }
+    const link = holder.execution_id === executionId ? h("code", {}, holder.execution_id)
+      : h("a", { href: consoleUrl(`executions/${segment(holder.execution_id)}`) },
+        h("code", {}, holder.execution_id));
+    return h("span", {}, `behind ${holder.user_email}'s run `, link,
+      ` (${holder.status ?? "holding"} for ${duration(holder.since, null)}).`);
   }
 
   function cancelButton() {
@@ -95,7 +126,9 @@ export function showRun(area, { me }, executionId) {
     button.addEventListener("click", async () => {
       const sure = await confirmDialog({
         title: "Cancel this run?",
-        message: `The command is stopped and the run is recorded as CANCELLED: ${execution.command}`,
+        message: execution.status === "QUEUED"
+          ? `It leaves its lock's queue and never runs; it is recorded as CANCELLED: ${execution.command}`
+          : `The command is stopped and the run is recorded as CANCELLED: ${execution.command}`,
         confirmLabel: "Cancel run",
       });
       if (!sure) { button.focus(); return; }
@@ -177,7 +210,8 @@ export function showRun(area, { me }, executionId) {
         loadRecord();
         return;
       }
-      if (!terminal.dropped) logState.textContent = `${data.status}: following the log live…`;
+      if (data.status === "QUEUED") logState.textContent = QUEUED_LOG;
+      else if (!terminal.dropped) logState.textContent = `${data.status}: following the log live…`;
       if (data.chunks.length) {
         idle = IDLE_MIN_MS;
       } else if (performance.now() - started < 1000) {
