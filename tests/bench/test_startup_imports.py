@@ -29,7 +29,7 @@ import json, sys
 import orchestrator.handlers.{module} as handler_module
 from orchestrator.handlers import runtime
 loaded_at_import = "botocore.client" in sys.modules
-runtime.clients()
+runtime.clients().dynamodb
 from aws_xray_sdk.core.patcher import _PATCHED_MODULES
 print(json.dumps({{"client_at_import": loaded_at_import, "patched": sorted(_PATCHED_MODULES)}}))
 """
@@ -75,3 +75,24 @@ def test_given_a_fresh_data_dir_when_the_local_server_starts_then_cryptography_w
 
     assert (data_dir / "secrets.key").exists()
     assert "cryptography" not in mapped
+
+
+def test_given_tracing_on_when_health_answers_then_no_botocore_client_was_needed() -> None:
+    probe = (
+        "import sys; from events import LambdaContext, rest_event\n"
+        "from orchestrator.handlers.health import handler\n"
+        "answer = handler(rest_event('GET', '/health'), LambdaContext('req-1'))\n"
+        "print(answer['statusCode'], 'botocore.client' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    env.update(LAMBDA_ENV, PYTHONPATH=f"{ROOT / 'lambda_src'}{os.pathsep}{ROOT / 'tests'}")
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.stdout.split()[-2:] == ["200", "False"], result.stdout + result.stderr

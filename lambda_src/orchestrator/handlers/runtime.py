@@ -36,9 +36,8 @@ def settings() -> AwsSettings:
 @cache
 def clients() -> AwsClients:
     """The container's AWS clients, their calls traced: the X-Ray patch imports botocore
-    (~100 ms), so it is done here, for the first route that calls AWS (`health` never does)."""
-    tracer.patch(("botocore",))
-    return AwsClients()
+    (~100 ms), so it runs before the first client is built (`health` never builds one)."""
+    return AwsClients(before_first_client=lambda: tracer.patch(("botocore",)))
 
 
 @cache
