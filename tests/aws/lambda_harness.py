@@ -14,7 +14,7 @@ from orchestrator.handlers.catalog import ROUTES
 
 
 def reset_runtime() -> None:
-    for cached in (runtime.settings, runtime.ports, runtime.services):
+    for cached in (runtime.settings, runtime.clients, runtime.ports, runtime.services):
         cached.cache_clear()
 
 

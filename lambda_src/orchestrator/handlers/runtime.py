@@ -21,7 +21,8 @@ from orchestrator.domain.services import Services
 
 SERVICE = "mycli"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
+# botocore is patched (and so imported) when the first client is built, not at import.
+tracer = Tracer(service=SERVICE, auto_patch=False)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -33,8 +34,15 @@ def settings() -> AwsSettings:
 
 
 @cache
+def clients() -> AwsClients:
+    """The container's AWS clients, their calls traced: the X-Ray patch imports botocore
+    (~100 ms), so it runs before the first client is built (`health` never builds one)."""
+    return AwsClients(before_first_client=lambda: tracer.patch(("botocore",)))
+
+
+@cache
 def ports() -> AwsPorts:
-    return AwsPorts.deferred(settings(), AwsClients())
+    return AwsPorts.deferred(settings(), clients())
 
 
 @cache

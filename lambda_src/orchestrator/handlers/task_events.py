@@ -10,19 +10,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.composition import run_results
 from orchestrator.adapters.aws.task_events import task_state_change
-from orchestrator.handlers.runtime import logger, metrics, services, settings, tracer
-
-_clients = AwsClients()
+from orchestrator.handlers.runtime import clients, logger, metrics, services, settings, tracer
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = task_state_change(event, run_results(settings(), _clients))
+    change = task_state_change(event, run_results(settings(), clients()))
     execution = services().executions.on_task_event(change) if change else None
     if execution is None:
         logger.info("ignored an event about a task that is not a mycli execution's")

@@ -11,6 +11,7 @@ and what still fails is answered 429 with Retry-After (api/errors.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -25,8 +26,14 @@ def retry_config() -> Any:
 
 
 class AwsClients:
+    def __init__(self, before_first_client: Callable[[], None] | None = None) -> None:
+        """`before_first_client` runs once, before botocore is first imported (tracing)."""
+        self._before_first_client = before_first_client
+
     @cached_property
     def _session(self) -> Any:
+        if self._before_first_client:
+            self._before_first_client()
         import botocore.session
 
         return botocore.session.get_session()

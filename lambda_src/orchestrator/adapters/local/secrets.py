@@ -4,22 +4,30 @@ and HMAC-SHA256, from `cryptography`) under a key file of the data directory (06
 The ciphertext seals the name with the value, so a value moved to another row in the
 database does not decrypt as that other secret. Nothing in the data directory holds a value
 in plain text; whoever can read both the key file and the database can read the values,
-which is what the data directory's 0700/0600 modes are for."""
+which is what the data directory's 0700/0600 modes are for.
+
+`cryptography` (~6 MB resident) is imported when a secret is first sealed or opened, not when
+the server starts; the key file is still made and checked at start."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import sqlite3
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.private import FILE_MODE
 from orchestrator.domain.errors import Conflict
 from orchestrator.domain.models import Secret
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 KEY_FILE = "secrets.key"
 
@@ -30,7 +38,7 @@ def load_or_create_key(path: Path) -> bytes:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:
         return path.read_bytes().strip()
-    key = Fernet.generate_key()
+    key = base64.urlsafe_b64encode(os.urandom(32))  # what Fernet.generate_key() returns
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(key + b"\n")
         handle.flush()
@@ -41,7 +49,19 @@ def load_or_create_key(path: Path) -> bytes:
 class FernetSecretStore:
     def __init__(self, db: Database, key_path: Path) -> None:
         self._db = db
-        self._fernet = Fernet(load_or_create_key(key_path))
+        self._key = load_or_create_key(key_path)
+        try:  # the check Fernet() makes, without importing it
+            valid = len(base64.urlsafe_b64decode(self._key)) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(f"{key_path} does not hold a Fernet key (32 url-safe base64 bytes)")
+
+    @cached_property
+    def _fernet(self) -> Fernet:
+        from cryptography.fernet import Fernet
+
+        return Fernet(self._key)
 
     def put(self, secret: Secret, value: str) -> Secret:
         sealed = self._fernet.encrypt(json.dumps({"name": secret.name, "value": value}).encode())
@@ -89,6 +109,8 @@ class FernetSecretStore:
 
     def reveal(self, names: Sequence[str], execution_id: str) -> dict[str, str]:
         # The execution's record (its secret_names and git_secret) is the use log here.
+        from cryptography.fernet import InvalidToken
+
         values = {}
         for name, row in self._rows(names).items():
             try:
