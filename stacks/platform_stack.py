@@ -121,6 +121,8 @@ class MycliStack(Stack):
             "SECRETS_KEY_ARN": executor.secrets_key.key_arn,
             "POWERTOOLS_SERVICE_NAME": "mycli",
             "POWERTOOLS_METRICS_NAMESPACE": "mycli",
+            # pydantic would scan every installed distribution for plugins on a cold start.
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
         }
 
     @property

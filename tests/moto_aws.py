@@ -190,6 +190,7 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "ECR_REPOSITORY_ARN_PREFIX": settings.ecr_repository_arn_prefix,
         "SECRETS_PATH": settings.secrets_path,
         "SECRETS_KEY_ARN": settings.secrets_key,
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
     }
 
 

@@ -69,7 +69,7 @@ def test_nul_in_command_or_env_is_400_and_the_lock_stays_free(
     payload = json.dumps({"lock": "nul-e2e"} | body).encode()
 
     assert "must not contain NUL" in refused(send(shared, "POST", "/executions", payload))
-    assert [lock["lock_name"] for lock in shared.locks()] == []
+    assert [lock["name"] for lock in shared.locks()] == []
     # and the next run on that lock gets it at once
     status, _, execution = send(
         shared, "POST", "/executions", json.dumps({"command": "true", "lock": "nul-e2e"}).encode()

@@ -39,7 +39,7 @@ from orchestrator.domain.models import (
 from orchestrator.text_rules import text_validator
 
 # Bodies are JSON: a number is never taken for a string or a boolean for a number.
-_STRICT = ConfigDict(extra="forbid", strict=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
 UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Response models only document the API (docs/openapi.json); building their validators
 # waits until the document is generated, which keeps them out of a Lambda cold start.

@@ -1,27 +1,28 @@
 """A queued run's env values on one machine: sealed with Fernet under the data directory's
-key (the one secrets use, secrets.KEY_FILE), bound to the execution they were sealed for."""
+key (the one secrets use, secrets.KEY_FILE), bound to the execution they were sealed for.
+`cryptography` loads on the first run that is queued with env values."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
-
-from orchestrator.adapters.local.secrets import load_or_create_key
+from orchestrator.adapters.local.secrets import LazyFernet
 
 
 class FernetEnvSealer:
     def __init__(self, key_path: Path) -> None:
-        self._fernet = Fernet(load_or_create_key(key_path))
+        self._key = LazyFernet(key_path)
 
     def seal(self, execution_id: str, env: dict[str, str]) -> str:
         payload = json.dumps({"execution_id": execution_id, "env": env})
-        return self._fernet.encrypt(payload.encode()).decode("ascii")
+        return self._key.fernet.encrypt(payload.encode()).decode("ascii")
 
     def unseal(self, execution_id: str, sealed: str) -> dict[str, str]:
+        from cryptography.fernet import InvalidToken
+
         try:
-            payload = json.loads(self._fernet.decrypt(sealed.encode("ascii")))
+            payload = json.loads(self._key.fernet.decrypt(sealed.encode("ascii")))
         except (InvalidToken, ValueError) as error:
             raise ValueError("the run's env values cannot be unsealed with this key") from error
         if payload.get("execution_id") != execution_id:

@@ -46,9 +46,11 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
-class FernetSecretStore:
-    def __init__(self, db: Database, key_path: Path) -> None:
-        self._db = db
+class LazyFernet:
+    """The data directory's Fernet key, made and checked now; `cryptography` loaded on the
+    first use of `fernet`."""
+
+    def __init__(self, key_path: Path) -> None:
         self._key = load_or_create_key(key_path)
         try:  # the check Fernet() makes, without importing it
             valid = len(base64.urlsafe_b64decode(self._key)) == 32
@@ -58,10 +60,20 @@ class FernetSecretStore:
             raise ValueError(f"{key_path} does not hold a Fernet key (32 url-safe base64 bytes)")
 
     @cached_property
-    def _fernet(self) -> Fernet:
+    def fernet(self) -> Fernet:
         from cryptography.fernet import Fernet
 
         return Fernet(self._key)
+
+
+class FernetSecretStore:
+    def __init__(self, db: Database, key_path: Path) -> None:
+        self._db = db
+        self._key = LazyFernet(key_path)
+
+    @property
+    def _fernet(self) -> Fernet:
+        return self._key.fernet
 
     def put(self, secret: Secret, value: str) -> Secret:
         sealed = self._fernet.encrypt(json.dumps({"name": secret.name, "value": value}).encode())
