@@ -56,7 +56,8 @@ def test_given_a_twin_with_a_running_run_when_reset_then_it_is_a_fresh_deploymen
         assert marked_processes("MYCLI_EXECUTION_ID", execution_id) == []
         listed = run(MYCLI, "list", "-o", "json", home=tmp_path)
         assert json.loads(listed.stdout)["items"] == [], listed.stderr
-        assert json.loads(run(MYCLI, "locks", "list", "-o", "json", home=tmp_path).stdout) == {"locks": []}
+        locks = run(MYCLI, "locks", "list", "-o", "json", home=tmp_path)
+        assert json.loads(locks.stdout) == {"locks": []}
         assert run(MYCLI, "status", execution_id, home=tmp_path).returncode == 4
         assert "\ns " not in run(MYCLI, "admin", "secrets", "list", home=tmp_path).stdout
         assert run(MYCLI, "whoami", home=tmp_path).stdout.startswith("admin@mycli (admin)")
