@@ -7,6 +7,7 @@ is released."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from typing import Any
@@ -135,3 +136,28 @@ def test_a_hold_refuses_with_its_reason_then_queued_runs_start_once_released(
     assert ended["status"] == "SUCCEEDED"
     history = json.loads(deployment.mycli("locks", "history", LOCK, "-o", "json").stdout)
     assert [event["action"] for event in history["items"]][:2] == ["release", "hold"]
+
+
+@pytest.mark.embedded_only(
+    "the local server's restart recovery; on AWS no server process holds runs (a lost task's "
+    "end is the reaper's, tests/contract/test_queued_runs.py and the twin's fault cases)"
+)
+def test_a_server_killed_under_a_holder_restarts_and_starts_the_queued_run(
+    deployment: LocalDeployment,
+) -> None:
+    # Given a run holding the lock and a run queued behind it with an env value
+    holder = detached(deployment, "--lock", LOCK, "--", "sleep 300")
+    deployment.wait_status(holder, ("RUNNING",))
+    waiter = detached(
+        deployment, "--lock", LOCK, "--wait-lock", "5m", "-e", "KEPT=sealed", "--", 'echo "$KEPT"'
+    )
+    assert deployment.execution(waiter)["status"] == "QUEUED"
+    # When the server dies and comes back
+    os.kill(deployment.server_pid, signal.SIGKILL)
+    time.sleep(0.2)
+    deployment.up()
+    # Then the holder failed "server restarted", and the queued run got the lock and ran
+    assert deployment.execution(holder)["reason"] == "server restarted"
+    ended = deployment.wait_status(waiter, ("SUCCEEDED", "FAILED"), timeout=30)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert deployment.mycli("logs", waiter, check=True).stdout == "sealed\n"
