@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mycli.lock_wait import moment, printable
+from mycli.lock_wait import printable
 from mycli.output import ago, duration, table_lines, until
+from mycli.times import parse_time as moment
 
 QUEUE_COLUMNS = (
     ("POSITION", "position"),

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from mycli.client import api_path
+from mycli.times import parse_time as moment
 
 POLL_SECONDS = 1.0
 ERASE_LINE = "\r\x1b[K"  # back to the line's start, clear to its end
@@ -59,17 +60,6 @@ def printable(value: Any, limit: int | None = None) -> str:
 def short_id(execution_id: Any) -> str:
     text = printable(execution_id)
     return text if len(text) <= SHORT_ID_LENGTH + 1 else text[:SHORT_ID_LENGTH] + "…"
-
-
-def moment(value: Any) -> datetime | None:
-    """An ISO time from the API (`...Z`), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def time_left(until: Any, now: datetime) -> str | None:

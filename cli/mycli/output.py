@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from mycli.times import parse_time
+
 OUTPUT_OPTION_HELP = "table for people, json for programs"
 
 
@@ -74,17 +76,6 @@ def _cell(value: Any) -> str:
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """'1 file', '3 files', '0 files' (`plural` where adding an s is wrong)."""
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp from the API (`...Z`), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def ago(value: Any, now: datetime | None = None) -> str | None:
