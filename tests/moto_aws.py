@@ -83,6 +83,25 @@ TABLES: dict[str, dict[str, Any]] = {
         "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
     },
+    # Warm pools (docs/warm-runners.md): not in the CDK stack yet.
+    "WarmTasks": {
+        "KeySchema": [{"AttributeName": "task_id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [
+            {"AttributeName": "task_id", "AttributeType": "S"},
+            {"AttributeName": "image", "AttributeType": "S"},
+            {"AttributeName": "state", "AttributeType": "S"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": "image-state",
+                "KeySchema": [
+                    {"AttributeName": "image", "KeyType": "HASH"},
+                    {"AttributeName": "state", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    },
 }
 IMAGE_ROLE_ARN_PREFIX = "arn:aws:iam::123456789012:role/mycli-task-"
 EXECUTION_ROLE_ARN = "arn:aws:iam::123456789012:role/Mycli-ExecutorExecutionRole"
@@ -95,6 +114,10 @@ def create_tables() -> None:
         dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **definition)
     dynamodb.update_time_to_live(
         TableName="Locks", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+    dynamodb.update_time_to_live(
+        TableName="WarmTasks",
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at_epoch"},
     )
     dynamodb.update_time_to_live(
         TableName="Executions",
@@ -185,6 +208,7 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "LOG_GROUP_NAME": settings.log_group,
         "LOG_STREAM_PREFIX": settings.log_stream_prefix,
         "IMAGES_TABLE": settings.images_table,
+        "WARM_TASKS_TABLE": settings.warm_tasks_table,
         "IMAGE_ROLE_ARN_PREFIX": settings.image_role_arn_prefix,
         "IMAGE_FAMILY_PREFIX": settings.image_family_prefix,
         "ECR_REPOSITORY_ARN_PREFIX": settings.ecr_repository_arn_prefix,
@@ -210,6 +234,7 @@ def platform_settings(executor: dict[str, Any]) -> AwsSettings:
         locks_table="Locks",
         lock_queue_table="LockQueue",
         images_table="Images",
+        warm_tasks_table="WarmTasks",
         image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
         ecr_repository_arn_prefix=ECR_REPOSITORY_ARN_PREFIX,
         log_group=LOG_GROUP,

@@ -13,7 +13,6 @@ from orchestrator.domain.models import (
     ApiKeyRecord,
     Execution,
     ExecutionStatus,
-    Image,
     LaunchResult,
     LaunchSpec,
     Lock,
@@ -28,6 +27,10 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.queue_entry import QueueEntry
 from orchestrator.domain.quota import RunningLimits
+from orchestrator.image_ports import ImagePlatform, ImageStore, WarmPool
+
+# The image ports live in image_ports.py; imported from here as every other port is.
+__all__ = ["ImagePlatform", "ImageStore", "WarmPool"]
 
 
 class Clock(Protocol):
@@ -341,83 +344,3 @@ class NoLogWait:
 
     def wait(self, execution_id: str, cursor: str, timeout_seconds: float) -> None:
         return None
-
-
-class ImageStore(Protocol):
-    def create(self, image: Image) -> None:
-        """Record a new image; raises Conflict if the name exists."""
-        ...
-
-    def get(self, name: str) -> Image | None: ...
-
-    def list_all(self) -> list[Image]:
-        """Every image, by name (a handful: admins register them)."""
-        ...
-
-    def delete(self, name: str) -> bool:
-        """Forget the image; False when there was none."""
-        ...
-
-    def set_default(self, name: str) -> None:
-        """Make `name` the only default image."""
-        ...
-
-    def replace_platform(self, current: Image, fresh: Image) -> bool:
-        """Give the image `fresh`'s platform_ref and platform_base, only while its record
-        still has `current`'s platform_ref; False when it has not (made again meanwhile, or
-        removed)."""
-        ...
-
-
-class ImagePlatform(Protocol):
-    """What the backend does when an image comes and goes (AWS: its task definition)."""
-
-    def register(self, image: Image) -> Image:
-        """Prepare the backend for runs on `image`; returns it with the backend's handle and
-        what it was made from (platform_ref, platform_base: None where there is nothing to
-        prepare). Raises ValidationFailed when the backend refuses the image."""
-        ...
-
-    def is_current(self, image: Image) -> bool:
-        """Whether `image`'s handle was made from the backend's setup as it is now (AWS: the
-        stack's run task definition, which a stack upgrade replaces)."""
-        ...
-
-    def unregister(self, image: Image) -> None:
-        """Release what `register` made; runs already started on it are not affected."""
-        ...
-
-    def warnings(self, image: Image) -> list[str]:
-        """What registering `image` means on this backend that its admin may not expect
-        (shown with the registration); none where it means what it says."""
-        ...
-
-
-class NoImagePlatform:
-    """For hosts where an image needs nothing prepared (the embedded host runs commands on
-    itself and records the image's URI only)."""
-
-    def register(self, image: Image) -> Image:
-        return image
-
-    def is_current(self, image: Image) -> bool:
-        return True
-
-    def unregister(self, image: Image) -> None:
-        return None
-
-    def warnings(self, image: Image) -> list[str]:
-        return local_image_warnings(image)
-
-
-def local_image_warnings(image: Image) -> list[str]:
-    """On the embedded host runs run on the host itself: the URI is only recorded, and the
-    size becomes the limits of the runs on the image (adapters/local/limits.py)."""
-    which = "every run without --image" if image.is_default else f"runs with --image {image.name}"
-    return [
-        f"this server runs commands on its own host: the image URI {image.uri} is recorded "
-        "but never pulled or used",
-        f"{which} will be limited to {image.memory} MiB of memory (the run's cgroup, else "
-        f"ulimit -v) and {image.cpu} CPU units ({image.cpu / 1024:g} CPU, where the cgroup's "
-        "cpu controller is available)",
-    ]

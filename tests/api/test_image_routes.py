@@ -85,6 +85,34 @@ def test_an_admin_registers_an_image_and_every_user_lists_it_without_the_role(
     assert as_admin["items"][0]["secrets"] == ["DB_PASSWORD"]
 
 
+def test_a_warm_pool_is_recorded_and_shown_but_kept_on_aws_only(api: ApiHarness) -> None:
+    # When an admin registers an image with a warm pool, and one without
+    status, warm = register(api, name="tools", warm=2, warm_idle_seconds=600)
+    _, plain = register(api, name="plain")
+
+    # Then the pool is recorded as asked, none of it ready, and the answer says why
+    assert status == 201, warm
+    assert (warm["warm"], warm["warm_idle_seconds"]) == (
+        {"target": 2, "ready": 0, "starting": 0},
+        600,
+    )
+    assert warm["warnings"][-1] == (
+        "warm pools apply on AWS only: warm 2 is recorded, but this server starts every run "
+        "at once and keeps no task warm"
+    )
+    assert (plain["warm"], plain["warm_idle_seconds"]) == (
+        {"target": 0, "ready": 0, "starting": 0},
+        3600,
+    )
+    assert not any("warm" in warning for warning in plain["warnings"])
+    # and every user's listing shows each pool
+    _, listed = api.call("GET", "/images", api.alice_key)
+    assert [(i["name"], i["warm"]) for i in listed["items"]] == [
+        ("plain", {"target": 0, "ready": 0, "starting": 0}),
+        ("tools", {"target": 2, "ready": 0, "starting": 0}),
+    ]
+
+
 def test_users_cannot_register_or_remove(api: ApiHarness) -> None:
     register(api, name="a")
 
@@ -105,6 +133,11 @@ def test_users_cannot_register_or_remove(api: ApiHarness) -> None:
         ({"name": "a", "cpu": "256"}, "cpu"),
         ({"name": "a", "uri": "x\u0000"}, "NUL"),
         ({"name": "a", "secrets": ["a b"]}, "invalid default secret"),
+        ({"name": "a", "warm": -1}, "warm"),
+        ({"name": "a", "warm": 51}, "warm"),
+        ({"name": "a", "warm": "2"}, "warm"),
+        ({"name": "a", "warm": 1, "warm_idle_seconds": 59}, "warm_idle_seconds"),
+        ({"name": "a", "warm_idle_seconds": 604801}, "warm_idle_seconds"),
     ],
 )
 def test_a_bad_image_is_refused_in_words(api: ApiHarness, body: dict[str, Any], words: str) -> None:

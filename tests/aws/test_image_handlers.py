@@ -10,7 +10,9 @@ import boto3
 
 from lambda_harness import Lambdas
 from moto_aws import IMAGE_ROLE_ARN_PREFIX, REGION
+from orchestrator.adapters.aws.dynamodb_warm_pool import DynamoWarmPool
 from orchestrator.agent.scripts import command_entry_script
+from orchestrator.domain.warm_tasks import WarmState, WarmTask
 
 ROLE = IMAGE_ROLE_ARN_PREFIX + "infra"
 
@@ -108,6 +110,44 @@ def test_remove_deregisters_the_definition_and_a_started_run_keeps_its_record(
     )
     assert (status, kept["image"], kept["status"]) == (200, "infra", "STARTING")
     assert lambdas.call("GET", "/images", lambdas.alice_key)[1]["items"] == []
+
+
+def test_the_listing_shows_each_warm_pool_from_the_warm_tasks_table(lambdas: Lambdas) -> None:
+    # Given an image registered with a pool of 3, none started yet
+    status, image = register(lambdas, warm=3, warm_idle_seconds=900)
+    assert status == 201, image
+    assert (image["warm"], image["warm_idle_seconds"], image["warnings"]) == (
+        {"target": 3, "ready": 0, "starting": 0},
+        900,
+        [],
+    )
+    # when the pool manager has started two tasks, one of them ready, and a run claimed a third
+    pool = DynamoWarmPool(boto3.client("dynamodb", region_name=REGION), "WarmTasks")
+    for n in (1, 2, 3):
+        pool.register(
+            WarmTask(
+                task_id=f"{n:032x}",
+                image="infra",
+                state=WarmState.STARTING,
+                mailbox=f"warm/{n:032x}/assignment",
+                platform_ref=image["platform_ref"],
+                started_at="2026-01-01T00:00:00.000Z",
+                usable_until="2999-01-01T00:00:00.000Z",
+            )
+        )
+    for n in (1, 3):
+        pool.mark_ready(f"{n:032x}", f"arn:aws:ecs:task/{n}", "2026-01-01T00:00:01.000Z")
+    pool.claim(
+        "infra",
+        "e" * 32,
+        platform_ref=image["platform_ref"],
+        usable_after="2026-01-01T00:00:02.000Z",
+        at="2026-01-01T00:00:02.000Z",
+    )
+
+    # then every user sees the pool: its target, one ready, one starting
+    _, listed = lambdas.call("GET", "/images", lambdas.bob_key)
+    assert [i["warm"] for i in listed["items"]] == [{"target": 3, "ready": 1, "starting": 1}]
 
 
 def test_users_see_images_without_roles_and_cannot_register(lambdas: Lambdas) -> None:

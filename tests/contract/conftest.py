@@ -12,6 +12,7 @@ import pytest
 
 from fake_lock_history import InMemoryLockHistory
 from fake_lock_queue import InMemoryLockQueue
+from fake_warm_pool import InMemoryWarmPool
 from fakes import (
     InMemoryApiKeyStore,
     InMemoryExecutionStore,
@@ -26,6 +27,7 @@ from orchestrator.adapters.aws.dynamodb import (
 )
 from orchestrator.adapters.aws.dynamodb_lock_history import DynamoLockHistory
 from orchestrator.adapters.aws.dynamodb_lock_queue import DynamoLockQueue
+from orchestrator.adapters.aws.dynamodb_warm_pool import DynamoWarmPool
 from orchestrator.adapters.aws.images import DynamoImageStore
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.images import SqliteImageStore
@@ -144,3 +146,17 @@ LOCK_HISTORIES: dict[str, StoreFactory] = {
 @pytest.fixture(params=sorted(LOCK_HISTORIES))
 def lock_history(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return LOCK_HISTORIES[request.param](request, tmp_path)
+
+
+# Warm pools are kept on AWS only: the embedded platform has no SQLite adapter.
+WARM_POOLS: dict[str, StoreFactory] = {
+    "memory": lambda request, tmp: InMemoryWarmPool(),
+    "dynamodb": lambda request, tmp: DynamoWarmPool(
+        _dynamodb(request)[1], _dynamodb(request)[0].warm_tasks_table
+    ),
+}
+
+
+@pytest.fixture(params=sorted(WARM_POOLS))
+def warm_pool(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    return WARM_POOLS[request.param](request, tmp_path)

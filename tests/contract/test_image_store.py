@@ -36,6 +36,8 @@ def test_an_image_reads_back_with_every_field(image_store: Any) -> None:
         is_default=True,
         secrets=("DB_PASSWORD", "api.token"),
         platform_ref="arn:aws:ecs:eu-west-1:123456789012:task-definition/x-image-terraform:1",
+        warm=3,
+        warm_idle_seconds=900,
     )
     bare = image("bare")
 

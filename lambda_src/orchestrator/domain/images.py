@@ -21,6 +21,14 @@ from orchestrator.domain.models import (
     utc_iso,
 )
 from orchestrator.domain.secrets import is_valid_secret_name, secret_reference
+from orchestrator.domain.warm_pools import WarmPools
+from orchestrator.domain.warm_tasks import (
+    DEFAULT_WARM_IDLE_SECONDS,
+    MAX_WARM_IDLE_SECONDS,
+    MAX_WARM_PER_IMAGE,
+    MIN_WARM_IDLE_SECONDS,
+    PoolCounts,
+)
 from orchestrator.ports import Clock, ImagePlatform, ImageStore
 
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
@@ -133,6 +141,8 @@ class ImageSpec:
     max_memory: int | None = None
     is_default: bool = False
     secrets: tuple[str, ...] = ()
+    warm: int = 0
+    warm_idle_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,11 +161,14 @@ class ImageService:
         platform: ImagePlatform,
         clock: Clock,
         policy: ImagePolicy | None = None,
+        warm_pools: WarmPools | None = None,
     ) -> None:
+        """`warm_pools`: None where the backend keeps no warm tasks (the embedded host)."""
         self._store = store
         self._platform = platform
         self._clock = clock
         self._policy = policy or ImagePolicy()
+        self._warm_pools = warm_pools
 
     def register(self, caller: Caller, spec: ImageSpec) -> Image:
         """Check, let the backend prepare it (AWS: a task definition), record it. A default
@@ -179,6 +192,12 @@ class ImageService:
     def warnings(self, image: Image) -> list[str]:
         """What `image` means on this backend that its admin may not expect (ImagePlatform)."""
         return self._platform.warnings(image)
+
+    def pool(self, image: Image) -> PoolCounts:
+        """`image`'s warm pool: its target, what is ready and starting (0 without pools)."""
+        if self._warm_pools is None:
+            return PoolCounts(target=image.warm)
+        return self._warm_pools.counts(image)
 
     def list(self) -> list[Image]:
         """Every image, by name (any user; the API hides task roles from non-admins)."""
@@ -285,6 +304,7 @@ class ImageService:
                 {"cpu": cpu, "memory": memory},
             )
         check_size(max_cpu, max_memory)
+        warm_idle = _warm_settings(spec)
         return Image(
             name=spec.name,
             uri=spec.uri,
@@ -298,6 +318,8 @@ class ImageService:
             task_role_arn=spec.task_role_arn,
             is_default=spec.is_default,
             secrets=tuple(spec.secrets),
+            warm=spec.warm,
+            warm_idle_seconds=warm_idle,
         )
 
     def _check_role(self, arn: str) -> None:
@@ -312,6 +334,20 @@ class ImageService:
                 "roles to tasks (mycli:imageRolePrefix)",
                 {"allowed_prefix": prefix},
             )
+
+
+def _warm_settings(spec: ImageSpec) -> int:
+    """Check the pool's size and idle time; the idle time (the default when not given)."""
+    if not 0 <= spec.warm <= MAX_WARM_PER_IMAGE:
+        raise ValidationFailed(f"warm: 0 to {MAX_WARM_PER_IMAGE} tasks")
+    idle = spec.warm_idle_seconds
+    if idle is None:
+        return DEFAULT_WARM_IDLE_SECONDS
+    if not MIN_WARM_IDLE_SECONDS <= idle <= MAX_WARM_IDLE_SECONDS:
+        raise ValidationFailed(
+            f"warm_idle_seconds: {MIN_WARM_IDLE_SECONDS} to {MAX_WARM_IDLE_SECONDS} seconds"
+        )
+    return idle
 
 
 def _check_text(field: str, value: str, max_length: int, *, required: bool = True) -> None:

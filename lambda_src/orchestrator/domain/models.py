@@ -36,6 +36,7 @@ from orchestrator.domain.limits import (
     is_valid_lock_name,
     text_problem,
 )
+from orchestrator.domain.warm_tasks import DEFAULT_WARM_IDLE_SECONDS
 
 # What an execution is for: a user's run, or a platform check (`mycli doctor`), which is
 # recorded like any run but left out of listings unless they ask for checks.
@@ -543,7 +544,8 @@ class Image:
     size a run may ask for. `platform_ref` is the backend's handle (an ECS task definition
     ARN), `platform_base` what that handle was made from (the stack's run task definition
     ARN: a handle made from an older one is made again); `secrets` are the names of secrets
-    runs on it get by default."""
+    runs on it get by default. `warm` tasks are kept started ahead on AWS, until no run
+    asked for the image for `warm_idle_seconds` (docs/warm-runners.md)."""
 
     name: str
     uri: str
@@ -559,6 +561,8 @@ class Image:
     secrets: tuple[str, ...] = ()
     platform_ref: str | None = None
     platform_base: str | None = None
+    warm: int = 0
+    warm_idle_seconds: int = DEFAULT_WARM_IDLE_SECONDS
 
     def to_dict(self) -> dict[str, object]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}

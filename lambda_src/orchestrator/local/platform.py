@@ -11,7 +11,7 @@ from pathlib import Path
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.adapters.local.database import Database
 from orchestrator.adapters.local.env_sealer import FernetEnvSealer
-from orchestrator.adapters.local.images import SqliteImageStore
+from orchestrator.adapters.local.images import NoImagePlatform, SqliteImageStore
 from orchestrator.adapters.local.lock_history import SqliteLockHistory
 from orchestrator.adapters.local.lock_queue import SqliteLockQueue
 from orchestrator.adapters.local.logfiles import LocalLogWaiter, LogFileReader, prune_logs
@@ -33,7 +33,7 @@ from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
-from orchestrator.ports import Clock, NoImagePlatform
+from orchestrator.ports import Clock
 from orchestrator.unpack import Limits
 
 logger = logging.getLogger(__name__)

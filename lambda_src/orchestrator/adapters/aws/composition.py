@@ -21,6 +21,7 @@ from orchestrator.domain.secrets import SecretService
 from orchestrator.domain.services import Services
 from orchestrator.domain.uploads import UploadPolicy, UploadService
 from orchestrator.domain.users import UserService
+from orchestrator.domain.warm_pools import WarmPools
 from orchestrator.ports import (
     ApiKeyStore,
     EnvSealer,
@@ -38,6 +39,7 @@ from orchestrator.ports import (
     RunResults,
     SecretStore,
     UploadStore,
+    WarmPool,
 )
 
 if TYPE_CHECKING:
@@ -164,6 +166,13 @@ def image_store(settings: AwsSettings, clients: AwsClients) -> ImageStore:
     return DynamoImageStore(clients.dynamodb, settings.images_table)
 
 
+def warm_pool(settings: AwsSettings, clients: AwsClients) -> WarmPool:
+    from orchestrator.adapters.aws.dynamodb_warm_pool import DynamoWarmPool
+
+    settings.require("warm_tasks_table")
+    return DynamoWarmPool(clients.dynamodb, settings.warm_tasks_table)
+
+
 def image_platform(settings: AwsSettings, clients: AwsClients) -> ImagePlatform:
     from orchestrator.adapters.aws.images import EcsImagePlatform
 
@@ -208,6 +217,7 @@ class AwsPorts:
     secrets: SecretStore
     output_imports: OutputImports
     lock_history: LockHistory
+    warm_pool: WarmPool | None = None  # None: a deployment without warm pools
 
     @classmethod
     def deferred(cls, settings: AwsSettings, clients: AwsClients) -> AwsPorts:
@@ -228,6 +238,7 @@ class AwsPorts:
             secrets=later(secret_store),
             output_imports=later(output_imports),
             lock_history=later(lock_history),
+            warm_pool=later(warm_pool) if settings.warm_tasks_table else None,
         )
 
 
@@ -283,7 +294,8 @@ def _image_service(ports: AwsPorts, settings: AwsSettings, clock: SystemClock) -
         role_arn_prefix=settings.image_role_arn_prefix or None,
         registry=private_registry(settings.ecr_repository_arn_prefix),
     )
-    return ImageService(ports.images, ports.image_platform, clock, policy)
+    pools = WarmPools(ports.warm_pool, clock) if ports.warm_pool is not None else None
+    return ImageService(ports.images, ports.image_platform, clock, policy, warm_pools=pools)
 
 
 def private_registry(arn_prefix: str) -> PrivateRegistry | None:

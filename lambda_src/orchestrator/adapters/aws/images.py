@@ -23,6 +23,7 @@ from orchestrator.adapters.aws.dynamodb import (
 from orchestrator.agent.layout import COMMAND_CONTAINER
 from orchestrator.domain.errors import Conflict, ValidationFailed
 from orchestrator.domain.models import Image
+from orchestrator.domain.warm_tasks import DEFAULT_WARM_IDLE_SECONDS
 
 logger = logging.getLogger(__name__)
 # What DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
@@ -123,6 +124,9 @@ def _image(item: dict[str, Any]) -> Image:
     fields["is_default"] = bool(data.get("is_default", False))
     fields["secrets"] = tuple(data.get("secrets") or ())
     fields["description"] = data.get("description") or ""
+    # Images registered before warm pools have neither attribute.
+    fields["warm"] = int(data.get("warm") or 0)
+    fields["warm_idle_seconds"] = int(data.get("warm_idle_seconds") or DEFAULT_WARM_IDLE_SECONDS)
     return Image(**fields)
 
 

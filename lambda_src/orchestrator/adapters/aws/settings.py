@@ -44,6 +44,7 @@ class AwsSettings:
     max_running_per_user: int = AWS_MAX_RUNNING_PER_USER
     max_running_total: int = AWS_MAX_RUNNING_TOTAL
     images_table: str = ""
+    warm_tasks_table: str = ""  # warm pools (docs/warm-runners.md); none: every run cold
     image_role_arn_prefix: str = ""  # task roles images may carry (mycli:imageRolePrefix)
     image_family_prefix: str = "mycli-image"  # images' task definition families
     # The ECR repositories tasks may pull from (mycli:ecrRepositoryPrefix), as an ARN prefix:
@@ -82,6 +83,7 @@ class AwsSettings:
             max_running_per_user=int(env.get("MAX_RUNNING_PER_USER", AWS_MAX_RUNNING_PER_USER)),
             max_running_total=int(env.get("MAX_RUNNING_TOTAL", AWS_MAX_RUNNING_TOTAL)),
             images_table=env.get("IMAGES_TABLE", ""),
+            warm_tasks_table=env.get("WARM_TASKS_TABLE", ""),
             image_role_arn_prefix=env.get("IMAGE_ROLE_ARN_PREFIX", ""),
             image_family_prefix=env.get("IMAGE_FAMILY_PREFIX", "mycli-image"),
             ecr_repository_arn_prefix=env.get("ECR_REPOSITORY_ARN_PREFIX", ""),

@@ -184,6 +184,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE executions ADD COLUMN dequeued_at TEXT;
     ALTER TABLE executions ADD COLUMN sealed_env TEXT;
     """,
+    # 15: an image's warm pool (recorded here; kept on AWS only: docs/warm-runners.md).
+    """
+    ALTER TABLE images ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE images ADD COLUMN warm_idle_seconds INTEGER NOT NULL DEFAULT 3600;
+    """,
 )
 
 

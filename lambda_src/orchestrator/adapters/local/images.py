@@ -1,4 +1,4 @@
-"""SQLite image store (the `images` table)."""
+"""SQLite image store (the `images` table), and the embedded host's image platform."""
 
 from __future__ import annotations
 
@@ -64,3 +64,43 @@ def _image(row: sqlite3.Row) -> Image:
     data["is_default"] = bool(row["is_default"])
     data["secrets"] = tuple(json.loads(row["secrets"]))
     return Image(**data)
+
+
+class NoImagePlatform:
+    """For hosts where an image needs nothing prepared (the embedded host runs commands on
+    itself and records the image's URI only)."""
+
+    def register(self, image: Image) -> Image:
+        return image
+
+    def is_current(self, image: Image) -> bool:
+        return True
+
+    def unregister(self, image: Image) -> None:
+        return None
+
+    def warnings(self, image: Image) -> list[str]:
+        return local_image_warnings(image)
+
+
+def local_image_warnings(image: Image) -> list[str]:
+    """On the embedded host runs run on the host itself: the URI is only recorded, and the
+    size becomes the limits of the runs on the image (adapters/local/limits.py)."""
+    which = "every run without --image" if image.is_default else f"runs with --image {image.name}"
+    return [
+        f"this server runs commands on its own host: the image URI {image.uri} is recorded "
+        "but never pulled or used",
+        f"{which} will be limited to {image.memory} MiB of memory (the run's cgroup, else "
+        f"ulimit -v) and {image.cpu} CPU units ({image.cpu / 1024:g} CPU, where the cgroup's "
+        "cpu controller is available)",
+        *_warm_warning(image),
+    ]
+
+
+def _warm_warning(image: Image) -> list[str]:
+    if not image.warm:
+        return []
+    return [
+        f"warm pools apply on AWS only: warm {image.warm} is recorded, but this server "
+        "starts every run at once and keeps no task warm"
+    ]

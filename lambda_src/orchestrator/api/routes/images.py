@@ -24,6 +24,11 @@ from orchestrator.domain.images import (
     is_default_secret,
 )
 from orchestrator.domain.models import IMAGE_NAME_PATTERN, Caller, Image
+from orchestrator.domain.warm_tasks import (
+    MAX_WARM_IDLE_SECONDS,
+    MAX_WARM_PER_IMAGE,
+    MIN_WARM_IDLE_SECONDS,
+)
 
 router = Router()
 
@@ -58,6 +63,21 @@ class RegisterImage(BaseModel):
         description="secrets runs on this image get by default: NAME (as the env variable "
         "NAME) or VAR=NAME; a run's own --secret for the same variable wins",
     )
+    warm: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_WARM_PER_IMAGE,
+        description="AWS: tasks of this image kept started ahead, so a run of the image's "
+        "own size starts in about a second (docs/warm-runners.md); recorded only on the "
+        "embedded platform",
+    )
+    warm_idle_seconds: int | None = Field(
+        default=None,
+        ge=MIN_WARM_IDLE_SECONDS,
+        le=MAX_WARM_IDLE_SECONDS,
+        description="the pool scales to zero after this long without a run on the image, "
+        "and starts again with the next run (default 3600)",
+    )
 
     @field_validator("secrets")
     @classmethod
@@ -69,6 +89,12 @@ class RegisterImage(BaseModel):
                     "variable name, NAME 1-128 letters, digits, _ . -)"
                 )
         return names
+
+
+class WarmPoolOut(BaseModel):
+    target: int = Field(description="tasks kept started ahead, as registered")
+    ready: int = Field(description="tasks waiting for a run (always 0 on the embedded platform)")
+    starting: int = Field(description="tasks being started")
 
 
 class ImageOut(BaseModel):
@@ -91,13 +117,16 @@ class ImageOut(BaseModel):
     platform_ref: str | None = Field(
         description="admins only: the image's ECS task definition ARN (null locally)"
     )
+    warm: WarmPoolOut = Field(description="the image's warm pool (docs/warm-runners.md)")
+    warm_idle_seconds: int = Field(description="the pool scales to zero after this long idle")
 
 
 class RegisteredImageOut(ImageOut):
     warnings: list[str] = Field(
         description="what the registration means on this backend that may surprise: the "
         "embedded platform runs commands on its host (the URI is not pulled; the size limits "
-        "runs on the image, or every run for a default image); empty on AWS"
+        "runs on the image, or every run for a default image; warm pools apply on AWS only); "
+        "empty on AWS"
     )
 
 
@@ -114,9 +143,10 @@ def _images() -> ImageService:
     return images
 
 
-def _shown(image: Image, viewer: Caller) -> dict[str, Any]:
+def _shown(image: Image, viewer: Caller, images: ImageService) -> dict[str, Any]:
     data = image.to_dict()
     data.pop("platform_base")  # the backend's bookkeeping (what platform_ref was made from)
+    data["warm"] = images.pool(image).shown()
     if not viewer.is_admin:
         data["task_role_arn"] = None
         data["platform_ref"] = None
@@ -158,11 +188,13 @@ def register_image(body: Annotated[RegisterImage, Body()]) -> dict[str, Any]:
         max_memory=body.max_memory,
         is_default=body.default,
         secrets=tuple(body.secrets),
+        warm=body.warm,
+        warm_idle_seconds=body.warm_idle_seconds,
     )
     who = caller()
     images = _images()
     image = images.register(who, spec)
-    return {**_shown(image, who), "warnings": images.warnings(image)}
+    return {**_shown(image, who, images), "warnings": images.warnings(image)}
 
 
 @router.get(
@@ -174,7 +206,8 @@ def register_image(body: Annotated[RegisterImage, Body()]) -> dict[str, Any]:
 )
 def list_images() -> dict[str, Any]:
     who = caller()
-    return {"items": [_shown(image, who) for image in _images().list()]}
+    images = _images()
+    return {"items": [_shown(image, who, images) for image in images.list()]}
 
 
 @router.delete(
@@ -189,4 +222,5 @@ def list_images() -> dict[str, Any]:
 )
 def remove_image(name: Annotated[Name, Path(max_length=128)]) -> dict[str, Any]:
     who = caller()
-    return _shown(_images().remove(who, name), who)
+    images = _images()
+    return _shown(images.remove(who, name), who, images)

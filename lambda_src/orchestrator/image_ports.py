@@ -1,0 +1,106 @@
+"""The ports of images and their warm pools (re-exported by orchestrator.ports)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from orchestrator.domain.models import Image
+from orchestrator.domain.warm_tasks import WarmState, WarmTask
+
+
+class ImageStore(Protocol):
+    def create(self, image: Image) -> None:
+        """Record a new image; raises Conflict if the name exists."""
+        ...
+
+    def get(self, name: str) -> Image | None: ...
+
+    def list_all(self) -> list[Image]:
+        """Every image, by name (a handful: admins register them)."""
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Forget the image; False when there was none."""
+        ...
+
+    def set_default(self, name: str) -> None:
+        """Make `name` the only default image."""
+        ...
+
+    def replace_platform(self, current: Image, fresh: Image) -> bool:
+        """Give the image `fresh`'s platform_ref and platform_base, only while its record
+        still has `current`'s platform_ref; False when it has not (made again meanwhile, or
+        removed)."""
+        ...
+
+
+class WarmPool(Protocol):
+    """Warm tasks per image (docs/warm-runners.md). Every change of state is one conditional
+    write: of concurrent claimers, each ready task goes to one, and each execution gets at
+    most one task."""
+
+    def register(self, task: WarmTask) -> None:
+        """Record a task being started (its state as given); Conflict when its id exists."""
+        ...
+
+    def mark_ready(self, task_id: str, task_ref: str, ready_at: str) -> WarmTask | None:
+        """STARTING -> READY, with its ECS task; None when it is not starting."""
+        ...
+
+    def claim(
+        self, image: str, execution_id: str, *, platform_ref: str | None, usable_after: str, at: str
+    ) -> WarmTask | None:
+        """Move one READY task of `image` started from `platform_ref`, whose mailbox is usable
+        after `usable_after`, to ASSIGNED for `execution_id`, atomically. An execution that
+        holds a task already gets that one again. None when no task can be had."""
+        ...
+
+    def finish(self, task_id: str, state: WarmState, at: str) -> WarmTask | None:
+        """End an open task as DONE or DEAD; the ended task, None when it had ended already
+        (or is unknown)."""
+        ...
+
+    def get(self, task_id: str) -> WarmTask | None: ...
+
+    def open_tasks(self, image: str) -> list[WarmTask]:
+        """`image`'s STARTING, READY and ASSIGNED tasks, oldest first."""
+        ...
+
+    def counts(self, image: str) -> dict[WarmState, int]:
+        """How many of `image`'s tasks are in each open state."""
+        ...
+
+    def stale(self, image: str, *, started_before: str, expiring_before: str) -> list[WarmTask]:
+        """`image`'s tasks still STARTING since before `started_before`, and READY ones whose
+        mailbox expires before `expiring_before`."""
+        ...
+
+    def note_demand(self, image: str, at: str) -> None:
+        """A run asked for `image` at `at` (kept only when later than the last one noted)."""
+        ...
+
+    def last_demand(self, image: str) -> str | None: ...
+
+
+class ImagePlatform(Protocol):
+    """What the backend does when an image comes and goes (AWS: its task definition)."""
+
+    def register(self, image: Image) -> Image:
+        """Prepare the backend for runs on `image`; returns it with the backend's handle and
+        what it was made from (platform_ref, platform_base: None where there is nothing to
+        prepare). Raises ValidationFailed when the backend refuses the image."""
+        ...
+
+    def is_current(self, image: Image) -> bool:
+        """Whether `image`'s handle was made from the backend's setup as it is now (AWS: the
+        stack's run task definition, which a stack upgrade replaces)."""
+        ...
+
+    def unregister(self, image: Image) -> None:
+        """Release what `register` made; runs already started on it are not affected."""
+        ...
+
+    def warnings(self, image: Image) -> list[str]:
+        """What registering `image` means on this backend that its admin may not expect
+        (shown with the registration); none where it means what it says."""
+        ...
