@@ -280,6 +280,12 @@ class MycliStack(Stack):
                 "Task events and the reaper read the run agent's result object, nothing else.",
             ),
             (
+                f"AwsSolutions-IAM5[Resource::{bucket}/{MAILBOX_KEYS}]",
+                "A warm task's mailbox is keyed by its random id, picked when the task starts: "
+                "the pool manager and the claimers write only under warm/ (the waiting mark, "
+                "then the assignment), and the mailbox signer only reads there.",
+            ),
+            (
                 "AwsSolutions-L1",
                 "Python 3.12 matches the Powertools public layer this stack pins "
                 f"({POWERTOOLS_LAYER}); move both together.",
