@@ -1,6 +1,7 @@
-"""What each function may do in the CodeBucket: uploads, a run's manifest, its output,
-the run agent's result and warm tasks' mailboxes. Object keys are made at run time (per user, per execution), so
-each grant is limited to its prefix and, where a key's last part is fixed, to that name."""
+"""What each function may do in the CodeBucket: uploads, a run's manifest, its output, the
+run agent's result and warm tasks' mailboxes. Object keys are made at run time (per user,
+per execution, per warm task), so each grant is limited to its prefix and, where a key's
+last part is fixed, to that name."""
 
 from __future__ import annotations
 
