@@ -13,7 +13,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from orchestrator.adapters.aws.dynamodb_warm_pool import INDEX as WARM_TASKS_INDEX
 from orchestrator.adapters.aws.task_layout import RUNS_PREFIX, UPLOADS_PREFIX
 from stacks.config import PlatformConfig
 
@@ -22,7 +21,10 @@ UPLOAD_EXPIRY_DAYS = 7
 # at most an hour (its presigned URL's life), then useless.
 WARM_PREFIX = "warm/"
 WARM_MAILBOX_EXPIRY_DAYS = 1
-# The WarmTasks items' expiry (a day after a task's end: dynamodb_warm_pool.py).
+# The WarmTasks table's index of an image's tasks in one state, and its items' expiry (a
+# day after a task's end): adapters/aws/dynamodb_warm_pool.py, which the CDK app does not
+# import (it needs botocore); tests/infra checks the two agree.
+WARM_TASKS_INDEX = "image-state"
 WARM_TASKS_TTL = "expires_at_epoch"
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 
-from orchestrator.adapters.aws.dynamodb_warm_pool import INDEX as WARM_TASKS_INDEX
 from orchestrator.adapters.aws.kms_queued_env import PURPOSE as QUEUED_ENV_PURPOSE
 from orchestrator.adapters.aws.ssm_secrets import METADATA as SECRET_METADATA
 from orchestrator.adapters.aws.ssm_secrets import VALUES as SECRET_VALUES
 from stacks.access import Access
 from stacks.bucket_grants import grant_code_bucket
-from stacks.data import DataStore
+from stacks.data import WARM_TASKS_INDEX, DataStore
 from stacks.executor import Executor
 from stacks.functions import PythonFunction
 from stacks.image_grants import ImageGrants

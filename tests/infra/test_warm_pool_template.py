@@ -20,6 +20,7 @@ from test_template import (
 )
 from tests.infra.conftest import synthesize
 
+from orchestrator.adapters.aws.dynamodb_warm_pool import INDEX
 from stacks.access import FUNCTION_ACCESS
 from stacks.config import ConfigError, PlatformConfig
 
@@ -61,7 +62,7 @@ def test_the_warm_tasks_table_has_the_designs_key_index_and_ttl(resources: Resou
     warm = table(resources, "task_id")
     [index] = warm["GlobalSecondaryIndexes"]
 
-    assert index["IndexName"] == "image-state"
+    assert index["IndexName"] == INDEX == "image-state"  # the adapter's, by name
     assert index["KeySchema"] == [
         {"AttributeName": "image", "KeyType": "HASH"},
         {"AttributeName": "state", "KeyType": "RANGE"},
