@@ -8,6 +8,7 @@ ConditionCheckItem): IAM has no action of its own for it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 GET, PUT, UPDATE, DELETE = (
     "dynamodb:GetItem",
@@ -23,6 +24,10 @@ AUTHENTICATE = (GET, UPDATE)
 # with its PutItem on Locks); history items are put.
 QUEUE_READ = (GET, QUERY)
 QUEUE_WRITE = (GET, QUERY, PUT, UPDATE, DELETE)
+# The WarmTasks table (adapters/aws/dynamodb_warm_pool.py): tasks and claim items are read
+# with GetItem and Query (the image-state index), registered with PutItem and moved with
+# UpdateItem (a claim: one transaction of an UpdateItem and a PutItem). Nothing deletes.
+WARM_WRITE = (GET, QUERY, PUT, UPDATE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,13 @@ class Access:
     read_secrets: bool = False  # ssm:GetParameters (decrypted) under the path: a run's secrets
     # Imported output (`mycli migrate`): list runs/, get and put segments and end markers
     import_output: bool = False
+    # Warm pools (docs/warm-runners.md): actions on the WarmTasks table, and Query on its
+    # image-state index alone (an image's pool counts, shown by the image routes).
+    warm_tasks: tuple[str, ...] = ()
+    count_warm_tasks: bool = False
+    write_mailboxes: bool = False  # s3:PutObject under warm/: a mailbox, or its assignment
+    sign_mailboxes: bool = False  # sts:AssumeRole of the mailbox signer (GetObject warm/*)
+    invoke_pool_manager: bool = False  # lambda:InvokeFunction: refill a pool now
 
 
 # What launching a run takes: create's, and that of every function that may start a queued
@@ -88,6 +100,33 @@ PROMOTE = replace(
     unseal_queued_env=True,
 )
 
+# A claimer of warm tasks (docs/warm-runners.md): the claim's transaction and the image's
+# demand item, the assignment written to the task's mailbox, and the pool manager invoked to
+# refill the pool at once. The task-events function moves warm tasks (ready, done, dead).
+CLAIM_WARM: dict[str, Any] = {
+    "warm_tasks": WARM_WRITE,
+    "count_warm_tasks": True,
+    "write_mailboxes": True,
+    "invoke_pool_manager": True,
+}
+# The pool manager (its own function, every minute): starts each pool's tasks (RunTask of
+# the images' task definitions, passing their roles, with each mailbox written first and
+# signed with the mailbox signer's role), stops stale, surplus and orphaned ones (ListTasks
+# and DescribeTasks find a warm task by its startedBy) and records them in WarmTasks. It
+# touches no run: no Executions, Locks, keys, env key or secrets.
+WARM_POOL_MANAGER = Access(
+    api_keys=(),
+    run_tasks=True,
+    stop_tasks=True,
+    describe_tasks=True,
+    list_tasks=True,
+    images=(GET, SCAN),
+    warm_tasks=WARM_WRITE,
+    count_warm_tasks=True,
+    write_mailboxes=True,
+    sign_mailboxes=True,
+)
+
 FUNCTION_ACCESS: dict[str, Access] = {
     "health": Access(api_keys=()),
     "console": Access(api_keys=()),  # static files only: no table, no key
@@ -99,15 +138,19 @@ FUNCTION_ACCESS: dict[str, Access] = {
         # One transaction records the execution, counts it (the quota counters, read with
         # GetItem) and checks its Idempotency-Key's marker (put, and deleted on a refusal).
         executions=(QUERY, GET, PUT, UPDATE, DELETE, CONDITION_CHECK),
+        **CLAIM_WARM,
     ),
     "create_upload": Access(sign_upload_puts=True),
     "create_image": Access(
         images=(GET, PUT, SCAN, UPDATE),
         register_image_definitions=True,
         deregister_image_definitions=True,  # a name taken meanwhile: its copy is released
+        count_warm_tasks=True,
     ),
-    "list_images": Access(images=(SCAN,)),
-    "delete_image": Access(images=(GET, DELETE), deregister_image_definitions=True),
+    "list_images": Access(images=(SCAN,), count_warm_tasks=True),
+    "delete_image": Access(
+        images=(GET, DELETE), deregister_image_definitions=True, count_warm_tasks=True
+    ),
     "quota": Access(executions=(GET,)),  # the quota counters
     "list_executions": Access(execution_indexes=("user_email-started_at", "status-started_at")),
     "get_execution": Access(executions=(QUERY,), locks=(GET,), lock_queue=QUEUE_READ),
@@ -139,6 +182,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
         api_keys=(),
         executions=(QUERY, UPDATE),
         read_run_results=True,  # the ended run's result (and its grant is revoked)
+        **CLAIM_WARM,  # and a warm task's RUNNING and STOPPED: ready, done, dead
     ),
     "reaper": replace(
         PROMOTE,
@@ -152,4 +196,5 @@ FUNCTION_ACCESS: dict[str, Access] = {
         read_run_results=True,  # a task whose event was lost is settled from its result
         list_grants=True,  # the sweep of old grants (it revokes the runs' it ends too)
     ),
+    "warm_pool_manager": WARM_POOL_MANAGER,
 }

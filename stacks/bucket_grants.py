@@ -1,6 +1,7 @@
-"""What each function may do in the CodeBucket: uploads, a run's manifest, its output and
-the run agent's result. Object keys are made at run time (per user, per execution), so
-each grant is limited to its prefix and, where a key's last part is fixed, to that name."""
+"""What each function may do in the CodeBucket: uploads, a run's manifest, its output, the
+run agent's result and warm tasks' mailboxes. Object keys are made at run time (per user,
+per execution, per warm task), so each grant is limited to its prefix and, where a key's
+last part is fixed, to that name."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from aws_cdk import aws_s3 as s3
 from orchestrator.adapters.aws.task_layout import MANIFEST_NAME, RUNS_PREFIX, UPLOADS_PREFIX
 from orchestrator.agent.layout import RESULT_NAME
 from stacks.access import Access
+from stacks.data import WARM_PREFIX
 from stacks.functions import PythonFunction
 
 # Under runs/<execution id>/ (orchestrator.output_segments.output_prefix).
 OUTPUT_KEYS = f"{RUNS_PREFIX}*/output/*"
 RESULT_KEYS = f"{RUNS_PREFIX}*/output/{RESULT_NAME}"
 MANIFEST_KEYS = f"{RUNS_PREFIX}*/{MANIFEST_NAME}"
+# warm/<task id>/assignment: made at run time (the task id is random).
+MAILBOX_KEYS = f"{WARM_PREFIX}*"
 
 
 def grant_code_bucket(function: PythonFunction, access: Access, bucket: s3.IBucket) -> None:
@@ -41,3 +45,6 @@ def grant_code_bucket(function: PythonFunction, access: Access, bucket: s3.IBuck
             ["s3:ListBucket"], [bucket.bucket_arn], StringLike={"s3:prefix": RESULT_KEYS}
         )
         function.allow(["s3:GetObject"], [bucket.arn_for_objects(RESULT_KEYS)])
+    if access.write_mailboxes:
+        # The pool manager's `waiting`, then a claimer's assignment (docs/warm-runners.md).
+        function.allow(["s3:PutObject"], [bucket.arn_for_objects(MAILBOX_KEYS)])

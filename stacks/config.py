@@ -69,6 +69,10 @@ class PlatformConfig:
     existing_lock_queue_table: str = ""
     # An SNS topic the stack's alarms notify (its ARN); "" for none.
     alarm_topic_arn: str = ""
+    # Most warm tasks (starting and ready) across every image's pool (docs/warm-runners.md);
+    # 0 turns pools off.
+    warm_budget: int = 10
+    existing_warm_tasks_table: str = ""
 
     @classmethod
     def from_context(cls, lookup: Any) -> PlatformConfig:
@@ -100,6 +104,8 @@ class PlatformConfig:
             raise ConfigError("need 1 <= mycli:maxUnpackedMib <= 1048576")
         if not 1 <= self.max_upload_entries <= 10_000_000:
             raise ConfigError("need 1 <= mycli:maxUploadEntries <= 10000000")
+        if not 0 <= self.warm_budget <= MAX_WARM_BUDGET:
+            raise ConfigError(f"need 0 <= mycli:warmBudget <= {MAX_WARM_BUDGET}")
         if not 1 <= self.max_log_mib <= 1024 * 1024:
             raise ConfigError("need 1 <= mycli:maxLogMib <= 1048576")
         if not re.fullmatch(r"[A-Za-z0-9+=,.@_/-]{1,64}", self.image_role_prefix):
@@ -135,6 +141,9 @@ class PlatformConfig:
 
 
 API_LOGGING = ("off", "existing-role", "create-role")
+# Fargate's default quota of running tasks per region is in the hundreds; a pool bigger
+# than this is a typo (a warm task costs what a busy one does).
+MAX_WARM_BUDGET = 500
 
 _RETENTION: dict[int, logs.RetentionDays] = {
     days: getattr(logs.RetentionDays, name)

@@ -1,5 +1,5 @@
-"""Data: the APIKeys, Executions, Locks, LockQueue and Images tables, and the CodeBucket for
-uploads and runs' inputs.
+"""Data: the APIKeys, Executions, Locks, LockQueue, Images and WarmTasks tables, and the
+CodeBucket for uploads, runs' inputs and warm tasks' mailboxes.
 
 With `mycli:retainData` (the default) they are kept when the stack is deleted or replaces
 them, but not when the stack's first create fails (RetainExceptOnCreate: a failed first
@@ -17,6 +17,15 @@ from orchestrator.adapters.aws.task_layout import RUNS_PREFIX, UPLOADS_PREFIX
 from stacks.config import PlatformConfig
 
 UPLOAD_EXPIRY_DAYS = 7
+# Warm tasks' mailboxes (docs/warm-runners.md): `warm/<task id>/assignment`, each read for
+# at most an hour (its presigned URL's life), then useless.
+WARM_PREFIX = "warm/"
+WARM_MAILBOX_EXPIRY_DAYS = 1
+# The WarmTasks table's index of an image's tasks in one state, and its items' expiry (a
+# day after a task's end): adapters/aws/dynamodb_warm_pool.py, which the CDK app does not
+# import (it needs botocore); tests/infra checks the two agree.
+WARM_TASKS_INDEX = "image-state"
+WARM_TASKS_TTL = "expires_at_epoch"
 
 
 class DataStore(Construct):
@@ -53,6 +62,12 @@ class DataStore(Construct):
             dynamodb.Table.from_table_name(self, "Images", config.existing_images_table)
             if config.existing_images_table
             else self._table("Images", "name")
+        )
+        # One item per warm task, and the claims and demand items (docs/warm-runners.md).
+        self.warm_tasks: dynamodb.ITable = (
+            dynamodb.Table.from_table_name(self, "WarmTasks", config.existing_warm_tasks_table)
+            if config.existing_warm_tasks_table
+            else self._build_warm_tasks()
         )
         self.code_bucket: s3.IBucket = (
             s3.Bucket.from_bucket_name(self, "CodeBucket", config.existing_code_bucket)
@@ -103,6 +118,15 @@ class DataStore(Construct):
     def _build_locks(self) -> dynamodb.Table:
         return self._table("Locks", "lock_name", ttl="ttl")
 
+    def _build_warm_tasks(self) -> dynamodb.Table:
+        table = self._table("WarmTasks", "task_id", ttl=WARM_TASKS_TTL)
+        table.add_global_secondary_index(
+            index_name=WARM_TASKS_INDEX,
+            partition_key=dynamodb.Attribute(name="image", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="state", type=dynamodb.AttributeType.STRING),
+        )
+        return table
+
     def _build_code_bucket(self) -> s3.Bucket:
         access_logs = s3.Bucket(
             self,
@@ -142,6 +166,11 @@ class DataStore(Construct):
                     id="expire-runs",
                     prefix=RUNS_PREFIX,
                     expiration=Duration.days(self._config.log_retention_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-warm-mailboxes",
+                    prefix=WARM_PREFIX,
+                    expiration=Duration.days(WARM_MAILBOX_EXPIRY_DAYS),
                 ),
             ],
             removal_policy=self._removal,

@@ -1,5 +1,5 @@
-"""Events: ECS task state changes of the executor cluster → the task-events function, and a
-one-minute schedule → the reaper.
+"""Events: ECS task state changes of the executor cluster → the task-events function, and
+one-minute schedules → the reaper and the warm pools' manager.
 
 An event the task-events function fails on is retried (by Lambda, twice, and EventBridge
 retries its own delivery failures) and then lands in a dead-letter queue; meanwhile the
@@ -40,6 +40,7 @@ class LifecycleEvents(Construct):
         cluster: ecs.ICluster,
         task_events: PythonFunction,
         reaper: PythonFunction,
+        warm_pool_manager: PythonFunction,
         alarm_topic_arn: str = "",
     ) -> None:
         """`alarm_topic_arn`: the SNS topic every alarm notifies ("" for none)."""
@@ -52,6 +53,7 @@ class LifecycleEvents(Construct):
         )
         self.task_state_rule = self._build_task_state_rule(cluster, task_events)
         self.reaper_schedule = self._build_reaper_schedule(reaper)
+        self.warm_pool_schedule = self._build_warm_pool_schedule(warm_pool_manager)
         self.dead_letter_alarm = self._build_alarm()
         if alarm_topic_arn:
             topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
@@ -122,4 +124,13 @@ class LifecycleEvents(Construct):
             description="mycli reaper: timeouts and lost tasks",
             schedule=events.Schedule.rate(Duration.minutes(1)),
             targets=[targets.LambdaFunction(reaper.function, retry_attempts=0)],
+        )
+
+    def _build_warm_pool_schedule(self, manager: PythonFunction) -> events.Rule:
+        return events.Rule(
+            self,
+            "WarmPoolSchedule",
+            description="mycli warm pools: refill, stop stale and idle warm tasks",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[targets.LambdaFunction(manager.function, retry_attempts=0)],
         )

@@ -1,6 +1,7 @@
 """What each function's role may do, from its Access (stacks/access.py): the tables, the
-executor's tasks, the CodeBucket (bucket_grants.py), the env key and the secrets. Images'
-task definitions are image_grants.py's."""
+executor's tasks, the CodeBucket (bucket_grants.py), the env key, the secrets and warm
+pools (the mailbox signer, the pool manager). Images' task definitions are
+image_grants.py's."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from orchestrator.adapters.aws.ssm_secrets import METADATA as SECRET_METADATA
 from orchestrator.adapters.aws.ssm_secrets import VALUES as SECRET_VALUES
 from stacks.access import Access
 from stacks.bucket_grants import grant_code_bucket
-from stacks.data import DataStore
+from stacks.data import WARM_TASKS_INDEX, DataStore
 from stacks.executor import Executor
 from stacks.functions import PythonFunction
 from stacks.image_grants import ImageGrants
+from stacks.warm_pools import WarmPoolIdentity
 
 
 class FunctionGrants:
@@ -28,6 +30,7 @@ class FunctionGrants:
         image_role_arn_prefix: str,
         image_family_prefix: str,
         secrets_path: str,
+        warm_pools: WarmPoolIdentity,
     ) -> None:
         self._stack = stack
         self._data = data
@@ -36,6 +39,7 @@ class FunctionGrants:
         self._image_role_arn_prefix = image_role_arn_prefix
         self._image_family_prefix = image_family_prefix
         self._secrets_path = secrets_path
+        self._warm_pools = warm_pools
 
     def grant(self, function: PythonFunction, access: Access) -> None:
         self._grant_tables(function, access)
@@ -43,6 +47,7 @@ class FunctionGrants:
         grant_code_bucket(function, access, self._data.code_bucket)
         self._grant_env_key(function, access)
         self._grant_secrets(function, access)
+        self._grant_warm_pools(function, access)
 
     def _grant_tables(self, function: PythonFunction, access: Access) -> None:
         data = self._data
@@ -51,12 +56,17 @@ class FunctionGrants:
             (data.executions, access.executions),
             (data.locks, access.locks),
             (data.lock_queue, access.lock_queue),
+            (data.warm_tasks, access.warm_tasks),
         ):
             if actions:
                 function.allow(list(actions), [table.table_arn])
         if access.api_keys_by_email:
             function.allow(
                 ["dynamodb:Query"], [f"{data.api_keys.table_arn}/index/user_email-index"]
+            )
+        if access.count_warm_tasks:
+            function.allow(
+                ["dynamodb:Query"], [f"{data.warm_tasks.table_arn}/index/{WARM_TASKS_INDEX}"]
             )
         if access.execution_indexes:
             function.allow(
@@ -176,3 +186,10 @@ class FunctionGrants:
         if access.read_secrets:
             function.allow(["ssm:GetParameters"], [values, metadata])
             function.allow(["kms:Decrypt"], [key], **through_ssm)
+
+    def _grant_warm_pools(self, function: PythonFunction, access: Access) -> None:
+        warm_pools = self._warm_pools
+        if access.sign_mailboxes:
+            function.allow(["sts:AssumeRole"], [warm_pools.mailbox_signer.role_arn])
+        if access.invoke_pool_manager:
+            function.allow(["lambda:InvokeFunction"], [warm_pools.function_arn])

@@ -29,14 +29,17 @@ class PythonFunction(Construct):
         config: PlatformConfig,
         timeout: Duration | None = None,
         retry_attempts: int | None = 0,
+        role: iam.Role | None = None,
+        function_name: str | None = None,
     ) -> None:
         """`retry_attempts` of asynchronous invocations; None leaves them to the caller
-        (configure_async_invoke)."""
+        (configure_async_invoke). `role`: one made beforehand (another role trusts it), else
+        its own; `function_name`: a fixed name (another function invokes it by name)."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        self.role = iam.Role(
+        self.role = role or iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -48,6 +51,7 @@ class PythonFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.ARM_64,
             handler=handler,
+            function_name=function_name,
             code=code,
             layers=layers,
             role=self.role,

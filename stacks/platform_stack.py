@@ -4,6 +4,7 @@ route does, and outputs with stable names (read by `mycli init`)."""
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
@@ -13,7 +14,7 @@ from orchestrator.adapters.aws.task_layout import RUNS_PREFIX, UPLOADS_PREFIX
 from orchestrator.handlers.catalog import ASSET_EXCLUDES
 from stacks.access import FUNCTION_ACCESS
 from stacks.api import RestApi
-from stacks.bucket_grants import MANIFEST_KEYS, OUTPUT_KEYS, RESULT_KEYS
+from stacks.bucket_grants import MAILBOX_KEYS, MANIFEST_KEYS, OUTPUT_KEYS, RESULT_KEYS
 from stacks.config import PlatformConfig
 from stacks.data import DataStore
 from stacks.events import LifecycleEvents
@@ -22,6 +23,7 @@ from stacks.function_grants import FunctionGrants
 from stacks.functions import PythonFunction
 from stacks.image_grants import ImageGrants, deregister_on_delete
 from stacks.run_task import LAMBDA_SOURCE, LOG_STREAM_PREFIX
+from stacks.warm_pools import WarmPoolIdentity
 
 # Powertools' public layer account (every commercial region); the version is pinned by
 # mycli:powertoolsLayerVersion.
@@ -35,6 +37,7 @@ OUTPUTS = (
     "LockQueueTableName",
     "CodeBucketName",
     "ClusterName",
+    "WarmTasksTableName",
 )
 
 
@@ -44,6 +47,7 @@ class MycliStack(Stack):
         self.config = PlatformConfig.from_context(self.node.try_get_context)
         self.data = DataStore(self, "Data", config=self.config)
         self.executor = Executor(self, "Executor", config=self.config)
+        self.warm_pools = WarmPoolIdentity(self, "WarmPools", code_bucket=self.data.code_bucket)
         self.image_grants = ImageGrants(
             executor=self.executor,
             images_table=self.data.images,
@@ -57,6 +61,7 @@ class MycliStack(Stack):
             image_role_arn_prefix=self._image_role_arn_prefix,
             image_family_prefix=self._image_family_prefix,
             secrets_path=self.secrets_path,
+            warm_pools=self.warm_pools,
         )
         self._code = lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=list(ASSET_EXCLUDES))
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
@@ -72,12 +77,20 @@ class MycliStack(Stack):
         self.reaper = self._function(
             "reaper", "stop overdue tasks, settle lost ones", timeout=Duration.seconds(60)
         )
+        self.warm_pool_manager = self._function(
+            "warm_pool_manager",
+            "keep images' warm pools: start, stop and record warm tasks",
+            timeout=Duration.seconds(60),
+            role=self.warm_pools.manager_role,
+            function_name=self.warm_pools.function_name,
+        )
         self.events = LifecycleEvents(
             self,
             "Events",
             cluster=self.executor.cluster,
             task_events=self.task_events,
             reaper=self.reaper,
+            warm_pool_manager=self.warm_pool_manager,
             alarm_topic_arn=self.config.alarm_topic_arn,
         )
         self.destroy_images = self._function(
@@ -123,6 +136,10 @@ class MycliStack(Stack):
             "POWERTOOLS_METRICS_NAMESPACE": "mycli",
             # pydantic would scan every installed distribution for plugins on a cold start.
             "PYDANTIC_DISABLE_PLUGINS": "__all__",
+            "WARM_TASKS_TABLE": self.data.warm_tasks.table_name,
+            "WARM_BUDGET": str(self.config.warm_budget),
+            "WARM_POOL_FUNCTION": self.warm_pools.function_name,
+            "MAILBOX_SIGNER_ROLE_ARN": self.warm_pools.mailbox_signer.role_arn,
         }
 
     @property
@@ -141,6 +158,8 @@ class MycliStack(Stack):
         description: str,
         timeout: Duration | None = None,
         retry_attempts: int | None = 0,
+        role: iam.Role | None = None,
+        function_name: str | None = None,
     ) -> PythonFunction:
         function = PythonFunction(
             self,
@@ -153,6 +172,8 @@ class MycliStack(Stack):
             config=self.config,
             timeout=timeout,
             retry_attempts=retry_attempts,
+            role=role,
+            function_name=function_name,
         )
         self.grants.grant(function, FUNCTION_ACCESS[module])
         self.image_grants.grant(function, FUNCTION_ACCESS[module])
@@ -172,6 +193,7 @@ class MycliStack(Stack):
             "LockQueueTableName": self.data.lock_queue.table_name,
             "CodeBucketName": self.data.code_bucket.bucket_name,
             "ClusterName": self.executor.cluster.cluster_name,
+            "WarmTasksTableName": self.data.warm_tasks.table_name,
         }
         for name in OUTPUTS:
             CfnOutput(self, name, value=values[name])
@@ -256,6 +278,12 @@ class MycliStack(Stack):
             (
                 f"AwsSolutions-IAM5[Resource::{bucket}/{RESULT_KEYS}]",
                 "Task events and the reaper read the run agent's result object, nothing else.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{bucket}/{MAILBOX_KEYS}]",
+                "A warm task's mailbox is keyed by its random id, picked when the task starts: "
+                "the pool manager and the claimers write only under warm/ (the waiting mark, "
+                "then the assignment), and the mailbox signer only reads there.",
             ),
             (
                 "AwsSolutions-L1",

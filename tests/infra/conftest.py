@@ -46,6 +46,7 @@ def redeployed() -> dict[str, Any]:
             "mycli:existingExecutionLogGroup": "Mycli-ExecutorExecutionLogs-OLD5",
             "mycli:existingImagesTable": "Mycli-DataImages-OLD6",
             "mycli:existingLockQueueTable": "Mycli-DataLockQueue-OLD7",
+            "mycli:existingWarmTasksTable": "Mycli-DataWarmTasks-OLD8",
             "mycli:apiLogging": "create-role",
         }
     ).to_json()["Resources"]

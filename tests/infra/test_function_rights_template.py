@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from test_template import (
     LAUNCHERS,
+    POOL_MANAGER,
     actions_of,
     functions_by_handler,
     of_type,
@@ -27,7 +28,7 @@ def env_key(resources: Resources) -> str:
     return next(k for k, v in keys.items() if "env values" in v["Properties"]["Description"])
 
 
-PASSES_ROLES = {*LAUNCHERS, "create_image"}
+PASSES_ROLES = {*LAUNCHERS, "create_image", POOL_MANAGER}
 IMAGE_TASK_DEFINITION_ACTIONS = {
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
@@ -69,18 +70,19 @@ def test_each_function_may_do_only_what_its_route_does(resources: Resources, mod
     actions = actions_of(policy_statements(resources, function_id))
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
-    assert ("ecs:RunTask" in actions) == (module in LAUNCHERS)
+    assert ("ecs:RunTask" in actions) == (module in {*LAUNCHERS, POOL_MANAGER})
     assert ("iam:PassRole" in actions) == (module in PASSES_ROLES)
-    # A launch makes the run's image again if it was made from an older run task definition.
-    assert ("ecs:RegisterTaskDefinition" in actions) == (module in PASSES_ROLES)
+    # A launch makes the run's image again if it was made from an older run task definition
+    # (the pool manager starts warm tasks of the image's current one only).
+    assert ("ecs:RegisterTaskDefinition" in actions) == (module in PASSES_ROLES - {POOL_MANAGER})
     # Runs' output and results are read from S3: no function reads CloudWatch streams.
     assert "logs:GetLogEvents" not in actions
     assert ("s3:ListBucket" in actions) == (
         module
         in ("get_execution_logs", "task_events", "reaper", "import_output", "import_execution")
     )
-    assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper"))
-    assert ("ecs:ListTasks" in actions) == (module == "reaper")
+    assert ("ecs:StopTask" in actions) == (module in ("cancel_execution", "reaper", POOL_MANAGER))
+    assert ("ecs:ListTasks" in actions) == (module in ("reaper", POOL_MANAGER))
     assert not any(action.endswith("*") for action in actions)
     read_only = ("list_locks", "lock_history", "hold_lock", "list_executions", "get_execution")
     if module in ("health", "list_users", *read_only):
@@ -194,4 +196,9 @@ def test_only_the_upload_route_signs_puts_and_only_launchers_check_uploads(
     for module, function_id in functions_by_handler(resources).items():
         actions = actions_of(policy_statements(resources, function_id))
         assert ("s3:GetObject" in actions) == (module in readers)
-        assert "s3:PutObject" not in actions or module in {"create_upload", *LAUNCHERS, *importers}
+        assert "s3:PutObject" not in actions or module in {
+            "create_upload",
+            *LAUNCHERS,
+            *importers,
+            POOL_MANAGER,
+        }

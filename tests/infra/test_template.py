@@ -56,6 +56,8 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
 # The functions that launch runs: create, and every one that may start a queued run when a
 # lock frees (issue 21). A hold never frees a lock: hold_lock is not one.
 LAUNCHERS = {"create_execution", "task_events", "reaper", "cancel_execution", "release_lock"}
+# Starts and stops warm tasks, which belong to no run yet (issue 22).
+POOL_MANAGER = "warm_pool_manager"
 
 
 def test_tables_keep_the_designs_keys_indexes_and_ttl(resources: Resources) -> None:
@@ -90,8 +92,8 @@ def test_data_and_execution_logs_are_retained_except_when_the_first_create_fails
         *of_type(resources, "AWS::S3::Bucket").values(),
         execution_log_group(resources),
     ]
-    # APIKeys, Executions, Locks, LockQueue, Images; two buckets; the log group
-    assert len(kept) == 8
+    # APIKeys, Executions, Locks, LockQueue, Images, WarmTasks; two buckets; the log group
+    assert len(kept) == 9
     for resource in kept:
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
         assert resource["UpdateReplacePolicy"] == "Retain"
@@ -124,6 +126,7 @@ def test_a_redeploy_reattaches_retained_data_named_in_context(redeployed: Resour
     assert variables["LOCK_QUEUE_TABLE"] == "Mycli-DataLockQueue-OLD7"
     assert variables["CODE_BUCKET"] == "mycli-databucket-old4"
     assert variables["LOG_GROUP_NAME"] == "Mycli-ExecutorExecutionLogs-OLD5"
+    assert variables["WARM_TASKS_TABLE"] == "Mycli-DataWarmTasks-OLD8"
 
 
 def test_no_account_wide_api_gateway_role_unless_asked_for(
@@ -274,7 +277,10 @@ def test_task_state_changes_of_this_cluster_reach_the_task_events_function(
     rules = of_type(resources, "AWS::Events::Rule")
     [task_rule] = [r["Properties"] for r in rules.values() if "EventPattern" in r["Properties"]]
     [schedule] = [
-        r["Properties"] for r in rules.values() if "ScheduleExpression" in r["Properties"]
+        r["Properties"]
+        for r in rules.values()
+        if "ScheduleExpression" in r["Properties"]
+        and r["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [by_handler["reaper"], "Arn"]}
     ]
     cluster = next(iter(of_type(resources, "AWS::ECS::Cluster")))
 
@@ -319,6 +325,7 @@ def test_the_outputs_have_stable_names(template: Any) -> None:
         "LockQueueTableName",
         "CodeBucketName",
         "ClusterName",
+        "WarmTasksTableName",
     } <= set(outputs)
 
 

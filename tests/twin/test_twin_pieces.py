@@ -170,7 +170,10 @@ def test_given_the_rules_then_task_events_go_to_the_task_events_function(
     functions = load_functions(template, resolver)
     rules = load_rules(template, resolver, functions)
     [events] = [rule for rule in rules if rule.pattern is not None]
-    [schedule] = [rule for rule in rules if rule.every_seconds is not None]
+    schedules = {
+        rule.targets[0].function.handler: rule for rule in rules if rule.every_seconds is not None
+    }
+    schedule = schedules["orchestrator.handlers.reaper.handler"]
     cluster = resolver.text({"Fn::GetAtt": [template.one("AWS::ECS::Cluster")[0], "Arn"]})
 
     def event(status: str, cluster_arn: str = cluster) -> dict[str, Any]:
@@ -191,6 +194,12 @@ def test_given_the_rules_then_task_events_go_to_the_task_events_function(
         "orchestrator.handlers.reaper.handler"
     ]
     assert schedule.every_seconds == 60
+    # The warm pools' manager (issue 22) has its own one-minute schedule.
+    assert set(schedules) == {
+        "orchestrator.handlers.reaper.handler",
+        "orchestrator.handlers.warm_pool_manager.handler",
+    }
+    assert schedules["orchestrator.handlers.warm_pool_manager.handler"].every_seconds == 60
     assert rate_seconds("rate(2 hours)") == 7200
     with pytest.raises(TemplateError):
         rate_seconds("cron(0 * * * ? *)")
