@@ -328,6 +328,22 @@ class InMemoryImageStore:
         )
         return True
 
+    def update_pool(
+        self, name: str, *, warm: int | None, warm_idle_seconds: int | None
+    ) -> Image | None:
+        recorded = self.items.get(name)
+        if recorded is None:
+            return None
+        updated = replace(
+            recorded,
+            warm=recorded.warm if warm is None else warm,
+            warm_idle_seconds=recorded.warm_idle_seconds
+            if warm_idle_seconds is None
+            else warm_idle_seconds,
+        )
+        self.items[name] = updated
+        return updated
+
 
 class RecordingImagePlatform:
     """Records what the image service asked the backend to prepare and release. Handles
@@ -351,6 +367,9 @@ class RecordingImagePlatform:
         return image.platform_base == self.base
 
     def warnings(self, image: Image) -> list[str]:
+        return []
+
+    def pool_warnings(self, image: Image) -> list[str]:
         return []
 
     def unregister(self, image: Image) -> None:

@@ -33,6 +33,14 @@ class ImageStore(Protocol):
         removed)."""
         ...
 
+    def update_pool(
+        self, name: str, *, warm: int | None, warm_idle_seconds: int | None
+    ) -> Image | None:
+        """Set the image's warm pool fields given (None: unchanged) in one write; the image
+        as recorded after it. None when there is no such image: a removed one is never
+        brought back."""
+        ...
+
 
 class WarmPool(Protocol):
     """Warm tasks per image (docs/warm-runners.md). Every change of state is one conditional
@@ -103,4 +111,8 @@ class ImagePlatform(Protocol):
     def warnings(self, image: Image) -> list[str]:
         """What registering `image` means on this backend that its admin may not expect
         (shown with the registration); none where it means what it says."""
+        ...
+
+    def pool_warnings(self, image: Image) -> list[str]:
+        """The part of `warnings` about `image`'s warm pool (shown with a change of it)."""
         ...

@@ -305,6 +305,7 @@ def test_health_is_open_and_every_other_operation_needs_the_key() -> None:
         ("GET", "/users", {"200", "400", "401", "403"}),
         ("DELETE", "/users/{email}", {"200", "400", "401", "403", "404", "409"}),
         ("POST", "/uploads", {"201", "400", "401"}),
+        ("PATCH", "/images/{name}", {"200", "400", "401", "403", "404", "413", "415"}),
         ("PUT", "/secrets/{name}", {"200", "400", "401", "403", "413", "415"}),
         ("GET", "/secrets", {"200", "400", "401", "403"}),
         ("DELETE", "/secrets/{name}", {"200", "400", "401", "403", "404"}),

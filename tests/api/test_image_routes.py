@@ -210,3 +210,84 @@ def test_an_unknown_image_is_not_found(api: ApiHarness) -> None:
         "POST", "/executions", api.alice_key, body={"command": "true", "image": "nope"}
     )
     assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def update(api: ApiHarness, name: str, key: str | None = None, **body: Any) -> tuple[int, Any]:
+    return api.call("PATCH", f"/images/{name}", key or api.admin_key, body=body)
+
+
+def test_an_admin_changes_a_pool_and_the_answer_is_the_image_as_listed(api: ApiHarness) -> None:
+    # Given an image registered with no pool
+    _, registered = register(api, name="tools", cpu=512, memory=1024, description="kubectl")
+
+    # When an admin gives it a pool of 3, then a longer idle time, then turns the pool off
+    status, pooled = update(api, "tools", warm=3)
+    _, idled = update(api, "tools", warm_idle_seconds=7200)
+    _, off = update(api, "tools", warm=0)
+
+    # Then each answer is the image as GET /images shows it, with the pool as set
+    assert status == 200, pooled
+    assert (pooled["warm"], pooled["warm_idle_seconds"]) == (
+        {"target": 3, "ready": 0, "starting": 0},
+        3600,
+    )
+    assert (idled["warm"]["target"], idled["warm_idle_seconds"]) == (3, 7200)
+    assert (off["warm"]["target"], off["warm_idle_seconds"]) == (0, 7200)
+    _, listed = api.call("GET", "/images", api.admin_key)
+    assert listed["items"] == [{k: v for k, v in off.items() if k != "warnings"}]
+    # and nothing else of the image changed
+    unchanged = ("uri", "cpu", "memory", "description", "registered_at", "registered_by")
+    assert all(off[field] == registered[field] for field in unchanged)
+    # and here a pool is recorded only, which the answer says while it is above 0
+    assert pooled["warnings"] == [
+        "warm pools apply on AWS only: warm 3 is recorded, but this server starts every run "
+        "at once and keeps no task warm"
+    ]
+    assert off["warnings"] == []
+
+
+def test_only_admins_change_a_pool(api: ApiHarness) -> None:
+    register(api, name="tools")
+
+    for key in (api.alice_key, api.bob_key):
+        status, body = update(api, "tools", key, warm=2)
+        assert (status, body["error"]["code"]) == (403, "forbidden")
+    # a user is refused before the image is looked up: no name is revealed by a 404
+    assert update(api, "nope", api.alice_key, warm=2)[0] == 403
+    assert api.call("GET", "/images", api.alice_key)[1]["items"][0]["warm"]["target"] == 0
+
+
+def test_a_pool_change_of_an_unknown_image_is_not_found(api: ApiHarness) -> None:
+    status, body = update(api, "nope", warm=2)
+
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    assert "image nope not found" in body["error"]["message"]
+    assert api.call("GET", "/images", api.admin_key)[1]["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({}, "nothing to update"),
+        ({"warm": None}, "nothing to update"),
+        ({"warm": -1}, "warm"),
+        ({"warm": 51}, "warm"),
+        ({"warm": "2"}, "warm"),
+        ({"warm": 1.5}, "warm"),
+        ({"warm_idle_seconds": 59}, "warm_idle_seconds"),
+        ({"warm_idle_seconds": 604801}, "warm_idle_seconds"),
+        ({"warm": 1, "cpu": 512}, "cpu"),
+    ],
+)
+def test_a_bad_pool_change_is_refused_in_words_and_changes_nothing(
+    api: ApiHarness, body: dict[str, Any], words: str
+) -> None:
+    register(api, name="tools", warm=1, warm_idle_seconds=600)
+
+    status, answer = update(api, "tools", **body)
+
+    assert status == 400, answer
+    assert answer["error"]["code"] == "validation_error"
+    assert words in answer["error"]["message"]
+    [image] = api.call("GET", "/images", api.admin_key)[1]["items"]
+    assert (image["warm"]["target"], image["warm_idle_seconds"]) == (1, 600)

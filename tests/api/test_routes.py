@@ -376,6 +376,7 @@ def test_the_openapi_document_covers_every_route_of_the_contract() -> None:
         ("POST", "/uploads"),
         ("POST", "/images"),
         ("GET", "/images"),
+        ("PATCH", "/images/{name}"),
         ("DELETE", "/images/{name}"),
         ("PUT", "/secrets/{name}"),
         ("GET", "/secrets"),

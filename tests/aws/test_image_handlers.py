@@ -217,3 +217,34 @@ def test_a_run_on_an_image_gets_its_default_secret_and_its_own_sealed_for_the_im
     kms = boto3.client("kms", region_name=REGION)
     [grant] = kms.list_grants(KeyId=lambdas.settings.env_key)["Grants"]
     assert grant["GranteePrincipal"] == ROLE
+
+
+def test_an_admin_changes_a_pool_and_it_wakes_at_once(lambdas: Lambdas) -> None:
+    # Given an image registered without a pool, long before any run
+    _, image = register(lambdas)
+    pool = DynamoWarmPool(boto3.client("dynamodb", region_name=REGION), "WarmTasks")
+    ecs = boto3.client("ecs", region_name=REGION)
+
+    # When a user tries to give it a pool, then an admin does, for an unknown image too
+    refused, _ = lambdas.call("PATCH", "/images/infra", lambdas.bob_key, body={"warm": 2})
+    unknown, _ = lambdas.call("PATCH", "/images/nope", lambdas.admin_key, body={"warm": 2})
+    status, pooled = lambdas.call(
+        "PATCH", "/images/infra", lambdas.admin_key, body={"warm": 2, "warm_idle_seconds": 600}
+    )
+
+    # Then only the admin's lands, on the image as it was (the same task definition)
+    assert (refused, unknown, status) == (403, 404, 200)
+    assert (pooled["warm"], pooled["warm_idle_seconds"], pooled["warnings"]) == (
+        {"target": 2, "ready": 0, "starting": 0},
+        600,
+        [],
+    )
+    assert pooled["platform_ref"] == image["platform_ref"]
+    assert ecs.list_task_definitions(familyPrefix="mycli-image-infra")["taskDefinitionArns"] == [
+        image["platform_ref"]
+    ]
+    # and the change counts as demand: the pool manager's next round starts the pool
+    assert pool.last_demand("infra") is not None
+    assert pool.last_demand("nope") is None
+    [listed] = lambdas.call("GET", "/images", lambdas.alice_key)[1]["items"]
+    assert listed["warm"] == pooled["warm"]

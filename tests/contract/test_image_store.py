@@ -103,3 +103,36 @@ def test_a_platform_handle_is_replaced_only_while_it_is_the_recorded_one(
     again = image_store.replace_platform(first, replace(first, platform_ref="td/tools:4"))
     assert again is False
     assert image_store.get("tools") is None
+
+
+def test_a_pool_update_sets_the_fields_given_and_nothing_else(image_store: Any) -> None:
+    # Given an image with a pool of 2 that scales to zero after 15 minutes
+    image_store.create(image("tools", warm=2, warm_idle_seconds=900, platform_ref="td/tools:1"))
+    before = image_store.get("tools")
+
+    # When its size is changed, then its idle time, then both
+    sized = image_store.update_pool("tools", warm=5, warm_idle_seconds=None)
+    idled = image_store.update_pool("tools", warm=None, warm_idle_seconds=7200)
+    both = image_store.update_pool("tools", warm=0, warm_idle_seconds=60)
+
+    # Then each answer is the image as recorded after it, the rest of the image unchanged
+    assert sized == replace(before, warm=5)
+    assert idled == replace(before, warm=5, warm_idle_seconds=7200)
+    assert both == replace(before, warm=0, warm_idle_seconds=60)
+    assert image_store.get("tools") == both
+
+
+def test_a_pool_update_never_brings_back_a_removed_image(image_store: Any) -> None:
+    # Given an image that was removed, and a name never registered
+    image_store.create(image("gone", warm=1))
+    image_store.delete("gone")
+
+    # When a pool update arrives for either (an update racing a removal)
+    updates = [
+        image_store.update_pool(name, warm=3, warm_idle_seconds=600) for name in ("gone", "never")
+    ]
+
+    # Then there is nothing to update, and nothing is recorded
+    assert updates == [None, None]
+    assert image_store.get("gone") is None
+    assert image_store.list_all() == []

@@ -189,9 +189,34 @@ class ImageService:
             self._store.set_default(image.name)
         return image
 
+    def update(
+        self,
+        caller: Caller,
+        name: str,
+        *,
+        warm: int | None = None,
+        warm_idle_seconds: int | None = None,
+    ) -> Image:
+        """Change image `name`'s warm pool (its size, its idle time); the rest of the image
+        stays. A pool set above 0 starts at the pool manager's next round, run or no run."""
+        _require_admin(caller)
+        if warm is None and warm_idle_seconds is None:
+            raise ValidationFailed("nothing to update: give warm, warm_idle_seconds or both")
+        _check_warm(warm or 0, warm_idle_seconds)
+        image = self._store.update_pool(name, warm=warm, warm_idle_seconds=warm_idle_seconds)
+        if image is None:
+            raise NotFound(f"image {name} not found", {"name": name})
+        if warm is not None and self._warm_pools is not None:
+            self._warm_pools.wake(image)
+        return image
+
     def warnings(self, image: Image) -> list[str]:
         """What `image` means on this backend that its admin may not expect (ImagePlatform)."""
         return self._platform.warnings(image)
+
+    def pool_warnings(self, image: Image) -> list[str]:
+        """What `image`'s warm pool means on this backend that its admin may not expect."""
+        return self._platform.pool_warnings(image)
 
     def pool(self, image: Image) -> PoolCounts:
         """`image`'s warm pool: its target, what is ready and starting (0 without pools)."""
@@ -304,7 +329,7 @@ class ImageService:
                 {"cpu": cpu, "memory": memory},
             )
         check_size(max_cpu, max_memory)
-        warm_idle = _warm_settings(spec)
+        warm_idle = _check_warm(spec.warm, spec.warm_idle_seconds)
         return Image(
             name=spec.name,
             uri=spec.uri,
@@ -336,11 +361,10 @@ class ImageService:
             )
 
 
-def _warm_settings(spec: ImageSpec) -> int:
-    """Check the pool's size and idle time; the idle time (the default when not given)."""
-    if not 0 <= spec.warm <= MAX_WARM_PER_IMAGE:
+def _check_warm(warm: int, idle: int | None) -> int:
+    """Check a pool's size and idle time; the idle time (the default when not given)."""
+    if not 0 <= warm <= MAX_WARM_PER_IMAGE:
         raise ValidationFailed(f"warm: 0 to {MAX_WARM_PER_IMAGE} tasks")
-    idle = spec.warm_idle_seconds
     if idle is None:
         return DEFAULT_WARM_IDLE_SECONDS
     if not MIN_WARM_IDLE_SECONDS <= idle <= MAX_WARM_IDLE_SECONDS:

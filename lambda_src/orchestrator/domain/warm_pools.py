@@ -183,6 +183,12 @@ class WarmPools:
             at=utc_iso(now),
         )
 
+    def wake(self, image: Image) -> None:
+        """An admin set `image`'s pool: count that as demand, so the pool starts at the next
+        plan instead of staying idle until a run asks for the image."""
+        if image.warm > 0:
+            self._pool.note_demand(image.name, utc_iso(self._clock.now()))
+
     def plan(self, images: Sequence[Image]) -> list[PoolPlan]:
         """What the pool manager does now for `images` (pass every registered image: one
         with `warm` 0 gets its tasks stopped)."""

@@ -35,6 +35,7 @@ ROUTES = (
     RouteFunction("POST", "/uploads", "create_upload"),
     RouteFunction("POST", "/images", "create_image"),
     RouteFunction("GET", "/images", "list_images"),
+    RouteFunction("PATCH", "/images/{name}", "update_image"),
     RouteFunction("DELETE", "/images/{name}", "delete_image"),
     RouteFunction("PUT", "/secrets/{name}", "put_secret"),
     RouteFunction("GET", "/secrets", "list_secrets"),

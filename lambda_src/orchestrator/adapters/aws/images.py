@@ -117,6 +117,30 @@ class DynamoImageStore:
             raise
         return True
 
+    def update_pool(
+        self, name: str, *, warm: int | None, warm_idle_seconds: int | None
+    ) -> Image | None:
+        given = {"warm": warm, "warm_idle_seconds": warm_idle_seconds}
+        fields = {field: value for field, value in given.items() if value is not None}
+        if not fields:
+            return self.get(name)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"name": {"S": name}},
+                UpdateExpression="SET " + ", ".join(f"{field} = :{field}" for field in fields),
+                # An image removed meanwhile stays removed: no item is made from the update.
+                ConditionExpression="attribute_exists(#name)",
+                ExpressionAttributeNames={"#name": "name"},
+                ExpressionAttributeValues={f":{f}": {"N": str(v)} for f, v in fields.items()},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return _image(response["Attributes"])
+
 
 def _image(item: dict[str, Any]) -> Image:
     data = from_item(item)
@@ -181,6 +205,10 @@ class EcsImagePlatform:
 
     def warnings(self, image: Image) -> list[str]:
         """None: on AWS an image is pulled and sized as registered."""
+        return []
+
+    def pool_warnings(self, image: Image) -> list[str]:
+        """None: on AWS the pool is kept as set."""
         return []
 
     def unregister(self, image: Image) -> None:

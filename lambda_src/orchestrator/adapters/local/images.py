@@ -58,6 +58,21 @@ class SqliteImageStore:
         )
         return cursor.rowcount > 0
 
+    def update_pool(
+        self, name: str, *, warm: int | None, warm_idle_seconds: int | None
+    ) -> Image | None:
+        # One statement, read to its end so that its write is over when this returns.
+        rows = (
+            self._db.connection()
+            .execute(
+                "UPDATE images SET warm = COALESCE(?, warm), "
+                "warm_idle_seconds = COALESCE(?, warm_idle_seconds) WHERE name = ? RETURNING *",
+                (warm, warm_idle_seconds, name),
+            )
+            .fetchall()
+        )
+        return _image(rows[0]) if rows else None
+
 
 def _image(row: sqlite3.Row) -> Image:
     data = {name: row[name] for name in _FIELDS}
@@ -81,6 +96,9 @@ class NoImagePlatform:
 
     def warnings(self, image: Image) -> list[str]:
         return local_image_warnings(image)
+
+    def pool_warnings(self, image: Image) -> list[str]:
+        return _warm_warning(image)
 
 
 def local_image_warnings(image: Image) -> list[str]:

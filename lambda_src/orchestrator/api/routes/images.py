@@ -91,6 +91,26 @@ class RegisterImage(BaseModel):
         return names
 
 
+class UpdateImage(BaseModel):
+    """PATCH /images/{name}: the warm pool; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    warm: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_WARM_PER_IMAGE,
+        description="AWS: tasks of this image kept started ahead; 0 turns the pool off "
+        "(its tasks are stopped within a minute); recorded only on the embedded platform",
+    )
+    warm_idle_seconds: int | None = Field(
+        default=None,
+        ge=MIN_WARM_IDLE_SECONDS,
+        le=MAX_WARM_IDLE_SECONDS,
+        description="the pool scales to zero after this long without a run on the image",
+    )
+
+
 class WarmPoolOut(BaseModel):
     target: int = Field(description="tasks kept started ahead, as registered")
     ready: int = Field(description="tasks waiting for a run (always 0 on the embedded platform)")
@@ -126,6 +146,14 @@ class RegisteredImageOut(ImageOut):
         description="what the registration means on this backend that may surprise: the "
         "embedded platform runs commands on its host (the URI is not pulled; the size limits "
         "runs on the image, or every run for a default image; warm pools apply on AWS only); "
+        "empty on AWS"
+    )
+
+
+class UpdatedImageOut(ImageOut):
+    warnings: list[str] = Field(
+        description="what the pool means on this backend that may surprise: on the embedded "
+        "platform a pool above 0 is recorded but not kept (warm pools apply on AWS only); "
         "empty on AWS"
     )
 
@@ -208,6 +236,35 @@ def list_images() -> dict[str, Any]:
     who = caller()
     images = _images()
     return {"items": [_shown(image, who, images) for image in images.list()]}
+
+
+@router.patch(
+    "/images/<name>",
+    summary="Change an image's warm pool (admin)",
+    tags=["images"],
+    security=API_KEY,
+    responses={
+        200: documented(UpdatedImageOut, "the image as it is now, with what it means here"),
+        **errors(
+            400,
+            401,
+            403,
+            404,
+            413,
+            415,
+            e400="invalid request: warm outside 0-50, warm_idle_seconds outside 60-604800, "
+            "another field, or neither field given",
+            e404="no such image",
+        ),
+    },
+)
+def update_image(
+    name: Annotated[Name, Path(max_length=128)], body: Annotated[UpdateImage, Body()]
+) -> dict[str, Any]:
+    who = caller()
+    images = _images()
+    image = images.update(who, name, warm=body.warm, warm_idle_seconds=body.warm_idle_seconds)
+    return {**_shown(image, who, images), "warnings": images.pool_warnings(image)}
 
 
 @router.delete(

@@ -1,0 +1,6 @@
+"""PATCH /images/{name}"""
+
+from orchestrator.api.routes.images import router
+from orchestrator.handlers.runtime import serve_route
+
+handler = serve_route(router)
