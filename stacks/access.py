@@ -148,6 +148,8 @@ FUNCTION_ACCESS: dict[str, Access] = {
         count_warm_tasks=True,
     ),
     "list_images": Access(images=(SCAN,), count_warm_tasks=True),
+    # A pool's new target, answered with its counts; a target above 0 is demand (wake).
+    "update_image": Access(images=(UPDATE,), warm_tasks=(UPDATE,), count_warm_tasks=True),
     "delete_image": Access(
         images=(GET, DELETE), deregister_image_definitions=True, count_warm_tasks=True
     ),

@@ -31,6 +31,7 @@ REATTACH_CONTEXT = {
     "ExecutorExecutionLogs": "mycli:existingExecutionLogGroup",
     "DataImages": "mycli:existingImagesTable",
     "DataLockQueue": "mycli:existingLockQueueTable",
+    "DataWarmTasks": "mycli:existingWarmTasksTable",
 }
 TASK_STOP_TIMEOUT_SECONDS = 600
 

@@ -103,8 +103,8 @@ def test_a_fresh_venv_synthesizes_a_stack_that_passes_cdk_nag_and_cfn_lint(
     template = out / "Mycli.template.json"
     parsed = json.loads(template.read_text())
     assert "ApiUrl" in parsed["Outputs"]
-    assert len(parsed["Resources"]) < 300, "stay well under CloudFormation's 500-resource limit"
-    assert template.stat().st_size < 400_000, "stay well under the 1 MB template limit"
+    assert len(parsed["Resources"]) < 350, "stay well under CloudFormation's 500-resource limit"
+    assert template.stat().st_size < 500_000, "stay well under the 1 MB template limit"
     lint = subprocess.run(
         [
             str(Path(sys.executable).parent / "cfn-lint"),
