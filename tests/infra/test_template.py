@@ -394,9 +394,9 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
     assert validator["Properties"]["ValidateRequestBody"] is True
     methods = of_type(resources, "AWS::ApiGateway::Method").values()
     posts_with_models = [m for m in methods if "RequestModels" in m["Properties"]]
-    # POST /executions, /users, /images, /locks/{lock_name}/hold, PUT /secrets/{name} and
-    # the three PUT /import/...
-    assert len(posts_with_models) == 8
+    # POST /executions, /users, /images, /locks/{lock_name}/hold, PATCH /images/{name},
+    # PUT /secrets/{name} and the three PUT /import/...
+    assert len(posts_with_models) == 9
     assert models["PutSecretBody"]["required"] == ["value"]
     with_paths = [
         m["Properties"]["RequestParameters"]
@@ -404,7 +404,7 @@ def test_the_validator_checks_bodies_against_the_apis_schemas_and_path_parameter
         if "RequestParameters" in m["Properties"]
         and any(".path." in k for k in m["Properties"]["RequestParameters"])
     ]
-    assert len(with_paths) == 12  # 9, and the three import routes'
+    assert len(with_paths) == 13  # 10, and the three import routes'
     for parameters in with_paths:
         assert all(v is True for k, v in parameters.items() if ".path." in k)
     responses = {

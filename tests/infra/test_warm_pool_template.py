@@ -254,9 +254,13 @@ def test_only_the_manager_and_the_claimers_write_warm_tasks_and_mailboxes(
         if module in {*CLAIMERS, POOL_MANAGER}:
             assert writes == {"dynamodb:PutItem", "dynamodb:UpdateItem"}, module
             assert [s["Action"] for s in mailboxes] == ["s3:PutObject"], module
+        elif module == "update_image":  # a new target above 0 is demand: one UpdateItem
+            assert (writes, mailboxes) == ({"dynamodb:UpdateItem"}, []), module
         else:
             assert (writes, mailboxes) == (set(), []), module
-        if module in IMAGE_ROUTES:  # the pool's counts: Query on the index, nothing else
+        if module == "update_image":
+            assert actions_of(on_table) == {"dynamodb:Query", "dynamodb:UpdateItem"}
+        elif module in IMAGE_ROUTES:  # the pool's counts: Query on the index, nothing else
             assert [s["Action"] for s in on_table] == ["dynamodb:Query"]
             assert on_table == on_index
         elif module not in {*CLAIMERS, POOL_MANAGER}:
