@@ -81,6 +81,7 @@ class Launcher:
                 task_ref=launched.task_ref,
                 log_stream_name=launched.log_stream_name,
                 grant_id=launched.grant_id,
+                start=launched.start,
             )
             starting = self._executions.advance(
                 execution.execution_id, Status.STARTING, updated_at=self._now()

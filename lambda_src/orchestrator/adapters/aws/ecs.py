@@ -25,7 +25,13 @@ from orchestrator.agent.layout import (
     MANIFEST_URL_VARIABLE,
 )
 from orchestrator.domain.errors import LaunchFailed, StopFailed
-from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, TaskStateChange
+from orchestrator.domain.models import (
+    START_COLD,
+    Execution,
+    LaunchResult,
+    LaunchSpec,
+    TaskStateChange,
+)
 from orchestrator.ports import RunResults
 
 EXECUTION_TAG = "mycli:execution-id"
@@ -120,6 +126,7 @@ class EcsRunner:
             task_ref=task_arn,
             log_stream_name=f"{self._log_stream_prefix}/{AGENT_CONTAINER}/{task_id}",
             grant_id=published.grant_id,
+            start=START_COLD,
         )
 
     def _overrides(self, spec: LaunchSpec, manifest_url: str) -> list[dict[str, Any]]:
