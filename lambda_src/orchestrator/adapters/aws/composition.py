@@ -116,7 +116,18 @@ def secret_store(settings: AwsSettings, clients: AwsClients) -> SecretStore:
 
 
 def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
-    return ecs_tasks(settings, clients)
+    """The create's runner: warm first where the deployment keeps warm pools."""
+    if not settings.warm_tasks_table:
+        return ecs_tasks(settings, clients)
+    from orchestrator.adapters.aws.s3_mailbox import S3Mailboxes
+    from orchestrator.adapters.aws.warm_runner import WarmFirstRunner
+
+    return WarmFirstRunner(
+        ecs_tasks(settings, clients),
+        WarmPools(warm_pool(settings, clients), SystemClock()),
+        image_store(settings, clients),
+        S3Mailboxes(clients.s3, settings.code_bucket),
+    )
 
 
 def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
