@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from warm_world import TASK_ID, ready_task, tools
 
 from moto_aws import REGION
 from orchestrator.adapters.aws.clients import AwsClients
@@ -19,12 +20,10 @@ from orchestrator.adapters.aws.settings import AwsSettings
 from orchestrator.adapters.aws.task_layout import manifest_key
 from orchestrator.adapters.aws.warm_runner import WarmFirstRunner
 from orchestrator.adapters.clock import SystemClock
-from orchestrator.domain.models import Image, LaunchSpec, utc_iso
+from orchestrator.domain.models import LaunchSpec
 from orchestrator.domain.warm_pools import WarmPools
-from orchestrator.domain.warm_tasks import WarmState, WarmTask
+from orchestrator.domain.warm_tasks import WarmState
 from orchestrator.ports import WarmPool
-
-TASK_ID = "a" * 32
 
 
 @pytest.fixture
@@ -55,56 +54,9 @@ def run_tasks(cold: EcsRunner) -> list[dict[str, Any]]:
     return requests
 
 
-def tools(aws: AwsSettings, warm: int = 2) -> Image:
-    """The image `tools` (0.25 vCPU, 512 MiB), on the run task definition, registered."""
-    image = Image(
-        name="tools",
-        uri="public.ecr.aws/docker/library/alpine:3",
-        cpu=256,
-        memory=512,
-        max_cpu=1024,
-        max_memory=2048,
-        registered_by="admin@example.com",
-        registered_at=utc_iso(SystemClock().now()),
-        platform_ref=aws.task_definition,
-        warm=warm,
-    )
-    image_store(aws, AwsClients()).create(image)
-    return image
-
-
-def ready_task(aws: AwsSettings, pool: WarmPool, cold: EcsRunner, task_id: str = TASK_ID) -> str:
-    """A warm task the pool manager started and whose containers run: its ECS task's ARN."""
-    now = SystemClock().now()
-    started = cold._ecs.run_task(
-        cluster=aws.cluster,
-        taskDefinition=aws.task_definition,
-        launchType="FARGATE",
-        startedBy=f"w-{task_id}"[:36],
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": list(aws.subnets),
-                "securityGroups": list(aws.security_groups),
-            }
-        },
-    )
-    arn: str = started["tasks"][0]["taskArn"]
-    S3Mailboxes(boto3.client("s3", region_name=REGION), aws.code_bucket).write_waiting(
-        mailbox_key(task_id)
-    )
-    pool.register(
-        WarmTask(
-            task_id=task_id,
-            image="tools",
-            state=WarmState.STARTING,
-            mailbox=mailbox_key(task_id),
-            platform_ref=aws.task_definition,
-            started_at=utc_iso(now),
-            usable_until="2999-01-01T00:00:00.000Z",
-        )
-    )
-    assert pool.mark_ready(task_id, arn, utc_iso(now)) is not None
-    return arn
+def _platform_ref(aws: AwsSettings) -> str | None:
+    image = image_store(aws, AwsClients()).get("tools")
+    return image.platform_ref if image is not None else None
 
 
 def spec(
@@ -116,7 +68,7 @@ def spec(
         {"TOKEN": "sealed"},
         60,
         image="tools",
-        image_ref=aws.task_definition,
+        image_ref=_platform_ref(aws),
         cpu=cpu,
         memory=memory,
     )
@@ -153,7 +105,7 @@ def test_a_run_with_a_ready_warm_task_starts_there_without_run_task(
 ) -> None:
     # Given the image `tools` with a pool, and one of its warm tasks ready
     tools(aws)
-    arn = ready_task(aws, pool, cold)
+    arn = ready_task(aws, pool)
     run_tasks.clear()
 
     # When a run on it, at its size, is launched
@@ -189,7 +141,7 @@ def test_a_run_that_cannot_use_the_pool_starts_cold(
 ) -> None:
     # Given a ready warm task of `tools`
     tools(aws, warm=warm)
-    arn = ready_task(aws, pool, cold)
+    arn = ready_task(aws, pool)
     run_tasks.clear()
 
     # When a run is launched at another size, on an image without a pool, or on no image
@@ -227,7 +179,7 @@ def test_an_assignment_s3_refuses_ends_the_warm_task_and_starts_the_run_cold(
 ) -> None:
     # Given a ready warm task, and mailboxes S3 will not take (a bucket that does not exist)
     image = tools(aws)
-    arn = ready_task(aws, pool, cold)
+    arn = ready_task(aws, pool)
     run_tasks.clear()
     runner = WarmFirstRunner(
         cold,
