@@ -105,6 +105,7 @@ def test_a_warm_run_ends_with_its_tasks_stop_as_a_cold_run_would(
     )
     assert status == 202, execution
     assert (execution["start"], execution["task_ref"]) == ("warm", arn)
+    assert execution["status"] == "RUNNING"  # its task ran before the run came
     if reported is not None:
         result = {"v": 1, "failure": None, "exit_unknown": None, **reported}
         boto3.client("s3", region_name=REGION).put_object(

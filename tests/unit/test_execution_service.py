@@ -34,8 +34,10 @@ def test_the_record_says_how_the_runner_started_its_task(
     # When a run is started
     execution = world.services.executions.start(ALICE, ExecutionRequest("echo hi"))
 
-    # Then its record says so
+    # Then its record says so; a warm task runs already (its RUNNING event came before the
+    # run), so the run is RUNNING at once, a cold one STARTING until its task's event
     assert execution.start == start
+    assert execution.status is (S.RUNNING if start == "warm" else S.STARTING)
     assert world.executions.get(execution.execution_id).start == start  # type: ignore[union-attr]
 
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from orchestrator.domain.errors import LaunchFailed, MycliError, NotFound
 from orchestrator.domain.models import (
+    START_WARM,
     Caller,
     Execution,
     ExecutionRequest,
@@ -86,6 +87,11 @@ class Launcher:
             starting = self._executions.advance(
                 execution.execution_id, Status.STARTING, updated_at=self._now()
             )
+            if starting is not None and launched.start == START_WARM:  # its task runs already
+                running = self._executions.advance(
+                    execution.execution_id, Status.RUNNING, updated_at=self._now()
+                )
+                return running or starting
             if starting is not None:
                 return starting
             # The runner already reported progress, or a cancel arrived while launching.
