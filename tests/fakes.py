@@ -222,6 +222,7 @@ class FakeRunner:
         self.released: list[tuple[str, str | None]] = []  # (execution id, grant id)
         self.gone: set[str] = set()
         self.fail_with: str | None = None
+        self.start: str | None = None  # what each launch says of how its task started
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
         if self.fail_with:
@@ -232,6 +233,7 @@ class FakeRunner:
             task_ref=f"task-{len(self.launched)}",
             log_stream_name=spec.execution_id,
             grant_id=f"grant-{len(self.launched)}" if holds else None,
+            start=self.start,
         )
 
     def release(self, execution: Execution) -> None:

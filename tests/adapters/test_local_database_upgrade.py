@@ -50,6 +50,7 @@ def test_a_version_2_database_is_upgraded_and_its_executions_read_back(tmp_path:
         None,
     )
     assert execution.playbook is None
+    assert execution.start is None  # how its task started: not known before issue 22
     assert (execution.git_url, execution.git_commit) == (None, None)
     # and it is a run, in the default listing
     assert execution.purpose == "run"

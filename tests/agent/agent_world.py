@@ -24,6 +24,8 @@ from orchestrator.adapters.aws.s3_output import SIGV4, output_slot
 from orchestrator.adapters.aws.s3_results import S3RunResults
 from orchestrator.agent.layout import (
     EXECUTION_ID_VARIABLE,
+    MAILBOX_UNTIL_VARIABLE,
+    MAILBOX_URL_VARIABLE,
     MANIFEST_URL_VARIABLE,
     WORKSPACE_VARIABLE,
 )
@@ -144,14 +146,28 @@ class AgentWorld:
         url = manifest_url or self.put(
             f"runs/{manifest.execution_id}/manifest.json", manifest.to_json()
         )
-        agent = subprocess.Popen(
+        overrides = {EXECUTION_ID_VARIABLE: manifest.execution_id, MANIFEST_URL_VARIABLE: url}
+        return self.agent(workspace, overrides), self.entry(workspace, shell)
+
+    def start_waiting(
+        self, name: str, mailbox_url: str, until: str
+    ) -> tuple[subprocess.Popen[str], subprocess.Popen[bytes]]:
+        """A warm task's two processes on a fresh workspace `name`: the agent given only
+        its mailbox (docs/warm-runners.md)."""
+        workspace = self.root / name
+        workspace.mkdir()
+        overrides = {MAILBOX_URL_VARIABLE: mailbox_url, MAILBOX_UNTIL_VARIABLE: until}
+        return self.agent(workspace, overrides), self.entry(workspace, ("sh",))
+
+    def agent(self, workspace: Path, overrides: dict[str, str]) -> subprocess.Popen[str]:
+        """`python -m orchestrator.agent` as the task runs it, with RunTask's `overrides`."""
+        return subprocess.Popen(
             [sys.executable, "-m", "orchestrator.agent"],
             env={
                 "PATH": os.environ["PATH"],
                 "PYTHONPATH": str(LAMBDA_SRC),
                 WORKSPACE_VARIABLE: str(workspace),
-                EXECUTION_ID_VARIABLE: manifest.execution_id,
-                MANIFEST_URL_VARIABLE: url,
+                **overrides,
                 "MYCLI_MAX_UPLOAD_ENTRIES": "100",
                 "AWS_ENDPOINT_URL": self.moto,
                 "AWS_DEFAULT_REGION": REGION,
@@ -161,7 +177,6 @@ class AgentWorld:
             stderr=subprocess.PIPE,
             text=True,
         )
-        return agent, self.entry(workspace, shell)
 
     @staticmethod
     def entry(workspace: Path, shell: tuple[str, ...]) -> subprocess.Popen[bytes]:

@@ -140,6 +140,7 @@ def test_the_recorded_log_stream_is_the_agents_operator_copy(runner: EcsRunner) 
 
     task_id = launched.task_ref.rsplit("/", 1)[-1]
     assert launched.log_stream_name == f"exec/{AGENT_CONTAINER}/{task_id}"
+    assert launched.start == "cold"  # by RunTask: the plain runner has no warm tasks
 
 
 @pytest.fixture

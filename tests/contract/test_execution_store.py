@@ -192,3 +192,17 @@ def test_the_playbook_that_started_an_execution_is_kept(execution_store: Any) ->
     # Then the record names the playbook, and only that one
     assert execution_store.get("e1").playbook == "deploy"
     assert execution_store.get("e2").playbook is None
+
+
+def test_how_a_run_started_is_kept_and_absent_on_older_records(execution_store: Any) -> None:
+    # Given a run launched on a warm task, one launched cold, and one never launched
+    for n in (1, 2, 3):
+        execution_store.create(make(f"e{n}", ts(n)))
+
+    # When the launches are recorded
+    execution_store.annotate("e1", task_ref="arn:warm", start="warm")
+    execution_store.annotate("e2", task_ref="arn:cold", start="cold")
+
+    # Then each record says which path its task took; the other says nothing
+    assert [execution_store.get(f"e{n}").start for n in (1, 2, 3)] == ["warm", "cold", None]
+    assert execution_store.get("e1").to_dict()["start"] == "warm"

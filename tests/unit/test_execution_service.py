@@ -24,6 +24,23 @@ def test_start_records_the_execution_and_launches_it(world: FakeWorld) -> None:
     assert "hunter2" not in repr(world.executions.get(execution.execution_id))
 
 
+@pytest.mark.parametrize("start", ["warm", "cold", None])
+def test_the_record_says_how_the_runner_started_its_task(
+    world: FakeWorld, start: str | None
+) -> None:
+    # Given a runner whose launches start warm, cold, or do not say (the embedded runner)
+    world.runner.start = start
+
+    # When a run is started
+    execution = world.services.executions.start(ALICE, ExecutionRequest("echo hi"))
+
+    # Then its record says so; a warm task runs already (its RUNNING event came before the
+    # run), so the run is RUNNING at once, a cold one STARTING until its task's event
+    assert execution.start == start
+    assert execution.status is (S.RUNNING if start == "warm" else S.STARTING)
+    assert world.executions.get(execution.execution_id).start == start  # type: ignore[union-attr]
+
+
 def test_a_held_lock_is_refused_naming_the_holder_its_run_and_state(world: FakeWorld) -> None:
     first = world.services.executions.start(ALICE, ExecutionRequest("sleep 9", lock="prod"))
     world.services.executions.on_running(first.execution_id)

@@ -52,6 +52,10 @@ SCRATCH_DIR = "scratch"  # the agent's own (downloads, git's scratch)
 EXECUTION_ID_VARIABLE = "MYCLI_EXECUTION_ID"  # override
 MANIFEST_URL_VARIABLE = "MYCLI_MANIFEST_URL"  # override: presigned GET of the manifest
 WORKSPACE_VARIABLE = "MYCLI_WORKSPACE"  # task definition (WORKSPACE)
+# A warm task's overrides instead of the two above (docs/warm-runners.md): a presigned GET
+# of its mailbox, and when that URL expires (UTC, ISO 8601: 2026-01-01T00:00:00.000Z).
+MAILBOX_URL_VARIABLE = "MYCLI_MAILBOX_URL"
+MAILBOX_UNTIL_VARIABLE = "MYCLI_MAILBOX_UNTIL"
 MAX_UNPACKED_MIB_VARIABLE = "MYCLI_MAX_UNPACKED_MIB"  # task definition
 MAX_UPLOAD_ENTRIES_VARIABLE = "MYCLI_MAX_UPLOAD_ENTRIES"  # task definition
 
@@ -71,5 +75,8 @@ AGENT_EXIT_CRASHED = 4
 # The output store refused a write (or could not be reached past the retries): the output
 # is incomplete; the result says so when it could still be stored.
 AGENT_EXIT_STORE_REFUSED = 5
+# A warm task's agent ended with no assignment: its mailbox answered 403 or 404, or held
+# something else than `waiting` or an assignment, or its URL expired, or it was stopped.
+AGENT_EXIT_NO_ASSIGNMENT = 6
 # The result's exit_unknown when the command container ended without writing EXIT_FILE.
 COMMAND_CONTAINER_LOST = "the command's container stopped without reporting an exit code"

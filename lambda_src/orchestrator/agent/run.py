@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,20 @@ from orchestrator.agent.environment import run_environment
 from orchestrator.agent.fetch import FetchFailed, fetch_bytes
 from orchestrator.agent.layout import (
     AGENT_EXIT_CRASHED,
+    AGENT_EXIT_NO_ASSIGNMENT,
     AGENT_EXIT_NO_MANIFEST,
     AGENT_EXIT_STORE_REFUSED,
     COMMAND_CONTAINER_LOST,
     EXECUTION_ID_VARIABLE,
+    MAILBOX_UNTIL_VARIABLE,
+    MAILBOX_URL_VARIABLE,
     MANIFEST_URL_VARIABLE,
     MAX_UNPACKED_MIB_VARIABLE,
     MAX_UPLOAD_ENTRIES_VARIABLE,
     WORKSPACE,
     WORKSPACE_VARIABLE,
 )
+from orchestrator.agent.mailbox import Mailbox, NoAssignment, wait_for_assignment
 from orchestrator.agent.manifest import (
     MAX_MANIFEST_BYTES,
     Manifest,
@@ -66,6 +70,7 @@ class AgentConfig:
     execution_id: str | None
     workspace: Path
     limits: Limits
+    mailbox: Mailbox | None = None  # a warm task: its run arrives there
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AgentConfig:
@@ -74,6 +79,7 @@ class AgentConfig:
         return cls(
             manifest_url=environ.get(MANIFEST_URL_VARIABLE, ""),
             execution_id=environ.get(EXECUTION_ID_VARIABLE) or None,
+            mailbox=_mailbox(environ),
             workspace=Path(environ.get(WORKSPACE_VARIABLE) or WORKSPACE),
             limits=Limits(
                 max_unpacked_mib=_positive(
@@ -91,6 +97,18 @@ def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{name} must be a positive integer")
     return int(text)
+
+
+def _mailbox(environ: Mapping[str, str]) -> Mailbox | None:
+    url = environ.get(MAILBOX_URL_VARIABLE)
+    if not url:
+        return None
+    if environ.get(MANIFEST_URL_VARIABLE) or environ.get(EXECUTION_ID_VARIABLE):
+        raise ValueError(f"{MAILBOX_URL_VARIABLE} comes without a manifest URL or execution id")
+    until = environ.get(MAILBOX_UNTIL_VARIABLE)
+    if not until:
+        raise ValueError(f"{MAILBOX_URL_VARIABLE} needs {MAILBOX_UNTIL_VARIABLE}")
+    return Mailbox.parse(url, until)
 
 
 def _slot(manifest: Manifest) -> PostSlot:
@@ -112,6 +130,9 @@ class Agent:
         self.stopping = threading.Event()
 
     def run(self) -> int:
+        if self._config.mailbox is not None and not self._assigned(self._config.mailbox):
+            self._workspace.abort()
+            return AGENT_EXIT_NO_ASSIGNMENT
         manifest = self._manifest()
         if manifest is None:
             self._workspace.abort()
@@ -135,6 +156,23 @@ class Agent:
             return AGENT_EXIT_STORE_REFUSED
         self._log.say(f"done: exit code {result.exit_code}")
         return 0
+
+    def _assigned(self, mailbox: Mailbox) -> bool:
+        """Wait for the run; from then on this is a cold agent given its overrides."""
+        self._log.say("waiting for an assignment")
+        try:
+            assignment = wait_for_assignment(mailbox, self.stopping)
+        except NoAssignment as reason:
+            self._log.say(f"no assignment: {reason}")
+            return False
+        self._log.say(f"assigned run {assignment.execution_id}")
+        self._config = replace(
+            self._config,
+            manifest_url=assignment.manifest_url,
+            execution_id=assignment.execution_id,
+            mailbox=None,
+        )
+        return True
 
     def _manifest(self) -> Manifest | None:
         url = self._config.manifest_url

@@ -110,6 +110,7 @@ class ImportedRecord(BaseModel):
     purpose: Literal["run", "check"] = "run"
     lock_wait_until: Timestamp | None = None
     dequeued_at: Timestamp | None = None
+    start: Literal["warm", "cold"] | None = None
 
 
 class ImportExecution(BaseModel):

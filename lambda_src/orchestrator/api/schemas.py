@@ -285,6 +285,11 @@ class ExecutionOut(BaseModel):
         default=None,
         description="a run that waited for its lock: when it got it (its timeout counts from then)",
     )
+    start: Literal["warm", "cold"] | None = Field(
+        default=None,
+        description="how its task started on AWS: on a warm task of its image's pool, or by "
+        "RunTask (docs/warm-runners.md); null on the embedded platform and for older runs",
+    )
     queue: QueuePlaceOut | None = Field(
         default=None,
         description="a QUEUED run (GET /executions/{id} and the create's answer): where it "

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from orchestrator.domain.errors import LaunchFailed, MycliError, NotFound
 from orchestrator.domain.models import (
+    START_WARM,
     Caller,
     Execution,
     ExecutionRequest,
@@ -81,10 +82,16 @@ class Launcher:
                 task_ref=launched.task_ref,
                 log_stream_name=launched.log_stream_name,
                 grant_id=launched.grant_id,
+                start=launched.start,
             )
             starting = self._executions.advance(
                 execution.execution_id, Status.STARTING, updated_at=self._now()
             )
+            if starting is not None and launched.start == START_WARM:  # its task runs already
+                running = self._executions.advance(
+                    execution.execution_id, Status.RUNNING, updated_at=self._now()
+                )
+                return running or starting
             if starting is not None:
                 return starting
             # The runner already reported progress, or a cancel arrived while launching.

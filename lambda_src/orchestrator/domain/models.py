@@ -257,6 +257,9 @@ class Execution:
     dequeued_at: str | None = None
     # A queued run's env values, sealed (ports.EnvSealer) until its launch: stored, never shown.
     sealed_env: str | None = None
+    # How its task started (docs/warm-runners.md): START_WARM, START_COLD, or None (the
+    # embedded platform, runs recorded before issue 22, runs never launched).
+    start: str | None = None
 
     @property
     def is_check(self) -> bool:
@@ -527,6 +530,12 @@ class RunResult:
     exit_unknown: str | None = None  # why exit_code is None though the command ran
 
 
+# How a run's task started (AWS): on a warm task claimed from its image's pool, or by RunTask.
+START_WARM = "warm"
+START_COLD = "cold"
+STARTS = (START_WARM, START_COLD)
+
+
 @dataclass(frozen=True)
 class LaunchResult:
     """Where the runner put it: a pid or task ARN, and the log stream it writes; `grant_id`:
@@ -535,6 +544,7 @@ class LaunchResult:
     task_ref: str
     log_stream_name: str
     grant_id: str | None = field(default=None, repr=False)
+    start: str | None = None  # START_WARM or START_COLD where the backend has both paths
 
 
 @dataclass(frozen=True)

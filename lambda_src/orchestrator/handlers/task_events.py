@@ -10,8 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.aws.composition import run_results
+from orchestrator.adapters.aws.composition import run_results, warm_pool
 from orchestrator.adapters.aws.task_events import task_state_change
+from orchestrator.adapters.aws.warm_events import on_warm_event
+from orchestrator.adapters.clock import SystemClock
+from orchestrator.domain.models import utc_iso
 from orchestrator.handlers.runtime import clients, logger, metrics, services, settings, tracer
 
 
@@ -19,6 +22,14 @@ from orchestrator.handlers.runtime import clients, logger, metrics, services, se
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if settings().warm_tasks_table:
+        pool = warm_pool(settings(), clients())
+        warm = on_warm_event(event, pool, utc_iso(SystemClock().now()))
+        if warm is not None and warm.run_event is None:
+            state = warm.task.state.value if warm.task else None
+            logger.info("warm task event", extra={"warm_task": warm.task_id, "state": state})
+            return {"warm_task": warm.task_id, "state": state}
+        event = warm.run_event if warm is not None and warm.run_event else event
     change = task_state_change(event, run_results(settings(), clients()))
     execution = services().executions.on_task_event(change) if change else None
     if execution is None:

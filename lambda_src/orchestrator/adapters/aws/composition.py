@@ -44,6 +44,7 @@ from orchestrator.ports import (
 
 if TYPE_CHECKING:
     from orchestrator.adapters.aws.ecs import EcsRunner
+    from orchestrator.adapters.aws.warm_manager import EcsWarmTasks
 
 
 class Deferred:
@@ -116,7 +117,18 @@ def secret_store(settings: AwsSettings, clients: AwsClients) -> SecretStore:
 
 
 def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
-    return ecs_tasks(settings, clients)
+    """The create's runner: warm first where the deployment keeps warm pools."""
+    if not settings.warm_tasks_table:
+        return ecs_tasks(settings, clients)
+    from orchestrator.adapters.aws.s3_mailbox import S3Mailboxes
+    from orchestrator.adapters.aws.warm_runner import WarmFirstRunner
+
+    return WarmFirstRunner(
+        ecs_tasks(settings, clients),
+        WarmPools(warm_pool(settings, clients), SystemClock()),
+        image_store(settings, clients),
+        S3Mailboxes(clients.s3, settings.code_bucket),
+    )
 
 
 def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
@@ -171,6 +183,26 @@ def warm_pool(settings: AwsSettings, clients: AwsClients) -> WarmPool:
 
     settings.require("warm_tasks_table")
     return DynamoWarmPool(clients.dynamodb, settings.warm_tasks_table)
+
+
+def warm_tasks(settings: AwsSettings, clients: AwsClients) -> tuple[WarmPools, EcsWarmTasks]:
+    """The pool manager's: the pools' rules (with the deployment's budget), and its hands."""
+    from orchestrator.adapters.aws.s3_mailbox import S3Mailboxes
+    from orchestrator.adapters.aws.warm_manager import EcsWarmTasks, TaskNetwork
+    from orchestrator.domain.warm_pools import WarmPolicy
+
+    settings.require("warm_tasks_table", "cluster", "subnets", "security_groups", "code_bucket")
+    pool = warm_pool(settings, clients)
+    clock = SystemClock()
+    hands = EcsWarmTasks(
+        clients.ecs,
+        ecs_tasks(settings, clients),
+        TaskNetwork(settings.cluster, settings.subnets, settings.security_groups),
+        pool,
+        S3Mailboxes(clients.s3_sigv4, settings.code_bucket),
+        clock,
+    )
+    return WarmPools(pool, clock, WarmPolicy(budget=settings.warm_budget)), hands
 
 
 def image_platform(settings: AwsSettings, clients: AwsClients) -> ImagePlatform:

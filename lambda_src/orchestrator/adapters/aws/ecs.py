@@ -25,7 +25,13 @@ from orchestrator.agent.layout import (
     MANIFEST_URL_VARIABLE,
 )
 from orchestrator.domain.errors import LaunchFailed, StopFailed
-from orchestrator.domain.models import Execution, LaunchResult, LaunchSpec, TaskStateChange
+from orchestrator.domain.models import (
+    START_COLD,
+    Execution,
+    LaunchResult,
+    LaunchSpec,
+    TaskStateChange,
+)
 from orchestrator.ports import RunResults
 
 EXECUTION_TAG = "mycli:execution-id"
@@ -69,12 +75,33 @@ class EcsRunner:
         self._log_stream_prefix = log_stream_prefix
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
-        published = self._inputs.publish(spec)
+        return self.launch_published(spec, self.publish(spec))
+
+    def publish(self, spec: LaunchSpec) -> PublishedInputs:
+        """Store the run's inputs (its manifest, its grant) for a task to read."""
+        return self._inputs.publish(spec)
+
+    def launch_published(self, spec: LaunchSpec, published: PublishedInputs) -> LaunchResult:
+        """RunTask for a run whose inputs are published; its grant revoked if that fails."""
         try:
             return self._start(spec, published)
         except BaseException:
             self._revoke(spec.execution_id, published.grant_id)
             raise
+
+    def log_stream_of(self, task_arn: str) -> str:
+        """The operators' copy (CloudWatch) of a task's agent: its log stream."""
+        return f"{self._log_stream_prefix}/{AGENT_CONTAINER}/{task_arn.rsplit('/', 1)[-1]}"
+
+    def stop_task(self, task_arn: str, reason: str) -> None:
+        """StopTask; a task already gone needs none (StopFailed for other refusals)."""
+        try:
+            self._ecs.stop_task(cluster=self._cluster, task=task_arn, reason=reason[:255])
+        except ClientError as error:
+            if "not found" not in str(error).lower():
+                raise StopFailed(str(error)) from error
+        except BotoCoreError as error:
+            raise StopFailed(str(error)) from error
 
     def _start(self, spec: LaunchSpec, published: PublishedInputs) -> LaunchResult:
         containers = self._overrides(spec, published.manifest_url)
@@ -114,12 +141,12 @@ class EcsRunner:
             ]
             raise LaunchFailed("; ".join(r for r in reasons if r) or "ECS started no task")
         task_arn: str = tasks[0]["taskArn"]
-        task_id = task_arn.rsplit("/", 1)[-1]
         # The operators' copy (CloudWatch): the agent's stream. The run's output is in S3.
         return LaunchResult(
             task_ref=task_arn,
-            log_stream_name=f"{self._log_stream_prefix}/{AGENT_CONTAINER}/{task_id}",
+            log_stream_name=self.log_stream_of(task_arn),
             grant_id=published.grant_id,
+            start=START_COLD,
         )
 
     def _overrides(self, spec: LaunchSpec, manifest_url: str) -> list[dict[str, Any]]:
@@ -146,14 +173,7 @@ class EcsRunner:
         (the create function may have died between RunTask and recording the task)."""
         arns = [execution.task_ref] if execution.task_ref else self._tasks_started_for(execution)
         for arn in arns:
-            try:
-                self._ecs.stop_task(cluster=self._cluster, task=arn, reason=reason[:255])
-            except ClientError as error:
-                # A task that is already gone needs no stopping; its end is settled elsewhere.
-                if "not found" not in str(error).lower():
-                    raise StopFailed(str(error)) from error
-            except BotoCoreError as error:
-                raise StopFailed(str(error)) from error
+            self.stop_task(arn, reason)
 
     def release(self, execution: Execution) -> None:
         """Revoke the run's grant (one the agent already retired is fine; an error is

@@ -12,6 +12,7 @@ from orchestrator.domain.models import (
     MAX_TIMEOUT_SECONDS,
 )
 from orchestrator.domain.uploads import DEFAULT_MAX_UPLOAD_BYTES
+from orchestrator.domain.warm_pools import DEFAULT_WARM_BUDGET
 
 # The stack's defaults (stacks/config.py: mycli:maxRunningPerUser, mycli:maxRunningTotal).
 AWS_MAX_RUNNING_PER_USER = 10
@@ -45,6 +46,7 @@ class AwsSettings:
     max_running_total: int = AWS_MAX_RUNNING_TOTAL
     images_table: str = ""
     warm_tasks_table: str = ""  # warm pools (docs/warm-runners.md); none: every run cold
+    warm_budget: int = DEFAULT_WARM_BUDGET  # warm tasks across all pools (mycli:warmBudget)
     image_role_arn_prefix: str = ""  # task roles images may carry (mycli:imageRolePrefix)
     image_family_prefix: str = "mycli-image"  # images' task definition families
     # The ECR repositories tasks may pull from (mycli:ecrRepositoryPrefix), as an ARN prefix:
@@ -84,6 +86,7 @@ class AwsSettings:
             max_running_total=int(env.get("MAX_RUNNING_TOTAL", AWS_MAX_RUNNING_TOTAL)),
             images_table=env.get("IMAGES_TABLE", ""),
             warm_tasks_table=env.get("WARM_TASKS_TABLE", ""),
+            warm_budget=int(env.get("WARM_BUDGET", DEFAULT_WARM_BUDGET)),
             image_role_arn_prefix=env.get("IMAGE_ROLE_ARN_PREFIX", ""),
             image_family_prefix=env.get("IMAGE_FAMILY_PREFIX", "mycli-image"),
             ecr_repository_arn_prefix=env.get("ECR_REPOSITORY_ARN_PREFIX", ""),

@@ -19,6 +19,7 @@ from typing import Any
 from orchestrator.agent.layout import (
     AGENT_CONTAINER,
     AGENT_EXIT_CRASHED,
+    AGENT_EXIT_NO_ASSIGNMENT,
     AGENT_EXIT_NO_MANIFEST,
     AGENT_EXIT_STORE_REFUSED,
     COMMAND_CONTAINER,
@@ -32,6 +33,7 @@ AGENT_EXIT_MEANINGS = {
     AGENT_EXIT_NO_MANIFEST: "it could not read the run's manifest",
     AGENT_EXIT_CRASHED: "it failed",
     AGENT_EXIT_STORE_REFUSED: "the output store refused a write",
+    AGENT_EXIT_NO_ASSIGNMENT: "its warm task never read the run's assignment",
 }
 
 

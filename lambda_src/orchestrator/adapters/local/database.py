@@ -189,6 +189,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE images ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE images ADD COLUMN warm_idle_seconds INTEGER NOT NULL DEFAULT 3600;
     """,
+    # 16: how a run's task started (warm or cold: AWS only; null here).
+    """
+    ALTER TABLE executions ADD COLUMN start TEXT;
+    """,
 )
 
 

@@ -1,0 +1,149 @@
+"""The pool manager's hands (docs/warm-runners.md): carry out domain/warm_pools.py's plan
+on ECS. Stopping a task: StopTask, then its record DEAD. Starting one: pick its id, write
+its mailbox (`waiting`), register it STARTING, then RunTask of the image's task definition
+with `startedBy` `w-<id>` and, as the agent's only overrides, the mailbox's presigned URL
+and its expiry. A RunTask refused: the record DEAD."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from orchestrator.adapters.aws.ecs import EcsRunner
+from orchestrator.adapters.aws.s3_mailbox import S3Mailboxes, mailbox_key
+from orchestrator.adapters.aws.warm_events import warm_started_by
+from orchestrator.agent.layout import (
+    AGENT_CONTAINER,
+    MAILBOX_UNTIL_VARIABLE,
+    MAILBOX_URL_VARIABLE,
+)
+from orchestrator.domain.models import Image, utc_iso
+from orchestrator.domain.warm_pools import PoolPlan, WarmPools
+from orchestrator.domain.warm_tasks import WarmState, WarmTask
+from orchestrator.ports import Clock, WarmPool
+
+# How long a mailbox URL works: a ready task is replaced before it expires (an hour: one
+# replacement start per warm task per hour).
+MAILBOX_URL_SECONDS = 3600
+STOPPED_BY_POOL = "mycli: warm pool (stale, surplus or over budget)"
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PoolReport:
+    started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # RunTask or StopTask refused
+
+
+@dataclass(frozen=True)
+class TaskNetwork:
+    cluster: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+
+
+class EcsWarmTasks:
+    def __init__(
+        self,
+        ecs: Any,
+        runner: EcsRunner,
+        network: TaskNetwork,
+        pool: WarmPool,
+        mailboxes: S3Mailboxes,
+        clock: Clock,
+    ) -> None:
+        self._ecs = ecs
+        self._runner = runner
+        self._network = network
+        self._pool = pool
+        self._mailboxes = mailboxes
+        self._clock = clock
+
+    def carry_out(
+        self, pools: WarmPools, plans: Sequence[PoolPlan], images: Sequence[Image]
+    ) -> PoolReport:
+        """Stops first (they free budget), then starts."""
+        report = PoolReport()
+        by_name = {image.name: image for image in images}
+        for plan in plans:
+            for task in plan.stop:
+                self._stop(pools, task, report)
+        for plan in plans:
+            image = by_name.get(plan.image)
+            for _ in range(plan.start if image is not None else 0):
+                assert image is not None
+                self._start(image, report)
+        return report
+
+    def _stop(self, pools: WarmPools, task: WarmTask, report: PoolReport) -> None:
+        if task.task_ref is not None:
+            try:
+                self._runner.stop_task(task.task_ref, STOPPED_BY_POOL)
+            except Exception as error:
+                logger.warning("warm task %s: StopTask refused: %s", task.task_id, error)
+                report.refused.append(task.task_id)
+                return
+        pools.finish(task, WarmState.DEAD)
+        report.stopped.append(task.task_id)
+
+    def _start(self, image: Image, report: PoolReport) -> None:
+        task_id = secrets.token_hex(16)
+        key = mailbox_key(task_id)
+        now = self._clock.now()
+        usable_until = utc_iso(now + timedelta(seconds=MAILBOX_URL_SECONDS))
+        self._mailboxes.write_waiting(key)
+        url = self._mailboxes.url(key, MAILBOX_URL_SECONDS)
+        self._pool.register(
+            WarmTask(
+                task_id=task_id,
+                image=image.name,
+                state=WarmState.STARTING,
+                mailbox=key,
+                platform_ref=image.platform_ref,
+                started_at=utc_iso(now),
+                usable_until=usable_until,
+            )
+        )
+        try:
+            response = self._ecs.run_task(
+                cluster=self._network.cluster,
+                taskDefinition=image.platform_ref,
+                launchType="FARGATE",
+                count=1,
+                startedBy=warm_started_by(task_id),
+                clientToken=task_id,
+                networkConfiguration={
+                    "awsvpcConfiguration": {
+                        "subnets": list(self._network.subnets),
+                        "securityGroups": list(self._network.security_groups),
+                        "assignPublicIp": "ENABLED",  # public subnets, no NAT: pulls need it
+                    }
+                },
+                overrides={
+                    "containerOverrides": [
+                        {
+                            "name": AGENT_CONTAINER,
+                            "environment": [
+                                {"name": MAILBOX_URL_VARIABLE, "value": url},
+                                {"name": MAILBOX_UNTIL_VARIABLE, "value": usable_until},
+                            ],
+                        }
+                    ]
+                },
+            )
+            started = bool(response.get("tasks")) and not response.get("failures")
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("warm task of %s: RunTask refused: %s", image.name, error)
+            started = False
+        if not started:
+            self._pool.finish(task_id, WarmState.DEAD, utc_iso(self._clock.now()))
+            report.refused.append(task_id)
+            return
+        report.started.append(task_id)
