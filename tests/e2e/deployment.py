@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 MYCLI = str(Path(sys.executable).parent / "mycli")
+# Starts a spawned CLI with SIGINT at its default (see that file): Ctrl-C tests test the CLI.
+DEFAULT_SIGNALS = str(Path(__file__).with_name("default_signals.py"))
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
 BACKEND_VARIABLE = "MYCLI_E2E_BACKEND"
 
@@ -85,7 +87,11 @@ class LocalDeployment:
         if key is not None:
             env["MYCLI_API_KEY"] = key
         return subprocess.Popen(
-            [MYCLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, DEFAULT_SIGNALS, MYCLI, *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def up(self, *extra: str) -> None:
