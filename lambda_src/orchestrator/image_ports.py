@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from orchestrator.domain.models import Image
+from orchestrator.domain.warm_reconcile import PlatformWarmTask
 from orchestrator.domain.warm_tasks import WarmState, WarmTask
 
 
@@ -88,6 +90,19 @@ class WarmPool(Protocol):
         ...
 
     def last_demand(self, image: str) -> str | None: ...
+
+
+class WarmTaskPlatform(Protocol):
+    """The tasks the platform runs as warm tasks (AWS: the cluster's tasks whose startedBy
+    is `w-<task id>`), for the pool manager's reconciliation."""
+
+    def running(self) -> list[PlatformWarmTask]:
+        """The warm tasks the platform has not stopped yet (or is stopping)."""
+        ...
+
+    def describe(self, task_refs: Sequence[str]) -> dict[str, PlatformWarmTask | None]:
+        """Each task by its ref as the platform describes it; None when it does not know it."""
+        ...
 
 
 class ImagePlatform(Protocol):

@@ -1,5 +1,6 @@
 """Every minute (and invoked after a claim or a warm task's end): keep each image's warm
-pool at its size, within the budget (docs/warm-runners.md)."""
+pool at its size, within the budget, and its records in line with ECS
+(docs/warm-runners.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,6 @@ from orchestrator.handlers.runtime import clients, logger, metrics, ports, setti
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     pools, hands = warm_tasks(settings(), clients())
     images = ports().images.list_all()
-    report = asdict(hands.carry_out(pools, pools.plan(images), images))
+    report = asdict(hands.keep(pools, images))
     logger.info("warm pools", extra=report)
     return report
