@@ -35,6 +35,7 @@ from orchestrator.ports import (
     Metrics,
     NoLogWait,
     OutputImports,
+    PoolManagerLease,
     Runner,
     RunResults,
     SecretStore,
@@ -194,6 +195,13 @@ def warm_pool(settings: AwsSettings, clients: AwsClients) -> WarmPool:
 
     settings.require("warm_tasks_table")
     return DynamoWarmPool(clients.dynamodb, settings.warm_tasks_table)
+
+
+def pool_manager_lease(settings: AwsSettings, clients: AwsClients) -> PoolManagerLease:
+    from orchestrator.adapters.aws.dynamodb_warm_lease import DynamoPoolManagerLease
+
+    settings.require("warm_tasks_table")
+    return DynamoPoolManagerLease(clients.dynamodb, settings.warm_tasks_table)
 
 
 def warm_tasks(settings: AwsSettings, clients: AwsClients) -> tuple[WarmPools, EcsWarmTasks]:

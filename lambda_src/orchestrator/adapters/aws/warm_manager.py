@@ -47,6 +47,15 @@ class PoolReport:
     orphans: list[str] = field(default_factory=list)  # tasks (ARNs) stopped as orphans
     lost: list[str] = field(default_factory=list)  # records ended: their task stopped unseen
 
+    @classmethod
+    def merged(cls, reports: Sequence[PoolReport]) -> PoolReport:
+        """The reports of the rounds of one invocation, as one."""
+        whole = cls()
+        for report in reports:
+            for name, done in vars(report).items():
+                getattr(whole, name).extend(done)
+        return whole
+
 
 @dataclass(frozen=True)
 class TaskNetwork:
