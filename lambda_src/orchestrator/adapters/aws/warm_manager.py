@@ -115,7 +115,7 @@ class EcsWarmTasks:
         report: PoolReport | None = None,
     ) -> PoolReport:
         """Stops first (they free budget), then starts."""
-        report = report or PoolReport()
+        report = PoolReport() if report is None else report
         by_name = {image.name: image for image in images}
         for plan in plans:
             for task in plan.stop:
