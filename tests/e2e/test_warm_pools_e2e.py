@@ -121,17 +121,15 @@ def test_twenty_runs_against_a_pool_of_five(roomy: TwinDeployment) -> None:
     assigned = [item for item in items if item.get("execution_id") and "image" in item]
     claims = [item for item in items if item["task_id"].startswith("claim#")]
     warm_runs = {item["execution_id"]: item["task_ref"] for item in ran if item["start"] == "warm"}
-    assert Counter(task["execution_id"] for task in assigned) == Counter(warm_runs)
+    assert Counter(task["execution_id"] for task in assigned) == Counter(list(warm_runs))
     assert {task["execution_id"]: task["task_ref"] for task in assigned} == warm_runs
     assert sorted(claim["task_id"].removeprefix("claim#") for claim in claims) == sorted(warm_runs)
     assert len({claim["claimed_task"] for claim in claims}) == POOL
 
     # And the pool refills to 5
     wait_for_pool(roomy, "pooled", POOL)
-    assert {task["state"] for task in warm_tasks(roomy) if "image" in task} == {
-        "ready",
-        "done",
-    }
+    tasks = [task for task in warm_tasks(roomy) if "image" in task]
+    assert {task["state"] for task in tasks} == {"ready", "done"}, json.dumps(tasks, indent=1)
 
     # When the pool is turned off (scale to zero), nothing is left running
     roomy.mycli("admin", "images", "update", "pooled", "--warm", "0", check=True)
