@@ -37,7 +37,7 @@ def test_a_waiting_task_also_pays_for_its_mailbox_polls() -> None:
 
 
 def test_the_priced_polls_are_the_agents_polls() -> None:
-    assert MAILBOX_GETS_PER_HOUR == round(3600 / POLL_SECONDS)
+    assert round(3600 / POLL_SECONDS) == MAILBOX_GETS_PER_HOUR
 
 
 @pytest.mark.parametrize("doc", ["docs/warm-runners.md", "README.md"])
