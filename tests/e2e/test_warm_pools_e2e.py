@@ -7,8 +7,8 @@ The delay is what makes the figures exact: every task, cold or warm, stays PROVI
 PENDING for it, so the refills the pool manager starts during the burst (it runs every 2 s
 here) are not ready before the last run has been created. On Fargate that takes 30 to 60 s.
 
-Scale-to-zero after `--warm-idle` is not shown here: the shortest idle time the API takes is
-60 s, more than this whole test; the rule is unit-tested (tests/unit/test_warm_pools.py).
+A second test shows scale-to-zero after `--warm-idle` (its shortest, a minute) and the pool
+starting again with the next run, which starts cold.
 
 Twin only: warm pools are an AWS feature (the embedded platform starts every run at once
 and keeps no pool)."""
@@ -148,3 +148,34 @@ def _eventually(probe: Any, timeout: float = 60) -> Any:
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.25)
     return found
+
+
+def test_an_idle_pool_scales_to_zero_and_starts_again_with_the_next_run(
+    roomy: TwinDeployment,
+) -> None:
+    # Given a pool of 1 that no run asks for, with the shortest idle time (1 minute)
+    roomy.set_task_start_delay(0)
+    roomy.mycli(
+        *("admin", "images", "register", "sleepy", "--image", "alpine:3.20"),
+        *("--warm", "1", "--warm-idle", "1m"),
+        check=True,
+    )
+    wait_for_pool(roomy, "sleepy", 1)
+    # When a minute passes with no run, its task is stopped: the pool is at zero
+    wait_for_pool(roomy, "sleepy", 0, timeout=120)
+    assert {task["state"] for task in image_tasks(roomy, "sleepy")} <= {"done", "dead"}
+    assert pool(roomy, "sleepy")["target"] == 1
+    # When the next run comes, it starts cold, and the pool starts again
+    ran = roomy.mycli("exec", "--image", "sleepy", "--", "echo back", check=True)
+    assert ran.stdout == "back\n"
+    listed = json.loads(roomy.mycli("list", "-o", "json", "--limit", "50", check=True).stdout)
+    [run] = [item for item in listed["items"] if item["image"] == "sleepy"]
+    assert run["start"] == "cold"
+    wait_for_pool(roomy, "sleepy", 1)
+    roomy.mycli("admin", "images", "update", "sleepy", "--warm", "0", check=True)
+    wait_for_pool(roomy, "sleepy", 0)
+    roomy.set_task_start_delay(START_DELAY_SECONDS)
+
+
+def image_tasks(deployment: TwinDeployment, image: str) -> list[dict[str, Any]]:
+    return [task for task in warm_tasks(deployment) if task.get("image") == image]
