@@ -1,4 +1,5 @@
-"""The AWS output path on the Fargate twin, beside the embedded platform (`mycli local up`).
+"""The AWS output path and the start of a run on the Fargate twin, beside the embedded platform
+(`mycli local up`).
 
 Both are started here in temporary homes (the twin with `./scripts/aws-twin up --dir`, then
 `down`), one after the other, and measured the same way: mycli's own API client follows the
@@ -11,12 +12,19 @@ logs route exactly as `mycli exec` does (`mycli.follow.LogFollower`), in this pr
   own `date +%s.%N` every 0.3 s; each line's arrival minus its timestamp (same host clock).
   Target (issue 18, point 7): p95 <= 1 s on the twin.
 - Throughput: 20 MB of stdout, MB/s from the follower's first byte to its last.
+- Warm runners (issue 22, point 4): POST to first byte of a run on an image whose warm pool
+  has a task ready (median of 20; target <= 1 s), each run checked to have started warm;
+  and the cold path with Fargate's start latency modelled (`aws-twin set
+  --task-start-delay`, 30 s: the low end of Fargate's 30 to 60 s), beside the cold path
+  without it (the first figure).
 
-Each figure is the twin's, beside the embedded platform's as its baseline.
+Each figure is the twin's, beside the embedded platform's as its baseline. The twin's pool
+manager runs every second here (`--reaper-interval 1`, every schedule), so a used pool is
+ready again before the next warm run.
 
-`--quick`: a smoke run (no warm-up, 1 run, 3 lines, 1 MB; about 30 s in all, mostly the
-twin's `up` and `down`); targets are only enforced in the full run, which exits 1 after
-printing what is over its target, last."""
+`--quick`: a smoke run (no warm-up, 1 run, 3 lines, 1 MB, 2 warm runs, 1 cold run with a
+2 s start delay; about 40 s in all, mostly the twin's `up` and `down`); targets are only
+enforced in the full run, which exits 1 after printing what is over its target, last."""
 
 from __future__ import annotations
 
@@ -32,7 +40,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from common import MYCLI, Figure, env_for, percentile, quick_mode, report
 
@@ -46,6 +53,10 @@ AWS_TWIN = str(ROOT / "scripts" / "aws-twin")
 FIRST_BYTE_COMMAND = "printf x; sleep 1"
 LINE_INTERVAL_SECONDS = 0.3
 DELAY_TARGET_MS = 1000.0
+WARM_TARGET_MS = 1000.0
+WARM_IMAGE = "bench-warm"
+WARM_POOL = 2
+POOL_WAIT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -54,10 +65,29 @@ class Sizes:
     lines: int
     output_bytes: int
     throughput_runs: int
+    warm_runs: int
+    delayed_runs: int
+    start_delay_seconds: float
 
 
-FULL = Sizes(first_byte_runs=10, lines=20, output_bytes=20_000_000, throughput_runs=2)
-QUICK = Sizes(first_byte_runs=1, lines=3, output_bytes=1_000_000, throughput_runs=1)
+FULL = Sizes(
+    first_byte_runs=10,
+    lines=20,
+    output_bytes=20_000_000,
+    throughput_runs=2,
+    warm_runs=20,
+    delayed_runs=3,
+    start_delay_seconds=30.0,
+)
+QUICK = Sizes(
+    first_byte_runs=1,
+    lines=3,
+    output_bytes=1_000_000,
+    throughput_runs=1,
+    warm_runs=2,
+    delayed_runs=1,
+    start_delay_seconds=2.0,
+)
 
 
 @dataclass
@@ -71,6 +101,7 @@ class Arrival:
 class Run:
     posted_at: float  # perf_counter just before the POST
     arrivals: list[Arrival] = field(default_factory=list)
+    execution_id: str = ""
 
     @property
     def output(self) -> bytes:
@@ -84,11 +115,19 @@ class Figures:
     mb_per_s: list[float]
 
 
-def run_and_follow(client: ApiClient, command: str) -> Run:
-    """POST the command as `mycli exec -- COMMAND` does, follow its logs to the end."""
-    body = request_body((command,), None, (), None, None)
+@dataclass
+class StartFigures:
+    warm_ms: list[float]
+    delayed_ms: list[float]
+
+
+def run_and_follow(client: ApiClient, command: str, image: str | None = None) -> Run:
+    """POST the command as `mycli exec [--image IMAGE] -- COMMAND` does, follow its logs to
+    the end."""
+    body = request_body((command,), None, (), None, None) | ({"image": image} if image else {})
     run = Run(posted_at=time.perf_counter())
     execution = client.post("/executions", body, idempotency_key=uuid.uuid4().hex)
+    run.execution_id = execution["execution_id"]
 
     def on_chunk(chunk: Chunk) -> None:
         if chunk.stream == "stderr":
@@ -103,14 +142,56 @@ def run_and_follow(client: ApiClient, command: str) -> Run:
     return run
 
 
-def first_byte_ms(client: ApiClient, runs: int) -> list[float]:
+def first_byte_ms(
+    client: ApiClient,
+    runs: int,
+    image: str | None = None,
+    before: Callable[[], None] = lambda: None,
+) -> list[float]:
     samples = []
     for _ in range(runs):
-        run = run_and_follow(client, FIRST_BYTE_COMMAND)
+        before()
+        run = run_and_follow(client, FIRST_BYTE_COMMAND, image)
         if run.output != b"x":
             sys.exit(f"expected b'x', the follower got {run.output!r}")
         samples.append((run.arrivals[0].perf - run.posted_at) * 1000)
+        if image is not None and (start := started(client, run)) != "warm":
+            sys.exit(f"a run on {image} with its pool ready started {start}, not warm")
     return samples
+
+
+def started(client: ApiClient, run: Run) -> str:
+    return str(client.get(f"/executions/{run.execution_id}").get("start"))
+
+
+def pool_ready(client: ApiClient, image: str, ready: int) -> None:
+    """Wait until `image`'s pool has at least `ready` tasks ready."""
+    deadline = time.monotonic() + POOL_WAIT_SECONDS
+    while True:
+        [found] = [item for item in client.get("/images")["items"] if item["name"] == image]
+        if found["warm"]["ready"] >= ready:
+            return
+        if time.monotonic() > deadline:
+            sys.exit(f"the pool of {image} is not ready after {POOL_WAIT_SECONDS:.0f} s: {found}")
+        time.sleep(0.1)
+
+
+def start_paths(handle: TwinHandle, sizes: Sizes) -> StartFigures:
+    """Warm starts (a pool of WARM_POOL, one task ready before each run), then cold starts
+    with Fargate's start latency modelled."""
+    client = handle.client
+    body = {"name": WARM_IMAGE, "uri": "alpine:3.20", "description": "", "warm": WARM_POOL}
+    client.post("/images", body)
+    pool_ready(client, WARM_IMAGE, WARM_POOL)
+    warm = first_byte_ms(
+        client, sizes.warm_runs, WARM_IMAGE, before=lambda: pool_ready(client, WARM_IMAGE, 1)
+    )
+    handle.set_start_delay(sizes.start_delay_seconds)
+    try:
+        delayed = first_byte_ms(client, sizes.delayed_runs)
+    finally:
+        handle.set_start_delay(0)
+    return StartFigures(warm_ms=warm, delayed_ms=delayed)
 
 
 def line_delays_ms(client: ApiClient, lines: int) -> list[float]:
@@ -175,25 +256,44 @@ def embedded(home: Path) -> Iterator[ApiClient]:
         subprocess.run([MYCLI, "local", "down"], env=env, capture_output=True, check=False)
 
 
+@dataclass
+class TwinHandle:
+    client: ApiClient
+    run_dir: str
+    env: dict[str, str]
+
+    def set_start_delay(self, seconds: float) -> None:
+        command = [AWS_TWIN, "set", "--dir", self.run_dir, "--task-start-delay", f"{seconds:g}"]
+        checked(command, self.env, timeout=60)
+
+
 @contextmanager
-def twin(home: Path) -> Iterator[ApiClient]:
+def twin(home: Path) -> Iterator[TwinHandle]:
     env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config")}
     run_dir = str(home / "twin-run")
     try:
-        checked([AWS_TWIN, "up", "--dir", run_dir], env, timeout=300)
-        yield profile_client(home / "config", "twin")
+        checked([AWS_TWIN, "up", "--dir", run_dir, "--reaper-interval", "1"], env, timeout=300)
+        yield TwinHandle(profile_client(home / "config", "twin"), run_dir, env)
     finally:
         subprocess.run(
             [AWS_TWIN, "down", "--dir", run_dir], env=env, capture_output=True, check=False
         )
 
 
-def on(platform: Callable[[Path], Any], sizes: Sizes) -> Figures:
-    with tempfile.TemporaryDirectory() as home, platform(Path(home)) as client:
+def on_embedded(sizes: Sizes) -> Figures:
+    with tempfile.TemporaryDirectory() as home, embedded(Path(home)) as client:
         try:
             return measure(client, sizes)
         finally:
             client.close()
+
+
+def on_twin(sizes: Sizes) -> tuple[Figures, StartFigures]:
+    with tempfile.TemporaryDirectory() as home, twin(Path(home)) as handle:
+        try:
+            return measure(handle.client, sizes), start_paths(handle, sizes)
+        finally:
+            handle.client.close()
 
 
 def spread(samples: list[float]) -> str:
@@ -204,15 +304,33 @@ def spread(samples: list[float]) -> str:
 
 def main() -> None:
     sizes = QUICK if quick_mode(__doc__) else FULL
-    base, aws = on(embedded, sizes), on(twin, sizes)
+    base = on_embedded(sizes)
+    aws, starts = on_twin(sizes)
 
     delay_p95 = percentile(aws.delays_ms, 0.95)
+    warm_median = statistics.median(starts.warm_ms)
     mb = sizes.output_bytes / 1e6
+    embedded_first_byte = f"{spread(base.first_byte_ms)} (embedded)"
     figures = [
         Figure(
-            f"twin: POST to first byte, ms (median / p95 / max of {sizes.first_byte_runs})",
+            f"twin warm (pool ready): POST to first byte, ms (median / p95 / max of "
+            f"{sizes.warm_runs})",
+            spread(starts.warm_ms),
+            embedded_first_byte,
+            f"median <= {WARM_TARGET_MS:.0f}",
+            warm_median <= WARM_TARGET_MS,
+        ),
+        Figure(
+            f"twin cold, no start delay: POST to first byte, ms (median / p95 / max of "
+            f"{sizes.first_byte_runs})",
             spread(aws.first_byte_ms),
-            f"{spread(base.first_byte_ms)} (embedded)",
+            embedded_first_byte,
+        ),
+        Figure(
+            f"twin cold, start delay {sizes.start_delay_seconds:g} s: POST to first byte, ms "
+            f"(median / p95 / max of {sizes.delayed_runs})",
+            spread(starts.delayed_ms),
+            embedded_first_byte,
         ),
         Figure(
             f"twin: write to follower, ms (median / p95 / max of {sizes.lines} lines)",

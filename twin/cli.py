@@ -11,7 +11,11 @@ background daemon `up` starts.
   written to the profile as `up` does; about a second instead of `down` and `up`.
 - `down`: SIGTERM to the daemon (it stops every task, the API and moto), SIGKILL after a
   grace, then any container process of this run left behind.
-Exit codes: 0 done (or already up / not running), 1 the twin could not start or stop."""
+- `set --task-start-delay SECONDS`: Fargate's start latency on the running twin, for the
+  tasks started from then on (`up --task-start-delay` sets it at start; default 0):
+  each task stays PROVISIONING, then PENDING, that long before its containers start.
+Exit codes: 0 done (or already up / not running), 1 the twin could not start or stop (or
+`set`: is not running), 2 a bad argument."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from twin.ecs.start_delay import StartDelaySetting, parse_start_delay
 from twin.runstate import (
     ADMIN_KEY_FILE,
     LOG_FILE,
@@ -59,6 +64,7 @@ def up(
     reaper_interval: float | None,
     profile: str,
     context: list[str] | None = None,
+    task_start_delay: float = 0.0,
 ) -> int:
     from twin.template import ROOT, TemplateError, parse_context, synthesize
 
@@ -67,6 +73,7 @@ def up(
     if state is not None:
         say(f"already up at {state['url']} (run directory {run_dir}; stop it with `down`)")
         return 0
+    StartDelaySetting(run_dir).write(task_start_delay)
     started = time.monotonic()
     try:
         template = synthesize(context=parse_context(context or []))
@@ -165,6 +172,15 @@ def down(run_dir: Path) -> int:
     return 0
 
 
+def set_start_delay(run_dir: Path, seconds: float) -> int:
+    if read_state(run_dir) is None:
+        say(f"not running (run directory {run_dir})")
+        return 1
+    StartDelaySetting(run_dir).write(seconds)
+    say(f"tasks started from now on stay PROVISIONING/PENDING for {seconds:g} s")
+    return 0
+
+
 def status(run_dir: Path) -> int:
     state = read_state(run_dir)
     if state is None:
@@ -226,7 +242,7 @@ def _reset(twin: Twin, run_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aws-twin", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("up", "down", "status", "serve", "reset"):
+    for name in ("up", "down", "status", "serve", "reset", "set"):
         command = commands.add_parser(name)
         command.add_argument("--dir", type=Path, default=None, help="the run directory")
         if name in ("up", "serve"):
@@ -247,10 +263,29 @@ def main(argv: list[str] | None = None) -> int:
                 metavar="mycli:KEY=VALUE",
                 help="a stack tunable over cdk.json's (repeatable), as `cdk deploy -c` takes",
             )
+        if name in ("up", "set"):
+            command.add_argument(
+                "--task-start-delay",
+                type=_start_delay,
+                default=0.0 if name == "up" else None,
+                required=name == "set",
+                metavar="SECONDS",
+                help="how long each task stays PROVISIONING/PENDING before its containers "
+                "start, as Fargate's 30-60 s (default 0: at once)",
+            )
     options = parser.parse_args(argv)
     run_dir = (options.dir or default_run_dir()).expanduser().resolve()
     if options.command == "up":
-        return up(run_dir, options.port, options.reaper_interval, options.profile, options.context)
+        return up(
+            run_dir,
+            options.port,
+            options.reaper_interval,
+            options.profile,
+            options.context,
+            options.task_start_delay,
+        )
+    if options.command == "set":
+        return set_start_delay(run_dir, options.task_start_delay)
     if options.command == "down":
         return down(run_dir)
     if options.command == "status":
@@ -258,3 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "reset":
         return reset(run_dir, options.profile)
     return serve(run_dir, options.port, options.reaper_interval)
+
+
+def _start_delay(text: str) -> float:
+    try:
+        return parse_start_delay(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

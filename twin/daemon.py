@@ -18,7 +18,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from twin.awslogs import AwsLogsDriver
-from twin.ecs import EcsStandIn
+from twin.ecs import EcsStandIn, StartDelaySetting
 from twin.events import EventBus, Schedules, load_rules
 from twin.faults import FaultHooks, failing_stop_tasks
 from twin.functions import (
@@ -30,6 +30,7 @@ from twin.functions import (
 from twin.gateway import Gateway
 from twin.images import image_mapper
 from twin.moto_bridge import MotoEcsBridge
+from twin.moto_task_status import mirror_status, tasks_start_provisioning
 from twin.moto_wakeup import ecs_task_changes
 from twin.moto_writes import atomic_dynamodb_requests
 from twin.provision import Provisioner
@@ -94,6 +95,7 @@ class Twin:
         on_close = self._stack.callback
         self._stack.enter_context(atomic_dynamodb_requests())
         task_changes = self._stack.enter_context(ecs_task_changes())
+        self._stack.enter_context(tasks_start_provisioning())
         self._stack.enter_context(failing_stop_tasks(self.faults))
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
@@ -125,8 +127,10 @@ class Twin:
         ]
 
         def deliver(event: dict[str, Any]) -> None:
-            if (event.get("detail") or {}).get("lastStatus") == "STOPPED":
+            detail = event.get("detail") or {}
+            if detail.get("lastStatus") == "STOPPED":
                 logs.drain()  # the containers' output is in CloudWatch before the event
+            mirror_status(detail)  # DescribeTasks says what the event says
             bus.put(event)
 
         standin = EcsStandIn(
@@ -135,6 +139,7 @@ class Twin:
             images=image_mapper(definitions),
             on_output=logs.on_output,
             environment={**environment, RUN_MARKER: str(self.options.run_dir)},
+            start_delay=StartDelaySetting(self.options.run_dir),
         )
         on_close(bus.close)  # after the stand-in's last STOPPED events (closed first)
         on_close(standin.close)

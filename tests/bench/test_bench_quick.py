@@ -23,7 +23,10 @@ ROWS = {
     "load.py": [r"20 clients: errors  +0 "],
     "output_throughput.py": [r"1 MB through mycli exec  +[\d.]+ MB/s  +33.4 MB/s  +>= 100 MB/s"],
     "twin_output.py": [
-        rf"twin: POST to first byte.*  {SPREAD}  +{SPREAD} \(embedded\)",
+        rf"twin warm \(pool ready\): POST to first byte.* of 2\)  +{SPREAD}  +{SPREAD} "
+        r"\(embedded\)  +median <= 1000",
+        rf"twin cold, no start delay: POST to first byte.*  {SPREAD}  +{SPREAD} \(embedded\)",
+        rf"twin cold, start delay 2 s: POST to first byte.*  {SPREAD}  +{SPREAD} \(embedded\)",
         rf"twin: write to follower.*  {SPREAD}  +{SPREAD} \(embedded\)  +p95 <= 1000",
         r"twin: 1 MB stdout.*  [\d.]+ MB/s  +[\d.]+ MB/s \(embedded\)",
     ],

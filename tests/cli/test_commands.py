@@ -70,7 +70,7 @@ def test_a_held_lock_is_one_line_naming_the_holder_and_exit_125(harness: CliHarn
 
 
 def test_wait_lock_queues_behind_the_holder_and_runs_when_it_ends(harness: CliHarness) -> None:
-    harness.run("exec", "--detach", "--lock", "prod", "--", "sleep 1")
+    harness.run("exec", "--detach", "--lock", "prod", "--", "sleep 3")
 
     result = harness.run("exec", "--lock", "prod", "--wait-lock", "10", "--", "echo got it")
 

@@ -45,10 +45,10 @@ def test_a_bad_duration_is_2_in_words_and_nothing_runs(
 
 
 def test_wait_lock_takes_a_duration(harness: CliHarness) -> None:
-    harness.run("exec", "-d", "--lock", "db", "--", "sleep 1")
+    harness.run("exec", "-d", "--lock", "db", "--", "sleep 3")
 
     result = harness.run("exec", "--lock", "db", "--wait-lock", "1m", "--", "echo got it")
 
     assert (result.exit_code, result.stdout) == (0, "got it\n"), result.stderr
     assert "mycli: queued for 'db'" in result.stderr
-    assert sorted(recorded(harness)) == ["echo got it", "sleep 1"]
+    assert sorted(recorded(harness)) == ["echo got it", "sleep 3"]

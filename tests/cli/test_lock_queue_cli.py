@@ -35,7 +35,7 @@ def detached(harness: CliHarness, *args: str, key: str | None = None) -> str:
 
 
 def test_a_queued_run_shows_its_place_and_the_holder_then_runs(harness: CliHarness) -> None:
-    holder = detached(harness, "--lock", "db", "--", "sleep 2")
+    holder = detached(harness, "--lock", "db", "--", "sleep 4")
 
     result = harness.run("exec", "--lock", "db", "--wait-lock", "30s", "--", "echo got it")
 
@@ -65,7 +65,7 @@ def test_the_create_asks_the_server_to_wait_in_whole_seconds(harness: CliHarness
 
 
 def test_detach_while_queued_says_it_starts_when_its_turn_comes(harness: CliHarness) -> None:
-    holder = detached(harness, "--lock", "db", "--", "sleep 1")
+    holder = detached(harness, "--lock", "db", "--", "sleep 3")
 
     result = harness.run("exec", "-d", "--lock", "db", "--wait-lock", "1m", "--", "echo later")
 

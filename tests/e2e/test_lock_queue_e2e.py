@@ -47,8 +47,9 @@ def wait_for_line(process: Any, text: str, timeout: float = 30) -> str:
 
 
 def test_waiters_start_by_themselves_in_arrival_order(deployment: LocalDeployment) -> None:
-    # Given a run holding the lock and two runs that wait for it (followed by their CLIs)
-    holder = detached(deployment, "--lock", LOCK, "--", "sleep 3")
+    # Given a run holding the lock (until it is cancelled: a busy machine must not free the
+    # lock before both waiters are in line) and two runs that wait for it, each followed
+    holder = detached(deployment, "--lock", LOCK, "--", "sleep 300")
     first = deployment.spawn("exec", "--lock", LOCK, "--wait-lock", "2m", "--", "echo first")
     first_line = wait_for_line(first, "queued for")
     wait_for_queue(deployment, 1)
@@ -59,6 +60,7 @@ def test_waiters_start_by_themselves_in_arrival_order(deployment: LocalDeploymen
     assert holder[:8] in first_line
     assert f"queued for '{LOCK}': 2nd in line" in second_line
     # When the holder ends, each runs once, in arrival order, and its CLI exits with its code
+    deployment.mycli("cancel", holder, check=True)
     assert first.wait(60) == 0 and first.stdout.read() == "first\n"
     assert second.wait(60) == 0 and second.stdout.read() == "second\n"
     runs = json.loads(deployment.mycli("list", "-o", "json", check=True).stdout)["items"]
@@ -66,7 +68,7 @@ def test_waiters_start_by_themselves_in_arrival_order(deployment: LocalDeploymen
         (run for run in runs if run["lock_wait_until"]), key=lambda run: run["dequeued_at"]
     )
     assert [run["command"] for run in waiters] == ["echo first", "echo second"]
-    assert deployment.execution(holder)["status"] == "SUCCEEDED"
+    assert deployment.execution(holder)["status"] == "CANCELLED"
     assert deployment.locks() == []
 
 
@@ -86,17 +88,18 @@ def test_ctrl_c_while_queued_takes_the_run_out_of_the_queue(deployment: LocalDep
 
 
 def test_detach_while_queued_starts_when_its_turn_comes(deployment: LocalDeployment) -> None:
-    holder = detached(deployment, "--lock", LOCK, "--", "sleep 2")
+    holder = detached(deployment, "--lock", LOCK, "--", "sleep 300")
 
     result = deployment.mycli("exec", "-d", "--lock", LOCK, "--wait-lock", "2m", "--", "echo hi")
 
     assert result.returncode == 0, result.stderr
     assert "it starts when its turn comes" in result.stderr
     waiter = result.stdout.strip()
+    assert deployment.execution(waiter)["status"] == "QUEUED"
+    deployment.mycli("cancel", holder, check=True)
     ended = deployment.wait_status(waiter, ("SUCCEEDED", "FAILED", "CANCELLED"), timeout=60)
     assert (ended["status"], ended["exit_code"]) == ("SUCCEEDED", 0)
     assert deployment.mycli("logs", waiter, check=True).stdout == "hi\n"
-    assert deployment.execution(holder)["status"] == "SUCCEEDED"
 
 
 def test_a_wait_that_expires_exits_125_with_the_reason(deployment: LocalDeployment) -> None:

@@ -99,6 +99,18 @@ class TwinDeployment(LocalDeployment):
         )
         assert result.returncode == 0, result.stderr
 
+    def set_task_start_delay(self, seconds: float) -> None:
+        """Fargate's start latency for the tasks started from now on (`aws-twin set`)."""
+        result = subprocess.run(
+            [AWS_TWIN, "set", "--dir", str(self.run_dir), "--task-start-delay", f"{seconds:g}"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+
     def reset(self) -> bool:
         """Back to a fresh deployment with a new admin key (`aws-twin reset`); False when the
         twin is not running (or could not reset), so a new one must come up."""

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from twin.ecs import StartDelaySetting
 from twin.runstate import STATE_FILE, alive, marked_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(ROOT / "scripts" / "aws-twin")
 MYCLI = str(Path(sys.executable).parent / "mycli")
+START_DELAY = "0.5"  # Fargate's start latency, modelled (seconds)
 
 
 @dataclass
@@ -63,7 +65,7 @@ class RunningTwin:
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTwin]:
     running = RunningTwin(tmp_path_factory.mktemp("twin"), "")
-    started = running.script("up", "--reaper-interval", "2")
+    started = running.script("up", "--reaper-interval", "2", "--task-start-delay", START_DELAY)
     assert started.returncode == 0, started.stderr
     running.up_output = started.stdout
     yield running
@@ -113,6 +115,12 @@ def test_given_up_when_exec_then_the_stand_in_runs_it_and_its_exit_code_is_recor
     # The run agent stored the output in S3; the logs route gives it back, streams apart.
     assert result.stdout == ("out\n" if exit_code else "")
     assert ("err\n" in result.stderr) == bool(exit_code)
+
+
+def test_given_up_with_a_task_start_delay_then_the_running_twin_starts_tasks_with_it(
+    twin: RunningTwin,
+) -> None:
+    assert StartDelaySetting(twin.run_dir)() == float(START_DELAY)
 
 
 def test_given_up_when_up_again_then_it_says_already_up_and_keeps_the_key(

@@ -7,11 +7,13 @@
 - `process`: one container's process, its output captured.
 - `tasks`: a running task (dependency conditions, essential containers, stop).
 - `standin`: RunTask / StopTask / DescribeTasks over the running tasks.
-- `events`: EventBridge's "ECS Task State Change" events and DescribeTasks' records."""
+- `events`: EventBridge's "ECS Task State Change" events and DescribeTasks' records.
+- `start_delay`: Fargate's start latency, modelled (a setting read at each RunTask)."""
 
 from twin.ecs.images import ImageMapper, ImageRuntime, host_image, images_by_repository
 from twin.ecs.process import ContainerOutput, OutputSink
 from twin.ecs.standin import EcsStandIn, EventSink
+from twin.ecs.start_delay import StartDelaySetting
 from twin.ecs.task_definition import (
     TaskDefinition,
     TaskDefinitionError,
@@ -28,6 +30,7 @@ __all__ = [
     "ImageMapper",
     "ImageRuntime",
     "OutputSink",
+    "StartDelaySetting",
     "TaskDefinition",
     "TaskDefinitionError",
     "TaskRun",

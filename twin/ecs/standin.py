@@ -51,11 +51,13 @@ class EcsStandIn:
         account: str = ACCOUNT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
         environment: Mapping[str, str] | None = None,
+        start_delay: Callable[[], float] = lambda: 0.0,
     ) -> None:
         """`events` receives each event; `images` maps an image to this host; `on_output`
         receives the containers' output as it comes; `volume_mode` defaults to a mount
         namespace where one can be made; `environment` is given to every container (under
-        the image's, the definition's and the overrides' values)."""
+        the image's, the definition's and the overrides' values); `start_delay` gives, at
+        each RunTask, the seconds the task stays PROVISIONING then PENDING (start_delay.py)."""
         self.work_dir = work_dir
         self.region = region
         self.account = account
@@ -73,6 +75,7 @@ class EcsStandIn:
             stop_timeout=stop_timeout,
             emit=self._emit,
             on_output=on_output,
+            start_delay=start_delay,
         )
         self._tasks: dict[str, TaskRun] = {}
         self._lock = threading.Lock()

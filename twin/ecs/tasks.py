@@ -62,6 +62,8 @@ class TaskHost:
     stop_timeout: float
     emit: Callable[[dict[str, Any]], None]
     on_output: OutputSink | None = None
+    # Fargate's start latency (twin/ecs/start_delay.py), read at each RunTask.
+    start_delay: Callable[[], float] = lambda: 0.0
 
 
 class TaskRun:
@@ -112,6 +114,7 @@ class TaskRun:
         self._changes = 0
         self._version = 0
         self._done = threading.Event()
+        self.start_delay = host.start_delay()
         self._thread = threading.Thread(target=self._run, name=f"twin-task-{self.task_id}")
 
     def start(self) -> None:
@@ -147,11 +150,13 @@ class TaskRun:
     def _run(self) -> None:
         try:
             self._emit_now()  # PROVISIONING
+            self._hold(self.start_delay / 2)  # Fargate attaching the network interface
             for volume in self.definition.volumes:
                 (self.task_dir / "volumes" / volume).mkdir(parents=True, exist_ok=True)
             with self._cond:
                 self.last_status = PENDING
             self._emit_now()
+            self._hold(self.start_delay / 2)  # Fargate pulling the images
             self._supervise()
             self._shut_down()
         except Exception as error:  # the task still ends, and says why
@@ -168,11 +173,19 @@ class TaskRun:
             self._emit_now()
             self._done.set()
 
+    def _hold(self, seconds: float) -> None:
+        """Wait `seconds`, or until StopTask."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.stop_code is not None, timeout=seconds)
+
     def _supervise(self) -> None:
-        """Start what may start; return once the task must stop."""
+        """Start what may start; return once the task must stop (at once when it was
+        stopped before any container started)."""
         emitted = -1
         while True:
             with self._cond:
+                if self.stop_code is not None:
+                    return
                 self._start_ready_containers()
                 self._note_essential_exit()
                 if self.stop_code is not None:

@@ -217,8 +217,10 @@ class DynamoWarmPool:
         return [_task(item) for item in items]
 
     def open_tasks(self, image: str) -> list[WarmTask]:
-        tasks = [task for state in OPEN for task in self._in_state(image, state)]
-        return sorted(tasks, key=lambda task: (task.started_at, task.task_id))
+        # One query per state, in the states' order: a task that moves on between two
+        # queries shows up in both (never in neither); the later read, its newer state, wins.
+        by_id = {task.task_id: task for state in OPEN for task in self._in_state(image, state)}
+        return sorted(by_id.values(), key=lambda task: (task.started_at, task.task_id))
 
     def counts(self, image: str) -> dict[WarmState, int]:
         counted: dict[WarmState, int] = {}
