@@ -89,6 +89,17 @@ LAUNCH = Access(
     deregister_image_definitions=True,
     read_secrets=True,
 )
+# A claimer of warm tasks (docs/warm-runners.md): every launcher of runs (create, and the
+# promoters: a queued run on an image with a pool claims a warm task too): the claim's
+# transaction and the image's demand item, the assignment written to the task's mailbox,
+# and the pool manager invoked to refill the pool at once. The task-events function moves
+# warm tasks (ready, done, dead) as well.
+CLAIM_WARM: dict[str, Any] = {
+    "warm_tasks": WARM_WRITE,
+    "count_warm_tasks": True,
+    "write_mailboxes": True,
+    "invoke_pool_manager": True,
+}
 # A promoter advances a lock's queue where the lock may have freed (a run's end, a release,
 # a cancel, a failed launch, the sweep): the promotion transaction (PutItem on Locks, the
 # entry's items out of LockQueue), expired waits ended, then the promoted run's launch with
@@ -98,17 +109,9 @@ PROMOTE = replace(
     locks=(GET, PUT, DELETE),
     lock_queue=QUEUE_WRITE,
     unseal_queued_env=True,
+    **CLAIM_WARM,
 )
 
-# A claimer of warm tasks (docs/warm-runners.md): the claim's transaction and the image's
-# demand item, the assignment written to the task's mailbox, and the pool manager invoked to
-# refill the pool at once. The task-events function moves warm tasks (ready, done, dead).
-CLAIM_WARM: dict[str, Any] = {
-    "warm_tasks": WARM_WRITE,
-    "count_warm_tasks": True,
-    "write_mailboxes": True,
-    "invoke_pool_manager": True,
-}
 # The pool manager (its own function, every minute): starts each pool's tasks (RunTask of
 # the images' task definitions, passing their roles, with each mailbox written first and
 # signed with the mailbox signer's role), stops stale, surplus and orphaned ones (ListTasks

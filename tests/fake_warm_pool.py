@@ -95,3 +95,42 @@ class InMemoryWarmPool:
     def last_demand(self, image: str) -> str | None:
         with self.mutex:
             return self._demand.get(image)
+
+
+class InMemoryPoolManagerLease:
+    """The PoolManagerLease in memory: one mutex makes each change one atomic step."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.holder: str | None = None
+        self.until = ""
+        self.again = False
+
+    def acquire(self, holder: str, now: str, until: str) -> bool:
+        with self.mutex:
+            if self.holder is not None and self.until >= now:
+                return False
+            self.holder, self.until, self.again = holder, until, False
+            return True
+
+    def ask_again(self, now: str) -> bool:
+        with self.mutex:
+            if self.holder is None or self.until < now:
+                return False
+            self.again = True
+            return True
+
+    def release(self, holder: str, until: str) -> bool:
+        with self.mutex:
+            if self.holder != holder:
+                return True
+            if self.again:
+                self.until, self.again = until, False
+                return False
+            self.holder = None
+            return True
+
+    def drop(self, holder: str) -> None:
+        with self.mutex:
+            if self.holder == holder:
+                self.holder, self.again = None, False

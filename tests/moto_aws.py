@@ -105,6 +105,9 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 IMAGE_ROLE_ARN_PREFIX = "arn:aws:iam::123456789012:role/mycli-task-"
 EXECUTION_ROLE_ARN = "arn:aws:iam::123456789012:role/Mycli-ExecutorExecutionRole"
+# Warm pools: the pool manager's name (invoked to refill) and the role it signs mailboxes as.
+WARM_POOL_FUNCTION = "Mycli-warm-pools"
+MAILBOX_SIGNER_ROLE_ARN = "arn:aws:iam::123456789012:role/Mycli-WarmPoolsMailboxSigner"
 ECR_REPOSITORY_ARN_PREFIX = f"arn:aws:ecr:{REGION}:123456789012:repository/mycli/"
 
 
@@ -209,6 +212,8 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         "LOG_STREAM_PREFIX": settings.log_stream_prefix,
         "IMAGES_TABLE": settings.images_table,
         "WARM_TASKS_TABLE": settings.warm_tasks_table,
+        "WARM_POOL_FUNCTION": settings.warm_pool_function,
+        "MAILBOX_SIGNER_ROLE_ARN": settings.mailbox_signer_role_arn,
         "IMAGE_ROLE_ARN_PREFIX": settings.image_role_arn_prefix,
         "IMAGE_FAMILY_PREFIX": settings.image_family_prefix,
         "ECR_REPOSITORY_ARN_PREFIX": settings.ecr_repository_arn_prefix,
@@ -235,6 +240,8 @@ def platform_settings(executor: dict[str, Any]) -> AwsSettings:
         lock_queue_table="LockQueue",
         images_table="Images",
         warm_tasks_table="WarmTasks",
+        warm_pool_function=WARM_POOL_FUNCTION,
+        mailbox_signer_role_arn=MAILBOX_SIGNER_ROLE_ARN,
         image_role_arn_prefix=IMAGE_ROLE_ARN_PREFIX,
         ecr_repository_arn_prefix=ECR_REPOSITORY_ARN_PREFIX,
         log_group=LOG_GROUP,

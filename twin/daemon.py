@@ -21,7 +21,12 @@ from twin.awslogs import AwsLogsDriver
 from twin.ecs import EcsStandIn, StartDelaySetting
 from twin.events import EventBus, Schedules, load_rules
 from twin.faults import FaultHooks, failing_stop_tasks
-from twin.functions import apply_environment, load_functions, shared_environment
+from twin.functions import (
+    apply_environment,
+    load_functions,
+    serving_invokes,
+    shared_environment,
+)
 from twin.gateway import Gateway
 from twin.images import image_mapper
 from twin.moto_bridge import MotoEcsBridge
@@ -110,6 +115,7 @@ class Twin:
         provisioner.create_all()
         apply_environment(shared_environment(self.template, resolver))
         functions = load_functions(self.template, resolver)
+        self._stack.enter_context(serving_invokes(functions))  # the pool manager's refills
         rules = load_rules(self.template, resolver, functions)
 
         logs = AwsLogsDriver(_client("logs"))

@@ -5,12 +5,18 @@ As Lambda gives each concurrent invocation an execution environment of its own, 
 here has a pool of instances (each a fresh import of its handler module: module-level state
 such as a Powertools resolver is never shared by two requests); an invocation takes a free
 instance or makes one. Every function of this process shares os.environ: the twin sets the
-functions' (resolved) environment once and refuses a template whose functions differ."""
+functions' (resolved) environment once and refuses a template whose functions differ.
+
+Lambda's Invoke of one of these functions (by name or ARN: the pool manager, invoked
+asynchronously to refill a pool) runs it here too: `serving_invokes`."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
+import json
+import logging
 import os
 import threading
 import uuid
@@ -18,13 +24,20 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
+
+from botocore.client import BaseClient
+from botocore.response import StreamingBody
 
 from twin.resolver import Resolver
 from twin.template import Template, TemplateError
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_INSTANCES = 16
+# How long closing the twin waits for asynchronous invocations still running.
+ASYNC_DRAIN_SECONDS = 30.0
 _invoking = threading.local()
+logger = logging.getLogger("twin.functions")
 
 
 def in_function() -> bool:
@@ -161,3 +174,57 @@ def shared_environment(template: Template, resolver: Resolver) -> dict[str, str]
 
 def apply_environment(environment: Mapping[str, str]) -> None:
     os.environ.update(environment)
+
+
+@contextmanager
+def serving_invokes(functions: Mapping[str, Function]) -> Iterator[None]:
+    """For the block, Lambda Invoke calls of this process naming one of `functions` (by
+    name or ARN) run it here, as Lambda would: `Event` on a thread of its own, answered 202
+    at once (a failure is logged: the twin's async invokes are not retried, as the stack's
+    pool manager's are not); `RequestResponse` in the caller, answered 200 with the
+    handler's result. Other Invokes go on to moto. On exit, waits for the running ones."""
+    known = {f.name: f for f in functions.values()} | {f.arn: f for f in functions.values()}
+    original = BaseClient._make_api_call
+    running: list[threading.Thread] = []
+    guard = threading.Lock()
+
+    def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        function = known.get(str(params.get("FunctionName")))
+        if operation != "Invoke" or client.meta.service_model.service_name != "lambda":
+            function = None
+        if function is None:
+            return original(client, operation, params)
+        event = json.loads(params.get("Payload") or b"{}")
+        if params.get("InvocationType") == "Event":
+            thread = threading.Thread(
+                target=_invoke_logged,
+                args=(function, event),
+                name=f"twin-invoke-{function.name}",
+                daemon=True,
+            )
+            with guard:
+                running[:] = [t for t in running if t.is_alive()] + [thread]
+            thread.start()
+            return {"StatusCode": 202, "ResponseMetadata": {"HTTPStatusCode": 202}}
+        answer = json.dumps(function.invoke(event)).encode()
+        return {
+            "StatusCode": 200,
+            "Payload": StreamingBody(io.BytesIO(answer), len(answer)),
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+
+    with mock.patch.object(BaseClient, "_make_api_call", make_api_call):
+        try:
+            yield
+        finally:
+            with guard:
+                left = list(running)
+            for thread in left:
+                thread.join(ASYNC_DRAIN_SECONDS)
+
+
+def _invoke_logged(function: Function, event: dict[str, Any]) -> None:
+    try:
+        function.invoke(event)
+    except Exception:
+        logger.exception("the asynchronous invocation of %s failed", function.name)

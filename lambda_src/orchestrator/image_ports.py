@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from orchestrator.domain.models import Image
+from orchestrator.domain.warm_reconcile import PlatformWarmTask
 from orchestrator.domain.warm_tasks import WarmState, WarmTask
 
 
@@ -88,6 +90,45 @@ class WarmPool(Protocol):
         ...
 
     def last_demand(self, image: str) -> str | None: ...
+
+
+class WarmTaskPlatform(Protocol):
+    """The tasks the platform runs as warm tasks (AWS: the cluster's tasks whose startedBy
+    is `w-<task id>`), for the pool manager's reconciliation."""
+
+    def running(self) -> list[PlatformWarmTask]:
+        """The warm tasks the platform has not stopped yet (or is stopping)."""
+        ...
+
+    def describe(self, task_refs: Sequence[str]) -> dict[str, PlatformWarmTask | None]:
+        """Each task by its ref as the platform describes it; None when it does not know it."""
+        ...
+
+
+class PoolManagerLease(Protocol):
+    """One pool manager at a time (docs/warm-runners.md): two running at once would both
+    start what a pool misses. A run that finds the lease held asks its holder to run again
+    instead. Timestamps are utc_iso strings."""
+
+    def acquire(self, holder: str, now: str, until: str) -> bool:
+        """Take the lease until `until` when it is free (or its holder's time is past);
+        a request to run again is cleared. False when another holds it."""
+        ...
+
+    def ask_again(self, now: str) -> bool:
+        """Ask the lease's holder to run once more before it lets go; False when no one
+        holds it (the asker may take it)."""
+        ...
+
+    def release(self, holder: str, until: str) -> bool:
+        """Let go, unless a run was asked for meanwhile: then the request is cleared, the
+        lease kept until `until`, and False is answered (run again). True as well when the
+        lease is no longer `holder`'s."""
+        ...
+
+    def drop(self, holder: str) -> None:
+        """Let go whatever was asked (a holder that failed); nothing when not its."""
+        ...
 
 
 class ImagePlatform(Protocol):

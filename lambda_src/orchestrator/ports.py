@@ -27,10 +27,16 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.queue_entry import QueueEntry
 from orchestrator.domain.quota import RunningLimits
-from orchestrator.image_ports import ImagePlatform, ImageStore, WarmPool
+from orchestrator.image_ports import (
+    ImagePlatform,
+    ImageStore,
+    PoolManagerLease,
+    WarmPool,
+    WarmTaskPlatform,
+)
 
 # The image ports live in image_ports.py; imported from here as every other port is.
-__all__ = ["ImagePlatform", "ImageStore", "WarmPool"]
+__all__ = ["ImagePlatform", "ImageStore", "PoolManagerLease", "WarmPool", "WarmTaskPlatform"]
 
 
 class Clock(Protocol):

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from warm_world import ready_task, tools
 
+from concurrent_calls import all_at_once
 from lambda_harness import Lambdas, reset_runtime
 from moto_aws import REGION
 from orchestrator.adapters.aws.clients import AwsClients
@@ -120,3 +121,17 @@ def test_a_task_run_task_refuses_has_its_record_ended(lambdas: Lambdas, pool: Wa
     assert report["started"] == []
     assert pool.get(refused).state is WarmState.DEAD  # type: ignore[union-attr]
     assert pool.counts("tools").get(WarmState.STARTING, 0) == 0
+
+
+def test_runs_at_once_start_only_what_the_pool_misses(lambdas: Lambdas, pool: WarmPool) -> None:
+    # Given a pool of 3, empty
+    tools(lambdas.settings, warm=3)
+
+    # When 6 pool-manager runs come at once (refill invocations of a burst of creates)
+    reports = all_at_once([lambda: lambdas.invoke("warm_pool_manager", {}) for _ in range(6)])
+
+    # Then one planned (others asked it to run again) and 3 tasks were started in all
+    assert not [r for r in reports if isinstance(r, Exception)], reports
+    assert sum(len(r["started"]) for r in reports) == 3
+    assert sum(1 for r in reports if r["rounds"] == 0) >= 1
+    assert pool.counts("tools").get(WarmState.STARTING) == 3

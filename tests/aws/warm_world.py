@@ -37,9 +37,8 @@ def tools(aws: AwsSettings, warm: int = 2) -> Image:
     return image
 
 
-def ready_task(aws: AwsSettings, pool: WarmPool, task_id: str = TASK_ID) -> str:
-    """A warm task the pool manager started and whose containers run: its ECS task's ARN."""
-    now = SystemClock().now()
+def ecs_warm_task(aws: AwsSettings, task_id: str = TASK_ID) -> str:
+    """An ECS task of `tools` started as the warm task `task_id` (startedBy w-<id>): its ARN."""
     image = image_store(aws, AwsClients()).get("tools")
     assert image is not None and image.platform_ref is not None
     started = boto3.client("ecs", region_name=REGION).run_task(
@@ -55,6 +54,15 @@ def ready_task(aws: AwsSettings, pool: WarmPool, task_id: str = TASK_ID) -> str:
         },
     )
     arn: str = started["tasks"][0]["taskArn"]
+    return arn
+
+
+def ready_task(aws: AwsSettings, pool: WarmPool, task_id: str = TASK_ID) -> str:
+    """A warm task the pool manager started and whose containers run: its ECS task's ARN."""
+    now = SystemClock().now()
+    image = image_store(aws, AwsClients()).get("tools")
+    assert image is not None and image.platform_ref is not None
+    arn = ecs_warm_task(aws, task_id)
     S3Mailboxes(boto3.client("s3", region_name=REGION), aws.code_bucket).write_waiting(
         mailbox_key(task_id)
     )

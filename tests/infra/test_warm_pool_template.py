@@ -25,7 +25,9 @@ from stacks.access import FUNCTION_ACCESS
 from stacks.config import ConfigError, PlatformConfig
 
 Resources = dict[str, Any]
-CLAIMERS = {"create_execution", "task_events"}
+# Every launcher of runs claims warm tasks (a queued run promoted by a release, a cancel,
+# the reaper or a run's end may start warm) and asks the pool manager to refill.
+CLAIMERS = LAUNCHERS
 IMAGE_ROUTES = {"create_image", "list_images", "delete_image"}
 
 

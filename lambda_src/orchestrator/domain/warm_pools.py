@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from orchestrator.domain.models import Image, parse_iso, utc_iso
+from orchestrator.domain.warm_reconcile import (
+    DEFAULT_LOST_GRACE_SECONDS,
+    PlatformWarmTask,
+    Reconciliation,
+    lost,
+    orphans,
+)
 from orchestrator.domain.warm_tasks import PoolCounts, WarmState, WarmTask
-from orchestrator.ports import Clock, WarmPool
+from orchestrator.ports import Clock, WarmPool, WarmTaskPlatform
 
 DEFAULT_WARM_BUDGET = 10
 
@@ -21,11 +28,13 @@ class WarmPolicy:
     """The deployment's rules. `budget`: warm tasks (starting and ready) across every pool,
     apart from the run quotas (a claimed task is a run and counts there). A task starting
     for longer than `starting_grace_seconds` is given up; a ready one is not claimed within
-    `claim_margin_seconds` of its mailbox's expiry (the pool manager replaces it)."""
+    `claim_margin_seconds` of its mailbox's expiry (the pool manager replaces it). A record
+    whose task stopped without its event is ended `lost_grace_seconds` after."""
 
     budget: int = DEFAULT_WARM_BUDGET
     starting_grace_seconds: int = 300
     claim_margin_seconds: int = 120
+    lost_grace_seconds: int = DEFAULT_LOST_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,23 @@ class WarmPools:
             for image in images
         ]
         return plan_pools(states, self._clock.now(), self._policy)
+
+    def reconcile(self, images: Sequence[Image], platform: WarmTaskPlatform) -> Reconciliation:
+        """The records against the platform's tasks (domain/warm_reconcile.py): orphaned
+        tasks to stop, and records of `images` to end whose task stopped unseen. The
+        platform is listed before the records are read: a task started meanwhile has its
+        record already (it is registered before RunTask)."""
+        running = platform.running()
+        records = {task.task_id: self._pool.get(task.task_id) for task in running}
+        found = orphans(running, records, {image.name for image in images})
+        open_tasks = [task for image in images for task in self._pool.open_tasks(image.name)]
+        seen: dict[str, PlatformWarmTask | None] = {task.task_id: task for task in running}
+        unseen = [t for t in open_tasks if t.task_id not in seen]
+        described = platform.describe([t.task_ref for t in unseen if t.task_ref])
+        for task in unseen:  # not running: stopped, or unknown to the platform
+            seen[task.task_id] = described.get(task.task_ref) if task.task_ref else None
+        ended = lost(open_tasks, seen, self._clock.now(), self._policy.lost_grace_seconds)
+        return Reconciliation(orphans=tuple(found), lost=tuple(ended))
 
     def finish(self, task: WarmTask, state: WarmState) -> WarmTask | None:
         """End `task`'s record (the pool manager stopped it, or its task ended)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.aws.composition import run_results, warm_pool
+from orchestrator.adapters.aws.composition import run_results, warm_pool, warm_refill
 from orchestrator.adapters.aws.task_events import task_state_change
 from orchestrator.adapters.aws.warm_events import on_warm_event
 from orchestrator.adapters.clock import SystemClock
@@ -25,6 +25,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if settings().warm_tasks_table:
         pool = warm_pool(settings(), clients())
         warm = on_warm_event(event, pool, utc_iso(SystemClock().now()))
+        refill = warm_refill(settings(), clients())
+        if warm is not None and warm.ended and refill is not None:
+            refill("stopped")  # best effort: never fails the event
         if warm is not None and warm.run_event is None:
             state = warm.task.state.value if warm.task else None
             logger.info("warm task event", extra={"warm_task": warm.task_id, "state": state})

@@ -75,6 +75,26 @@ class AwsClients:
     def ssm(self) -> Any:
         return self._client("ssm")
 
+    @cached_property
+    def sts(self) -> Any:
+        return self._client("sts")
+
+    @cached_property
+    def lambda_(self) -> Any:
+        return self._client("lambda")
+
+    def s3_sigv4_as(self, access_key_id: str, secret_access_key: str, session_token: str) -> Any:
+        """An S3 client signing (SigV4) with the credentials given, not the function's."""
+        from orchestrator.adapters.aws.s3_output import SIGV4
+
+        return self._session.create_client(
+            "s3",
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+            config=SIGV4.merge(retry_config()),
+        )
+
 
 def error_code(error: Exception) -> str:
     """The AWS error code of a botocore ClientError ('' for anything else)."""

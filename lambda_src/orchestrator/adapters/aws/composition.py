@@ -35,6 +35,7 @@ from orchestrator.ports import (
     Metrics,
     NoLogWait,
     OutputImports,
+    PoolManagerLease,
     Runner,
     RunResults,
     SecretStore,
@@ -128,7 +129,18 @@ def ecs_runner(settings: AwsSettings, clients: AwsClients) -> Runner:
         WarmPools(warm_pool(settings, clients), SystemClock()),
         image_store(settings, clients),
         S3Mailboxes(clients.s3, settings.code_bucket),
+        refill=warm_refill(settings, clients),
     )
+
+
+def warm_refill(settings: AwsSettings, clients: AwsClients) -> Callable[[str], None] | None:
+    """Invoke the pool manager now (asynchronously); None without its name (the schedule
+    refills the pools)."""
+    if not settings.warm_pool_function:
+        return None
+    from orchestrator.adapters.aws.warm_refill import PoolManagerRefill
+
+    return PoolManagerRefill(clients.lambda_, settings.warm_pool_function)
 
 
 def ecs_tasks(settings: AwsSettings, clients: AwsClients) -> EcsRunner:
@@ -185,21 +197,57 @@ def warm_pool(settings: AwsSettings, clients: AwsClients) -> WarmPool:
     return DynamoWarmPool(clients.dynamodb, settings.warm_tasks_table)
 
 
+def pool_manager_lease(settings: AwsSettings, clients: AwsClients) -> PoolManagerLease:
+    from orchestrator.adapters.aws.dynamodb_warm_lease import DynamoPoolManagerLease
+
+    settings.require("warm_tasks_table")
+    return DynamoPoolManagerLease(clients.dynamodb, settings.warm_tasks_table)
+
+
 def warm_tasks(settings: AwsSettings, clients: AwsClients) -> tuple[WarmPools, EcsWarmTasks]:
-    """The pool manager's: the pools' rules (with the deployment's budget), and its hands."""
+    """The pool manager's: the pools' rules (with the deployment's budget), and its hands
+    (ECS, the mailboxes, their URLs signed as the mailbox signer)."""
+    from orchestrator.adapters.aws.ecs_warm_tasks import EcsWarmTaskPlatform
+    from orchestrator.adapters.aws.mailbox_signer import AssumedRoleSigner, Credentials
     from orchestrator.adapters.aws.s3_mailbox import S3Mailboxes
-    from orchestrator.adapters.aws.warm_manager import EcsWarmTasks, TaskNetwork
+    from orchestrator.adapters.aws.warm_manager import (
+        MAILBOX_URL_SECONDS,
+        EcsWarmTasks,
+        TaskNetwork,
+    )
     from orchestrator.domain.warm_pools import WarmPolicy
 
-    settings.require("warm_tasks_table", "cluster", "subnets", "security_groups", "code_bucket")
+    settings.require(
+        "warm_tasks_table",
+        "cluster",
+        "subnets",
+        "security_groups",
+        "code_bucket",
+        "mailbox_signer_role_arn",
+    )
     pool = warm_pool(settings, clients)
     clock = SystemClock()
+
+    def s3_as(credentials: Credentials) -> Any:
+        return clients.s3_sigv4_as(
+            credentials.access_key_id, credentials.secret_access_key, credentials.session_token
+        )
+
     hands = EcsWarmTasks(
         clients.ecs,
         ecs_tasks(settings, clients),
         TaskNetwork(settings.cluster, settings.subnets, settings.security_groups),
         pool,
         S3Mailboxes(clients.s3_sigv4, settings.code_bucket),
+        AssumedRoleSigner(
+            clients.sts,
+            settings.mailbox_signer_role_arn,
+            s3_as,
+            settings.code_bucket,
+            clock,
+            url_seconds=MAILBOX_URL_SECONDS,
+        ),
+        EcsWarmTaskPlatform(clients.ecs, settings.cluster),
         clock,
     )
     return WarmPools(pool, clock, WarmPolicy(budget=settings.warm_budget)), hands

@@ -2,7 +2,8 @@
 (`image`, `state`). Besides the tasks it holds two kinds of bookkeeping items, whose ids hold
 a `#` (no task id has one) and which carry neither `image` nor `state`, so they enter no
 index: `claim#<execution id>` (the task an execution claimed: one per execution) and
-`demand#<image>` (when a run last asked for the image).
+`demand#<image>` (when a run last asked for the image); and the pool manager's lease,
+`lease#pool-manager` (dynamodb_warm_lease.py).
 
 A claim is one transaction: the task's `ready` -> `assigned` (conditional) and the
 execution's claim item (only if it has none). Candidates come from the index (eventually

@@ -1,7 +1,8 @@
 """Warm tasks' mailboxes (docs/warm-runners.md): the S3 object `warm/<task id>/assignment`
 in the CodeBucket, read by the task's agent through a presigned GET
 (orchestrator.agent.mailbox). Each has two writes, in order: the pool manager's `waiting`
-before RunTask, then at most one assignment, by the claimer that won the task."""
+before RunTask, then at most one assignment, by the claimer that won the task. Their URLs
+are signed as the mailbox signer (mailbox_signer.py)."""
 
 from __future__ import annotations
 
@@ -28,13 +29,6 @@ class S3Mailboxes:
         self._put(
             key, {"v": MAILBOX_VERSION, "execution_id": execution_id, "manifest_url": manifest_url}
         )
-
-    def url(self, key: str, seconds: int) -> str:
-        """A presigned GET of the mailbox, for `seconds` (or the signer's credentials)."""
-        url: str = self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=seconds
-        )
-        return url
 
     def _put(self, key: str, document: dict[str, object]) -> None:
         self._s3.put_object(

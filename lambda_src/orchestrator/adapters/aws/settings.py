@@ -47,6 +47,8 @@ class AwsSettings:
     images_table: str = ""
     warm_tasks_table: str = ""  # warm pools (docs/warm-runners.md); none: every run cold
     warm_budget: int = DEFAULT_WARM_BUDGET  # warm tasks across all pools (mycli:warmBudget)
+    warm_pool_function: str = ""  # the pool manager, invoked to refill; none: the schedule only
+    mailbox_signer_role_arn: str = ""  # assumed by the pool manager to sign mailbox URLs
     image_role_arn_prefix: str = ""  # task roles images may carry (mycli:imageRolePrefix)
     image_family_prefix: str = "mycli-image"  # images' task definition families
     # The ECR repositories tasks may pull from (mycli:ecrRepositoryPrefix), as an ARN prefix:
@@ -87,6 +89,8 @@ class AwsSettings:
             images_table=env.get("IMAGES_TABLE", ""),
             warm_tasks_table=env.get("WARM_TASKS_TABLE", ""),
             warm_budget=int(env.get("WARM_BUDGET", DEFAULT_WARM_BUDGET)),
+            warm_pool_function=env.get("WARM_POOL_FUNCTION", ""),
+            mailbox_signer_role_arn=env.get("MAILBOX_SIGNER_ROLE_ARN", ""),
             image_role_arn_prefix=env.get("IMAGE_ROLE_ARN_PREFIX", ""),
             image_family_prefix=env.get("IMAGE_FAMILY_PREFIX", "mycli-image"),
             ecr_repository_arn_prefix=env.get("ECR_REPOSITORY_ARN_PREFIX", ""),

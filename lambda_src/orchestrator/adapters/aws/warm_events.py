@@ -25,11 +25,13 @@ def warm_started_by(task_id: str) -> str:
 @dataclass(frozen=True)
 class WarmEvent:
     """What a warm task's event did: its record afterwards (None: unknown to the pool, or
-    unchanged), and the event as its run's when it ends one."""
+    unchanged), and the event as its run's when it ends one. `ended`: this event ended the
+    task's record (its pool has a place to refill)."""
 
     task_id: str
     task: WarmTask | None = None
     run_event: dict[str, Any] | None = None
+    ended: bool = False
 
 
 def warm_task_id(event: dict[str, Any]) -> str | None:
@@ -57,12 +59,13 @@ def on_warm_event(event: dict[str, Any], pool: WarmPool, at: str) -> WarmEvent |
     if known is None:
         return WarmEvent(task_id)
     if known.execution_id is None:
-        return WarmEvent(task_id, pool.finish(task_id, WarmState.DEAD, at))
+        ended = pool.finish(task_id, WarmState.DEAD, at)
+        return WarmEvent(task_id, ended, ended=ended is not None)
     ended = pool.finish(task_id, WarmState.DONE if _agent_exit(detail) == 0 else WarmState.DEAD, at)
     # Replayed (the record ended already): the run's end is still applied, once, by the
     # domain (every transition only moves forward).
     run_event = {**event, "detail": {**detail, "startedBy": known.execution_id}}
-    return WarmEvent(task_id, ended, run_event)
+    return WarmEvent(task_id, ended, run_event, ended=ended is not None)
 
 
 def _agent_exit(detail: dict[str, Any]) -> int | None:

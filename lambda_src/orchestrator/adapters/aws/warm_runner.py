@@ -3,13 +3,15 @@ image's own size, claims a ready warm task; its inputs are published as for a co
 and the assignment written to the task's mailbox, and the run's task is that task
 (start = warm). Without one it starts with RunTask (start = cold). The one case retried
 cold: the claim succeeded but the assignment could not be written (the run certainly did
-not start): the task is ended DEAD and stopped, and the run launched with RunTask."""
+not start): the task is ended DEAD and stopped, and the run launched with RunTask. A create
+that asked a pool (claimed a task, or found none ready) asks the pool manager to run now
+(`refill`, best effort), so the pool refills, or wakes, within seconds."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,15 +39,28 @@ class WarmFirstRunner:
     runner's (a warm run's task_ref is its task's ARN, as a cold run's)."""
 
     def __init__(
-        self, cold: EcsRunner, pools: WarmPools, images: ImageStore, mailboxes: S3Mailboxes
+        self,
+        cold: EcsRunner,
+        pools: WarmPools,
+        images: ImageStore,
+        mailboxes: S3Mailboxes,
+        refill: Callable[[str], None] | None = None,
     ) -> None:
         self._cold = cold
         self._pools = pools
         self._images = images
         self._mailboxes = mailboxes
+        self._refill = refill
 
     def launch(self, spec: LaunchSpec) -> LaunchResult:
-        task = self._claim(spec)
+        pooled, task = self._claim(spec)
+        try:
+            return self._launch(spec, task)
+        finally:
+            if pooled and self._refill is not None:
+                self._refill("claim" if task is not None else "demand")
+
+    def _launch(self, spec: LaunchSpec, task: WarmTask | None) -> LaunchResult:
         if task is None or task.task_ref is None:
             return self._cold.launch(spec)
         try:
@@ -69,14 +84,15 @@ class WarmFirstRunner:
             start=START_WARM,
         )
 
-    def _claim(self, spec: LaunchSpec) -> WarmTask | None:
-        """A ready task of the run's image for it; None: it starts cold."""
+    def _claim(self, spec: LaunchSpec) -> tuple[bool, WarmTask | None]:
+        """Whether the run's image has a pool, and a ready task of it for the run (None: it
+        starts cold)."""
         if spec.image is None or spec.cpu is None or spec.memory is None:
-            return None
+            return False, None
         image = self._images.get(spec.image)
         if image is None or image.platform_ref != spec.image_ref:
-            return None
-        return self._pools.claim(image, spec.execution_id, spec.cpu, spec.memory)
+            return False, None
+        return image.warm > 0, self._pools.claim(image, spec.execution_id, spec.cpu, spec.memory)
 
     def _give_up(self, task: WarmTask, reason: str) -> None:
         """End a claimed task that will never get its run: DEAD, and stopped."""
