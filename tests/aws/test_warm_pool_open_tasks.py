@@ -1,7 +1,7 @@
 """The pool's open tasks on DynamoDB are read one state at a time: a task that becomes ready
 between the `starting` and the `ready` query is listed once, as ready (it was listed twice,
 and the pool manager stopped a ready task as surplus: seen on the twin, 5 tasks becoming
-ready at once)."""
+ready at once). The counts `GET /images` shows are read the same way."""
 
 from __future__ import annotations
 
@@ -36,9 +36,7 @@ class ReadyBetweenQueries:
         return answer
 
 
-def test_a_task_becoming_ready_between_the_queries_is_listed_once_as_ready(
-    aws: AwsSettings,
-) -> None:
+def two_starting_tasks(aws: AwsSettings) -> tuple[Any, DynamoWarmPool]:
     client = boto3.client("dynamodb", region_name=REGION)
     pool = DynamoWarmPool(client, "WarmTasks")
     for n in (1, 2):
@@ -54,6 +52,14 @@ def test_a_task_becoming_ready_between_the_queries_is_listed_once_as_ready(
             )
         )
 
+    return client, pool
+
+
+def test_a_task_becoming_ready_between_the_queries_is_listed_once_as_ready(
+    aws: AwsSettings,
+) -> None:
+    client, pool = two_starting_tasks(aws)
+
     racing = DynamoWarmPool(ReadyBetweenQueries(client, pool), "WarmTasks")
     listed = racing.open_tasks("tools")
 
@@ -61,3 +67,12 @@ def test_a_task_becoming_ready_between_the_queries_is_listed_once_as_ready(
         (f"{1:032x}", WarmState.READY),
         (f"{2:032x}", WarmState.STARTING),
     ]
+
+
+def test_a_task_becoming_ready_between_the_queries_is_counted_once(aws: AwsSettings) -> None:
+    client, pool = two_starting_tasks(aws)
+
+    racing = DynamoWarmPool(ReadyBetweenQueries(client, pool), "WarmTasks")
+    counted = racing.counts("tools")
+
+    assert counted == {WarmState.STARTING: 1, WarmState.READY: 1, WarmState.ASSIGNED: 0}

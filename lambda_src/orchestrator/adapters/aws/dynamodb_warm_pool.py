@@ -223,27 +223,11 @@ class DynamoWarmPool:
         return sorted(by_id.values(), key=lambda task: (task.started_at, task.task_id))
 
     def counts(self, image: str) -> dict[WarmState, int]:
-        counted: dict[WarmState, int] = {}
-        for state in OPEN:
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": INDEX,
-                "KeyConditionExpression": "image = :image AND #state = :state",
-                "ExpressionAttributeNames": {"#state": "state"},
-                "ExpressionAttributeValues": {
-                    ":image": {"S": image},
-                    ":state": {"S": state.value},
-                },
-                "Select": "COUNT",
-            }
-            total = 0
-            while True:
-                response = self._client.query(**request)
-                total += int(response.get("Count", 0))
-                if "LastEvaluatedKey" not in response:
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-            counted[state] = total
+        # From open_tasks, not a COUNT per state: a task moving on between two queries would
+        # be counted twice (a pool of at most 50 tasks reads in one page per state anyway).
+        counted = dict.fromkeys(OPEN, 0)
+        for task in self.open_tasks(image):
+            counted[task.state] += 1
         return counted
 
     def stale(self, image: str, *, started_before: str, expiring_before: str) -> list[WarmTask]:
