@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
-from warm_world import ecs_warm_task, ready_task, tools
+from warm_world import ecs_warm_task, ready_task, tools, warm_run_holding_prod
 
 from lambda_harness import Lambdas
 from moto_aws import REGION
@@ -146,15 +146,8 @@ def test_a_warm_run_whose_task_stopped_unseen_is_settled_by_the_reaper(
     lambdas: Lambdas, pool: WarmPool
 ) -> None:
     # Given a run that started on a warm task, holding a lock
-    tools(lambdas.settings)
-    arn = ready_task(lambdas.settings, pool)
-    status, execution = lambdas.call(
-        "POST",
-        "/executions",
-        lambdas.alice_key,
-        body={"command": "make", "lock": "prod", "image": "tools"},
-    )
-    assert status == 202 and execution["start"] == "warm", execution
+    arn, execution = warm_run_holding_prod(lambdas, pool)
+    assert execution["start"] == "warm", execution
 
     # When its task stops and the STOPPED event is lost, and the reaper runs
     stop_unseen(lambdas, arn)

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from warm_world import TASK_ID, ready_task, tools
+from warm_world import TASK_ID, warm_run_holding_prod
 
 from events import ecs_task_event
 from lambda_harness import Lambdas
@@ -95,15 +95,7 @@ def test_a_warm_run_ends_with_its_tasks_stop_as_a_cold_run_would(
     task_state: WarmState,
 ) -> None:
     # Given a run on `tools` that started on its ready warm task, holding a lock
-    tools(lambdas.settings)
-    arn = ready_task(lambdas.settings, pool)
-    status, execution = lambdas.call(
-        "POST",
-        "/executions",
-        lambdas.alice_key,
-        body={"command": "make", "lock": "prod", "image": "tools"},
-    )
-    assert status == 202, execution
+    arn, execution = warm_run_holding_prod(lambdas, pool)
     assert (execution["start"], execution["task_ref"]) == ("warm", arn)
     assert execution["status"] == "RUNNING"  # its task ran before the run came
     if reported is not None:

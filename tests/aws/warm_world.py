@@ -3,8 +3,11 @@ the pool manager and the task-events function leave them (docs/warm-runners.md).
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 
+from lambda_harness import Lambdas
 from moto_aws import REGION
 from orchestrator.adapters.aws.clients import AwsClients
 from orchestrator.adapters.aws.composition import image_platform, image_store
@@ -79,3 +82,18 @@ def ready_task(aws: AwsSettings, pool: WarmPool, task_id: str = TASK_ID) -> str:
     )
     assert pool.mark_ready(task_id, arn, utc_iso(now)) is not None
     return arn
+
+
+def warm_run_holding_prod(lambdas: Lambdas, pool: WarmPool) -> tuple[str, dict[str, Any]]:
+    """A run of `make` on `tools` (a pool of 2) started on its ready warm task, holding the
+    lock `prod`: the task's ARN and the execution as the create answered it."""
+    tools(lambdas.settings)
+    arn = ready_task(lambdas.settings, pool)
+    status, execution = lambdas.call(
+        "POST",
+        "/executions",
+        lambdas.alice_key,
+        body={"command": "make", "lock": "prod", "image": "tools"},
+    )
+    assert status == 202, execution
+    return arn, execution

@@ -95,11 +95,7 @@ class EcsWarmTasks:
     def reconcile(self, pools: WarmPools, found: Reconciliation, report: PoolReport) -> None:
         """Orphans stopped (an open record of one ended DEAD), lost records ended."""
         for orphan in found.orphans:
-            try:
-                self._runner.stop_task(orphan.task_ref, STOPPED_ORPHAN)
-            except Exception as error:
-                logger.warning("orphan %s: StopTask refused: %s", orphan.task_ref, error)
-                report.refused.append(orphan.task_id)
+            if not self._stop_task(orphan.task_ref, STOPPED_ORPHAN, orphan.task_id, report):
                 continue
             self._pool.finish(orphan.task_id, WarmState.DEAD, utc_iso(self._clock.now()))
             report.orphans.append(orphan.task_ref)
@@ -128,15 +124,22 @@ class EcsWarmTasks:
         return report
 
     def _stop(self, pools: WarmPools, task: WarmTask, report: PoolReport) -> None:
-        if task.task_ref is not None:
-            try:
-                self._runner.stop_task(task.task_ref, STOPPED_BY_POOL)
-            except Exception as error:
-                logger.warning("warm task %s: StopTask refused: %s", task.task_id, error)
-                report.refused.append(task.task_id)
-                return
+        if task.task_ref is not None and not self._stop_task(
+            task.task_ref, STOPPED_BY_POOL, task.task_id, report
+        ):
+            return
         pools.finish(task, WarmState.DEAD)
         report.stopped.append(task.task_id)
+
+    def _stop_task(self, task_ref: str, reason: str, task_id: str, report: PoolReport) -> bool:
+        """StopTask; a refusal is logged and reported (the next run tries again)."""
+        try:
+            self._runner.stop_task(task_ref, reason)
+        except Exception as error:
+            logger.warning("warm task %s: StopTask refused: %s", task_id, error)
+            report.refused.append(task_id)
+            return False
+        return True
 
     def _start(self, image: Image, report: PoolReport) -> None:
         task_id = secrets.token_hex(16)
