@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from signals import signal_until_acted_on
 
 from deployment import TERMINAL, LocalDeployment
 
@@ -107,8 +108,9 @@ def test_ctrl_c_cancels_the_execution_and_frees_the_lock(deployment: LocalDeploy
     assert process.stdout is not None
     assert process.stdout.readline() == "started\n"
 
-    process.send_signal(signal.SIGINT)
+    early = signal_until_acted_on(process, signal.SIGINT, "cancelling")
     _, errors = process.communicate(timeout=30)
+    errors = early + errors
 
     assert process.returncode == 130
     assert "cancelling" in errors

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from signals import signal_until_acted_on
 
 from deployment import MYCLI, TERMINAL, LocalDeployment
 from mycli.config import ConfigFile
@@ -130,7 +131,7 @@ def test_ctrl_c_while_queued_for_a_lock_cancels_the_run_130(deployment: LocalDep
     assert process.stderr is not None
     assert process.stderr.readline().startswith("mycli: queued for 'db': 1st in line, behind ")
 
-    process.send_signal(signal.SIGINT)
+    signal_until_acted_on(process, signal.SIGINT)
     _, errors = process.communicate(timeout=10)
 
     assert process.returncode == 130
@@ -150,7 +151,7 @@ def test_ctrl_c_in_logs_follow_is_130_quietly(deployment: LocalDeployment) -> No
     assert process.stdout is not None
     assert process.stdout.readline() == "started\n"
 
-    process.send_signal(signal.SIGINT)
+    signal_until_acted_on(process, signal.SIGINT)
     _, errors = process.communicate(timeout=10)
 
     assert (process.returncode, errors) == (130, "")
@@ -164,8 +165,9 @@ def test_sigterm_and_sighup_cancel_the_run_and_free_its_lock(
 ) -> None:
     process = follow_until_started(deployment, "--lock", "db", "--", "echo started; sleep 30")
 
-    process.send_signal(signum)
+    early = signal_until_acted_on(process, signum, "cancelling")
     _, errors = process.communicate(timeout=30)
+    errors = early + errors
 
     assert process.returncode == code, errors
     assert "cancelling" in errors
@@ -207,7 +209,7 @@ def test_a_signal_while_queued_for_a_lock_cancels_the_queued_run(
     assert process.stderr is not None
     assert process.stderr.readline().startswith("mycli: queued for 'db'")
 
-    process.send_signal(signum)
+    signal_until_acted_on(process, signum)
     _, errors = process.communicate(timeout=10)
 
     assert process.returncode == code

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+from signals import signal_until_acted_on
 
 from deployment import LocalDeployment
 
@@ -78,7 +79,7 @@ def test_ctrl_c_while_queued_takes_the_run_out_of_the_queue(deployment: LocalDep
     wait_for_line(waiter, "queued for")
     [entry] = wait_for_queue(deployment, 1)
 
-    waiter.send_signal(signal.SIGINT)
+    signal_until_acted_on(waiter, signal.SIGINT)
 
     assert waiter.wait(30) == 130
     assert waiter.stdout.read() == ""

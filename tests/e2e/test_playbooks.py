@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from signals import signal_until_acted_on
 
 from deployment import MYCLI, LocalDeployment, running_deployment
 
@@ -155,7 +156,7 @@ def test_sigterm_cancels_the_run_like_exec(server: LocalDeployment, workdir: Pat
     assert process.stdout is not None
     assert process.stdout.readline() == "started\n"
 
-    process.send_signal(signal.SIGTERM)
+    signal_until_acted_on(process, signal.SIGTERM, "cancelling")
 
     assert process.wait(timeout=30) == 143
     execution = newest(server)
