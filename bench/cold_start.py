@@ -19,7 +19,7 @@ PYTHONDONTWRITEBYTECODE=1 compiled ~170 modules of Powertools and pydantic in ev
 Target (2-core machine): <= 350 ms median for every function; no function loads an adapter
 that only another function needs; the asset under 1 MB.
 
-`--quick`: one run of four functions (create, get, the ECS task events, the reaper), a few
+`--quick`: one run of two functions (create, the ECS task events), a few
 seconds; targets are not enforced."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from common import Figure, quick_mode, report  # noqa: E402
 from events import ecs_task_event, rest_event  # noqa: E402
 
 RUNS = 5
-QUICK_FUNCTIONS = ("create_execution", "get_execution", "task_events", "reaper")
+QUICK_FUNCTIONS = ("create_execution", "task_events")
 TARGET_MS = 350.0
 ASSET_TARGET_KIB = 1024
 BASE_ADAPTERS = ("clients", "composition", "settings", "metrics")
