@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orchestrator.adapters.aws.composition import run_results, warm_pool, warm_refill
 from orchestrator.adapters.aws.task_events import task_state_change
-from orchestrator.adapters.aws.warm_events import on_warm_event
+from orchestrator.adapters.aws.warm_events import settle_warm_event
 from orchestrator.adapters.clock import SystemClock
 from orchestrator.domain.models import utc_iso
 from orchestrator.handlers.runtime import clients, logger, metrics, services, settings, tracer
@@ -23,16 +23,15 @@ from orchestrator.handlers.runtime import clients, logger, metrics, services, se
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if settings().warm_tasks_table:
-        pool = warm_pool(settings(), clients())
-        warm = on_warm_event(event, pool, utc_iso(SystemClock().now()))
-        refill = warm_refill(settings(), clients())
-        if warm is not None and warm.ended and refill is not None:
-            refill("stopped")  # best effort: never fails the event
-        if warm is not None and warm.run_event is None:
-            state = warm.task.state.value if warm.task else None
-            logger.info("warm task event", extra={"warm_task": warm.task_id, "state": state})
-            return {"warm_task": warm.task_id, "state": state}
-        event = warm.run_event if warm is not None and warm.run_event else event
+        answer, event = settle_warm_event(
+            event,
+            warm_pool(settings(), clients()),
+            utc_iso(SystemClock().now()),
+            warm_refill(settings(), clients()),
+        )
+        if answer is not None:
+            logger.info("warm task event", extra=answer)
+            return answer
     change = task_state_change(event, run_results(settings(), clients()))
     execution = services().executions.on_task_event(change) if change else None
     if execution is None:

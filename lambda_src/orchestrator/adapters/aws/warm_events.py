@@ -7,6 +7,7 @@ after a cold retry, ignores it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,27 @@ def on_warm_event(event: dict[str, Any], pool: WarmPool, at: str) -> WarmEvent |
     # domain (every transition only moves forward).
     run_event = {**event, "detail": {**detail, "startedBy": known.execution_id}}
     return WarmEvent(task_id, ended, run_event, ended=ended is not None)
+
+
+def settle_warm_event(
+    event: dict[str, Any],
+    pool: WarmPool,
+    at: str,
+    refill: Callable[[str], None] | None,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """What the task-events function does first with an event: (its answer when the event
+    was only a warm task's, else None), and the event that settles a run (the run's own,
+    for a warm task that ended one; else the event as it came). An event that ended a warm
+    record asks the pool manager to refill (`refill`, best effort)."""
+    warm = on_warm_event(event, pool, at)
+    if warm is None:
+        return None, event
+    if warm.ended and refill is not None:
+        refill("stopped")
+    if warm.run_event is None:
+        state = warm.task.state.value if warm.task else None
+        return {"warm_task": warm.task_id, "state": state}, event
+    return None, warm.run_event
 
 
 def _agent_exit(detail: dict[str, Any]) -> int | None:
